@@ -1,0 +1,50 @@
+# Two commands on a fresh machine, each installing what it needs:
+#   make synth   - Terraform JSON for every stack of the default environment, in cdktf.out/
+#   make test    - the test suite (snapshots, properties, terraform validate, bad input)
+# and `make bench` for the synth benchmark. ENV=<name> picks environments/<name>.toml.
+SHELL := /bin/bash
+.DEFAULT_GOAL := synth
+
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_VERBOSITY := -1
+export PIPENV_NOSPIN := 1
+export PIPENV_YES := 1
+export CHECKPOINT_DISABLE := 1
+# The package index pipenv expands into the Pipfile's ${PIP_INDEX_URL}: yours if set, else
+# the machine's pip configuration, else pip's own default. No index is named in the repo.
+PIP_INDEX_URL ?= $(shell python3 -m pip config get global.index-url 2>/dev/null || python3 -c 'from pip._internal.models.index import PyPI; print(PyPI.simple_url)')
+export PIP_INDEX_URL
+# Node 22 from node_modules first: the jsii runtime and the cdktf CLI run on it.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+PIPENV_VERSION := 2026.10.3
+PYTHON := .venv/bin/python
+ENV ?= default
+
+.PHONY: synth test bench install clean
+synth: .venv/.synced node_modules/.synced
+	$(PYTHON) main.py --env $(ENV)
+
+test: .venv/.synced-dev node_modules/.synced
+	$(PYTHON) -m pytest
+
+bench: .venv/.synced node_modules/.synced
+	$(PYTHON) -m vault_platform.bench --env $(ENV)
+
+install: .venv/.synced-dev node_modules/.synced
+
+.venv/.synced: Pipfile.lock
+	@python3 -m pipenv --version >/dev/null 2>&1 || python3 -m pip install --quiet pipenv==$(PIPENV_VERSION)
+	python3 -m pipenv sync
+	@touch $@
+
+.venv/.synced-dev: Pipfile.lock
+	@python3 -m pipenv --version >/dev/null 2>&1 || python3 -m pip install --quiet pipenv==$(PIPENV_VERSION)
+	python3 -m pipenv sync --dev
+	@touch $@ .venv/.synced
+
+node_modules/.synced: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+clean:
+	rm -rf cdktf.out .venv node_modules

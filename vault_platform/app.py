@@ -1,0 +1,45 @@
+"""Compose an environment's stacks into one cdktf App and synthesize it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from cdktf import App
+
+from vault_platform.config.load import DEFAULT_ENVIRONMENT
+from vault_platform.config.model import EnvironmentConfig
+from vault_platform.stacks.application import ApplicationStack
+from vault_platform.stacks.tooling import ToolingStack
+
+TOOLING = "tooling"
+APPLICATION = "application"
+# Deploy order: each stack reads only stacks before it.
+STACK_ORDER = (TOOLING, APPLICATION)
+
+
+def stack_id(environment_file: str, stack: str) -> str:
+    """The default environment keeps the plain names (`cdktf deploy tooling`); any other
+    environment's stacks are namespaced by its file name, so environments never collide."""
+    return stack if environment_file == DEFAULT_ENVIRONMENT else f"{environment_file}-{stack}"
+
+
+@dataclass(frozen=True)
+class SynthesizedStack:
+    stack_id: str
+    path: Path  # the stack's cdk.tf.json
+
+
+def build_app(env: EnvironmentConfig, environment_file: str, outdir: str) -> App:
+    app = App(outdir=outdir)
+    tooling = ToolingStack(app, stack_id(environment_file, TOOLING), env)
+    ApplicationStack(app, stack_id(environment_file, APPLICATION), env, tooling=tooling)
+    return app
+
+
+def synthesize(env: EnvironmentConfig, environment_file: str, outdir: str) -> list[SynthesizedStack]:
+    build_app(env, environment_file, outdir).synth()
+    return [
+        SynthesizedStack(sid, Path(outdir) / "stacks" / sid / "cdk.tf.json")
+        for sid in (stack_id(environment_file, name) for name in STACK_ORDER)
+    ]

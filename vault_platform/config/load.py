@@ -1,0 +1,121 @@
+"""Read an environment file into ``EnvironmentConfig``, strictly.
+
+Strict means: an unknown key is an error (a typo must not silently fall back to a
+default), a value of the wrong type is an error, and a missing required field is an
+error, each reported as one ``ConfigError`` line naming the dotted field, the value and
+the fix. Semantic checks (CIDRs, versions, name lengths) follow in ``validate``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+
+from vault_platform.config.model import EnvironmentConfig
+from vault_platform.config.validate import validate_environment
+from vault_platform.errors import ConfigError
+
+ENVIRONMENTS_DIR = Path(__file__).resolve().parents[2] / "environments"
+DEFAULT_ENVIRONMENT = "default"
+
+# Fields the loader fills in itself; a file may not set them.
+_NOT_FROM_FILE = {"source"}
+
+
+def environment_names(directory: Path = ENVIRONMENTS_DIR) -> tuple[str, ...]:
+    return tuple(sorted(path.stem for path in directory.glob("*.toml")))
+
+
+def environment_path(name: str, directory: Path = ENVIRONMENTS_DIR) -> Path:
+    path = directory / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(environment_names(directory)) or "none"
+        raise ConfigError(
+            "environment", name, f"no file environments/{name}.toml",
+            f"pick one of: {known}, or create environments/{name}.toml",
+        )
+    return path
+
+
+def load_environment(name: str = DEFAULT_ENVIRONMENT, directory: Path = ENVIRONMENTS_DIR) -> EnvironmentConfig:
+    """Load and validate ``environments/<name>.toml``."""
+    path = environment_path(name, directory)
+    source = f"environments/{path.name}"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError("file", source, f"is not valid TOML ({error})", "correct the TOML syntax at that line") from None
+    return parse_environment(data, source=source)
+
+
+def parse_environment(data: Mapping[str, object], *, source: str = "<memory>") -> EnvironmentConfig:
+    """Build and validate an environment from already-parsed data (a TOML table)."""
+    try:
+        environment = _build(EnvironmentConfig, data, prefix="")
+        environment = dataclasses.replace(environment, source=source)
+        validate_environment(environment)
+    except ConfigError as error:
+        if error.source:
+            raise
+        raise ConfigError(error.field, error.value, error.problem, error.fix, source=source) from None
+    return environment
+
+
+def _build(cls: type, data: object, prefix: str) -> object:
+    if not isinstance(data, Mapping):
+        raise ConfigError(prefix.rstrip(".") or "environment", data, "must be a table", f"write it as [{prefix.rstrip('.')}] with keys")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _NOT_FROM_FILE}
+    hints = typing.get_type_hints(cls)
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(sorted(fields))}"
+            raise ConfigError(f"{prefix}{key}", data[key], "unknown key", f"remove it; {hint}")
+    values = {}
+    for name, spec in fields.items():
+        dotted = f"{prefix}{name}"
+        if name not in data:
+            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                raise ConfigError(dotted, "<missing>", "required field is missing", f"add '{name} = ...' to the file")
+            continue
+        values[name] = _convert(hints[name], data[name], dotted)
+    return cls(**values)
+
+
+def _convert(hint: object, value: object, dotted: str) -> object:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, prefix=f"{dotted}.")
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        inner = [a for a in args if a is not type(None)]
+        return None if value is None else _convert(inner[0], value, dotted)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(dotted, value, "must be a list", f"write it as {dotted.rsplit('.', 1)[-1]} = [ ... ]")
+        return tuple(_convert(args[0], item, f"{dotted}[{index}]") for index, item in enumerate(value))
+    if origin is Mapping or origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(dotted, value, "must be a table of strings", f"write it as [{dotted}] with key = \"value\" lines")
+        for key, item in value.items():
+            if not isinstance(item, str):
+                raise ConfigError(f"{dotted}.{key}", item, "must be a string", "quote the value")
+        return MappingProxyType(dict(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(dotted, value, "must be true or false", "write true or false, unquoted")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(dotted, value, "must be a whole number", "write a number without quotes")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(dotted, value, "must be a string", "quote the value")
+        return value
+    raise TypeError(f"config loader has no rule for {hint!r} at {dotted}")  # a bug here, not bad input

@@ -1,0 +1,111 @@
+"""Typed, frozen description of one environment: what the user decides, nothing derived.
+
+An environment file (``environments/<name>.toml``) is parsed into these classes by
+``config.load``; every field is checked there, before a single construct is built. The
+defaults documented here are the only defaults: constructs do not invent their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+def _no_entries() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class NodeGroupConfig:
+    """One EKS managed node group."""
+
+    name: str
+    instance_types: tuple[str, ...] = ("m6i.large",)
+    min_size: int = 2
+    max_size: int = 4
+    desired_size: int = 3
+    disk_size_gib: int = 50
+    capacity_type: str = "ON_DEMAND"  # or SPOT
+    labels: Mapping[str, str] = field(default_factory=_no_entries)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """One EKS cluster."""
+
+    name: str  # short name, e.g. "tooling"; the AWS name is "<environment>-<name>"
+    kubernetes_version: str = "1.33"
+    # CIDRs allowed to reach the public API endpoint. Empty (the default) disables the
+    # public endpoint: the API is then reachable only from inside the VPCs or through the VPN.
+    public_access_cidrs: tuple[str, ...] = ()
+    node_groups: tuple[NodeGroupConfig, ...] = (NodeGroupConfig(name="system"),)
+    # IAM principals (role/user ARNs) given cluster-admin through an EKS access entry.
+    admin_principal_arns: tuple[str, ...] = ()
+    log_retention_days: int = 90
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """One VPC."""
+
+    cidr: str
+    # One NAT gateway per AZ (default) survives the loss of an AZ; one in total is cheaper.
+    single_nat_gateway: bool = False
+    flow_log_retention_days: int = 90
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """The application's PostgreSQL, used by the demo app through Vault's database engine."""
+
+    instance_class: str = "db.t4g.medium"
+    engine_version: str = "16.8"
+    allocated_storage_gib: int = 20
+    max_allocated_storage_gib: int = 100
+    multi_az: bool = True
+    backup_retention_days: int = 7
+    database_name: str = "demo"
+    master_username: str = "vault_admin"
+
+
+@dataclass(frozen=True)
+class ToolingConfig:
+    network: NetworkConfig
+    cluster: ClusterConfig
+    private_zone_name: str = "tooling.internal"
+    ecr_repositories: tuple[str, ...] = ("demo-app", "ci-build-images")
+    # Where the EFS file system is mounted from: the tooling cluster's shared storage.
+    efs_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ApplicationConfig:
+    network: NetworkConfig
+    cluster: ClusterConfig
+    database: DatabaseConfig = DatabaseConfig()
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """Everything one deployment of the platform needs: one file, one of these."""
+
+    name: str
+    region: str
+    tooling: ToolingConfig
+    application: ApplicationConfig
+    # When set, the AWS provider refuses to run against any other account.
+    account_id: str | None = None
+    availability_zone_count: int = 3
+    tags: Mapping[str, str] = field(default_factory=_no_entries)
+    # Where this file came from, for error messages; not read from the file.
+    source: str = ""
+
+    @property
+    def availability_zones(self) -> tuple[str, ...]:
+        from vault_platform.config.regions import availability_zones
+
+        return availability_zones(self.region)[: self.availability_zone_count]
+
+    def cluster_name(self, cluster: ClusterConfig) -> str:
+        return f"{self.name}-{cluster.name}"

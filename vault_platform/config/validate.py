@@ -1,0 +1,173 @@
+"""Semantic checks on a parsed environment. Each raises one ``ConfigError`` line."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from vault_platform.config.model import (
+    ClusterConfig,
+    DatabaseConfig,
+    EnvironmentConfig,
+    NetworkConfig,
+    NodeGroupConfig,
+)
+from vault_platform.config.regions import ZONES_BY_REGION
+from vault_platform.errors import ConfigError
+
+# EKS versions in standard or extended support that AWS provider 5.100 and the EKS add-ons
+# used here know. Add a version once it is released on EKS; drop it once AWS removes it.
+SUPPORTED_KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33")
+
+# EKS: 1-100 characters, starting alphanumeric, then alphanumerics, '-' and '_'.
+EKS_CLUSTER_NAME_LIMIT = 100
+# IAM role names are capped at 64 characters; the longest derived name is
+# "<cluster>-aws-load-balancer-controller" (cluster name + 30 characters).
+LONGEST_ROLE_SUFFIX = "-aws-load-balancer-controller"
+IAM_ROLE_NAME_LIMIT = 64
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
+_TAG_KEY_LIMIT, _TAG_VALUE_LIMIT = 128, 256
+_DNS_ZONE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def validate_environment(env: EnvironmentConfig) -> None:
+    _check_name("name", env.name, limit=20)
+    if env.region not in ZONES_BY_REGION:
+        raise ConfigError(
+            "region", env.region, "is not a region this project knows the availability zones of",
+            f"use one of {', '.join(sorted(ZONES_BY_REGION))}, or add it to vault_platform/config/regions.py",
+        )
+    zones = ZONES_BY_REGION[env.region]
+    if not 2 <= env.availability_zone_count <= len(zones):
+        raise ConfigError(
+            "availability_zone_count", env.availability_zone_count,
+            f"{env.region} has {len(zones)} usable zones and EKS needs at least 2",
+            f"use a number from 2 to {len(zones)}",
+        )
+    if env.account_id is not None and not _ACCOUNT.match(env.account_id):
+        raise ConfigError("account_id", env.account_id, "is not a 12-digit AWS account id", "write the id as a quoted 12-digit string, or remove the line")
+    for key, value in env.tags.items():
+        if not key or len(key) > _TAG_KEY_LIMIT or key.lower().startswith("aws:"):
+            raise ConfigError(f"tags.{key}", value, "is not a usable tag key (1-128 characters, not starting with 'aws:')", "rename the tag")
+        if len(value) > _TAG_VALUE_LIMIT:
+            raise ConfigError(f"tags.{key}", value, "is longer than AWS's 256-character tag value limit", "shorten the value")
+
+    tooling_cidr = _check_network("tooling.network", env.tooling.network, env.availability_zone_count)
+    application_cidr = _check_network("application.network", env.application.network, env.availability_zone_count)
+    if tooling_cidr.overlaps(application_cidr):
+        raise ConfigError(
+            "application.network.cidr", str(application_cidr),
+            f"overlaps tooling.network.cidr {tooling_cidr}; VPC peering needs disjoint ranges",
+            "pick a range outside the tooling VPC, e.g. 10.20.0.0/16 next to 10.10.0.0/16",
+        )
+    _check_cluster("tooling.cluster", env.tooling.cluster, env)
+    _check_cluster("application.cluster", env.application.cluster, env)
+    if env.tooling.cluster.name == env.application.cluster.name:
+        raise ConfigError("application.cluster.name", env.application.cluster.name, "is the same as tooling.cluster.name", "give the two clusters different names")
+    if not _DNS_ZONE.match(env.tooling.private_zone_name):
+        raise ConfigError("tooling.private_zone_name", env.tooling.private_zone_name, "is not a DNS zone name", "use lower-case labels separated by dots, e.g. tooling.internal")
+    for index, repository in enumerate(env.tooling.ecr_repositories):
+        if not re.match(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", repository) or len(repository) > 200:
+            raise ConfigError(f"tooling.ecr_repositories[{index}]", repository, "is not a valid ECR repository name", "use lower-case letters, digits, '.', '_', '-' and '/'")
+    _check_database("application.database", env.application.database)
+
+
+def _check_name(field: str, value: str, limit: int, example: str = "staging") -> None:
+    if not _NAME.match(value):
+        raise ConfigError(field, value, "must be lower-case a-z, 0-9 and '-', starting with a letter", f"rename it, e.g. '{example}'")
+    if len(value) > limit:
+        raise ConfigError(field, value, f"is longer than {limit} characters", f"shorten it, e.g. '{example}'")
+
+
+def _check_network(field: str, network: NetworkConfig, zone_count: int) -> ipaddress.IPv4Network:
+    try:
+        cidr = ipaddress.IPv4Network(network.cidr, strict=True)
+    except ValueError as error:
+        raise ConfigError(f"{field}.cidr", network.cidr, f"is not a valid IPv4 network ({error})", "write a network address with its prefix, e.g. 10.10.0.0/16") from None
+    if not 16 <= cidr.prefixlen <= 20:
+        raise ConfigError(f"{field}.cidr", network.cidr, "must be between /16 and /20 to fit public and private subnets in every zone", "use a /16 to /20 range")
+    if not cidr.is_private:
+        raise ConfigError(f"{field}.cidr", network.cidr, "is not a private (RFC 1918) range", "use a range inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16")
+    if network.flow_log_retention_days not in _LOG_RETENTION_DAYS:
+        raise ConfigError(f"{field}.flow_log_retention_days", network.flow_log_retention_days, "is not a CloudWatch retention period", f"use one of {_LOG_RETENTION_DAYS}")
+    return cidr
+
+
+def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig) -> None:
+    _check_name(f"{field}.name", cluster.name, limit=EKS_CLUSTER_NAME_LIMIT, example="tooling")
+    full_name = env.cluster_name(cluster)
+    if len(full_name) > EKS_CLUSTER_NAME_LIMIT:
+        raise ConfigError(f"{field}.name", cluster.name, f"makes the EKS name '{full_name}' longer than EKS's {EKS_CLUSTER_NAME_LIMIT} characters", "shorten the environment or cluster name")
+    longest_role = full_name + LONGEST_ROLE_SUFFIX
+    if len(longest_role) > IAM_ROLE_NAME_LIMIT:
+        raise ConfigError(
+            f"{field}.name", cluster.name,
+            f"makes the IAM role name '{longest_role}' longer than IAM's {IAM_ROLE_NAME_LIMIT} characters",
+            f"keep '<environment>-<cluster>' within {IAM_ROLE_NAME_LIMIT - len(LONGEST_ROLE_SUFFIX)} characters",
+        )
+    if cluster.kubernetes_version not in SUPPORTED_KUBERNETES_VERSIONS:
+        raise ConfigError(f"{field}.kubernetes_version", cluster.kubernetes_version, "is not a supported EKS Kubernetes version", f"use one of {', '.join(SUPPORTED_KUBERNETES_VERSIONS)}")
+    for index, cidr in enumerate(cluster.public_access_cidrs):
+        where = f"{field}.public_access_cidrs[{index}]"
+        try:
+            network = ipaddress.IPv4Network(cidr, strict=True)
+        except ValueError as error:
+            raise ConfigError(where, cidr, f"is not a valid IPv4 network ({error})", "write e.g. 203.0.113.0/24") from None
+        if network.prefixlen == 0:
+            raise ConfigError(where, cidr, "opens the Kubernetes API to the whole internet", "list your office or CI egress ranges, or leave the list empty for private-only")
+    for index, principal in enumerate(cluster.admin_principal_arns):
+        if not re.match(r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", principal):
+            raise ConfigError(f"{field}.admin_principal_arns[{index}]", principal, "is not an IAM role or user ARN", "write arn:aws:iam::<account>:role/<name>")
+    if cluster.log_retention_days not in _LOG_RETENTION_DAYS:
+        raise ConfigError(f"{field}.log_retention_days", cluster.log_retention_days, "is not a CloudWatch retention period", f"use one of {_LOG_RETENTION_DAYS}")
+    if not cluster.node_groups:
+        raise ConfigError(f"{field}.node_groups", [], "a cluster needs at least one node group", "add a [[...node_groups]] table")
+    names = [group.name for group in cluster.node_groups]
+    for index, group in enumerate(cluster.node_groups):
+        _check_node_group(f"{field}.node_groups[{index}]", group)
+        if names.count(group.name) > 1:
+            raise ConfigError(f"{field}.node_groups[{index}].name", group.name, "is used by two node groups", "give each node group its own name")
+
+
+def _check_node_group(field: str, group: NodeGroupConfig) -> None:
+    _check_name(f"{field}.name", group.name, limit=20, example="system")
+    if not group.instance_types:
+        raise ConfigError(f"{field}.instance_types", [], "needs at least one instance type", "list e.g. [\"m6i.large\"]")
+    for index, instance_type in enumerate(group.instance_types):
+        if not re.match(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", instance_type):
+            raise ConfigError(f"{field}.instance_types[{index}]", instance_type, "is not an EC2 instance type", "write e.g. m6i.large")
+    if not 0 <= group.min_size <= group.desired_size <= group.max_size or group.max_size < 1:
+        raise ConfigError(
+            f"{field}.desired_size", group.desired_size,
+            f"must satisfy 0 <= min_size ({group.min_size}) <= desired_size <= max_size ({group.max_size}), max_size >= 1",
+            "adjust min_size, desired_size and max_size",
+        )
+    if not 20 <= group.disk_size_gib <= 16384:
+        raise ConfigError(f"{field}.disk_size_gib", group.disk_size_gib, "must be 20 to 16384 GiB", "use e.g. 50")
+    if group.capacity_type not in ("ON_DEMAND", "SPOT"):
+        raise ConfigError(f"{field}.capacity_type", group.capacity_type, "is not an EKS capacity type", "use ON_DEMAND or SPOT")
+
+
+def _check_database(field: str, database: DatabaseConfig) -> None:
+    if not database.instance_class.startswith("db."):
+        raise ConfigError(f"{field}.instance_class", database.instance_class, "is not an RDS instance class", "write e.g. db.t4g.medium")
+    if not re.match(r"^1[4-7](\.[0-9]+)?$", database.engine_version):
+        raise ConfigError(f"{field}.engine_version", database.engine_version, "is not a PostgreSQL version RDS supports here (14-17)", "write e.g. 16.8")
+    if not 20 <= database.allocated_storage_gib <= database.max_allocated_storage_gib:
+        raise ConfigError(
+            f"{field}.allocated_storage_gib", database.allocated_storage_gib,
+            f"must be at least 20 and not above max_allocated_storage_gib ({database.max_allocated_storage_gib})",
+            "raise max_allocated_storage_gib or lower allocated_storage_gib",
+        )
+    if not 1 <= database.backup_retention_days <= 35:
+        raise ConfigError(f"{field}.backup_retention_days", database.backup_retention_days, "must be 1 to 35 days (0 would disable backups)", "use e.g. 7")
+    for name in ("database_name", "master_username"):
+        value = getattr(database, name)
+        if not re.match(r"^[a-z][a-z0-9_]{0,62}$", value) or value in ("admin", "postgres", "rdsadmin"):
+            raise ConfigError(f"{field}.{name}", value, "must be a lower-case PostgreSQL identifier that RDS does not reserve", "use e.g. vault_admin")
+
+
+# CloudWatch Logs accepts only these retention periods.
+_LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)

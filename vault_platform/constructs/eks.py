@@ -1,0 +1,231 @@
+"""An EKS cluster as this platform runs it: private API endpoint, secrets envelope-encrypted
+with a customer key, all control-plane logs kept, access entries (not aws-auth), an IAM
+OIDC provider for IRSA, managed node groups on encrypted volumes, and the core add-ons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf import Fn
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.eks_access_entry import EksAccessEntry
+from cdktf_cdktf_provider_aws.eks_access_policy_association import (
+    EksAccessPolicyAssociation,
+    EksAccessPolicyAssociationAccessScope,
+)
+from cdktf_cdktf_provider_aws.eks_addon import EksAddon
+from cdktf_cdktf_provider_aws.eks_cluster import (
+    EksCluster as EksClusterResource,
+)
+from cdktf_cdktf_provider_aws.eks_cluster import (
+    EksClusterAccessConfig,
+    EksClusterEncryptionConfig,
+    EksClusterEncryptionConfigProvider,
+    EksClusterVpcConfig,
+)
+from cdktf_cdktf_provider_aws.eks_node_group import (
+    EksNodeGroup,
+    EksNodeGroupLaunchTemplate,
+    EksNodeGroupScalingConfig,
+    EksNodeGroupUpdateConfig,
+)
+from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
+from cdktf_cdktf_provider_aws.launch_template import (
+    LaunchTemplate,
+    LaunchTemplateBlockDeviceMappings,
+    LaunchTemplateBlockDeviceMappingsEbs,
+    LaunchTemplateMetadataOptions,
+    LaunchTemplateTagSpecifications,
+)
+from constructs import Construct
+
+from vault_platform.config.model import NodeGroupConfig
+from vault_platform.constructs.iam import IrsaRole, IrsaRoleProps
+from vault_platform.constructs.policy import allow, policy_document, service_assume_role_policy
+
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+
+@dataclass(frozen=True)
+class EksClusterProps:
+    """public_access_cidrs: empty means no public endpoint at all (private-only, via VPN).
+    secrets_kms_key_arn: envelope encryption of Kubernetes Secrets. ebs_kms_key_arn: node
+    root volumes and the EBS CSI driver's grants. admin_principal_arns: cluster admins by
+    access entry, in addition to the identity that creates the cluster."""
+
+    name: str
+    kubernetes_version: str
+    subnet_ids: list[str]
+    secrets_kms_key_arn: str
+    ebs_kms_key_arn: str
+    log_kms_key_arn: str
+    node_groups: tuple[NodeGroupConfig, ...]
+    partition: str = "aws"
+    public_access_cidrs: tuple[str, ...] = ()
+    admin_principal_arns: tuple[str, ...] = ()
+    log_retention_days: int = 90
+
+
+def _managed_policy(partition: str, name: str) -> str:
+    return f"arn:{partition}:iam::aws:policy/{name}"
+
+
+class EksCluster(Construct):
+    def __init__(self, scope: Construct, id: str, props: EksClusterProps) -> None:
+        super().__init__(scope, id)
+        self.name = props.name
+        self._partition = props.partition
+
+        # Created before the cluster so EKS writes into a group that is encrypted and has a
+        # retention period, instead of creating an unencrypted one that never expires.
+        log_group = CloudwatchLogGroup(
+            self, "control-plane-logs", name=f"/aws/eks/{props.name}/cluster",
+            retention_in_days=props.log_retention_days, kms_key_id=props.log_kms_key_arn,
+        )
+
+        cluster_role = IamRole(self, "cluster-role", name=f"{props.name}-cluster",
+                               assume_role_policy=service_assume_role_policy("eks.amazonaws.com"))
+        cluster_policy = IamRolePolicyAttachment(self, "cluster-role-policy", role=cluster_role.name,
+                                                 policy_arn=_managed_policy(props.partition, "AmazonEKSClusterPolicy"))
+        # Envelope encryption: the managed policy does not cover customer keys.
+        secrets_key_policy = IamRolePolicy(
+            self, "cluster-role-secrets-key", name="envelope-encryption", role=cluster_role.id,
+            policy=policy_document([allow(["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"],
+                                          [props.secrets_kms_key_arn])]),
+        )
+
+        public = bool(props.public_access_cidrs)
+        self.cluster = EksClusterResource(
+            self, "cluster",
+            name=props.name,
+            version=props.kubernetes_version,
+            role_arn=cluster_role.arn,
+            vpc_config=EksClusterVpcConfig(
+                subnet_ids=props.subnet_ids,
+                endpoint_private_access=True,
+                endpoint_public_access=public,
+                public_access_cidrs=list(props.public_access_cidrs) if public else None,
+            ),
+            encryption_config=EksClusterEncryptionConfig(
+                provider=EksClusterEncryptionConfigProvider(key_arn=props.secrets_kms_key_arn),
+                resources=["secrets"],
+            ),
+            enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
+            # API mode: access entries only, the aws-auth ConfigMap is ignored. The identity
+            # that runs `cdktf deploy` keeps admin so the platform stack can install charts.
+            access_config=EksClusterAccessConfig(
+                authentication_mode="API", bootstrap_cluster_creator_admin_permissions=True,
+            ),
+            depends_on=[log_group, cluster_policy, secrets_key_policy],
+        )
+        self.endpoint = self.cluster.endpoint
+        self.certificate_authority_data = self.cluster.certificate_authority.get(0).data
+        self.cluster_security_group_id = self.cluster.vpc_config.cluster_security_group_id
+        issuer = self.cluster.identity.get(0).oidc.get(0).issuer
+
+        self.oidc_provider = IamOpenidConnectProvider(self, "oidc-provider", url=issuer, client_id_list=["sts.amazonaws.com"])
+        self.oidc_provider_arn = self.oidc_provider.arn
+        self.oidc_issuer_host = Fn.replace(issuer, "https://", "")
+
+        for index, principal in enumerate(props.admin_principal_arns):
+            entry = EksAccessEntry(self, f"admin-{index}", cluster_name=self.cluster.name, principal_arn=principal, type="STANDARD")
+            EksAccessPolicyAssociation(
+                self, f"admin-{index}-policy", cluster_name=self.cluster.name, principal_arn=entry.principal_arn,
+                policy_arn=f"arn:{props.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                access_scope=EksAccessPolicyAssociationAccessScope(type="cluster"),
+            )
+
+        self.node_role = self._node_role(props)
+        self.node_groups = [self._node_group(props, group) for group in props.node_groups]
+        self._addons(props)
+
+    def irsa_role(self, id: str, *, role_suffix: str, namespace: str, service_account: str,
+                  statements: tuple = (), managed_policies: tuple[str, ...] = ()) -> IrsaRole:
+        """An IRSA role of this cluster, named ``<cluster>-<role_suffix>``."""
+        return IrsaRole(self, id, IrsaRoleProps(
+            role_name=f"{self.name}-{role_suffix}",
+            oidc_provider_arn=self.oidc_provider_arn,
+            oidc_issuer_host=self.oidc_issuer_host,
+            namespace=namespace,
+            service_account=service_account,
+            statements=statements,
+            managed_policy_arns=tuple(_managed_policy(self._partition, name) for name in managed_policies),
+        ))
+
+    def _node_role(self, props: EksClusterProps) -> IamRole:
+        role = IamRole(self, "node-role", name=f"{props.name}-node",
+                       assume_role_policy=service_assume_role_policy("ec2.amazonaws.com"))
+        # The CNI policy is not here: vpc-cni gets it through its own IRSA role below.
+        for index, name in enumerate(("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly")):
+            IamRolePolicyAttachment(self, f"node-role-policy-{index}", role=role.name,
+                                    policy_arn=_managed_policy(props.partition, name))
+        return role
+
+    def _node_group(self, props: EksClusterProps, group: NodeGroupConfig) -> EksNodeGroup:
+        template = LaunchTemplate(
+            self, f"{group.name}-launch-template",
+            name=f"{props.name}-{group.name}",
+            update_default_version=True,
+            block_device_mappings=[LaunchTemplateBlockDeviceMappings(
+                device_name="/dev/xvda",
+                ebs=LaunchTemplateBlockDeviceMappingsEbs(
+                    volume_size=group.disk_size_gib, volume_type="gp3", encrypted="true",
+                    kms_key_id=props.ebs_kms_key_arn, delete_on_termination="true",
+                ),
+            )],
+            # IMDSv2 only, and a hop limit of 1 so pods cannot reach the node's instance
+            # metadata (and its role); pods get AWS access through IRSA instead.
+            metadata_options=LaunchTemplateMetadataOptions(
+                http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1,
+            ),
+            tag_specifications=[LaunchTemplateTagSpecifications(
+                resource_type="instance", tags={"Name": f"{props.name}-{group.name}"},
+            )],
+        )
+        return EksNodeGroup(
+            self, f"{group.name}-node-group",
+            cluster_name=self.cluster.name,
+            node_group_name=group.name,
+            node_role_arn=self.node_role.arn,
+            subnet_ids=props.subnet_ids,
+            instance_types=list(group.instance_types),
+            capacity_type=group.capacity_type,
+            labels=dict(group.labels) or None,
+            scaling_config=EksNodeGroupScalingConfig(
+                min_size=group.min_size, max_size=group.max_size, desired_size=group.desired_size,
+            ),
+            update_config=EksNodeGroupUpdateConfig(max_unavailable=1),
+            launch_template=EksNodeGroupLaunchTemplate(id=template.id, version=Fn.tostring(template.latest_version)),
+        )
+
+    def _addons(self, props: EksClusterProps) -> None:
+        cni_role = self.irsa_role("vpc-cni-irsa", role_suffix="vpc-cni", namespace="kube-system",
+                                  service_account="aws-node", managed_policies=("AmazonEKS_CNI_Policy",))
+        ebs_role = self.irsa_role(
+            "ebs-csi-irsa", role_suffix="ebs-csi", namespace="kube-system", service_account="ebs-csi-controller-sa",
+            managed_policies=("service-role/AmazonEBSCSIDriverPolicy",),
+            statements=(
+                # Encrypted volumes with the cluster's EBS key: the driver creates grants for
+                # EC2 to use the key on its behalf, and nothing else.
+                allow(["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], [props.ebs_kms_key_arn],
+                      Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
+                allow(["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                      [props.ebs_kms_key_arn]),
+            ),
+        )
+        # Versions are left to EKS's default for the cluster version, so an upgrade of the
+        # control plane brings matching add-ons; the platform team pins when it must.
+        addons = {"vpc-cni": cni_role.arn, "kube-proxy": None, "coredns": None, "aws-ebs-csi-driver": ebs_role.arn}
+        for name, role_arn in addons.items():
+            # coredns and the EBS CSI controller are Deployments: they need nodes first.
+            needs_nodes = name in ("coredns", "aws-ebs-csi-driver")
+            EksAddon(
+                self, f"addon-{name}", cluster_name=self.cluster.name, addon_name=name,
+                service_account_role_arn=role_arn,
+                resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+                depends_on=self.node_groups if needs_nodes else None,
+            )

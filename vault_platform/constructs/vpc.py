@@ -1,0 +1,168 @@
+"""A VPC with public and private subnets per zone, NAT, VPC endpoints and flow logs.
+
+Layout of the VPC range (a /16 shown; a /20 scales the same way):
+  private subnets: the first /19 blocks, one per zone (10.10.0.0/19, 10.10.32.0/19, ...)
+  public subnets:  /22 blocks carved from the last /19 (10.10.224.0/22, 10.10.228.0/22, ...)
+Private subnets are large because EKS's VPC CNI gives every pod a VPC address; public
+subnets hold only NAT gateways and load balancers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from cdktf_cdktf_provider_aws.cloudwatch_log_group import CloudwatchLogGroup
+from cdktf_cdktf_provider_aws.default_security_group import DefaultSecurityGroup
+from cdktf_cdktf_provider_aws.eip import Eip
+from cdktf_cdktf_provider_aws.flow_log import FlowLog
+from cdktf_cdktf_provider_aws.iam_role import IamRole
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.internet_gateway import InternetGateway
+from cdktf_cdktf_provider_aws.nat_gateway import NatGateway
+from cdktf_cdktf_provider_aws.route import Route
+from cdktf_cdktf_provider_aws.route_table import RouteTable
+from cdktf_cdktf_provider_aws.route_table_association import RouteTableAssociation
+from cdktf_cdktf_provider_aws.security_group import SecurityGroup
+from cdktf_cdktf_provider_aws.subnet import Subnet
+from cdktf_cdktf_provider_aws.vpc import Vpc as VpcResource
+from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
+from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
+from constructs import Construct
+
+from vault_platform.constructs.policy import allow, policy_document, service_assume_role_policy
+
+# Interface endpoints that let private nodes pull images, get IRSA credentials, use KMS
+# and ship logs without leaving the AWS network (seed 003: "via VPC Endpoints").
+INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "sts", "kms", "logs")
+
+
+@dataclass(frozen=True)
+class VpcProps:
+    """name: prefix of Name tags. cluster_name: the EKS cluster whose load balancers use the
+    subnets (subnet discovery tags). flow_log_kms_key_arn: key of the flow-log group."""
+
+    name: str
+    cidr: str
+    availability_zones: tuple[str, ...]
+    region: str
+    cluster_name: str
+    flow_log_kms_key_arn: str
+    single_nat_gateway: bool = False
+    flow_log_retention_days: int = 90
+
+
+def subnet_layout(cidr: str, zone_count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(private CIDRs, public CIDRs), one each per zone, as described in the module doc."""
+    network = ipaddress.IPv4Network(cidr)
+    eighths = list(network.subnets(prefixlen_diff=3))
+    private = tuple(str(block) for block in eighths[:zone_count])
+    public = tuple(str(block) for block in list(eighths[-1].subnets(prefixlen_diff=3))[:zone_count])
+    return private, public
+
+
+class Vpc(Construct):
+    def __init__(self, scope: Construct, id: str, props: VpcProps) -> None:
+        super().__init__(scope, id)
+        self.cidr = props.cidr
+        private_cidrs, public_cidrs = subnet_layout(props.cidr, len(props.availability_zones))
+
+        self.vpc = VpcResource(
+            self, "vpc", cidr_block=props.cidr, enable_dns_support=True, enable_dns_hostnames=True,
+            tags={"Name": props.name},
+        )
+        self.vpc_id = self.vpc.id
+
+        # The default security group is attached to anything created without one; with no
+        # rules it lets nothing in or out, so such a mistake fails closed.
+        DefaultSecurityGroup(self, "default-security-group", vpc_id=self.vpc_id, tags={"Name": f"{props.name}-default-deny"})
+
+        igw = InternetGateway(self, "internet-gateway", vpc_id=self.vpc_id, tags={"Name": props.name})
+        public_route_table = RouteTable(self, "public-routes", vpc_id=self.vpc_id, tags={"Name": f"{props.name}-public"})
+        Route(self, "public-default-route", route_table_id=public_route_table.id,
+              destination_cidr_block="0.0.0.0/0", gateway_id=igw.id)
+        self.public_route_table_id = public_route_table.id
+
+        public_subnets, private_subnets, private_route_tables, nat_gateways = [], [], [], []
+        for index, (zone, public_cidr, private_cidr) in enumerate(zip(props.availability_zones, public_cidrs, private_cidrs)):
+            public = Subnet(
+                self, f"public-{index}", vpc_id=self.vpc_id, cidr_block=public_cidr, availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{props.name}-public-{zone}", "kubernetes.io/role/elb": "1",
+                      f"kubernetes.io/cluster/{props.cluster_name}": "shared"},
+            )
+            RouteTableAssociation(self, f"public-{index}-routes", subnet_id=public.id, route_table_id=public_route_table.id)
+            public_subnets.append(public)
+
+            if index == 0 or not props.single_nat_gateway:
+                eip = Eip(self, f"nat-{index}-address", domain="vpc", tags={"Name": f"{props.name}-nat-{zone}"}, depends_on=[igw])
+                nat_gateways.append(NatGateway(
+                    self, f"nat-{index}", allocation_id=eip.allocation_id, subnet_id=public.id,
+                    tags={"Name": f"{props.name}-{zone}"},
+                ))
+
+            private = Subnet(
+                self, f"private-{index}", vpc_id=self.vpc_id, cidr_block=private_cidr, availability_zone=zone,
+                tags={"Name": f"{props.name}-private-{zone}", "kubernetes.io/role/internal-elb": "1",
+                      f"kubernetes.io/cluster/{props.cluster_name}": "shared"},
+            )
+            route_table = RouteTable(self, f"private-{index}-routes-table", vpc_id=self.vpc_id,
+                                     tags={"Name": f"{props.name}-private-{zone}"})
+            Route(self, f"private-{index}-default-route", route_table_id=route_table.id,
+                  destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat_gateways[-1].id)
+            RouteTableAssociation(self, f"private-{index}-routes", subnet_id=private.id, route_table_id=route_table.id)
+            private_subnets.append(private)
+            private_route_tables.append(route_table)
+
+        self.public_subnet_ids = [subnet.id for subnet in public_subnets]
+        self.private_subnet_ids = [subnet.id for subnet in private_subnets]
+        self.private_route_table_ids = [table.id for table in private_route_tables]
+        self.nat_gateway_count = len(nat_gateways)
+
+        self._endpoints(props)
+        self._flow_logs(props)
+
+    def _endpoints(self, props: VpcProps) -> None:
+        VpcEndpoint(
+            self, "s3-endpoint", vpc_id=self.vpc_id, service_name=f"com.amazonaws.{props.region}.s3",
+            vpc_endpoint_type="Gateway", route_table_ids=self.private_route_table_ids,
+            tags={"Name": f"{props.name}-s3"},
+        )
+        endpoint_sg = SecurityGroup(
+            self, "endpoints-security-group", name=f"{props.name}-vpc-endpoints", vpc_id=self.vpc_id,
+            description="HTTPS from inside the VPC to the AWS service endpoints",
+            tags={"Name": f"{props.name}-vpc-endpoints"},
+        )
+        VpcSecurityGroupIngressRule(
+            self, "endpoints-https-from-vpc", security_group_id=endpoint_sg.id, ip_protocol="tcp",
+            from_port=443, to_port=443, cidr_ipv4=props.cidr, description="HTTPS from the VPC",
+        )
+        for service in INTERFACE_ENDPOINT_SERVICES:
+            VpcEndpoint(
+                self, f"{service.replace('.', '-')}-endpoint", vpc_id=self.vpc_id,
+                service_name=f"com.amazonaws.{props.region}.{service}", vpc_endpoint_type="Interface",
+                private_dns_enabled=True, subnet_ids=self.private_subnet_ids, security_group_ids=[endpoint_sg.id],
+                tags={"Name": f"{props.name}-{service}"},
+            )
+
+    def _flow_logs(self, props: VpcProps) -> None:
+        log_group = CloudwatchLogGroup(
+            self, "flow-log-group", name=f"/aws/vpc/{props.name}/flow-logs",
+            retention_in_days=props.flow_log_retention_days, kms_key_id=props.flow_log_kms_key_arn,
+        )
+        role = IamRole(
+            self, "flow-log-role", name=f"{props.name}-flow-logs",
+            assume_role_policy=service_assume_role_policy("vpc-flow-logs.amazonaws.com"),
+        )
+        IamRolePolicy(
+            self, "flow-log-policy", name="write-flow-logs", role=role.id,
+            policy=policy_document([
+                allow(["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                      [log_group.arn, f"{log_group.arn}:*"]),
+            ]),
+        )
+        FlowLog(
+            self, "flow-log", vpc_id=self.vpc_id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
+            log_destination=log_group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
+            tags={"Name": props.name},
+        )

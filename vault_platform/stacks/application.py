@@ -1,0 +1,109 @@
+"""The application stack: its own VPC and EKS cluster, peered to tooling, the private zone
+shared with it, Vault reachable from it on 8200 only, and the demo app's PostgreSQL (seed
+001 §5). Reads the tooling stack by cross-stack reference, so it deploys after it."""
+
+from __future__ import annotations
+
+from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
+from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
+from constructs import Construct
+
+from vault_platform.config.model import EnvironmentConfig
+from vault_platform.constructs.dns import associate_zone
+from vault_platform.constructs.eks import EksCluster, EksClusterProps
+from vault_platform.constructs.peering import VpcPeering, VpcPeeringProps
+from vault_platform.constructs.policy import allow, policy_document
+from vault_platform.constructs.rds import Postgres, PostgresProps
+from vault_platform.constructs.vpc import Vpc, VpcProps
+from vault_platform.stacks.base import PlatformStack, cluster_addon_roles, ebs_key, logs_key, plain_key
+from vault_platform.stacks.tooling import VAULT_PORT, ToolingStack
+
+
+class ApplicationStack(PlatformStack):
+    def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig, *, tooling: ToolingStack) -> None:
+        super().__init__(scope, stack_id, env)
+        config = env.application
+        account = self.account
+        self.cluster_name = env.cluster_name(config.cluster)
+        name = self.cluster_name
+
+        self.logs_key = logs_key(self, "logs-key", f"{name}/logs", account)
+        self.ebs_key = ebs_key(self, "ebs-key", f"{name}/ebs", account)
+        self.secrets_key = plain_key(self, "eks-secrets-key", f"{name}/eks-secrets", "EKS envelope encryption of Kubernetes Secrets", account)
+        self.database_key = plain_key(self, "database-key", f"{name}/database", "PostgreSQL storage, backups and master secret", account)
+
+        self.vpc = Vpc(self, "vpc", VpcProps(
+            name=name, cidr=config.network.cidr, availability_zones=env.availability_zones, region=env.region,
+            cluster_name=name, flow_log_kms_key_arn=self.logs_key.arn,
+            single_nat_gateway=config.network.single_nat_gateway,
+            flow_log_retention_days=config.network.flow_log_retention_days,
+        ))
+        self.cluster = EksCluster(self, "eks", EksClusterProps(
+            name=name, kubernetes_version=config.cluster.kubernetes_version, subnet_ids=self.vpc.private_subnet_ids,
+            secrets_kms_key_arn=self.secrets_key.arn, ebs_kms_key_arn=self.ebs_key.arn, log_kms_key_arn=self.logs_key.arn,
+            node_groups=config.cluster.node_groups, partition=account.partition,
+            public_access_cidrs=config.cluster.public_access_cidrs,
+            admin_principal_arns=config.cluster.admin_principal_arns,
+            log_retention_days=config.cluster.log_retention_days,
+        ))
+        self.addon_roles = cluster_addon_roles(self.cluster, account, tooling.zone.zone.arn, env.name)
+
+        self.peering = VpcPeering(self, "peering", VpcPeeringProps(
+            name=f"{name}-to-{tooling.cluster_name}",
+            requester_vpc_id=self.vpc.vpc_id, requester_cidr=config.network.cidr,
+            requester_route_table_ids=self.vpc.private_route_table_ids,
+            accepter_vpc_id=tooling.vpc.vpc_id, accepter_cidr=env.tooling.network.cidr,
+            accepter_route_table_ids=tooling.vpc.private_route_table_ids,
+        ))
+        associate_zone(self, "private-zone-association", zone_id=tooling.zone.zone_id, vpc_id=self.vpc.vpc_id)
+
+        # Vault's NLB uses IP targets and keeps the client address, so the rule belongs on
+        # the tooling cluster's security group, which the Vault pods carry: the application
+        # VPC, and nothing wider, reaches 8200.
+        VpcSecurityGroupIngressRule(
+            self, "vault-from-application-vpc", security_group_id=tooling.cluster.cluster_security_group_id,
+            ip_protocol="tcp", from_port=VAULT_PORT, to_port=VAULT_PORT, cidr_ipv4=config.network.cidr,
+            description="Vault API from the application VPC",
+        )
+
+        self.database = Postgres(self, "database", PostgresProps(
+            name=f"{name}-demo", database=config.database, vpc_id=self.vpc.vpc_id,
+            subnet_ids=self.vpc.private_subnet_ids, kms_key_arn=self.database_key.arn,
+            clients=(
+                ("application-cluster", self.cluster.cluster_security_group_id),
+                # Vault's database engine connects from the tooling cluster, across the peering.
+                ("vault", tooling.cluster.cluster_security_group_id),
+            ),
+        ))
+        # Vault's database engine starts from the RDS-managed master secret, which the
+        # tooling cluster's External Secrets role may read: this one secret, nothing else.
+        IamRolePolicy(
+            self, "external-secrets-reads-database-master-secret", name=f"{name}-database-master-secret",
+            role=tooling.addon_roles.external_secrets.role.id,
+            policy=policy_document([
+                allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], [self.database.master_secret_arn]),
+                allow(["kms:Decrypt"], [self.database_key.arn],
+                      Condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{env.region}.amazonaws.com"}}),
+            ]),
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        cluster, roles = self.cluster, self.addon_roles
+        self.output("cluster_name", cluster.cluster.name, "EKS name of the application cluster")
+        self.output("cluster_endpoint", cluster.endpoint, "API endpoint of the application cluster")
+        self.output("cluster_certificate_authority", cluster.certificate_authority_data, "Base64 CA of the application cluster API")
+        self.output("cluster_security_group_id", cluster.cluster_security_group_id, "Security group of the application cluster's nodes and pods")
+        self.output("oidc_provider_arn", cluster.oidc_provider_arn, "IAM OIDC provider of the application cluster (IRSA)")
+        self.output("vpc_id", self.vpc.vpc_id, "Application VPC")
+        self.output("vpc_cidr", self.vpc.cidr, "Application VPC range")
+        self.output("private_subnet_ids", self.vpc.private_subnet_ids, "Private subnets, one per zone")
+        self.output("peering_connection_id", self.peering.connection_id, "Peering to the tooling VPC")
+        self.output("ebs_kms_key_arn", self.ebs_key.arn, "KMS key of the cluster's EBS volumes")
+        self.output("load_balancer_controller_role_arn", roles.load_balancer_controller.arn, "IRSA role of kube-system/aws-load-balancer-controller")
+        self.output("external_dns_role_arn", roles.external_dns.arn, "IRSA role of kube-system/external-dns")
+        self.output("external_secrets_role_arn", roles.external_secrets.arn, "IRSA role of external-secrets/external-secrets")
+        self.output("database_address", self.database.address, "Host name of the demo PostgreSQL")
+        self.output("database_port", self.database.port, "Port of the demo PostgreSQL")
+        self.output("database_name", self.database.database_name, "Database of the demo app")
+        self.output("database_master_secret_arn", self.database.master_secret_arn, "RDS-managed master secret (Secrets Manager) for Vault's database engine")

@@ -1,0 +1,135 @@
+"""What every AWS stack of an environment shares: provider, backend, account, the keys and
+the IRSA roles both clusters have. Kept here so the two cluster stacks differ only in what
+really differs between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cdktf import LocalBackend, TerraformOutput, TerraformStack
+from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from constructs import Construct
+
+from vault_platform.config.model import EnvironmentConfig
+from vault_platform.constructs.eks import EksCluster
+from vault_platform.constructs.iam import IrsaRole
+from vault_platform.constructs.kms import KmsKey, KmsKeyProps
+from vault_platform.constructs.policy import allow
+
+PARTITION = "aws"  # every region in config/regions.py is in the commercial partition
+
+
+def state_path(stack_id: str) -> str:
+    """Local state file of a stack, relative to its working directory cdktf.out/stacks/<id>.
+
+    Relative (no machine path in the JSON) and the same from every stack's directory, so
+    the remote-state lookups that cdktf writes for cross-stack references find it too.
+    State ends up next to cdktf.json, where cdktf keeps it by default.
+    """
+    return f"../../../terraform.{stack_id}.tfstate"
+
+
+@dataclass(frozen=True)
+class AccountContext:
+    region: str
+    account_id: str  # literal when the environment names it, else a caller-identity token
+    partition: str = PARTITION
+
+
+class PlatformStack(TerraformStack):
+    """A stack with the AWS provider configured from the environment and local state."""
+
+    def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig) -> None:
+        super().__init__(scope, stack_id)
+        self.env = env
+        LocalBackend(self, path=state_path(stack_id))
+        AwsProvider(
+            self, "aws",
+            region=env.region,
+            allowed_account_ids=[env.account_id] if env.account_id else None,
+            default_tags=[AwsProviderDefaultTags(tags={**env.tags, "environment": env.name})],
+        )
+        account_id = env.account_id or DataAwsCallerIdentity(self, "caller").account_id
+        self.account = AccountContext(region=env.region, account_id=account_id)
+
+    def output(self, name: str, value: object, description: str, *, sensitive: bool = False) -> TerraformOutput:
+        return TerraformOutput(self, name, value=value, description=description, sensitive=sensitive)
+
+
+def logs_key(scope: Construct, id: str, alias: str, account: AccountContext) -> KmsKey:
+    """Key for CloudWatch log groups (flow logs, EKS control-plane logs) of this account."""
+    return KmsKey(scope, id, KmsKeyProps(
+        alias=alias, description="CloudWatch Logs encryption", account_id=account.account_id, partition=account.partition,
+        extra_statements=({
+            "Sid": "CloudWatchLogsOfThisAccount",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{account.region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                                      f"arn:{account.partition}:logs:{account.region}:{account.account_id}:log-group:*"}},
+        },),
+    ))
+
+
+def ebs_key(scope: Construct, id: str, alias: str, account: AccountContext) -> KmsKey:
+    """Key for node root volumes and EBS persistent volumes.
+
+    Auto Scaling launches the managed nodes, so its service-linked role needs the key in
+    the key policy (IAM policies cannot grant to a service-linked role).
+    """
+    autoscaling = (f"arn:{account.partition}:iam::{account.account_id}:role/aws-service-role/"
+                   "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")
+    return KmsKey(scope, id, KmsKeyProps(
+        alias=alias, description="EBS volumes of the EKS nodes and persistent volumes",
+        account_id=account.account_id, partition=account.partition,
+        extra_statements=(
+            {"Sid": "AutoScalingUsesKeyForNodeVolumes", "Effect": "Allow", "Principal": {"AWS": autoscaling},
+             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
+             "Resource": "*"},
+            {"Sid": "AutoScalingGrantsForAttachedVolumes", "Effect": "Allow", "Principal": {"AWS": autoscaling},
+             "Action": "kms:CreateGrant", "Resource": "*",
+             "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
+        ),
+    ))
+
+
+def plain_key(scope: Construct, id: str, alias: str, description: str, account: AccountContext) -> KmsKey:
+    """A key used only by principals the account's IAM policies name (roles, services via grants)."""
+    return KmsKey(scope, id, KmsKeyProps(alias=alias, description=description, account_id=account.account_id,
+                                         partition=account.partition))
+
+
+@dataclass(frozen=True)
+class ClusterAddonRoles:
+    load_balancer_controller: IrsaRole
+    external_dns: IrsaRole
+    external_secrets: IrsaRole
+
+
+def cluster_addon_roles(cluster: EksCluster, account: AccountContext, zone_arn: str, env_name: str) -> ClusterAddonRoles:
+    """The IRSA roles every cluster's add-ons need, each bound to one service account."""
+    from vault_platform.stacks.load_balancer_controller_policy import load_balancer_controller_statements
+
+    load_balancer_controller = cluster.irsa_role(
+        "aws-load-balancer-controller-irsa", role_suffix="aws-load-balancer-controller", namespace="kube-system",
+        service_account="aws-load-balancer-controller",
+        statements=load_balancer_controller_statements(cluster.name),
+    )
+    external_dns = cluster.irsa_role(
+        "external-dns-irsa", role_suffix="external-dns", namespace="kube-system", service_account="external-dns",
+        statements=(
+            allow(["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:ListTagsForResource"], [zone_arn]),
+            allow(["route53:ListHostedZones"], "*"),  # listing cannot be scoped to a zone
+        ),
+    )
+    # ESO reads secrets of this environment only: names under "<environment>/".
+    secret_prefix = (f"arn:{account.partition}:secretsmanager:{account.region}:{account.account_id}:"
+                     f"secret:{env_name}/*")
+    external_secrets = cluster.irsa_role(
+        "external-secrets-irsa", role_suffix="external-secrets", namespace="external-secrets",
+        service_account="external-secrets",
+        statements=(allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], [secret_prefix]),),
+    )
+    return ClusterAddonRoles(load_balancer_controller, external_dns, external_secrets)

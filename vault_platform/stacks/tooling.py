@@ -1,0 +1,105 @@
+"""The tooling stack: the VPC, keys, storage, EKS cluster and DNS that Vault, Flux and the
+GitLab runner run on (seed 001 §6)."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from vault_platform.config.model import EnvironmentConfig
+from vault_platform.constructs.dns import PrivateZone
+from vault_platform.constructs.ecr import EcrRepositories
+from vault_platform.constructs.efs import EfsFileSystem, EfsFileSystemProps
+from vault_platform.constructs.eks import EksCluster, EksClusterProps
+from vault_platform.constructs.policy import allow
+from vault_platform.constructs.vpc import Vpc, VpcProps
+from vault_platform.stacks.base import PlatformStack, cluster_addon_roles, ebs_key, logs_key, plain_key
+
+VAULT_NAMESPACE = "vault"
+VAULT_SERVICE_ACCOUNT = "vault"
+VAULT_PORT = 8200
+
+
+class ToolingStack(PlatformStack):
+    def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig) -> None:
+        super().__init__(scope, stack_id, env)
+        config = env.tooling
+        account = self.account
+        self.cluster_name = env.cluster_name(config.cluster)
+        name = self.cluster_name
+
+        self.logs_key = logs_key(self, "logs-key", f"{name}/logs", account)
+        self.ebs_key = ebs_key(self, "ebs-key", f"{name}/ebs", account)
+        self.secrets_key = plain_key(self, "eks-secrets-key", f"{name}/eks-secrets", "EKS envelope encryption of Kubernetes Secrets", account)
+        self.efs_key = plain_key(self, "efs-key", f"{name}/efs", "EFS shared storage of the tooling cluster", account)
+        self.vault_unseal_key = plain_key(self, "vault-unseal-key", f"{name}/vault-unseal", "Vault awskms auto-unseal", account)
+
+        self.vpc = Vpc(self, "vpc", VpcProps(
+            name=name, cidr=config.network.cidr, availability_zones=env.availability_zones, region=env.region,
+            cluster_name=name, flow_log_kms_key_arn=self.logs_key.arn,
+            single_nat_gateway=config.network.single_nat_gateway,
+            flow_log_retention_days=config.network.flow_log_retention_days,
+        ))
+
+        self.cluster = EksCluster(self, "eks", EksClusterProps(
+            name=name, kubernetes_version=config.cluster.kubernetes_version, subnet_ids=self.vpc.private_subnet_ids,
+            secrets_kms_key_arn=self.secrets_key.arn, ebs_kms_key_arn=self.ebs_key.arn, log_kms_key_arn=self.logs_key.arn,
+            node_groups=config.cluster.node_groups, partition=account.partition,
+            public_access_cidrs=config.cluster.public_access_cidrs,
+            admin_principal_arns=config.cluster.admin_principal_arns,
+            log_retention_days=config.cluster.log_retention_days,
+        ))
+
+        self.zone = PrivateZone(self, "private-zone", name=config.private_zone_name, vpc_id=self.vpc.vpc_id)
+        self.vault_hostname = f"vault.{config.private_zone_name}"
+
+        self.ecr = EcrRepositories(self, "ecr", names=config.ecr_repositories, prefix=env.name)
+
+        self.efs = None
+        if config.efs_enabled:
+            self.efs = EfsFileSystem(self, "efs", EfsFileSystemProps(
+                name=f"{name}-shared", vpc_id=self.vpc.vpc_id, subnet_ids=self.vpc.private_subnet_ids,
+                kms_key_arn=self.efs_key.arn, client_security_group_id=self.cluster.cluster_security_group_id,
+            ))
+
+        self.addon_roles = cluster_addon_roles(self.cluster, account, self.zone.zone.arn, env.name)
+        self.vault_role = self.cluster.irsa_role(
+            "vault-irsa", role_suffix="vault", namespace=VAULT_NAMESPACE, service_account=VAULT_SERVICE_ACCOUNT,
+            statements=(allow(["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], [self.vault_unseal_key.arn],
+                              sid="AutoUnseal"),),
+        )
+        self.gitlab_runner_role = self.cluster.irsa_role(
+            "gitlab-runner-irsa", role_suffix="gitlab-runner", namespace="gitlab-runner", service_account="gitlab-runner",
+            statements=(
+                allow(["ecr:GetAuthorizationToken"], "*", sid="RegistryLogin"),  # not resource-scoped by AWS
+                allow(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+                       "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"],
+                      self.ecr.arns, sid="PushToPlatformRepositories"),
+            ),
+        )
+        self._outputs()
+
+    def _outputs(self) -> None:
+        cluster, roles = self.cluster, self.addon_roles
+        self.output("cluster_name", cluster.cluster.name, "EKS name of the tooling cluster")
+        self.output("cluster_endpoint", cluster.endpoint, "API endpoint of the tooling cluster")
+        self.output("cluster_certificate_authority", cluster.certificate_authority_data, "Base64 CA of the tooling cluster API")
+        self.output("cluster_security_group_id", cluster.cluster_security_group_id, "Security group of the tooling cluster's nodes and pods")
+        self.output("oidc_provider_arn", cluster.oidc_provider_arn, "IAM OIDC provider of the tooling cluster (IRSA)")
+        self.output("vpc_id", self.vpc.vpc_id, "Tooling VPC")
+        self.output("vpc_cidr", self.vpc.cidr, "Tooling VPC range")
+        self.output("private_subnet_ids", self.vpc.private_subnet_ids, "Private subnets, one per zone")
+        self.output("public_subnet_ids", self.vpc.public_subnet_ids, "Public subnets (NAT, internet-facing load balancers)")
+        self.output("private_zone_id", self.zone.zone_id, "Private hosted zone for Vault's name")
+        self.output("private_zone_name", self.zone.name, "Name of that zone")
+        self.output("vault_hostname", self.vault_hostname, "Vault's private DNS name (external-dns creates the record)")
+        self.output("vault_kms_key_id", self.vault_unseal_key.key_id, "KMS key of Vault's auto-unseal")
+        self.output("ebs_kms_key_arn", self.ebs_key.arn, "KMS key of the cluster's EBS volumes")
+        self.output("vault_role_arn", self.vault_role.arn, "IRSA role of vault/vault")
+        self.output("gitlab_runner_role_arn", self.gitlab_runner_role.arn, "IRSA role of gitlab-runner/gitlab-runner")
+        self.output("load_balancer_controller_role_arn", roles.load_balancer_controller.arn, "IRSA role of kube-system/aws-load-balancer-controller")
+        self.output("external_dns_role_arn", roles.external_dns.arn, "IRSA role of kube-system/external-dns")
+        self.output("external_secrets_role_arn", roles.external_secrets.arn, "IRSA role of external-secrets/external-secrets")
+        self.output("ecr_repository_urls", [repo.repository_url for repo in self.ecr.repositories.values()], "ECR repositories for CI images")
+        if self.efs is not None:
+            self.output("efs_file_system_id", self.efs.file_system_id, "Shared EFS file system")
+            self.output("efs_access_point_id", self.efs.access_point_id, "EFS access point")

@@ -1,0 +1,127 @@
+"""Run the real Terraform binary on synthesized stacks, with providers from a local mirror.
+
+Nothing here downloads a provider. Terraform is pointed at a filesystem mirror: the one
+named by ``TF_PROVIDER_MIRROR`` (a directory holding ``registry.terraform.io/...``), else
+the first of Terraform's own implied mirror directories, else one found by a shallow
+look under the usual install prefixes. A user's own ``TF_CLI_CONFIG_FILE`` is never
+overwritten: the generated config lives in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+MIRROR_ENV = "TF_PROVIDER_MIRROR"
+REGISTRY = "registry.terraform.io"
+
+# Terraform's implied local mirror directories on Linux (its CLI configuration docs).
+_IMPLIED_MIRRORS = ("~/.terraform.d/plugins", "~/.local/share/terraform/plugins",
+                    "/usr/local/share/terraform/plugins", "/usr/share/terraform/plugins")
+# Install prefixes searched two levels deep when neither of the above has providers.
+_SEARCH_ROOTS = ("/opt", "/usr/local", "/srv")
+
+
+class TerraformUnavailable(RuntimeError):
+    """Terraform or a provider cannot be had on this machine; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class ProviderRequirement:
+    source: str  # e.g. "hashicorp/aws"
+    version: str
+
+    @property
+    def address(self) -> str:
+        return f"{REGISTRY}/{self.source}"
+
+
+def terraform_binary() -> str:
+    path = shutil.which("terraform")
+    if path is None:
+        raise TerraformUnavailable("terraform is not on PATH; install Terraform >= 1.10 (it is needed for validate/plan)")
+    return path
+
+
+def _has_provider(mirror: Path, requirement: ProviderRequirement) -> bool:
+    return (mirror / requirement.address / requirement.version).is_dir()
+
+
+def find_mirror(requirement: ProviderRequirement) -> Path:
+    """The mirror directory that holds ``requirement``, or a TerraformUnavailable naming the fix."""
+    configured = os.environ.get(MIRROR_ENV)
+    if configured:
+        mirror = Path(configured).expanduser()
+        if not _has_provider(mirror, requirement):
+            raise TerraformUnavailable(
+                f"{MIRROR_ENV}={configured} has no {requirement.address}/{requirement.version}; "
+                f"point it at a directory in Terraform's filesystem-mirror layout that does")
+        return mirror
+    candidates = [Path(p).expanduser() for p in _IMPLIED_MIRRORS]
+    for root in map(Path, _SEARCH_ROOTS):
+        if root.is_dir():
+            candidates += [registry.parent for registry in root.glob(f"*/{REGISTRY}")]
+            candidates += [registry.parent for registry in root.glob(f"*/*/{REGISTRY}")]
+    for mirror in candidates:
+        if _has_provider(mirror, requirement):
+            return mirror
+    raise TerraformUnavailable(
+        f"no local mirror holds {requirement.address} {requirement.version}; set {MIRROR_ENV} to a "
+        "filesystem-mirror directory (the public registry is not used)")
+
+
+def required_providers(stack_json: dict) -> list[ProviderRequirement]:
+    """The providers a synthesized stack declares, normalised to namespace/type."""
+    requirements = []
+    for name, spec in stack_json.get("terraform", {}).get("required_providers", {}).items():
+        source = spec.get("source", name)
+        if "/" not in source:
+            source = f"hashicorp/{source}"
+        requirements.append(ProviderRequirement(source=source.removeprefix(f"{REGISTRY}/"), version=spec["version"]))
+    return requirements
+
+
+def missing_providers(stack_json: dict) -> list[ProviderRequirement]:
+    """The stack's providers that no local mirror has (these stacks are checked at synth level only)."""
+    missing = []
+    for requirement in required_providers(stack_json):
+        try:
+            find_mirror(requirement)
+        except TerraformUnavailable:
+            missing.append(requirement)
+    return missing
+
+
+class Terraform:
+    """Terraform commands in one stack directory, offline, against the local mirror."""
+
+    def __init__(self, stack_dir: Path, mirror: Path, *, env: dict[str, str] | None = None) -> None:
+        self.stack_dir = stack_dir
+        self.binary = terraform_binary()
+        self._config_dir = tempfile.TemporaryDirectory(prefix="tf-cli-config-")
+        config = Path(self._config_dir.name) / "terraform.rc"
+        # Only the mirror: a provider it lacks fails at init instead of reaching for the network.
+        config.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = {json.dumps(str(mirror))}\n  }}\n}}\n')
+        self.env = {**os.environ, **(env or {}), "TF_CLI_CONFIG_FILE": str(config), "CHECKPOINT_DISABLE": "1",
+                    "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([self.binary, *args, "-no-color"], cwd=self.stack_dir, env=self.env,
+                                capture_output=True, text=True)
+        if check and result.returncode != 0:
+            raise subprocess.CalledProcessError(result.returncode, result.args, result.stdout, result.stderr)
+        return result
+
+    def init(self, *, backend: bool = False) -> None:
+        self.run("init", f"-backend={'true' if backend else 'false'}", "-input=false")
+
+    def validate(self) -> dict:
+        return json.loads(self.run("validate", "-json", check=False).stdout)
+
+    def close(self) -> None:
+        self._config_dir.cleanup()
