@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"environment file name under environments/ (default: ${ENVIRONMENT_VARIABLE} or '{DEFAULT_ENVIRONMENT}')")
     parser.add_argument("--outdir", default=os.environ.get("CDKTF_OUTDIR", "cdktf.out"),
                         help="where to write the stacks (the cdktf CLI sets CDKTF_OUTDIR)")
+    parser.add_argument("--allow-destroy", action="store_true",
+                        help="lift prevent_destroy and deletion protection, for a deliberate teardown only")
     args = parser.parse_args(argv)
 
     from vault_platform.config import load_environment
@@ -41,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from vault_platform.app import synthesize
 
-    stacks = synthesize(env, args.env, args.outdir)
+    stacks = synthesize(env, args.env, args.outdir, allow_destroy=args.allow_destroy)
+    if args.allow_destroy:
+        print("WARNING: destroy protection is OFF in this synth: KMS keys, EFS, ECR and the database can be destroyed.",
+              file=sys.stderr)
     print(f"Synthesized environment '{args.env}' ({env.source}, region {env.region}) into {args.outdir}/:")
     for stack in stacks:
         print(f"  {stack.stack_id:<24} {stack.path}")

@@ -9,6 +9,7 @@ from cdktf import App
 
 from vault_platform.config.load import DEFAULT_ENVIRONMENT
 from vault_platform.config.model import EnvironmentConfig
+from vault_platform.constructs.protection import ALLOW_DESTROY_CONTEXT
 from vault_platform.stacks.application import ApplicationStack
 from vault_platform.stacks.tooling import ToolingStack
 
@@ -30,15 +31,18 @@ class SynthesizedStack:
     path: Path  # the stack's cdk.tf.json
 
 
-def build_app(env: EnvironmentConfig, environment_file: str, outdir: str) -> App:
-    app = App(outdir=outdir)
+def build_app(env: EnvironmentConfig, environment_file: str, outdir: str, *, allow_destroy: bool = False) -> App:
+    """allow_destroy lifts prevent_destroy and deletion protection (constructs/protection.py):
+    only for a deliberate teardown, never for a normal deploy."""
+    app = App(outdir=outdir, context={ALLOW_DESTROY_CONTEXT: True} if allow_destroy else None)
     tooling = ToolingStack(app, stack_id(environment_file, TOOLING), env)
     ApplicationStack(app, stack_id(environment_file, APPLICATION), env, tooling=tooling)
     return app
 
 
-def synthesize(env: EnvironmentConfig, environment_file: str, outdir: str) -> list[SynthesizedStack]:
-    build_app(env, environment_file, outdir).synth()
+def synthesize(env: EnvironmentConfig, environment_file: str, outdir: str, *,
+               allow_destroy: bool = False) -> list[SynthesizedStack]:
+    build_app(env, environment_file, outdir, allow_destroy=allow_destroy).synth()
     return [
         SynthesizedStack(sid, Path(outdir) / "stacks" / sid / "cdk.tf.json")
         for sid in (stack_id(environment_file, name) for name in STACK_ORDER)

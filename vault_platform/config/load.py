@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
+
+import tomllib
 
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.config.validate import validate_environment

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.ecr_lifecycle_policy import EcrLifecyclePolicy
 from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepository,
@@ -13,6 +12,8 @@ from cdktf_cdktf_provider_aws.ecr_repository import (
     EcrRepositoryImageScanningConfiguration,
 )
 from constructs import Construct
+
+from vault_platform.constructs.protection import protected_lifecycle
 
 UNTAGGED_IMAGE_DAYS = 14
 
@@ -35,7 +36,7 @@ class EcrRepositories(Construct):
                 image_scanning_configuration=EcrRepositoryImageScanningConfiguration(scan_on_push=True),
                 encryption_configuration=[EcrRepositoryEncryptionConfiguration(encryption_type="KMS")],
                 force_delete=False,  # a repository with images is not deleted by a destroy
-                lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+                lifecycle=protected_lifecycle(self),
             )
             EcrLifecyclePolicy(self, f"{name.replace('/', '-')}-lifecycle", repository=repository.name, policy=expire_untagged)
             self.repositories[name] = repository

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.efs_access_point import (
     EfsAccessPoint,
     EfsAccessPointPosixUser,
@@ -22,6 +21,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from vault_platform.constructs.policy import policy_document
+from vault_platform.constructs.protection import protected_lifecycle
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class EfsFileSystem(Construct):
             performance_mode="generalPurpose", throughput_mode="elastic",
             lifecycle_policy=[EfsFileSystemLifecyclePolicy(transition_to_ia="AFTER_30_DAYS")],
             tags={"Name": props.name},
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+            lifecycle=protected_lifecycle(self),
         )
         self.file_system_id = self.file_system.id
         EfsBackupPolicy(self, "backups", file_system_id=self.file_system_id,

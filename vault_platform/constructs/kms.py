@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.kms_alias import KmsAlias
 from cdktf_cdktf_provider_aws.kms_key import KmsKey as KmsKeyResource
 from constructs import Construct
 
 from vault_platform.constructs.policy import Statement, policy_document
+from vault_platform.constructs.protection import protected_lifecycle
 
 # The longest waiting period AWS allows: a scheduled deletion can be cancelled for 30 days.
 MAX_DELETION_WINDOW_DAYS = 30
@@ -51,7 +51,7 @@ class KmsKey(Construct):
             enable_key_rotation=True,
             deletion_window_in_days=MAX_DELETION_WINDOW_DAYS,
             policy=policy_document([root, *props.extra_statements]),
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+            lifecycle=protected_lifecycle(self),
         )
         self.alias = KmsAlias(self, "alias", name=f"alias/{props.alias}", target_key_id=self.key.key_id)
         self.arn = self.key.arn

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import TerraformResourceLifecycle
 from cdktf_cdktf_provider_aws.db_instance import DbInstance
 from cdktf_cdktf_provider_aws.db_parameter_group import DbParameterGroup, DbParameterGroupParameter
 from cdktf_cdktf_provider_aws.db_subnet_group import DbSubnetGroup
@@ -16,6 +15,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from vault_platform.config.model import DatabaseConfig
+from vault_platform.constructs.protection import destroy_allowed, protected_lifecycle
 
 POSTGRES_PORT = 5432
 
@@ -78,14 +78,14 @@ class Postgres(Construct):
             iam_database_authentication_enabled=True,
             backup_retention_period=db.backup_retention_days,
             copy_tags_to_snapshot=True,
-            deletion_protection=True,
+            deletion_protection=not destroy_allowed(self),
             skip_final_snapshot=False,
             final_snapshot_identifier=f"{props.name}-final",
             auto_minor_version_upgrade=True,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             performance_insights_enabled=True,
             performance_insights_kms_key_id=props.kms_key_arn,
-            lifecycle=TerraformResourceLifecycle(prevent_destroy=True),
+            lifecycle=protected_lifecycle(self),
         )
         self.address = self.instance.address
         self.port = self.instance.port
