@@ -78,7 +78,7 @@ class Vpc(Construct):
         DefaultSecurityGroup(self, "default-security-group", vpc_id=self.vpc_id, tags={"Name": f"{props.name}-default-deny"})
 
         igw = InternetGateway(self, "internet-gateway", vpc_id=self.vpc_id, tags={"Name": props.name})
-        public_route_table = RouteTable(self, "public-routes", vpc_id=self.vpc_id, tags={"Name": f"{props.name}-public"})
+        public_route_table = RouteTable(self, "public-route-table", vpc_id=self.vpc_id, tags={"Name": f"{props.name}-public"})
         Route(self, "public-default-route", route_table_id=public_route_table.id,
               destination_cidr_block="0.0.0.0/0", gateway_id=igw.id)
         self.public_route_table_id = public_route_table.id
@@ -91,7 +91,7 @@ class Vpc(Construct):
                 tags={"Name": f"{props.name}-public-{zone}", "kubernetes.io/role/elb": "1",
                       f"kubernetes.io/cluster/{props.cluster_name}": "shared"},
             )
-            RouteTableAssociation(self, f"public-{index}-routes", subnet_id=public.id, route_table_id=public_route_table.id)
+            RouteTableAssociation(self, f"public-{index}-route-table-association", subnet_id=public.id, route_table_id=public_route_table.id)
             public_subnets.append(public)
 
             if index == 0 or not props.single_nat_gateway:
@@ -106,11 +106,11 @@ class Vpc(Construct):
                 tags={"Name": f"{props.name}-private-{zone}", "kubernetes.io/role/internal-elb": "1",
                       f"kubernetes.io/cluster/{props.cluster_name}": "shared"},
             )
-            route_table = RouteTable(self, f"private-{index}-routes-table", vpc_id=self.vpc_id,
+            route_table = RouteTable(self, f"private-{index}-route-table", vpc_id=self.vpc_id,
                                      tags={"Name": f"{props.name}-private-{zone}"})
             Route(self, f"private-{index}-default-route", route_table_id=route_table.id,
                   destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat_gateways[-1].id)
-            RouteTableAssociation(self, f"private-{index}-routes", subnet_id=private.id, route_table_id=route_table.id)
+            RouteTableAssociation(self, f"private-{index}-route-table-association", subnet_id=private.id, route_table_id=route_table.id)
             private_subnets.append(private)
             private_route_tables.append(route_table)
 

@@ -1,0 +1,116 @@
+"""Apply Vault's configuration from Git: auth mounts, engines, audit, policies, roles.
+
+Every step is an upsert or is skipped when already present, so a re-run changes nothing.
+The Job logs in with Kubernetes auth (role vault-configure, made by init.py), never with
+a root token. Inputs: the policies/ and config/ ConfigMaps and environment variables that
+Flux substitutes from platform-vars.
+"""
+
+import base64
+import glob
+import json
+import os
+
+from vaultapi import Vault
+
+POLICY_DIR = os.environ.get("POLICY_DIR", "/policies")
+CONFIG_DIR = os.environ.get("CONFIG_DIR", "/config")
+AUDIT_FILE = "/vault/audit/audit.log"
+
+
+def load(name):
+    with open(os.path.join(CONFIG_DIR, name)) as f:
+        data = json.load(f)
+    data.pop("_comment", None)
+    return data
+
+
+def configure_audit(vault):
+    # The file is on the audit PVC of each server pod (server.auditStorage).
+    audits = vault.call("GET", "sys/audit")
+    if "file/" not in audits.get("data", audits):
+        vault.write("sys/audit/file", {"type": "file", "options": {"file_path": AUDIT_FILE}})
+        print("enabled the file audit device", flush=True)
+
+
+def configure_engines(vault):
+    if vault.ensure_mount("kv", {"type": "kv", "options": {"version": "2"}}):
+        print("enabled kv-v2 at kv/", flush=True)
+    if vault.ensure_mount("database", {"type": "database"}):
+        print("enabled the database engine", flush=True)
+
+
+def configure_kubernetes_auth(vault):
+    # The tooling mount "kubernetes" is configured by init.py. The application cluster's
+    # tokens are reviewed with the caller's own JWT (disable_local_ca_jwt): its service
+    # accounts hold system:auth-delegator there, so Vault stores no long-lived token.
+    vault.ensure_auth("kubernetes-application", "kubernetes")
+    vault.write("auth/kubernetes-application/config", {
+        "kubernetes_host": os.environ["APPLICATION_CLUSTER_ENDPOINT"],
+        "kubernetes_ca_cert": base64.b64decode(os.environ["APPLICATION_CLUSTER_CA"]).decode(),
+        "disable_local_ca_jwt": True,
+    })
+
+
+def configure_policies(vault):
+    for path in sorted(glob.glob(os.path.join(POLICY_DIR, "*.hcl"))):
+        name = os.path.basename(path)[: -len(".hcl")]
+        with open(path) as f:
+            policy = f.read()
+        current = vault.read(f"sys/policies/acl/{name}")
+        if current and current.get("data", {}).get("policy") == policy:
+            continue
+        vault.write(f"sys/policies/acl/{name}", {"policy": policy})
+        print(f"wrote policy {name}", flush=True)
+
+
+def configure_roles(vault):
+    for mount, roles in load("roles.json").items():
+        for role, body in roles.items():
+            vault.write(f"auth/{mount}/role/{role}", body)
+
+
+def configure_database(vault):
+    spec = load("database.json")
+    name = spec["connection"]
+    if vault.read(f"database/config/{name}") is None:
+        # First run only: hand Vault the admin login an operator stored in kv, then let
+        # Vault rotate that password so only Vault knows it from here on.
+        admin = vault.read("kv/data/platform/database-admin")
+        if admin is None:
+            print("WARNING: kv/platform/database-admin is missing: database engine not "
+                  "configured. Write it (username, password) and re-run this Job.", flush=True)
+            return
+        login = admin["data"]["data"]
+        host, port, db = (os.environ[k] for k in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME"))
+        vault.write(f"database/config/{name}", {
+            "plugin_name": "postgresql-database-plugin",
+            "connection_url": f"postgresql://{{{{username}}}}:{{{{password}}}}@{host}:{port}/{db}?sslmode=require",
+            "username": login["username"],
+            "password": login["password"],
+            "password_authentication": "scram-sha-256",
+            "allowed_roles": sorted(spec["roles"]),
+            "verify_connection": True,
+        })
+        vault.write(f"database/rotate-root/{name}", {})
+        print(f"configured {name}; its admin password is rotated: delete "
+              "kv/platform/database-admin, it is stale now", flush=True)
+    for role, body in spec["roles"].items():
+        vault.write(f"database/roles/{role}", dict(body, db_name=name))
+
+
+def main():
+    vault = Vault()
+    vault.wait_until_reachable()
+    vault.login_kubernetes("kubernetes", "vault-configure")
+    configure_audit(vault)
+    configure_engines(vault)
+    configure_kubernetes_auth(vault)
+    configure_policies(vault)
+    configure_roles(vault)
+    configure_database(vault)
+    print("Vault configuration applied", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The main command as a user runs it, and the properties of its output: deterministic,
+free of machine paths, and identical whether provider bindings load shallowly or not."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.synth import StackJson
+from vault_platform.provider_imports import EAGER_IMPORT_ENV, ProviderLayoutChanged, strip_eager_imports
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+def read_tree(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def main_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    outdir = tmp_path_factory.mktemp("main") / "cdktf.out"
+    return run_main("--outdir", str(outdir)), outdir
+
+
+def test_main_command_says_where_the_json_went(main_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    result, outdir = main_run
+    assert result.returncode == 0, result.stderr
+    assert "Synthesized environment 'default'" in result.stdout
+    for stack in ("tooling", "application"):
+        assert f"{outdir}/stacks/{stack}/cdk.tf.json" in result.stdout
+        assert (outdir / "stacks" / stack / "cdk.tf.json").is_file()
+    assert "DeprecationWarning" not in result.stderr and "end-of-life" not in result.stderr
+
+
+def test_synth_is_deterministic(main_run: tuple[subprocess.CompletedProcess[str], Path],
+                                default_stacks: dict[str, StackJson]) -> None:
+    """A second synth (in-process, another directory) writes the same bytes."""
+    _, outdir = main_run
+    for stack in default_stacks.values():
+        assert (outdir / "stacks" / stack.stack_id / "cdk.tf.json").read_bytes() == stack.path.read_bytes(), stack.stack_id
+
+
+def test_output_names_no_machine_path(main_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, outdir = main_run
+    needles = {str(ROOT), str(Path.home()), str(outdir.parent), sys.prefix}
+    for name, content in read_tree(outdir).items():
+        text = content.decode()
+        for needle in needles:
+            assert needle not in text, f"{name} contains the machine path {needle}"
+
+
+def test_shallow_provider_loading_is_byte_identical_to_a_normal_import(
+        main_run: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path) -> None:
+    """The proof behind provider_imports.py: every file of the synth, eager import vs shallow."""
+    _, shallow_out = main_run
+    eager_out = tmp_path / "eager"
+    result = run_main("--outdir", str(eager_out), env={EAGER_IMPORT_ENV: "1"})
+    assert result.returncode == 0, result.stderr
+    eager, shallow = read_tree(eager_out), read_tree(shallow_out)
+    assert sorted(eager) == sorted(shallow)
+    different = [name for name in eager if eager[name] != shallow[name]]
+    assert not different, f"shallow loading changed: {different}"
+
+
+def test_shallow_loader_skips_only_the_eager_submodule_imports() -> None:
+    source = "import jsii\nfrom ._jsii import *\n__all__ = []\npublication.publish()\nfrom . import vpc\nfrom . import eks_cluster\n"
+    stripped, count = strip_eager_imports(source, "pkg")
+    assert count == 2
+    assert stripped == "import jsii\nfrom ._jsii import *\n__all__ = []\npublication.publish()\n"
+
+
+def test_shallow_loader_refuses_an_unknown_layout() -> None:
+    with pytest.raises(ProviderLayoutChanged, match="no 'from . import <module>' lines"):
+        strip_eager_imports("from ._jsii import *\n", "pkg")
+
+
+def test_bad_environment_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = run_main("--env", "nonexistent", "--outdir", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: environment = 'nonexistent'")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists(), "a rejected input must write nothing"
