@@ -4,11 +4,11 @@ that names the field, the value and the fix, before any construct is built."""
 from __future__ import annotations
 
 import copy
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR

@@ -84,7 +84,7 @@ class Vpc(Construct):
         self.public_route_table_id = public_route_table.id
 
         public_subnets, private_subnets, private_route_tables, nat_gateways = [], [], [], []
-        for index, (zone, public_cidr, private_cidr) in enumerate(zip(props.availability_zones, public_cidrs, private_cidrs)):
+        for index, (zone, public_cidr, private_cidr) in enumerate(zip(props.availability_zones, public_cidrs, private_cidrs, strict=True)):
             public = Subnet(
                 self, f"public-{index}", vpc_id=self.vpc_id, cidr_block=public_cidr, availability_zone=zone,
                 map_public_ip_on_launch=False,
