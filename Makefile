@@ -1,7 +1,8 @@
 # Two commands on a fresh machine, each installing what it needs:
 #   make synth   - Terraform JSON for every stack of the default environment, in cdktf.out/
 #   make test    - the test suite (snapshots, properties, terraform validate, bad input)
-# and `make bench` for the synth benchmark. ENV=<name> picks environments/<name>.toml.
+# and `make bench` for the synth benchmark, `make vpn-client NAME=alice` for a VPN profile.
+# ENV=<name> picks environments/<name>.toml.
 SHELL := /bin/bash
 .DEFAULT_GOAL := synth
 
@@ -20,7 +21,7 @@ PIPENV_VERSION := 2026.10.3
 PYTHON := .venv/bin/python
 ENV ?= default
 
-.PHONY: synth test bench install clean
+.PHONY: synth test bench install clean vpn-client
 synth: .venv/.synced node_modules/.synced
 	$(PYTHON) main.py --env $(ENV)
 
@@ -29,6 +30,10 @@ test: .venv/.synced-dev node_modules/.synced
 
 bench: .venv/.synced node_modules/.synced
 	$(PYTHON) -m vault_platform.bench --env $(ENV)
+
+# A VPN profile for one operator: make vpn-client NAME=alice (after `cdktf deploy vpn`)
+vpn-client: .venv/.synced
+	$(PYTHON) -m vault_platform.vpn client $(NAME) --env $(ENV)
 
 install: .venv/.synced-dev node_modules/.synced
 

@@ -43,7 +43,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from vault_platform.app import synthesize
 
-    stacks = synthesize(env, args.env, args.outdir, allow_destroy=args.allow_destroy)
+    try:
+        # Stacks check what only they can (flux/ variables, chart pins) before building.
+        stacks = synthesize(env, args.env, args.outdir, allow_destroy=args.allow_destroy)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.allow_destroy:
         print("WARNING: destroy protection is OFF in this synth: KMS keys, EFS, ECR and the database can be destroyed.",
               file=sys.stderr)

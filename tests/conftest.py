@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
-from tests.synth import StackJson, synth_environment
-
-# The jsii runtime's own deprecation warnings are noise in test output.
+# The jsii runtime's own deprecation warnings are noise in test output. Set before anything
+# imports cdktf: the node process starts with the first import and reads this then.
 os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
+
+import pytest  # noqa: E402
+
+from tests.synth import StackJson, synth_environment  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,17 @@ from vault_platform.config.load import DEFAULT_ENVIRONMENT
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.protection import ALLOW_DESTROY_CONTEXT
 from vault_platform.stacks.application import ApplicationStack
+from vault_platform.stacks.platform import ClusterPlatformStack
 from vault_platform.stacks.tooling import ToolingStack
+from vault_platform.stacks.vpn import VpnStack
 
 TOOLING = "tooling"
 APPLICATION = "application"
+TOOLING_PLATFORM = "tooling-platform"
+APPLICATION_PLATFORM = "application-platform"
+VPN = "vpn"
 # Deploy order: each stack reads only stacks before it.
-STACK_ORDER = (TOOLING, APPLICATION)
+STACK_ORDER = (TOOLING, APPLICATION, TOOLING_PLATFORM, APPLICATION_PLATFORM, VPN)
 
 
 def stack_id(environment_file: str, stack: str) -> str:
@@ -36,7 +41,15 @@ def build_app(env: EnvironmentConfig, environment_file: str, outdir: str, *, all
     only for a deliberate teardown, never for a normal deploy."""
     app = App(outdir=outdir, context={ALLOW_DESTROY_CONTEXT: True} if allow_destroy else None)
     tooling = ToolingStack(app, stack_id(environment_file, TOOLING), env)
-    ApplicationStack(app, stack_id(environment_file, APPLICATION), env, tooling=tooling)
+    application = ApplicationStack(app, stack_id(environment_file, APPLICATION), env, tooling=tooling)
+    # One platform stack per cluster; each reads both AWS stacks (tooling's platform-vars
+    # carry the application cluster's endpoint and database), so both come after them, and
+    # the application one reads Vault's CA from the tooling one.
+    tooling_platform = ClusterPlatformStack(app, stack_id(environment_file, TOOLING_PLATFORM), env,
+                                            cluster=env.tooling.cluster.name, tooling=tooling, application=application)
+    ClusterPlatformStack(app, stack_id(environment_file, APPLICATION_PLATFORM), env, cluster=env.application.cluster.name,
+                         tooling=tooling, application=application, vault_ca=tooling_platform.vault_ca)
+    VpnStack(app, stack_id(environment_file, VPN), env, tooling=tooling, application=application)
     return app
 
 

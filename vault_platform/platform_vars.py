@@ -51,6 +51,7 @@ PLATFORM_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("DATABASE_PORT", BOTH, "Port of that PostgreSQL."),
     PlatformVar("DATABASE_NAME", BOTH, "Database name the demo app uses."),
     PlatformVar("DATABASE_MASTER_SECRET_ARN", (TOOLING,), "Secrets Manager secret (managed by RDS) with the master credentials Vault's database engine starts from; readable by the External Secrets role."),
+    PlatformVar("VAULT_CA_CERT_B64", (APPLICATION,), "Base64 PEM of the private CA that signs Vault's listener certificate (the tooling platform stack makes it; its key pair is the Secret cert-manager/vault-ca-keypair in the tooling cluster)."),
 )
 
 

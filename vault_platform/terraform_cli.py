@@ -104,14 +104,16 @@ class Terraform:
         self.stack_dir = stack_dir
         self.binary = terraform_binary()
         self._config_dir = tempfile.TemporaryDirectory(prefix="tf-cli-config-")
-        config = Path(self._config_dir.name) / "terraform.rc"
+        config = self.cli_config = Path(self._config_dir.name) / "terraform.rc"
         # Only the mirror: a provider it lacks fails at init instead of reaching for the network.
         config.write_text(f'provider_installation {{\n  filesystem_mirror {{\n    path = {json.dumps(str(mirror))}\n  }}\n}}\n')
         self.env = {**os.environ, **(env or {}), "TF_CLI_CONFIG_FILE": str(config), "CHECKPOINT_DISABLE": "1",
                     "TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([self.binary, *args, "-no-color"], cwd=self.stack_dir, env=self.env,
+        # -no-color straight after the subcommand: Terraform stops reading flags at the
+        # first positional argument (a plan file), so it cannot go last.
+        result = subprocess.run([self.binary, args[0], "-no-color", *args[1:]], cwd=self.stack_dir, env=self.env,
                                 capture_output=True, text=True)
         if check and result.returncode != 0:
             raise subprocess.CalledProcessError(result.returncode, result.args, result.stdout, result.stderr)
@@ -123,5 +125,35 @@ class Terraform:
     def validate(self) -> dict:
         return json.loads(self.run("validate", "-json", check=False).stdout)
 
+    def plan(self, out: str, *, destroy: bool = False) -> subprocess.CompletedProcess[str]:
+        """``plan -out``; the caller reads returncode/stderr (a failed plan is a result, not a crash)."""
+        return self.run("plan", f"-out={out}", "-input=false", "-lock-timeout=30s", *(["-destroy"] if destroy else []),
+                        check=False)
+
+    def show_json(self, planfile: str) -> dict:
+        return json.loads(self.run("show", "-json", planfile).stdout)
+
+    def apply(self, planfile: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Apply a saved plan, or the configuration as it is (auto-approved) without one."""
+        target = [planfile] if planfile else ["-auto-approve"]
+        return self.run("apply", "-input=false", "-lock-timeout=30s", *target, check=False)
+
     def close(self) -> None:
         self._config_dir.cleanup()
+
+    def __enter__(self) -> Terraform:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def first_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The first ``Error: ...`` of Terraform's output with its detail line, for one-line reports."""
+    lines = [line.strip(" │╷╵") for line in (result.stderr + result.stdout).splitlines()]
+    lines = [line for line in lines if line]
+    for index, line in enumerate(lines):
+        if line.startswith("Error:"):
+            detail = next((d for d in lines[index + 1:index + 6] if not d.startswith(("with ", "on ")) and ":" not in d[:5]), "")
+            return f"{line} {detail}".strip()
+    return lines[-1] if lines else f"exit code {result.returncode}"

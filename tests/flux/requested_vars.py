@@ -5,14 +5,7 @@ it lands in platform_vars.py; test_requested_vars_are_not_yet_in_the_contract th
 and asks for it to be removed from this file.
 """
 
-REQUESTED = {
-    "VAULT_CA_CERT_B64": (
-        ("application",),
-        "Base64 PEM of the private CA that signs Vault's listener certificate (Terraform's tls "
-        "provider makes it; the same CA key pair goes to the tooling cluster as Secret "
-        "cert-manager/vault-ca-keypair).",
-    ),
-}
+REQUESTED: dict[str, tuple[tuple[str, ...], str]] = {}
 
 
 def keys_for(cluster: str) -> set[str]:

@@ -9,6 +9,7 @@ from vault_platform.config.model import (
     NetworkConfig,
     NodeGroupConfig,
     ToolingConfig,
+    VpnConfig,
 )
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "NetworkConfig",
     "NodeGroupConfig",
     "ToolingConfig",
+    "VpnConfig",
     "environment_names",
     "load_environment",
     "parse_environment",

@@ -87,6 +87,46 @@ class ApplicationConfig:
 
 
 @dataclass(frozen=True)
+class VpnConfig:
+    """The AWS Client VPN endpoint into the tooling VPC (the ``vpn`` stack)."""
+
+    # Addresses handed to connected clients. AWS allows /12 to /22; it must overlap neither
+    # VPC (nor the networks operators connect from), or routes to it become ambiguous.
+    client_cidr: str = "172.16.0.0/22"
+    # Hours a connection lasts before the client must reconnect: 8, 10, 12 or 24.
+    session_timeout_hours: int = 8
+    # Only traffic for the two VPCs goes through the tunnel; the operator's internet stays local.
+    split_tunnel: bool = True
+    log_retention_days: int = 90
+    # Subnet associations (each one billed per hour), in the first N tooling private subnets.
+    # Unset (the default): one per availability zone of the environment.
+    association_count: int | None = None
+
+
+@dataclass(frozen=True)
+class GitOpsConfig:
+    """The Git repository Flux syncs each cluster from (the platform stacks' GitRepository).
+
+    The credentials are never in this file: with an ssh URL, Flux reads the Secret
+    ``flux-system/<secret_name>`` (identity, known_hosts). The platform stack writes it from
+    the sensitive Terraform variable ``flux_git_ssh_private_key`` when that is set, else the
+    operator creates it beforehand.
+    """
+
+    # ssh://git@host/path.git or https://host/path.git (scp-style git@host:path is not
+    # accepted by Flux's GitRepository).
+    url: str = "ssh://git@gitlab.example.com/platform/vault-platform.git"
+    branch: str = "main"
+    # Directory of the per-cluster entry points in the repository; the Kustomization of a
+    # cluster reads <path>/<cluster>, e.g. ./flux/clusters/tooling.
+    path: str = "./flux/clusters"
+    # Secret with the Git credentials in flux-system. Empty: no credentials (public https only).
+    secret_name: str = "flux-git-deploy-key"
+    # How often Flux polls the branch and re-applies the cluster's Kustomization.
+    interval: str = "5m"
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     """Everything one deployment of the platform needs: one file, one of these."""
 
@@ -94,6 +134,8 @@ class EnvironmentConfig:
     region: str
     tooling: ToolingConfig
     application: ApplicationConfig
+    vpn: VpnConfig = VpnConfig()
+    gitops: GitOpsConfig = GitOpsConfig()
     # When set, the AWS provider refuses to run against any other account.
     account_id: str | None = None
     availability_zone_count: int = 3

@@ -9,8 +9,10 @@ from vault_platform.config.model import (
     ClusterConfig,
     DatabaseConfig,
     EnvironmentConfig,
+    GitOpsConfig,
     NetworkConfig,
     NodeGroupConfig,
+    VpnConfig,
 )
 from vault_platform.config.regions import ZONES_BY_REGION
 from vault_platform.errors import ConfigError
@@ -72,6 +74,8 @@ def validate_environment(env: EnvironmentConfig) -> None:
         if not re.match(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", repository) or len(repository) > 200:
             raise ConfigError(f"tooling.ecr_repositories[{index}]", repository, "is not a valid ECR repository name", "use lower-case letters, digits, '.', '_', '-' and '/'")
     _check_database("application.database", env.application.database)
+    _check_gitops("gitops", env.gitops)
+    _check_vpn("vpn", env.vpn, env, (("tooling.network.cidr", tooling_cidr), ("application.network.cidr", application_cidr)))
 
 
 def _check_name(field: str, value: str, limit: int, example: str = "staging") -> None:
@@ -167,6 +171,66 @@ def _check_database(field: str, database: DatabaseConfig) -> None:
         value = getattr(database, name)
         if not re.match(r"^[a-z][a-z0-9_]{0,62}$", value) or value in ("admin", "postgres", "rdsadmin"):
             raise ConfigError(f"{field}.{name}", value, "must be a lower-case PostgreSQL identifier that RDS does not reserve", "use e.g. vault_admin")
+
+
+# AWS Client VPN: the client range must be /12 to /22, and these are its session lengths.
+CLIENT_VPN_PREFIX_RANGE = (12, 22)
+CLIENT_VPN_SESSION_HOURS = (8, 10, 12, 24)
+
+
+def _check_vpn(field: str, vpn: VpnConfig, env: EnvironmentConfig,
+               vpcs: tuple[tuple[str, ipaddress.IPv4Network], ...]) -> None:
+    try:
+        client = ipaddress.IPv4Network(vpn.client_cidr, strict=True)
+    except ValueError as error:
+        raise ConfigError(f"{field}.client_cidr", vpn.client_cidr, f"is not a valid IPv4 network ({error})", "write a network address with its prefix, e.g. 172.16.0.0/22") from None
+    shortest, longest = CLIENT_VPN_PREFIX_RANGE
+    if not shortest <= client.prefixlen <= longest:
+        raise ConfigError(f"{field}.client_cidr", vpn.client_cidr, f"must be between /{shortest} and /{longest} (AWS Client VPN's limits)", "use e.g. 172.16.0.0/22")
+    for vpc_field, vpc_cidr in vpcs:
+        if client.overlaps(vpc_cidr):
+            raise ConfigError(
+                f"{field}.client_cidr", vpn.client_cidr, f"overlaps {vpc_field} {vpc_cidr}; clients could not route to that VPC",
+                "pick a range outside both VPCs, e.g. 172.16.0.0/22",
+            )
+    if vpn.session_timeout_hours not in CLIENT_VPN_SESSION_HOURS:
+        raise ConfigError(f"{field}.session_timeout_hours", vpn.session_timeout_hours, "is not a Client VPN session length", f"use one of {CLIENT_VPN_SESSION_HOURS}")
+    if vpn.log_retention_days not in _LOG_RETENTION_DAYS:
+        raise ConfigError(f"{field}.log_retention_days", vpn.log_retention_days, "is not a CloudWatch retention period", f"use one of {_LOG_RETENTION_DAYS}")
+    count = vpn.association_count
+    if count is not None and not 1 <= count <= env.availability_zone_count:
+        raise ConfigError(
+            f"{field}.association_count", count,
+            f"must be 1 to availability_zone_count ({env.availability_zone_count}): the endpoint needs a subnet to reach the VPC",
+            f"use a number from 1 to {env.availability_zone_count}, or remove the line for one per zone",
+        )
+
+
+# Flux's GitRepository clones over ssh:// or https:// only; scp-style "git@host:path" and
+# plain http are refused by it (and http would send credentials in clear).
+_GIT_URL = re.compile(r"^(ssh://[A-Za-z0-9._-]+@|https://)[A-Za-z0-9.-]+(:[0-9]+)?/[^\s]+$")
+_GIT_BRANCH = re.compile(r"^(?!/)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/-]+(?<![/.])$")
+_FLUX_INTERVAL = re.compile(r"^([0-9]+(s|m|h))+$")
+_K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+def _check_gitops(field: str, gitops: GitOpsConfig) -> None:
+    if not _GIT_URL.match(gitops.url):
+        raise ConfigError(f"{field}.url", gitops.url, "is not an ssh:// or https:// Git URL that Flux can clone",
+                          "write ssh://git@<host>/<group>/<repo>.git (or https://<host>/<group>/<repo>.git)")
+    if not _GIT_BRANCH.match(gitops.branch):
+        raise ConfigError(f"{field}.branch", gitops.branch, "is not a Git branch name", "write e.g. main")
+    if not gitops.path.startswith("./") or ".." in gitops.path.split("/") or gitops.path.endswith("/"):
+        raise ConfigError(f"{field}.path", gitops.path, "must be a path inside the repository, starting with ./ and without ..",
+                          "write e.g. ./flux/clusters")
+    if gitops.secret_name and (not _K8S_NAME.match(gitops.secret_name) or len(gitops.secret_name) > 253):
+        raise ConfigError(f"{field}.secret_name", gitops.secret_name, "is not a Kubernetes Secret name",
+                          "use lower-case letters, digits and '-', e.g. flux-git-deploy-key")
+    if gitops.url.startswith("ssh://") and not gitops.secret_name:
+        raise ConfigError(f"{field}.secret_name", gitops.secret_name, "is empty but an ssh:// URL needs a deploy key",
+                          "name the Secret that holds it, e.g. flux-git-deploy-key")
+    if not _FLUX_INTERVAL.match(gitops.interval):
+        raise ConfigError(f"{field}.interval", gitops.interval, "is not a Flux interval", "write e.g. 5m, 1h or 1m30s")
 
 
 # CloudWatch Logs accepts only these retention periods.

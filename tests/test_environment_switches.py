@@ -1,0 +1,73 @@
+"""The choices an environment makes show up in the synthesized JSON: one NAT gateway instead
+of one per zone, two zones instead of three, a public API endpoint limited to listed CIDRs,
+extra admins by access entry, and no account other than the named one."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.synth import StackJson
+from vault_platform.app import build_app
+from vault_platform.config import parse_environment
+from vault_platform.config.load import ENVIRONMENTS_DIR
+
+ADMIN = "arn:aws:iam::111122223333:role/platform-admins"
+
+
+@pytest.fixture(scope="module")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJson]:
+    import json
+
+    data = copy.deepcopy(tomllib.loads((ENVIRONMENTS_DIR / "default.toml").read_text()))
+    data["availability_zone_count"] = 2
+    data["account_id"] = "111122223333"
+    data["tooling"]["network"]["single_nat_gateway"] = True
+    data["tooling"]["cluster"]["public_access_cidrs"] = ["203.0.113.0/24"]
+    data["tooling"]["cluster"]["admin_principal_arns"] = [ADMIN]
+    env = parse_environment(data, source="environments/variant.toml")
+    outdir = tmp_path_factory.mktemp("variant")
+    build_app(env, "variant", str(outdir)).synth()
+    return {name: StackJson(name, path, json.loads(path.read_text()))
+            for name, path in ((p.parent.name, p) for p in outdir.glob("stacks/*/cdk.tf.json"))}
+
+
+def test_other_environments_get_namespaced_stack_ids(variant: dict[str, StackJson]) -> None:
+    assert {"variant-tooling", "variant-application"} <= set(variant)
+
+
+def test_single_nat_gateway_and_two_zones(variant: dict[str, StackJson]) -> None:
+    tooling, application = variant["variant-tooling"], variant["variant-application"]
+    assert len(tooling.resources("aws_nat_gateway")) == 1
+    assert len(tooling.resources("aws_eip")) == 1
+    nat_routes = [r for r in tooling.resources("aws_route").values() if "nat_gateway_id" in r]
+    assert len(nat_routes) == 2 and len({r["nat_gateway_id"] for r in nat_routes}) == 1
+    assert len(application.resources("aws_nat_gateway")) == 2  # its own switch is still off
+    assert {s["availability_zone"] for s in tooling.resources("aws_subnet").values()} == {"eu-west-1a", "eu-west-1b"}
+
+
+def test_public_endpoint_opens_only_to_listed_cidrs(variant: dict[str, StackJson]) -> None:
+    vpc_config = variant["variant-tooling"].one("aws_eks_cluster")["vpc_config"]
+    assert vpc_config["endpoint_public_access"] is True and vpc_config["endpoint_private_access"] is True
+    assert vpc_config["public_access_cidrs"] == ["203.0.113.0/24"]
+    assert variant["variant-application"].one("aws_eks_cluster")["vpc_config"]["endpoint_public_access"] is False
+
+
+def test_admins_get_access_entries_with_the_cluster_admin_policy(variant: dict[str, StackJson]) -> None:
+    tooling = variant["variant-tooling"]
+    assert tooling.one("aws_eks_access_entry")["principal_arn"] == ADMIN
+    association = tooling.one("aws_eks_access_policy_association")
+    assert association["policy_arn"].endswith("cluster-access-policy/AmazonEKSClusterAdminPolicy")
+    assert association["access_scope"] == {"type": "cluster"}
+    assert not variant["variant-application"].resources("aws_eks_access_entry")
+
+
+def test_named_account_is_enforced_and_used_literally(variant: dict[str, StackJson]) -> None:
+    tooling = variant["variant-tooling"]
+    assert tooling.data["provider"]["aws"][0]["allowed_account_ids"] == ["111122223333"]
+    assert "aws_caller_identity" not in tooling.data.get("data", {})
+    key_policy = next(iter(tooling.resources("aws_kms_key").values()))["policy"]
+    assert "arn:aws:iam::111122223333:root" in key_policy

@@ -1,0 +1,148 @@
+"""A cluster add-on installed as one Helm release, from a pinned chart version.
+
+Add-ons are declared as module-level ``HelmAddonProps`` defaults (``stacks/addons.py``)
+and installed together by ``install_addons``, which refuses, before any construct exists,
+a chart version that is not one exact release and an add-on whose dependencies are not
+installed with it. Values are handed to Helm as one JSON document (JSON is YAML), so a
+value Terraform only knows at apply time (a role ARN by cross-stack reference) sits in the
+document as an interpolation and the synthesized JSON stays readable.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from cdktf import ITerraformDependable, TerraformProvider
+from cdktf_cdktf_provider_helm.release import Release
+from constructs import Construct
+
+from vault_platform.errors import ConfigError
+
+# One released version: 1.2.3, v1.2.3 or 1.2.3-rc.1. No ranges (~, ^, >=, x, *), no
+# omission: Helm would otherwise pick whatever is newest on the day of the apply.
+EXACT_CHART_VERSION = re.compile(r"^v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$")
+
+
+def _no_values() -> Mapping[str, object]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class HelmAddonProps:
+    """name: the add-on's name in the registry (what dependencies refer to). release: the
+    Helm release name. depends_on: add-ons that must be installed first, in this stack.
+    values: the chart's values; strings may carry Terraform tokens. create_namespace: let
+    Helm create ``namespace`` (for a namespace no other resource of the stack manages)."""
+
+    name: str
+    chart: str
+    repository: str
+    version: str
+    namespace: str
+    release: str = ""  # default: the add-on name
+    description: str = ""
+    depends_on: tuple[str, ...] = ()
+    create_namespace: bool = False
+    values: Mapping[str, object] = field(default_factory=_no_values)
+    # Seconds Helm waits for the release's workloads to become ready.
+    timeout_seconds: int = 600
+
+    def with_values(self, values: Mapping[str, object]) -> HelmAddonProps:
+        """The default props with this stack's values merged over the defaults (one level deep)."""
+        merged = dict(self.values)
+        for key, value in values.items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+        return replace(self, values=MappingProxyType(merged))
+
+
+def validate_addon(props: HelmAddonProps) -> None:
+    if not EXACT_CHART_VERSION.match(props.version or ""):
+        raise ConfigError(
+            f"addons.{props.name}.version", props.version,
+            f"is not one exact chart version of {props.chart} (ranges and 'latest' make every apply a possible upgrade)",
+            "pin a released version, e.g. 1.13.0",
+        )
+
+
+def check_dependencies(addons: Sequence[HelmAddonProps]) -> None:
+    """Every dependency is an add-on of the same list, listed before the add-on that needs it."""
+    seen: set[str] = set()
+    names = {addon.name for addon in addons}
+    for addon in addons:
+        for dependency in addon.depends_on:
+            if dependency not in names:
+                raise ConfigError(
+                    f"addons.{addon.name}.depends_on", dependency,
+                    f"add-on '{addon.name}' needs add-on '{dependency}', which this stack does not install",
+                    f"install '{dependency}' in the same stack, or leave '{addon.name}' out",
+                )
+            if dependency not in seen:
+                raise ConfigError(
+                    f"addons.{addon.name}.depends_on", dependency,
+                    f"add-on '{addon.name}' needs add-on '{dependency}', which is listed after it",
+                    f"list '{dependency}' before '{addon.name}'",
+                )
+        seen.add(addon.name)
+
+
+class HelmAddon(Construct):
+    def __init__(self, scope: Construct, id: str, props: HelmAddonProps, *, provider: TerraformProvider,
+                 depends_on: Sequence[ITerraformDependable] = ()) -> None:
+        super().__init__(scope, id)
+        validate_addon(props)
+        self.props = props
+        self.release = Release(
+            self, "release",
+            name=props.release or props.name,
+            chart=props.chart,
+            repository=props.repository,
+            version=props.version,
+            namespace=props.namespace,
+            create_namespace=props.create_namespace,
+            description=props.description or None,
+            values=[json.dumps(_plain(props.values), indent=2, sort_keys=True)] if props.values else None,
+            # A failed install or upgrade rolls back instead of leaving a half-applied release.
+            atomic=True,
+            cleanup_on_fail=True,
+            wait=True,
+            timeout=props.timeout_seconds,
+            max_history=10,
+            provider=provider,
+            depends_on=list(depends_on) or None,
+        )
+
+
+def _plain(value: object) -> object:
+    """MappingProxyType and tuples as JSON-serialisable dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def validate_addons(addons: Sequence[HelmAddonProps]) -> None:
+    """Versions pinned and dependencies present: call before building anything."""
+    for addon in addons:
+        validate_addon(addon)
+    check_dependencies(addons)
+
+
+def install_addons(scope: Construct, addons: Sequence[HelmAddonProps], *, provider: TerraformProvider,
+                   after: Mapping[str, Sequence[ITerraformDependable]] | None = None) -> dict[str, HelmAddon]:
+    """Install ``addons`` in order, each after the add-ons it depends on and after the
+    resources ``after`` lists for it by add-on name (a namespace, a ConfigMap it reads)."""
+    validate_addons(addons)
+    installed: dict[str, HelmAddon] = {}
+    for addon in addons:
+        needs = [installed[name].release for name in addon.depends_on]
+        installed[addon.name] = HelmAddon(scope, addon.name, addon, provider=provider,
+                                          depends_on=[*(after or {}).get(addon.name, ()), *needs])
+    return installed
