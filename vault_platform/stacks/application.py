@@ -10,12 +10,10 @@ from constructs import Construct
 
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.dns import associate_zone
-from vault_platform.constructs.eks import EksCluster, EksClusterProps
 from vault_platform.constructs.peering import VpcPeering, VpcPeeringProps
 from vault_platform.constructs.policy import allow, policy_document
 from vault_platform.constructs.rds import Postgres, PostgresProps
-from vault_platform.constructs.vpc import Vpc, VpcProps
-from vault_platform.stacks.base import PlatformStack, cluster_addon_roles, ebs_key, logs_key, plain_key
+from vault_platform.stacks.base import PlatformStack, cluster_addon_roles, cluster_foundation, plain_key
 from vault_platform.stacks.tooling import VAULT_PORT, ToolingStack
 
 
@@ -27,25 +25,10 @@ class ApplicationStack(PlatformStack):
         self.cluster_name = env.cluster_name(config.cluster)
         name = self.cluster_name
 
-        self.logs_key = logs_key(self, "logs-key", f"{name}/logs", account)
-        self.ebs_key = ebs_key(self, "ebs-key", f"{name}/ebs", account)
-        self.secrets_key = plain_key(self, "eks-secrets-key", f"{name}/eks-secrets", "EKS envelope encryption of Kubernetes Secrets", account)
+        foundation = cluster_foundation(self, name, config.network, config.cluster)
+        self.logs_key, self.ebs_key, self.secrets_key = foundation.logs_key, foundation.ebs_key, foundation.secrets_key
+        self.vpc, self.cluster = foundation.vpc, foundation.cluster
         self.database_key = plain_key(self, "database-key", f"{name}/database", "PostgreSQL storage, backups and master secret", account)
-
-        self.vpc = Vpc(self, "vpc", VpcProps(
-            name=name, cidr=config.network.cidr, availability_zones=env.availability_zones, region=env.region,
-            cluster_name=name, flow_log_kms_key_arn=self.logs_key.arn,
-            single_nat_gateway=config.network.single_nat_gateway,
-            flow_log_retention_days=config.network.flow_log_retention_days,
-        ))
-        self.cluster = EksCluster(self, "eks", EksClusterProps(
-            name=name, kubernetes_version=config.cluster.kubernetes_version, subnet_ids=self.vpc.private_subnet_ids,
-            secrets_kms_key_arn=self.secrets_key.arn, ebs_kms_key_arn=self.ebs_key.arn, log_kms_key_arn=self.logs_key.arn,
-            node_groups=config.cluster.node_groups, partition=account.partition,
-            public_access_cidrs=config.cluster.public_access_cidrs,
-            admin_principal_arns=config.cluster.admin_principal_arns,
-            log_retention_days=config.cluster.log_retention_days,
-        ))
         self.addon_roles = cluster_addon_roles(self.cluster, account, tooling.zone.zone.arn, env.name)
 
         self.peering = VpcPeering(self, "peering", VpcPeeringProps(

@@ -11,11 +11,12 @@ from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdent
 from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
 from constructs import Construct
 
-from vault_platform.config.model import EnvironmentConfig
-from vault_platform.constructs.eks import EksCluster
+from vault_platform.config.model import ClusterConfig, EnvironmentConfig, NetworkConfig
+from vault_platform.constructs.eks import EksCluster, EksClusterProps
 from vault_platform.constructs.iam import IrsaRole
 from vault_platform.constructs.kms import KmsKey, KmsKeyProps
 from vault_platform.constructs.policy import allow
+from vault_platform.constructs.vpc import Vpc, VpcProps
 
 PARTITION = "aws"  # every region in config/regions.py is in the commercial partition
 
@@ -99,6 +100,38 @@ def plain_key(scope: Construct, id: str, alias: str, description: str, account: 
     """A key used only by principals the account's IAM policies name (roles, services via grants)."""
     return KmsKey(scope, id, KmsKeyProps(alias=alias, description=description, account_id=account.account_id,
                                          partition=account.partition))
+
+
+@dataclass(frozen=True)
+class ClusterFoundation:
+    """What both cluster stacks build the same way: their keys, VPC and EKS cluster."""
+
+    logs_key: KmsKey
+    ebs_key: KmsKey
+    secrets_key: KmsKey
+    vpc: Vpc
+    cluster: EksCluster
+
+
+def cluster_foundation(stack: PlatformStack, name: str, network: NetworkConfig, cluster: ClusterConfig) -> ClusterFoundation:
+    """Keys, VPC and EKS cluster of one cluster stack, with fixed construct ids (so the
+    Terraform addresses are the same in both stacks and across refactors)."""
+    env, account = stack.env, stack.account
+    logs = logs_key(stack, "logs-key", f"{name}/logs", account)
+    ebs = ebs_key(stack, "ebs-key", f"{name}/ebs", account)
+    secrets = plain_key(stack, "eks-secrets-key", f"{name}/eks-secrets", "EKS envelope encryption of Kubernetes Secrets", account)
+    vpc = Vpc(stack, "vpc", VpcProps(
+        name=name, cidr=network.cidr, availability_zones=env.availability_zones, region=env.region,
+        cluster_name=name, flow_log_kms_key_arn=logs.arn, single_nat_gateway=network.single_nat_gateway,
+        flow_log_retention_days=network.flow_log_retention_days,
+    ))
+    eks = EksCluster(stack, "eks", EksClusterProps(
+        name=name, kubernetes_version=cluster.kubernetes_version, subnet_ids=vpc.private_subnet_ids,
+        secrets_kms_key_arn=secrets.arn, ebs_kms_key_arn=ebs.arn, log_kms_key_arn=logs.arn,
+        node_groups=cluster.node_groups, partition=account.partition, public_access_cidrs=cluster.public_access_cidrs,
+        admin_principal_arns=cluster.admin_principal_arns, log_retention_days=cluster.log_retention_days,
+    ))
+    return ClusterFoundation(logs, ebs, secrets, vpc, eks)
 
 
 @dataclass(frozen=True)
