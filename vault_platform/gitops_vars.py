@@ -22,6 +22,8 @@ from pathlib import Path
 
 import yaml
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 # ${NAME}, ${NAME:=default}, ${NAME:-default}, not $${NAME} (Flux's escape).
 _VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[=-][^}]*)?\}")
 _KUSTOMIZE_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -146,7 +148,9 @@ def _strings_in(value: object) -> Iterator[str]:
 
 def _documents(path: Path) -> Iterator[object]:
     with path.open(encoding="utf-8") as handle:
-        yield from yaml.safe_load_all(handle)
+        # libyaml's C loader when PyYAML was built with it (the wheels are): the same safe
+        # loading, several times faster, and every synth of a platform stack reads flux/.
+        yield from yaml.load_all(handle, Loader=_SAFE_LOADER)
 
 
 def _inside(root: Path, path: Path) -> bool:
