@@ -21,3 +21,17 @@ def destroy_allowed(scope: Construct) -> bool:
 
 def protected_lifecycle(scope: Construct, *, ignore_changes: list[str] | None = None) -> TerraformResourceLifecycle:
     return TerraformResourceLifecycle(prevent_destroy=not destroy_allowed(scope), ignore_changes=ignore_changes)
+
+
+# Resource types whose loss loses data or trust: every instance in any stack must take its
+# lifecycle from protected_lifecycle (tests/test_safety.py fails on one that does not). A
+# self-signed certificate is a CA here, and replacing it invalidates everything it signed.
+STATEFUL_RESOURCE_TYPES = (
+    "aws_kms_key",
+    "aws_efs_file_system",
+    "aws_ecr_repository",
+    "aws_db_instance",
+    "aws_s3_bucket",
+    "aws_dynamodb_table",
+    "tls_self_signed_cert",
+)
