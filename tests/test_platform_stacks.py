@@ -163,9 +163,15 @@ def test_deploy_key_comes_from_a_sensitive_variable_and_stays_out_of_state(platf
 def test_default_storage_class_is_gp3_encrypted_with_the_clusters_ebs_key(platform, default_stacks):
     stack = default_stacks[platform]
     aws_stack = PLATFORM[platform][1]
-    storage_class = stack.one("kubernetes_storage_class_v1")
+    classes = {sc["metadata"]["name"]: sc for sc in stack.resources("kubernetes_storage_class_v1").values()}
+    assert set(classes) == {"gp3-encrypted", "gp3-encrypted-retain"}
+    storage_class = classes["gp3-encrypted"]
     assert storage_class["metadata"] == {"name": "gp3-encrypted",
                                          "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}
+    retained = classes["gp3-encrypted-retain"]
+    assert retained["reclaim_policy"] == "Retain" and storage_class["reclaim_policy"] == "Delete"
+    assert retained["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "false"}
+    assert retained["parameters"] == storage_class["parameters"]
     parameters = storage_class["parameters"]
     assert (storage_class["storage_provisioner"], parameters["type"], parameters["encrypted"]) == ("ebs.csi.aws.com", "gp3", "true")
     producer, key = remote_output(parameters["kmsKeyId"], default_stacks)

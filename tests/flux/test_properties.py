@@ -32,7 +32,10 @@ def test_vault_is_ha_raft_with_awskms_seal(rendered):
     assert hr["spec"]["releaseName"] == "vault", "retry_join and the certificate assume pods vault-N"
     assert values["ha"]["replicas"] == 3
     assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"] == "${VAULT_ROLE_ARN}"
-    assert values["dataStorage"]["storageClass"] == values["auditStorage"]["storageClass"] == "gp3-encrypted"
+    # Vault's data must outlive its claims: the retained class the platform stack creates.
+    from vault_platform.stacks.platform import RETAINED_STORAGE_CLASS
+
+    assert values["dataStorage"]["storageClass"] == values["auditStorage"]["storageClass"] == RETAINED_STORAGE_CLASS
     anti = values["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
     assert anti[0]["topologyKey"] == "topology.kubernetes.io/zone"
     assert "tls_disable     = false" in values["ha"]["raft"]["config"]

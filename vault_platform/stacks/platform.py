@@ -57,6 +57,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 STORAGE_CLASS = "gp3-encrypted"
+# For data that must outlive its claim (Vault's raft and audit volumes): deleting the PVC,
+# the StatefulSet or the whole release leaves the EBS volume to be re-attached, not erased.
+RETAINED_STORAGE_CLASS = "gp3-encrypted-retain"
 
 # Terraform variables of each platform stack: the deploy key never passes through code or
 # config. Set TF_VAR_flux_git_ssh_private_key (and _known_hosts) for `cdktf deploy`.
@@ -282,16 +285,17 @@ class ClusterPlatformStack(TerraformStack):
 
     def _storage_classes(self, kubernetes: KubernetesProvider, own: ToolingStack | ApplicationStack) -> None:
         # The cluster's own EBS key, which the EBS CSI driver's IRSA role may grant to EC2.
-        StorageClassV1(
-            self, "gp3-encrypted", provider=kubernetes,
-            metadata=StorageClassV1Metadata(name=STORAGE_CLASS, annotations={DEFAULT_CLASS_ANNOTATION: "true"}),
-            storage_provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": own.ebs_key.arn, "csi.storage.k8s.io/fstype": "ext4"},
-            reclaim_policy="Delete",
-            # Bind where the pod is scheduled: an EBS volume lives in one zone.
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
-        )
+        for name, reclaim_policy, default in ((STORAGE_CLASS, "Delete", "true"), (RETAINED_STORAGE_CLASS, "Retain", "false")):
+            StorageClassV1(
+                self, name, provider=kubernetes,
+                metadata=StorageClassV1Metadata(name=name, annotations={DEFAULT_CLASS_ANNOTATION: default}),
+                storage_provisioner="ebs.csi.aws.com",
+                parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": own.ebs_key.arn, "csi.storage.k8s.io/fstype": "ext4"},
+                reclaim_policy=reclaim_policy,
+                # Bind where the pod is scheduled: an EBS volume lives in one zone.
+                volume_binding_mode="WaitForFirstConsumer",
+                allow_volume_expansion=True,
+            )
         # EKS still creates gp2; from Kubernetes 1.30 it is no longer marked default, but a
         # cluster upgraded from before keeps the mark. Two defaults make PVCs without a class
         # ambiguous, so the mark is set to "false" explicitly (gp2 itself stays).
