@@ -1,7 +1,8 @@
 # Two commands on a fresh machine, each installing what it needs:
 #   make synth   - Terraform JSON for every stack of the default environment, in cdktf.out/
 #   make test    - the test suite (snapshots, properties, terraform validate, bad input)
-# and `make bench` for the synth benchmark, `make vpn-client NAME=alice` for a VPN profile.
+# and `make bench` (synth benchmark), `make plan` (plan review + summary), `make policy`
+# (checkov gate), `make emulator-demo` (deploy round trip, no account), `make vpn-client NAME=alice`.
 # ENV=<name> picks environments/<name>.toml.
 SHELL := /bin/bash
 .DEFAULT_GOAL := synth
@@ -21,7 +22,7 @@ PIPENV_VERSION := 2026.10.3
 PYTHON := .venv/bin/python
 ENV ?= default
 
-.PHONY: synth test bench install clean vpn-client
+.PHONY: synth test bench install clean vpn-client plan emulator-demo policy
 synth: .venv/.synced node_modules/.synced
 	$(PYTHON) main.py --env $(ENV)
 
@@ -30,6 +31,19 @@ test: .venv/.synced-dev node_modules/.synced
 
 bench: .venv/.synced node_modules/.synced
 	$(PYTHON) -m vault_platform.bench --env $(ENV)
+
+# Plan review: init/validate/plan/show per stack, summary in cdktf.out/plan-summary.md.
+# Environments without account_id are planned against a local AWS emulator (moto).
+plan: .venv/.synced-dev node_modules/.synced
+	$(PYTHON) -m vault_platform.plan --env $(ENV)
+
+# The default environment deployed with `cdktf deploy` into the emulator, re-planned, torn down.
+emulator-demo: .venv/.synced-dev node_modules/.synced
+	$(PYTHON) -m vault_platform.emulator_deploy
+
+# checkov on every stack; fails on a finding without a written reason
+policy: .venv/.synced-dev node_modules/.synced
+	$(PYTHON) -m vault_platform.policy_gate --env $(ENV)
 
 # A VPN profile for one operator: make vpn-client NAME=alice (after `cdktf deploy vpn`)
 vpn-client: .venv/.synced

@@ -1,11 +1,16 @@
 #!/usr/bin/env python
-"""The cdktf app: synthesize one environment's stacks into cdktf.out/.
+"""The cdktf app: synthesize one environment's stacks, or every environment's, into cdktf.out/.
 
-    python main.py                 # the embedded default environment
-    python main.py --env staging   # environments/staging.toml
+    python main.py                      # the embedded default environment
+    python main.py --env staging        # environments/staging.toml
+    python main.py --all-envs           # every environments/*.toml, one cdktf.out
+    python main.py --env staging --bootstrap   # plus its state-bootstrap stack ([state] table)
 
 The cdktf CLI runs this file too (cdktf.json "app"); it passes no flags, so there the
-environment comes from VAULT_PLATFORM_ENV, e.g. `VAULT_PLATFORM_ENV=staging cdktf deploy`.
+environment comes from VAULT_PLATFORM_ENV, e.g. `VAULT_PLATFORM_ENV=staging cdktf deploy`,
+and VAULT_PLATFORM_BOOTSTRAP=1 adds the state-bootstrap stack.
+
+The output appears all at once: a synth that fails leaves the previous output untouched.
 """
 
 from __future__ import annotations
@@ -15,6 +20,13 @@ import os
 import sys
 
 ENVIRONMENT_VARIABLE = "VAULT_PLATFORM_ENV"
+BOOTSTRAP_VARIABLE = "VAULT_PLATFORM_BOOTSTRAP"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One line like every other refusal here, instead of argparse's usage block.
+        self.exit(2, f"error: command line: {message}; fix: see `python main.py --help`\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,40 +35,63 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--env", default=os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT,
+    parser = _Parser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default=None,
                         help=f"environment file name under environments/ (default: ${ENVIRONMENT_VARIABLE} or '{DEFAULT_ENVIRONMENT}')")
+    parser.add_argument("--all-envs", action="store_true",
+                        help="every environment under environments/, into one output (stack ids namespaced per environment)")
     parser.add_argument("--outdir", default=os.environ.get("CDKTF_OUTDIR", "cdktf.out"),
                         help="where to write the stacks (the cdktf CLI sets CDKTF_OUTDIR)")
     parser.add_argument("--allow-destroy", action="store_true",
                         help="lift prevent_destroy and deletion protection, for a deliberate teardown only")
+    parser.add_argument("--bootstrap", action="store_true", default=os.environ.get(BOOTSTRAP_VARIABLE) == "1",
+                        help=f"add the state-bootstrap stack (S3 bucket + KMS key of the [state] table); ${BOOTSTRAP_VARIABLE}=1 too")
     args = parser.parse_args(argv)
 
-    from vault_platform.config import load_environment
+    from vault_platform.config import environment_names, load_environment
     from vault_platform.errors import ConfigError
 
     try:
-        env = load_environment(args.env)  # validated in full before any construct exists
+        if args.all_envs and args.env is not None:
+            raise ConfigError("--env", args.env, "cannot be combined with --all-envs, which synthesizes every environment",
+                              "pass one of the two")
+        names = list(environment_names()) if args.all_envs else [args.env or os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT]
+        # Every environment is validated in full before any construct exists.
+        environments = [(name, load_environment(name)) for name in names]
+        if args.bootstrap and not any(env.state for _, env in environments):
+            name, env = environments[0]
+            raise ConfigError("--bootstrap", True, f"environment '{name}' ({env.source}) has no [state] table, so there is no state bucket to create",
+                              "add [state] with bucket, region and kms_key_arn to the file, or drop --bootstrap (local state needs none)")
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    from vault_platform.app import synthesize
+    from vault_platform.app import synthesize_environments
 
     try:
         # Stacks check what only they can (flux/ variables, chart pins) before building.
-        stacks = synthesize(env, args.env, args.outdir, allow_destroy=args.allow_destroy)
+        stacks = synthesize_environments(environments, args.outdir, allow_destroy=args.allow_destroy, bootstrap=args.bootstrap)
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error} ({args.outdir}/ left as it was)", file=sys.stderr)
         return 2
     if args.allow_destroy:
-        print("WARNING: destroy protection is OFF in this synth: KMS keys, EFS, ECR and the database can be destroyed.",
+        print("WARNING: destroy protection is OFF in this synth: KMS keys, EFS, ECR, the database and state buckets can be destroyed.",
               file=sys.stderr)
-    print(f"Synthesized environment '{args.env}' ({env.source}, region {env.region}) into {args.outdir}/:")
-    for stack in stacks:
-        print(f"  {stack.stack_id:<24} {stack.path}")
+    for name, env in environments:
+        state = f"state s3://{env.state.bucket}" if env.state else "local state"
+        print(f"Synthesized environment '{name}' ({env.source}, region {env.region}, {state}) into {args.outdir}/:")
+        ids = _ids_of(name)
+        for stack in stacks:
+            if stack.stack_id in ids:
+                print(f"  {stack.stack_id:<32} {stack.path}")
     print("Next: terraform validate/plan in each stack directory, or `npx cdktf deploy <stack>`.")
     return 0
+
+
+def _ids_of(environment_file: str) -> set[str]:
+    from vault_platform.app import STACK_ORDER, STATE_BOOTSTRAP, stack_id
+
+    return {stack_id(environment_file, name) for name in (STATE_BOOTSTRAP, *STACK_ORDER)}
 
 
 if __name__ == "__main__":

@@ -237,8 +237,9 @@ IRSA_BINDINGS["application"] = {k: v for k, v in IRSA_BINDINGS["tooling"].items(
 
 
 def irsa_roles(stack: StackJson) -> dict[str, dict]:
+    """Roles trusted through the cluster's own OIDC provider (not the GitLab CI roles)."""
     return {role["name"].split("-", 2)[2]: role for role in stack.resources("aws_iam_role").values()
-            if "AssumeRoleWithWebIdentity" in role["assume_role_policy"]}
+            if "aws_iam_openid_connect_provider.eks_oidc-provider" in role["assume_role_policy"]}
 
 
 def test_each_irsa_role_trusts_exactly_one_service_account_of_its_own_cluster(stack: StackJson) -> None:
@@ -322,7 +323,9 @@ def test_cluster_uses_access_entries_logs_everything_and_has_core_addons(stack: 
     addons = {a["addon_name"]: a for a in stack.resources("aws_eks_addon").values()}
     assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"}
     assert addons["aws-ebs-csi-driver"]["service_account_role_arn"].startswith("${aws_iam_role.eks_ebs-csi-irsa")
-    assert stack.one("aws_iam_openid_connect_provider")["client_id_list"] == ["sts.amazonaws.com"]
+    cluster_oidc = [p for n, p in stack.resources("aws_iam_openid_connect_provider").items() if n.startswith("eks_")]
+    assert len(cluster_oidc) == 1 and cluster_oidc[0]["client_id_list"] == ["sts.amazonaws.com"]
+    assert cluster_oidc[0]["url"].startswith("${aws_eks_cluster.eks_cluster_")
 
 
 def test_outputs_cover_what_the_platform_layer_needs(tooling: StackJson, application: StackJson) -> None:
@@ -336,3 +339,24 @@ def test_outputs_cover_what_the_platform_layer_needs(tooling: StackJson, applica
         for name, output in stack.outputs().items():
             if not name.startswith("cross-stack-output-"):
                 assert output.get("description"), f"{stack.stack_id} output {name} has no description"
+
+
+def test_ci_roles_trust_one_gitlab_project_and_deploy_only_from_main(tooling: StackJson) -> None:
+    provider = next(p for n, p in tooling.resources("aws_iam_openid_connect_provider").items() if n.startswith("ci-oidc"))
+    assert provider["client_id_list"] == ["sts.amazonaws.com"]
+    roles = {r["name"]: r for r in tooling.resources("aws_iam_role").values() if r["name"].startswith("demo-ci-")}
+    assert set(roles) == {"demo-ci-plan", "demo-ci-deploy"}
+    subjects = {}
+    for name, role in roles.items():
+        (statement,) = statements(policy(role, "assume_role_policy"))
+        assert statement["Principal"]["Federated"].startswith("${aws_iam_openid_connect_provider.ci-oidc")
+        conditions = {k: v for block in statement["Condition"].values() for k, v in block.items()}
+        assert conditions["gitlab.com:aud"] == "sts.amazonaws.com", name
+        subjects[name] = conditions["gitlab.com:sub"]
+    assert subjects["demo-ci-deploy"] == "project_path:platform/vault-platform:ref_type:branch:ref:main"
+    assert subjects["demo-ci-plan"].startswith("project_path:platform/vault-platform:")
+    attached = {p["role"]: p["policy_arn"] for p in tooling.resources("aws_iam_role_policy_attachment").values()
+                if "ci-oidc" in p["role"]}
+    assert sorted(attached.values()) == ["arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    plan_role = next(a for a, r in tooling.resources("aws_iam_role").items() if r["name"] == "demo-ci-plan")
+    assert attached[f"${{aws_iam_role.{plan_role}.name}}"].endswith("/ReadOnlyAccess")

@@ -1,7 +1,8 @@
-"""Compose an environment's stacks into one cdktf App and synthesize it."""
+"""Compose environments' stacks into one cdktf App and synthesize it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from cdktf import App
 from vault_platform.config.load import DEFAULT_ENVIRONMENT
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.protection import ALLOW_DESTROY_CONTEXT
+from vault_platform.outdir import atomic_outdir
 from vault_platform.stacks.application import ApplicationStack
 from vault_platform.stacks.platform import ClusterPlatformStack
 from vault_platform.stacks.tooling import ToolingStack
@@ -22,6 +24,9 @@ APPLICATION_PLATFORM = "application-platform"
 VPN = "vpn"
 # Deploy order: each stack reads only stacks before it.
 STACK_ORDER = (TOOLING, APPLICATION, TOOLING_PLATFORM, APPLICATION_PLATFORM, VPN)
+# Synthesized only on request (--bootstrap), before everything else: it creates the S3
+# bucket and KMS key the environment's [state] names, and keeps its own state locally.
+STATE_BOOTSTRAP = "state-bootstrap"
 
 
 def stack_id(environment_file: str, stack: str) -> str:
@@ -36,10 +41,19 @@ class SynthesizedStack:
     path: Path  # the stack's cdk.tf.json
 
 
-def build_app(env: EnvironmentConfig, environment_file: str, outdir: str, *, allow_destroy: bool = False) -> App:
+def new_app(outdir: str, *, allow_destroy: bool = False) -> App:
     """allow_destroy lifts prevent_destroy and deletion protection (constructs/protection.py):
     only for a deliberate teardown, never for a normal deploy."""
-    app = App(outdir=outdir, context={ALLOW_DESTROY_CONTEXT: True} if allow_destroy else None)
+    return App(outdir=outdir, context={ALLOW_DESTROY_CONTEXT: True} if allow_destroy else None)
+
+
+def add_environment(app: App, env: EnvironmentConfig, environment_file: str, *, bootstrap: bool = False) -> list[str]:
+    """The environment's stacks in deploy order; returns their ids."""
+    ids = []
+    if bootstrap:
+        from vault_platform.stacks.state_bootstrap import StateBootstrapStack
+
+        ids.append(StateBootstrapStack(app, stack_id(environment_file, STATE_BOOTSTRAP), env).node.id)
     tooling = ToolingStack(app, stack_id(environment_file, TOOLING), env)
     application = ApplicationStack(app, stack_id(environment_file, APPLICATION), env, tooling=tooling)
     # One platform stack per cluster; each reads both AWS stacks (tooling's platform-vars
@@ -50,13 +64,30 @@ def build_app(env: EnvironmentConfig, environment_file: str, outdir: str, *, all
     ClusterPlatformStack(app, stack_id(environment_file, APPLICATION_PLATFORM), env, cluster=env.application.cluster.name,
                          tooling=tooling, application=application, vault_ca=tooling_platform.vault_ca)
     VpnStack(app, stack_id(environment_file, VPN), env, tooling=tooling, application=application)
+    return ids + [stack_id(environment_file, name) for name in STACK_ORDER]
+
+
+def build_app(env: EnvironmentConfig, environment_file: str, outdir: str, *, allow_destroy: bool = False,
+              bootstrap: bool = False) -> App:
+    app = new_app(outdir, allow_destroy=allow_destroy)
+    add_environment(app, env, environment_file, bootstrap=bootstrap)
     return app
 
 
 def synthesize(env: EnvironmentConfig, environment_file: str, outdir: str, *,
-               allow_destroy: bool = False) -> list[SynthesizedStack]:
-    build_app(env, environment_file, outdir, allow_destroy=allow_destroy).synth()
-    return [
-        SynthesizedStack(sid, Path(outdir) / "stacks" / sid / "cdk.tf.json")
-        for sid in (stack_id(environment_file, name) for name in STACK_ORDER)
-    ]
+               allow_destroy: bool = False, bootstrap: bool = False) -> list[SynthesizedStack]:
+    return synthesize_environments([(environment_file, env)], outdir, allow_destroy=allow_destroy, bootstrap=bootstrap)
+
+
+def synthesize_environments(environments: Sequence[tuple[str, EnvironmentConfig]], outdir: str, *,
+                            allow_destroy: bool = False, bootstrap: bool = False) -> list[SynthesizedStack]:
+    """Every (file name, config) pair's stacks in one App, written to outdir all at once:
+    a synth that fails on the way leaves the previous outdir as it was (outdir.py)."""
+    with atomic_outdir(outdir) as staging:
+        app = new_app(str(staging), allow_destroy=allow_destroy)
+        # With several environments, only those with a [state] table have a bucket to bootstrap.
+        ids = [sid for environment_file, env in environments
+               for sid in add_environment(app, env, environment_file,
+                                          bootstrap=bootstrap and (len(environments) == 1 or env.state is not None))]
+        app.synth()
+    return [SynthesizedStack(sid, Path(outdir) / "stacks" / sid / "cdk.tf.json") for sid in ids]

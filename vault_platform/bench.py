@@ -1,6 +1,7 @@
 """Benchmark: synth of every stack against the floor of loading the provider libraries alone.
 
     python -m vault_platform.bench [--env NAME] [--runs N]
+    python -m vault_platform.bench --all-envs [--runs N]   # added cost of each environment
 
 Each figure is a whole process, as a user runs it: ``python main.py`` for the synth, and for
 the floor a process that imports cdktf and the provider bindings the stacks use (their jsii
@@ -24,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 1.3
 TARGET_SECONDS = 10.0
+# --all-envs: each environment after the first may add at most this share of its synth time.
+TARGET_ADDED_PER_ENVIRONMENT = 0.10
 # Terraform provider name -> the Python package of its cdktf bindings.
 BINDINGS = {
     "aws": "cdktf_cdktf_provider_aws",
@@ -54,11 +57,42 @@ def floor_command(providers: list[str]) -> list[str]:
     return [sys.executable, "-c", f"import {imports}"]
 
 
+def all_environments(runs: int) -> int:
+    """`main.py --all-envs` against `main.py` (the first environment alone), alternately; the
+    difference spread over the other environments is what each one adds."""
+    from vault_platform.config import environment_names
+
+    names = environment_names()
+    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        first = [sys.executable, "main.py", "--env", names[0], "--outdir", str(Path(work) / "first")]
+        every = [sys.executable, "main.py", "--all-envs", "--outdir", str(Path(work) / "all")]
+        timed(first)
+        timed(every)
+        first_times, all_times = [], []
+        for run in range(1, runs + 1):
+            first_times.append(timed(first))
+            all_times.append(timed(every))
+            print(f"  run {run}/{runs}: {names[0]} alone {first_times[-1]:.2f} s, all {len(names)} {all_times[-1]:.2f} s", file=sys.stderr)
+        stacks = len(list((Path(work) / "all").glob("stacks/*/cdk.tf.json")))
+    first_median, all_median = statistics.median(first_times), statistics.median(all_times)
+    added = (all_median - first_median) / max(len(names) - 1, 1)
+    share = added / first_median
+    print(f"environments:       {', '.join(names)} ({stacks} stacks in one output)")
+    print(f"first alone:        {first_median:.2f} s  (median of {runs}; {names[0]})")
+    print(f"all environments:   {all_median:.2f} s  (median of {runs})")
+    print(f"added per env:      {added:.2f} s = {share:.0%} of the first  (target <= {TARGET_ADDED_PER_ENVIRONMENT:.0%})")
+    print(f"target: {'met' if share <= TARGET_ADDED_PER_ENVIRONMENT else 'MISSED'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="synth time of all stacks vs. loading the provider libraries")
     parser.add_argument("--env", default="default")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--all-envs", action="store_true", help="added synth time of each environment after the first")
     args = parser.parse_args(argv)
+    if args.all_envs:
+        return all_environments(args.runs)
 
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         outdir = Path(work) / "cdktf.out"

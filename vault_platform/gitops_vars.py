@@ -15,6 +15,7 @@ Kustomization's ``postBuild.substitute``, and objects annotated
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,17 @@ class SubstitutionScan:
 
     def required(self) -> dict[str, list[str]]:
         return {name: sorted(files) for name, files in sorted(self.variables.items()) if name not in self.inline}
+
+
+@functools.lru_cache(maxsize=None)
+def required_variables(repo_root: Path, entry: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``scan_cluster(...).required()`` as an immutable value, computed once per process.
+
+    Every environment's platform stacks check the same flux/ tree; with ``--all-envs`` the
+    scan would otherwise be repeated for each environment and cluster. The tree does not
+    change during a synth.
+    """
+    return tuple((name, tuple(files)) for name, files in scan_cluster(repo_root, entry).required().items())
 
 
 def scan_cluster(repo_root: Path, entry: str) -> SubstitutionScan:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -113,8 +114,9 @@ class Terraform:
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         # -no-color straight after the subcommand: Terraform stops reading flags at the
         # first positional argument (a plan file), so it cannot go last.
-        result = subprocess.run([self.binary, args[0], "-no-color", *args[1:]], cwd=self.stack_dir, env=self.env,
-                                capture_output=True, text=True)
+        words = 2 if args[0] in ("state", "providers", "workspace") else 1  # `state list`: flags after both
+        result = subprocess.run([self.binary, *args[:words], "-no-color", *args[words:]], cwd=self.stack_dir,
+                                env=self.env, capture_output=True, text=True)
         if check and result.returncode != 0:
             raise subprocess.CalledProcessError(result.returncode, result.args, result.stdout, result.stderr)
         return result
@@ -149,11 +151,13 @@ class Terraform:
 
 
 def first_error(result: subprocess.CompletedProcess[str]) -> str:
-    """The first ``Error: ...`` of Terraform's output with its detail line, for one-line reports."""
-    lines = [line.strip(" │╷╵") for line in (result.stderr + result.stdout).splitlines()]
+    """The first ``Error: ...`` of Terraform's (or cdktf's) output and the line after it, as one line."""
+    lines = [line.strip(" │╷╵") for line in (result.stderr + "\n" + result.stdout).splitlines()]
     lines = [line for line in lines if line]
     for index, line in enumerate(lines):
-        if line.startswith("Error:"):
-            detail = next((d for d in lines[index + 1:index + 6] if not d.startswith(("with ", "on ")) and ":" not in d[:5]), "")
-            return f"{line} {detail}".strip()
+        found = re.search(r"Error: .*", line)
+        if found:
+            following = lines[index + 1] if index + 1 < len(lines) else ""
+            following = re.sub(r"^\S+\s+│\s*", "", following)  # cdktf prefixes the stack name
+            return f"{found.group(0)} {following}".strip()
     return lines[-1] if lines else f"exit code {result.returncode}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,7 +33,15 @@ def environment_names(directory: Path = ENVIRONMENTS_DIR) -> tuple[str, ...]:
     return tuple(sorted(path.stem for path in directory.glob("*.toml")))
 
 
+# An environment's file name becomes part of its stack ids and state keys: keep it a name,
+# never a path.
+_FILE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
+
+
 def environment_path(name: str, directory: Path = ENVIRONMENTS_DIR) -> Path:
+    if not _FILE_NAME.match(name):
+        raise ConfigError("environment", name, "is not an environment name (lower-case a-z, 0-9 and '-', up to 31 characters, "
+                          "no path)", f"pass the file name without directory or .toml, one of: {', '.join(environment_names(directory))}")
     path = directory / f"{name}.toml"
     if not path.is_file():
         known = ", ".join(environment_names(directory)) or "none"

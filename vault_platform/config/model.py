@@ -127,6 +127,37 @@ class GitOpsConfig:
 
 
 @dataclass(frozen=True)
+class StateConfig:
+    """Remote Terraform state of every stack of the environment (S3 backend).
+
+    Created by the environment's ``state-bootstrap`` stack (``python main.py --env <name>
+    --bootstrap``). Each stack keeps its own object ``<name>/<stack id>.tfstate``, locked
+    by Terraform's S3 lockfile and encrypted with the key below.
+    """
+
+    bucket: str
+    region: str
+    # Alias ARN (arn:aws:kms:<region>:<account>:alias/<name>): the bootstrap stack creates
+    # the key under that alias. A key ARN names an existing key you manage yourself.
+    kms_key_arn: str
+
+
+@dataclass(frozen=True)
+class CiConfig:
+    """The GitLab project whose pipelines may plan and deploy this environment.
+
+    The tooling stack trusts the instance's OIDC issuer (``gitlab_url``) and binds two roles
+    to the ``sub`` claim of this project: plan (read-only) from any branch, deploy from
+    ``deploy_branch`` only. No static AWS keys exist anywhere.
+    """
+
+    gitlab_url: str = "https://gitlab.com"  # the instance's issuer URL, https, no path
+    project_path: str = "platform/vault-platform"  # group[/subgroup...]/project
+    deploy_branch: str = "main"
+    audience: str = "sts.amazonaws.com"  # the id_tokens aud of .gitlab-ci.yml
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     """Everything one deployment of the platform needs: one file, one of these."""
 
@@ -136,8 +167,14 @@ class EnvironmentConfig:
     application: ApplicationConfig
     vpn: VpnConfig = VpnConfig()
     gitops: GitOpsConfig = GitOpsConfig()
+    ci: CiConfig = CiConfig()
     # When set, the AWS provider refuses to run against any other account.
     account_id: str | None = None
+    # An IAM role the AWS provider (and the S3 backend) assumes: reach another account
+    # from the operator's or CI's credentials. Its account must be account_id when set.
+    assume_role_arn: str | None = None
+    # Unset: each stack keeps local state next to cdktf.json (stacks/base.py state_path).
+    state: StateConfig | None = None
     availability_zone_count: int = 3
     tags: Mapping[str, str] = field(default_factory=_no_entries)
     # Where this file came from, for error messages; not read from the file.

@@ -6,12 +6,14 @@ import ipaddress
 import re
 
 from vault_platform.config.model import (
+    CiConfig,
     ClusterConfig,
     DatabaseConfig,
     EnvironmentConfig,
     GitOpsConfig,
     NetworkConfig,
     NodeGroupConfig,
+    StateConfig,
     VpnConfig,
 )
 from vault_platform.config.regions import ZONES_BY_REGION
@@ -50,6 +52,7 @@ def validate_environment(env: EnvironmentConfig) -> None:
         )
     if env.account_id is not None and not _ACCOUNT.match(env.account_id):
         raise ConfigError("account_id", env.account_id, "is not a 12-digit AWS account id", "write the id as a quoted 12-digit string, or remove the line")
+    _check_assume_role(env)
     for key, value in env.tags.items():
         if not key or len(key) > _TAG_KEY_LIMIT or key.lower().startswith("aws:"):
             raise ConfigError(f"tags.{key}", value, "is not a usable tag key (1-128 characters, not starting with 'aws:')", "rename the tag")
@@ -74,8 +77,11 @@ def validate_environment(env: EnvironmentConfig) -> None:
         if not re.match(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", repository) or len(repository) > 200:
             raise ConfigError(f"tooling.ecr_repositories[{index}]", repository, "is not a valid ECR repository name", "use lower-case letters, digits, '.', '_', '-' and '/'")
     _check_database("application.database", env.application.database)
+    _check_ci("ci", env.ci)
     _check_gitops("gitops", env.gitops)
     _check_vpn("vpn", env.vpn, env, (("tooling.network.cidr", tooling_cidr), ("application.network.cidr", application_cidr)))
+    if env.state is not None:
+        _check_state("state", env.state, env)
 
 
 def _check_name(field: str, value: str, limit: int, example: str = "staging") -> None:
@@ -152,6 +158,21 @@ def _check_node_group(field: str, group: NodeGroupConfig) -> None:
         raise ConfigError(f"{field}.disk_size_gib", group.disk_size_gib, "must be 20 to 16384 GiB", "use e.g. 50")
     if group.capacity_type not in ("ON_DEMAND", "SPOT"):
         raise ConfigError(f"{field}.capacity_type", group.capacity_type, "is not an EKS capacity type", "use ON_DEMAND or SPOT")
+
+
+def _check_ci(field: str, ci: CiConfig) -> None:
+    # The IAM OIDC provider's URL is the issuer: https, a host, nothing after it.
+    if not re.match(r"^https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$", ci.gitlab_url):
+        raise ConfigError(f"{field}.gitlab_url", ci.gitlab_url, "is not an https URL of a GitLab instance without a path",
+                          "write e.g. https://gitlab.example.com (no trailing slash)")
+    if not re.match(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$", ci.project_path):
+        raise ConfigError(f"{field}.project_path", ci.project_path, "is not a GitLab project path",
+                          "write group/project (subgroups allowed), without the instance URL")
+    if not re.match(r"^[A-Za-z0-9_./-]+$", ci.deploy_branch) or "*" in ci.deploy_branch:
+        raise ConfigError(f"{field}.deploy_branch", ci.deploy_branch, "is not a single branch name",
+                          "write the branch that deploys, e.g. main")
+    if not ci.audience:
+        raise ConfigError(f"{field}.audience", ci.audience, "is empty", "use sts.amazonaws.com")
 
 
 def _check_database(field: str, database: DatabaseConfig) -> None:
@@ -235,3 +256,47 @@ def _check_gitops(field: str, gitops: GitOpsConfig) -> None:
 
 # CloudWatch Logs accepts only these retention periods.
 _LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}):role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+
+
+def _check_assume_role(env: EnvironmentConfig) -> None:
+    arn = env.assume_role_arn
+    if arn is None:
+        return
+    match = _ROLE_ARN.match(arn)
+    if not match:
+        raise ConfigError("assume_role_arn", arn, "is not an IAM role ARN",
+                          "write arn:aws:iam::<12-digit account>:role/<name>, or remove the line to use your own credentials")
+    if env.account_id is not None and match.group(1) != env.account_id:
+        raise ConfigError("assume_role_arn", arn, f"is a role in account {match.group(1)}, not account_id {env.account_id}",
+                          "name the role of the account this environment deploys to, or correct account_id")
+
+
+# S3 bucket names: 3-63 characters, lower-case letters, digits and '-'. Dots are legal for
+# S3 but break TLS certificate matching of virtual-hosted requests, and the state bucket
+# refuses anything but TLS, so they are refused here.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")
+_KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):(key/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32})|alias/[A-Za-z0-9/_-]{1,250})$")
+
+
+def _check_state(field: str, state: StateConfig, env: EnvironmentConfig) -> None:
+    if not _BUCKET.match(state.bucket) or state.bucket.startswith(("xn--", "sthree-")) or state.bucket.endswith(("-s3alias", "--ol-s3")):
+        raise ConfigError(f"{field}.bucket", state.bucket, "is not an S3 bucket name usable over TLS (3-63 of a-z, 0-9 and '-', no dots)",
+                          "write e.g. acme-vault-platform-tfstate")
+    if not _AWS_REGION.match(state.region):
+        raise ConfigError(f"{field}.region", state.region, "is not an AWS region name", f"write e.g. {env.region}")
+    match = _KMS_ARN.match(state.kms_key_arn)
+    if not match:
+        raise ConfigError(f"{field}.kms_key_arn", state.kms_key_arn, "is not a KMS key or alias ARN",
+                          f"write arn:aws:kms:{state.region}:<account>:alias/terraform-state (the bootstrap stack creates it)")
+    key_region, key_account = match.group(1), match.group(2)
+    if key_region != state.region:
+        raise ConfigError(f"{field}.kms_key_arn", state.kms_key_arn,
+                          f"is in {key_region} but the bucket is in {state.region}; S3 encrypts only with a key of its own region",
+                          f"use a key in {state.region}")
+    if env.account_id is not None and key_account != env.account_id:
+        raise ConfigError(f"{field}.kms_key_arn", state.kms_key_arn, f"is in account {key_account}, not account_id {env.account_id}",
+                          "use the key the environment's state-bootstrap stack creates in its own account")

@@ -28,6 +28,11 @@ from vault_platform.errors import ConfigError
 
 # The port and transport AWS Client VPN and its downloadable profiles use by default.
 VPN_PORT = 443
+CHECKOV_SUPPRESSIONS = {
+    ("CKV_AWS_338", "aws_cloudwatch_log_group", "connection-log-group"):
+        "retention is the environment's decision (vpn.log_retention_days, default 90 days); "
+        "set 365 or more where a year of connection logs is required",
+}
 VPN_TRANSPORT = "udp"
 
 

@@ -49,6 +49,13 @@ from vault_platform.constructs.policy import allow, policy_document, service_ass
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
+# Policy-gate findings accepted for resources created here (vault_platform/policy_gate.py).
+CHECKOV_SUPPRESSIONS = {
+    ("CKV_AWS_338", "aws_cloudwatch_log_group", "control-plane-logs"):
+        "retention is the environment's decision (cluster.log_retention_days, default 90 days); "
+        "set 365 or more where a year of control-plane audit logs is required",
+}
+
 
 @dataclass(frozen=True)
 class EksClusterProps:

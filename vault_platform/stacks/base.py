@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cdktf import LocalBackend, TerraformOutput, TerraformStack
+from cdktf import TerraformOutput, TerraformStack
 from cdktf_cdktf_provider_aws.data_aws_caller_identity import DataAwsCallerIdentity
-from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderDefaultTags
+from cdktf_cdktf_provider_aws.provider import AwsProvider, AwsProviderAssumeRole, AwsProviderDefaultTags
 from constructs import Construct
 
 from vault_platform.config.model import ClusterConfig, EnvironmentConfig, NetworkConfig
@@ -17,18 +17,9 @@ from vault_platform.constructs.iam import IrsaRole
 from vault_platform.constructs.kms import KmsKey, KmsKeyProps
 from vault_platform.constructs.policy import allow
 from vault_platform.constructs.vpc import Vpc, VpcProps
+from vault_platform.state_backend import session_name, state_backend, state_path  # noqa: F401 (state_path re-exported)
 
 PARTITION = "aws"  # every region in config/regions.py is in the commercial partition
-
-
-def state_path(stack_id: str) -> str:
-    """Local state file of a stack, relative to its working directory cdktf.out/stacks/<id>.
-
-    Relative (no machine path in the JSON) and the same from every stack's directory, so
-    the remote-state lookups that cdktf writes for cross-stack references find it too.
-    State ends up next to cdktf.json, where cdktf keeps it by default.
-    """
-    return f"../../../terraform.{stack_id}.tfstate"
 
 
 @dataclass(frozen=True)
@@ -39,20 +30,28 @@ class AccountContext:
 
 
 class PlatformStack(TerraformStack):
-    """A stack with the AWS provider configured from the environment and local state."""
+    """A stack with the AWS provider configured from the environment, and its state backend
+    (local, or the environment's S3 bucket: state_backend.py). local_state: keep local
+    state even so (the bootstrap stack that creates the bucket); region: the provider's
+    region when not the environment's."""
 
-    def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig) -> None:
+    def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig, *,
+                 local_state: bool = False, region: str | None = None) -> None:
         super().__init__(scope, stack_id)
         self.env = env
-        LocalBackend(self, path=state_path(stack_id))
+        state_backend(self, env, stack_id, local=local_state)
+        region = region or env.region
         AwsProvider(
             self, "aws",
-            region=env.region,
+            region=region,
             allowed_account_ids=[env.account_id] if env.account_id else None,
+            # Another account, reached from the operator's or CI's own credentials.
+            assume_role=[AwsProviderAssumeRole(role_arn=env.assume_role_arn, session_name=session_name(env))]
+            if env.assume_role_arn else None,
             default_tags=[AwsProviderDefaultTags(tags={**env.tags, "environment": env.name})],
         )
         account_id = env.account_id or DataAwsCallerIdentity(self, "caller").account_id
-        self.account = AccountContext(region=env.region, account_id=account_id)
+        self.account = AccountContext(region=region, account_id=account_id)
 
     def output(self, name: str, value: object, description: str, *, sensitive: bool = False) -> TerraformOutput:
         return TerraformOutput(self, name, value=value, description=description, sensitive=sensitive)

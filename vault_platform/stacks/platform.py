@@ -22,7 +22,6 @@ from pathlib import Path
 
 from cdktf import (
     Fn,
-    LocalBackend,
     Op,
     Precondition,
     TerraformResourceLifecycle,
@@ -45,11 +44,11 @@ from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.helm_addon import HelmAddonProps, install_addons, validate_addons
 from vault_platform.constructs.vault_ca import VaultCa, VaultCaProps
 from vault_platform.errors import ConfigError
-from vault_platform.gitops_vars import scan_cluster
+from vault_platform.gitops_vars import required_variables
 from vault_platform.stacks import addons
 from vault_platform.stacks.application import ApplicationStack
-from vault_platform.stacks.base import state_path
 from vault_platform.stacks.tooling import VAULT_PORT, ToolingStack
+from vault_platform.state_backend import state_backend
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -159,7 +158,7 @@ def configmap_data(role: str, values: Mapping[str, object]) -> dict[str, str]:
 def check_flux_variables(role: str, keys: tuple[str, ...] | list[str], env: EnvironmentConfig, repo_root: Path) -> None:
     """Every ${VAR} the cluster's Flux tree needs is a key of its platform-vars."""
     entry = f"{env.gitops.path}/{role}"
-    required = scan_cluster(repo_root, entry).required()
+    required = dict(required_variables(repo_root, entry))
     unknown = [name for name in required if name not in keys]
     if unknown:
         name = unknown[0]
@@ -219,12 +218,14 @@ class ClusterPlatformStack(TerraformStack):
         super().__init__(scope, stack_id)
         self.env = env
         self.role = role
-        LocalBackend(self, path=state_path(stack_id))
+        state_backend(self, env, stack_id)
 
         cluster_name = own.cluster.cluster.name
         host = own.cluster.endpoint
         ca = Fn.base64decode(own.cluster.certificate_authority_data)
         token_args = ["eks", "get-token", "--cluster-name", cluster_name, "--region", env.region]
+        if env.assume_role_arn:  # the role that created the cluster, as the AWS provider assumed it
+            token_args += ["--role-arn", env.assume_role_arn]
         kubernetes = KubernetesProvider(
             self, "kubernetes", host=host, cluster_ca_certificate=ca,
             exec=[KubernetesProviderExec(api_version=EXEC_API_VERSION, command="aws", args=token_args)],

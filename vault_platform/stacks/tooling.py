@@ -6,6 +6,7 @@ from __future__ import annotations
 from constructs import Construct
 
 from vault_platform.config.model import EnvironmentConfig
+from vault_platform.constructs.ci_oidc import CiOidc, CiOidcProps
 from vault_platform.constructs.dns import PrivateZone
 from vault_platform.constructs.ecr import EcrRepositories
 from vault_platform.constructs.efs import EfsFileSystem, EfsFileSystemProps
@@ -58,6 +59,7 @@ class ToolingStack(PlatformStack):
                       self.ecr.arns, sid="PushToPlatformRepositories"),
             ),
         )
+        self.ci = CiOidc(self, "ci-oidc", CiOidcProps(name=env.name, ci=env.ci, partition=account.partition))
         self._outputs()
 
     def _outputs(self) -> None:
@@ -81,6 +83,8 @@ class ToolingStack(PlatformStack):
         self.output("load_balancer_controller_role_arn", roles.load_balancer_controller.arn, "IRSA role of kube-system/aws-load-balancer-controller")
         self.output("external_dns_role_arn", roles.external_dns.arn, "IRSA role of kube-system/external-dns")
         self.output("external_secrets_role_arn", roles.external_secrets.arn, "IRSA role of external-secrets/external-secrets")
+        self.output("ci_plan_role_arn", self.ci.plan_role_arn, "Role GitLab CI plan jobs assume (read-only, any branch)")
+        self.output("ci_deploy_role_arn", self.ci.deploy_role_arn, "Role the GitLab CI deploy job assumes (deploy branch only)")
         self.output("ecr_repository_urls", [repo.repository_url for repo in self.ecr.repositories.values()], "ECR repositories for CI images")
         if self.efs is not None:
             self.output("efs_file_system_id", self.efs.file_system_id, "Shared EFS file system")

@@ -13,6 +13,7 @@ import ipaddress
 from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from cdktf_cdktf_provider_tls.provider import TlsProvider
+from cdktf import TerraformResourceLifecycle
 from constructs import Construct
 
 from vault_platform.config.model import EnvironmentConfig
@@ -62,15 +63,18 @@ class VpnStack(PlatformStack):
         # ACM is where Client VPN takes certificates from. The CA is imported on its own,
         # rather than reusing the server certificate's ARN as the client trust anchor, so a
         # renewed server certificate never touches which client certificates are accepted.
-        # ACM never exports an imported private key.
+        # ACM never exports an imported private key. Create before destroy: a re-issued
+        # certificate is imported, and the endpoint switched to it, before the old import
+        # goes, so the endpoint never refers to a deleted certificate.
+        replace_safely = TerraformResourceLifecycle(create_before_destroy=True)
         server_acm = AcmCertificate(
             self, "server-certificate-acm", certificate_body=self.server.certificate_pem,
             private_key=self.server.private_key_pem, certificate_chain=self.authority.certificate_pem,
-            tags={"Name": f"{name}-server"},
+            tags={"Name": f"{name}-server"}, lifecycle=replace_safely,
         )
         ca_acm = AcmCertificate(
             self, "ca-acm", certificate_body=self.authority.certificate_pem,
-            private_key=self.authority.private_key_pem, tags={"Name": f"{name}-client-ca"},
+            private_key=self.authority.private_key_pem, tags={"Name": f"{name}-client-ca"}, lifecycle=replace_safely,
         )
 
         self.vpn = ClientVpn(self, "client-vpn", ClientVpnProps(

@@ -1,0 +1,82 @@
+"""What the emulator apply leaves out, and how a re-plan is judged against the allowlist."""
+
+from __future__ import annotations
+
+import copy
+
+from tests.synth import StackJson
+from vault_platform.emulator_gaps import PERPETUAL_DIFFS, UNSUPPORTED_ON_EMULATOR, check_replan, emulator_copy
+
+
+def _types(addresses: tuple[str, ...]) -> set[str]:
+    return {address.split(".")[0] for address in addresses}
+
+
+def test_tooling_copy_drops_only_unsupported_types_and_rules_on_the_cluster_security_group(tooling: StackJson) -> None:
+    original = copy.deepcopy(tooling.data)
+    result = emulator_copy(tooling.data)
+    assert tooling.data == original, "the real configuration must not change"
+    assert _types(result.dropped) == {"aws_eks_addon", "aws_efs_backup_policy", "aws_vpc_security_group_ingress_rule"}
+    assert [a for a in result.dropped if a.startswith("aws_vpc_security_group_ingress_rule.")] == \
+        [a for a in result.dropped if "nfs-from-cluster" in a]
+    assert "aws_eks_addon" not in result.stack_json["resource"]
+    assert "aws_eks_cluster" in result.stack_json["resource"]  # everything else stays
+
+
+def test_application_copy_drops_the_zone_association_and_cluster_group_rules(application: StackJson) -> None:
+    result = emulator_copy(application.data)
+    assert "aws_route53_zone_association" in _types(result.dropped)
+    rules = {a.split(".")[1].rsplit("_", 1)[0] for a in result.dropped if a.startswith("aws_vpc_security_group_ingress_rule.")}
+    assert rules == {"database_from-application-cluster", "database_from-vault", "vault-from-application-vpc"}
+    assert "aws_db_instance" in result.stack_json["resource"]
+
+
+def test_dependents_and_outputs_of_a_dropped_resource_go_too() -> None:
+    stack = {
+        "resource": {
+            "aws_eks_addon": {"a": {"addon_name": "coredns"}},
+            "aws_iam_role": {"r": {"name": "${aws_eks_addon.a.arn}"}, "keep": {"name": "x"}},
+            "aws_iam_role_policy": {"p": {"role": "${aws_iam_role.r.id}"}},
+        },
+        "output": {"o": {"value": "${aws_iam_role.r.arn}"}, "k": {"value": "${aws_iam_role.keep.arn}"}},
+    }
+    result = emulator_copy(stack)
+    assert set(result.dropped) == {"aws_eks_addon.a", "aws_iam_role.r", "aws_iam_role_policy.p", "output.o"}
+    assert result.stack_json["resource"] == {"aws_iam_role": {"keep": {"name": "x"}}}
+
+
+def test_every_gap_has_a_reason() -> None:
+    assert all(reason.strip() for reason in UNSUPPORTED_ON_EMULATOR.values())
+    assert all(reason.strip() for attrs in PERPETUAL_DIFFS.values() for reason in attrs.values())
+
+
+def _change(address: str, actions: list[str], before: dict, after: dict, unknown: dict | None = None,
+            replace_paths: list | None = None) -> dict:
+    rtype = address.split(".")[0]
+    return {"address": address, "type": rtype, "mode": "managed",
+            "change": {"actions": actions, "before": before, "after": after, "after_unknown": unknown or {},
+                       "replace_paths": replace_paths}}
+
+
+def test_replan_allows_listed_diffs_and_their_cascade_only() -> None:
+    plan = {"resource_changes": [
+        _change("aws_eks_cluster.c", ["delete", "create"], {"access_config": []}, {"access_config": [{"x": True}]},
+                replace_paths=[["access_config", 0, "x"]]),
+        _change("aws_iam_role.r", ["update"], {"assume_role_policy": "old"}, {}, {"assume_role_policy": True}),
+        _change("aws_vpc.v", ["no-op"], {}, {}),
+    ]}
+    result = check_replan(plan)
+    assert result.unexplained == ()
+    assert ("aws_eks_cluster", "access_config") in result.seen
+
+
+def test_replan_flags_real_drift() -> None:
+    plan = {"resource_changes": [
+        _change("aws_kms_key.k", ["update"], {"description": "a"}, {"description": "b"}),
+        _change("aws_s3_bucket.b", ["create"], {}, {"bucket": "x"}),
+        _change("aws_iam_role.r", ["update"], {"assume_role_policy": "old"}, {}, {"assume_role_policy": True}),
+    ]}
+    unexplained = check_replan(plan).unexplained
+    assert any("aws_kms_key.k: update of description" in u for u in unexplained)
+    assert any("aws_s3_bucket.b: create" in u for u in unexplained)
+    assert any("aws_iam_role.r" in u for u in unexplained), "unknowns without a listed replacement are drift"

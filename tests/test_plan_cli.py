@@ -1,0 +1,118 @@
+"""`python -m vault_platform.plan`: a real plan of the tooling stack on the emulator, and
+each kind of bad input as one line and a non-zero exit with nothing left running."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+import vault_platform.config
+from tests.synth import StackJson
+from vault_platform import plan as plan_cli
+
+pytestmark = pytest.mark.terraform
+STARTED = __import__("time").time()
+
+
+@pytest.fixture(scope="session")
+def synth_dir(default_stacks: dict[str, StackJson]) -> Path:
+    return next(iter(default_stacks.values())).path.parents[2]
+
+
+def _emulator_processes() -> set[int]:
+    """Emulator servers started by this test process (their parent is us until we exit)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == os.getpid() and b"vault_platform.emulator\x00" in (entry / "cmdline").read_bytes():
+                    found.add(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("error: ")
+    return err[0]
+
+
+@pytest.fixture(scope="session")
+def tooling_plan(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str]:
+    summary = tmp_path_factory.mktemp("plan") / "plan-summary.md"
+    code = plan_cli.main(["--synth-dir", str(synth_dir), "--stacks", "tooling", "--summary", str(summary)])
+    return code, summary.read_text()
+
+
+def test_tooling_plans_on_the_emulator_and_the_summary_counts_by_type(tooling_plan: tuple[int, str],
+                                                                       tooling: StackJson) -> None:
+    code, markdown = tooling_plan
+    assert code == 0
+    total = sum(len(block) for block in tooling.data["resource"].values())
+    assert f"| `tooling` | planned | {total} | 0 | 0 | 0 |" in markdown
+    assert f"| `aws_kms_key` | {len(tooling.resources('aws_kms_key'))} | 0 | 0 | 0 |" in markdown
+    assert "Warning" not in markdown  # a first deploy replaces nothing
+
+
+def test_no_repository_state_and_no_emulator_left(tooling_plan: tuple[int, str]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    assert not [p for p in root.glob("terraform.tooling.tfstate*") if p.stat().st_mtime > STARTED]
+    assert not _emulator_processes()
+
+
+def test_no_terraform_on_path(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], synth_dir: Path) -> None:
+    monkeypatch.setenv("PATH", str(Path(shutil.which("python") or "/usr/bin/python").parent))
+    assert plan_cli.main(["--synth-dir", str(synth_dir)]) == 2
+    assert "terraform is not on PATH" in _one_error_line(capsys)
+
+
+def test_provider_mirror_missing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                 synth_dir: Path, tmp_path: Path) -> None:
+    monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path / "no-mirror"))
+    assert plan_cli.main(["--synth-dir", str(synth_dir), "--stacks", "tooling", "--summary", str(tmp_path / "s.md")]) == 2
+    line = _one_error_line(capsys)
+    assert "no stack could be planned" in line and "hashicorp/aws" in line
+    assert not _emulator_processes()
+
+
+def test_emulator_port_taken(capsys: pytest.CaptureFixture[str], synth_dir: Path, tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = plan_cli.main(["--synth-dir", str(synth_dir), "--emulator-port", str(port), "--summary", str(tmp_path / "s.md")])
+    assert code == 2
+    assert f"port 127.0.0.1:{port} is already in use" in _one_error_line(capsys)
+    assert not (tmp_path / "s.md").exists()
+
+
+def test_stack_missing_from_synthesized_output(capsys: pytest.CaptureFixture[str], synth_dir: Path, tmp_path: Path) -> None:
+    partial = tmp_path / "partial"
+    shutil.copytree(synth_dir / "stacks" / "tooling", partial / "stacks" / "tooling")
+    assert plan_cli.main(["--synth-dir", str(partial)]) == 2
+    assert "stack 'application' is missing from the synthesized output" in _one_error_line(capsys)
+
+
+def test_real_account_without_credentials(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                          synth_dir: Path, tmp_path: Path) -> None:
+    real = dataclasses.replace(vault_platform.config.load_environment("default"), account_id="111122223333")
+    monkeypatch.setattr(vault_platform.config, "load_environment", lambda name: real)
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert plan_cli.main(["--synth-dir", str(synth_dir)]) == 2
+    assert "no AWS credentials were found" in _one_error_line(capsys)
+
+
+def test_credentials_are_found_from_ci_web_identity(tmp_path: Path) -> None:
+    assert plan_cli.aws_credentials_present({"AWS_ROLE_ARN": "arn", "AWS_WEB_IDENTITY_TOKEN_FILE": "/t"}, tmp_path)
+    assert not plan_cli.aws_credentials_present({}, tmp_path)

@@ -1,0 +1,220 @@
+"""A local AWS emulator (moto's server) that the project starts and stops itself.
+
+The synthesized JSON is the same one that targets a real account: only the environment
+Terraform runs in changes (``AWS_ENDPOINT_URL`` and friends, see ``Emulator.aws_env``).
+
+The server is bound to 127.0.0.1 on a free port, health-checked before anything uses it,
+and stopped when the ``with`` block ends, when the interpreter exits (atexit) and on
+SIGTERM/SIGHUP (turned into SystemExit so the ``with`` block unwinds; Ctrl-C already
+raises KeyboardInterrupt), so a failed or interrupted run leaves no server behind.
+
+``python -m vault_platform.emulator`` is the server process itself: moto's server with the
+one correction listed in ``emulator_gaps.PATCHED_ON_EMULATOR``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import typing
+import urllib.error
+import urllib.request
+from types import FrameType
+
+HOST = "127.0.0.1"
+# Any value works against moto; the account it reports is always 123456789012.
+TEST_ACCESS_KEY = "testing"
+EMULATOR_ACCOUNT_ID = "123456789012"
+STARTUP_TIMEOUT_SECONDS = 30.0
+
+
+class EmulatorError(RuntimeError):
+    """The emulator could not be started; the message is one line naming the fix."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return True
+        return False
+
+
+class Emulator:
+    """moto's server as a context manager::
+
+        with Emulator() as emulator:
+            subprocess.run([...], env={**os.environ, **emulator.aws_env(region)})
+    """
+
+    def __init__(self, port: int | None = None, *, startup_timeout: float = STARTUP_TIMEOUT_SECONDS) -> None:
+        self.requested_port = port
+        self.port: int | None = None
+        self.startup_timeout = startup_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: typing.IO[bytes] | None = None
+        self._previous_handlers: dict[int, object] = {}
+
+    @property
+    def endpoint(self) -> str:
+        if self.port is None:
+            raise EmulatorError("the emulator is not running; use it inside `with Emulator() as emulator:`")
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def aws_env(self, region: str) -> dict[str, str]:
+        """What the AWS provider (and the AWS CLI/SDKs) need to talk to the emulator."""
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": TEST_ACCESS_KEY,
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_S3_USE_PATH_STYLE": "true",
+            # An unimplemented API answers 500; the default retry policy waits >10 minutes on it.
+            "AWS_MAX_ATTEMPTS": "3",
+            # Neither a user's profile nor an instance role may leak into an emulator run.
+            "AWS_PROFILE": "",
+            "AWS_SESSION_TOKEN": "",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def start(self) -> Emulator:
+        port = self.requested_port if self.requested_port is not None else free_port()
+        if _port_in_use(port):
+            raise EmulatorError(f"emulator port {HOST}:{port} is already in use; stop what listens there "
+                                "or leave the port unset to pick a free one")
+        env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
+        # moto logs every request: to a file, since a pipe nobody drains fills up and blocks
+        # the server mid-run. Own process group: stop() signals the server and nothing else.
+        self._log = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "vault_platform.emulator", "-H", HOST, "-p", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=self._log, start_new_session=True,
+        )
+        self.port = port
+        atexit.register(self.stop)
+        self._install_signal_handlers()
+        try:
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        url = f"{self.endpoint}/moto-api/"
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                self._log.seek(0)
+                stderr = self._log.read().decode(errors="replace")
+                last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {self._process.returncode}"
+                raise EmulatorError(f"the emulator (moto server) exited at start: {last}; "
+                                    "install it with `pip install 'moto[server]==5.2.5'`")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        raise EmulatorError(f"the emulator did not answer on {url} within {self.startup_timeout:.0f}s; "
+                            "the machine may be overloaded, retry")
+
+    def reset(self) -> None:
+        """Forget every resource (moto keeps state in memory only)."""
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        self._restore_signal_handlers()
+        if process is None:
+            return
+        atexit.unregister(self.stop)
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=10)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self.port = None
+
+    # A signal becomes SystemExit so `with` blocks (and their stop()) unwind as on an error.
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # handlers can only be set from the main thread; atexit still covers this case
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            previous = signal.getsignal(signum)
+            if previous in (signal.SIG_DFL, None):
+                self._previous_handlers[signum] = previous
+                signal.signal(signum, _exit_on_signal)
+
+    def _restore_signal_handlers(self) -> None:
+        for signum, previous in self._previous_handlers.items():
+            signal.signal(signum, previous)  # type: ignore[arg-type]
+        self._previous_handlers.clear()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _serve(argv: list[str]) -> None:
+    """moto's server, with every EKS cluster given its own OIDC issuer.
+
+    moto 5.2.5 draws the issuer id once per process, so a second cluster (application
+    after tooling) gets the first one's issuer and its IAM OIDC provider fails with
+    EntityAlreadyExists. AWS gives each cluster its own; so does this.
+    """
+    from moto.eks import models
+    from moto.moto_api._internal import mock_random
+
+    original_init = models.Cluster.__init__
+
+    def init_with_own_issuer(cluster: object, *args: object, **kwargs: object) -> None:
+        original_init(cluster, *args, **kwargs)
+        issuer = cluster.identity["oidc"]["issuer"]  # type: ignore[attr-defined]
+        cluster.identity = {"oidc": {"issuer": issuer.rsplit("/", 1)[0] + "/" + mock_random.get_random_string(length=32)}}  # type: ignore[attr-defined]
+
+    models.Cluster.__init__ = init_with_own_issuer  # type: ignore[method-assign]
+    from moto.server import main as moto_main
+
+    moto_main(argv)
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1:])

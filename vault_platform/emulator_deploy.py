@@ -1,0 +1,283 @@
+"""Deploy the embedded default environment for real, into the local emulator, and tear it down.
+
+    python -m vault_platform.emulator_deploy            # deploy, re-plan, destroy
+    python -m vault_platform.emulator_deploy --keep     # deploy and re-plan, leave it up until Enter
+
+What runs, in a temporary directory (state included, nothing lands in the repository):
+1. ``python main.py --outdir <tmp>/cdktf.out``: the same synthesized JSON that targets AWS.
+2. Each AWS stack's cdk.tf.json in that copy loses what the emulator cannot create
+   (``emulator_gaps.emulator_copy``); the real configuration is untouched.
+3. ``cdktf deploy <stacks> --skip-synth --skip-provider-lock --auto-approve``: the cdktf CLI
+   itself applies them in dependency order. ``--skip-synth`` because step 2 must happen
+   between synth and apply, and the CLI has no hook for it.
+4. ``terraform plan`` per stack must show no changes beyond ``emulator_gaps.PERPETUAL_DIFFS``.
+5. ``python main.py --allow-destroy`` (the deliberate-teardown synth: prevent_destroy
+   lifted), step 2 again, a targeted apply of the resources with deletion protection (the
+   database: destroy alone does not update it), then ``terraform destroy`` per stack,
+   last deployed first (``emulator_gaps.FORGOTTEN_BEFORE_DESTROY`` removed from state first).
+   Terraform itself, not ``cdktf destroy``: cdktf 0.21's destroy with ``--skip-synth``
+   and ``--ignore-missing-stack-dependencies`` (needed while the platform and vpn stacks
+   are skipped) started ``terraform destroy`` over and over here and never finished.
+Stacks whose providers are not installable on this machine are reported as skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vault_platform.emulator import Emulator
+from vault_platform.emulator_gaps import FORGOTTEN_BEFORE_DESTROY, PERPETUAL_DIFFS, check_replan, emulator_copy
+from vault_platform.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, missing_providers, required_providers
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CDKTF_TIMEOUT_SECONDS = 300
+
+
+class DeployError(RuntimeError):
+    """A step of the round trip failed; the message names the step and Terraform's error."""
+
+
+@dataclass
+class RoundTrip:
+    deployed: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # stack -> reason
+    dropped: dict[str, tuple[str, ...]] = field(default_factory=dict)  # stack -> addresses left out on the emulator
+    resources_after_deploy: dict[str, int] = field(default_factory=dict)
+    replan_unexplained: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    replan_seen: set[tuple[str, str]] = field(default_factory=set)
+    resources_after_destroy: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, dict] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def unneeded_allowlist(self) -> list[tuple[str, str]]:
+        listed = {(rtype, attr) for rtype, attrs in PERPETUAL_DIFFS.items() for attr in attrs}
+        return sorted(listed - self.replan_seen)
+
+
+def cdktf_binary() -> str:
+    local = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
+    if local.exists():
+        return str(local)
+    found = shutil.which("cdktf")
+    if found is None:
+        raise TerraformUnavailable("the cdktf CLI is not installed; run `npm ci` (it comes with package.json)")
+    return found
+
+
+def _say(message: str, started: float) -> None:
+    print(f"[{time.monotonic() - started:5.0f}s] {message}", flush=True)
+
+
+def synth(outdir: Path, *, allow_destroy: bool, environment: str = "default") -> None:
+    """`python main.py` as the cdktf CLI would run it (cdktf.json "app"), into outdir."""
+    command = [sys.executable, "main.py", "--env", environment, "--outdir", str(outdir)]
+    if allow_destroy:
+        command.append("--allow-destroy")
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            env={**os.environ, "NODE_OPTIONS": os.environ.get("NODE_OPTIONS", "--no-deprecation")})
+    if result.returncode != 0:
+        raise DeployError(f"synth failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}")
+
+
+def deployable_stacks(outdir: Path, expected: list[str]) -> tuple[list[str], dict[str, str]]:
+    deployable, skipped = [], {}
+    for stack_id in expected:
+        path = outdir / "stacks" / stack_id / "cdk.tf.json"
+        if not path.is_file():
+            raise DeployError(f"stack '{stack_id}' is missing from the synthesized output {outdir}/stacks/")
+        missing = missing_providers(json.loads(path.read_text()))
+        if missing:
+            skipped[stack_id] = "provider(s) " + ", ".join(f"{r.source} {r.version}" for r in missing) + \
+                " not in any local mirror on this machine"
+        else:
+            deployable.append(stack_id)
+    return deployable, skipped
+
+
+def filter_for_emulator(outdir: Path, stacks: list[str]) -> dict[str, tuple[str, ...]]:
+    dropped = {}
+    for stack_id in stacks:
+        path = outdir / "stacks" / stack_id / "cdk.tf.json"
+        result = emulator_copy(json.loads(path.read_text()))
+        path.write_text(json.dumps(result.stack_json, indent=2))
+        dropped[stack_id] = result.dropped
+    return dropped
+
+
+def _state_resources(workdir: Path, stack_id: str) -> int:
+    state = workdir / f"terraform.{stack_id}.tfstate"
+    if not state.is_file():
+        return 0
+    return sum(1 for r in json.loads(state.read_text()).get("resources", []) if r.get("mode") == "managed")
+
+
+def _cdktf(verb: str, stacks: list[str], outdir: Path, env: dict[str, str]) -> None:
+    command = [cdktf_binary(), verb, *stacks, "--skip-synth", "--skip-provider-lock", "--auto-approve",
+               "--output", str(outdir), "--no-color", "--disable-plugin-cache-env"]
+    log = outdir.parent / f"cdktf-{verb}.log"  # outside cdktf.out: a re-synth clears that
+    with log.open("w") as output:
+        # Own process group, so a timeout also stops the terraform processes cdktf started.
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+                                   text=True, start_new_session=True)
+        try:
+            process.wait(timeout=CDKTF_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired as error:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+            raise DeployError(f"cdktf {verb} did not finish within {CDKTF_TIMEOUT_SECONDS}s (log: {log})") from error
+        except BaseException:
+            os.killpg(process.pid, signal.SIGTERM)
+            raise
+    text = log.read_text()
+    result = subprocess.CompletedProcess(command, process.returncode, text, "")
+    if result.returncode != 0:
+        raise DeployError(f"cdktf {verb} failed: {first_error(result)} (log: {log})")
+
+
+def _deletion_protected(stack_dir: Path) -> list[str]:
+    stack_json = json.loads((stack_dir / "cdk.tf.json").read_text())
+    return [f"{rtype}.{name}" for rtype, block in stack_json.get("resource", {}).items()
+            for name, body in block.items() if "deletion_protection" in body]
+
+
+def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], workdir: Path) -> None:
+    """Destroy with Terraform itself: `cdktf destroy` 0.21 with --skip-synth and
+    --ignore-missing-stack-dependencies respawned `terraform destroy` in a loop here."""
+    with Terraform(stack_dir, mirror, env=aws_env) as terraform:
+        init = terraform.run("init", "-input=false", check=False)  # the re-synth cleared .terraform
+        if init.returncode != 0:
+            raise DeployError(f"init before destroy of {stack_dir.name} failed: {first_error(init)}")
+        # Destroy never updates attributes first, so deletion protection (the database's)
+        # set by the normal synth would block it: apply just those resources from the
+        # --allow-destroy synth, which turns it off, as a real teardown must too.
+        protected = _deletion_protected(stack_dir)
+        if protected:
+            lifted = terraform.run("apply", "-auto-approve", "-input=false", *[f"-target={a}" for a in protected],
+                                   check=False)
+            if lifted.returncode != 0:
+                raise DeployError(f"lifting deletion protection in {stack_dir.name} failed: {first_error(lifted)}")
+        listed = terraform.run("state", "list", check=False).stdout.split()
+        forgotten = [a for a in listed if a.split(".")[0] in FORGOTTEN_BEFORE_DESTROY]
+        if forgotten:
+            terraform.run("state", "rm", *forgotten)
+        log = workdir / f"destroy-{stack_dir.name}.log"
+        with log.open("w") as output:
+            process = subprocess.Popen([terraform.binary, "destroy", "-no-color", "-auto-approve", "-input=false"],
+                                       cwd=stack_dir, env=terraform.env, stdout=output, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+            try:
+                process.wait(timeout=CDKTF_TIMEOUT_SECONDS)
+            except BaseException:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
+                raise DeployError(f"terraform destroy of {stack_dir.name} did not finish (log: {log})") from None
+        if process.returncode != 0:
+            raise DeployError(f"destroy of {stack_dir.name} failed: "
+                              f"{first_error(subprocess.CompletedProcess([], process.returncode, log.read_text(), ''))}")
+
+
+def round_trip(workdir: Path, *, environment: str = "default", destroy: bool = True,
+               port: int | None = None, pause: bool = False) -> RoundTrip:
+    from vault_platform.plan import expected_stack_ids
+
+    started = time.monotonic()
+    report = RoundTrip()
+    outdir = workdir / "cdktf.out"  # stacks/<id>/../../../ = workdir: the state lands here
+    _say(f"synthesizing '{environment}' into {outdir}", started)
+    synth(outdir, allow_destroy=False, environment=environment)
+    stacks, report.skipped = deployable_stacks(outdir, expected_stack_ids(environment))
+    for stack_id, reason in report.skipped.items():
+        _say(f"{stack_id}: skipped: {reason}", started)
+    if not stacks:
+        raise DeployError("no stack can be deployed on this machine: " + "; ".join(report.skipped.values()))
+    report.dropped = filter_for_emulator(outdir, stacks)
+    first_json = json.loads((outdir / "stacks" / stacks[0] / "cdk.tf.json").read_text())
+    mirror = find_mirror(required_providers(first_json)[0])
+    region = first_json["provider"]["aws"][0]["region"]
+    with Emulator(port) as emulator, Terraform(outdir / "stacks" / stacks[0], mirror) as mirror_config:
+        env = {**os.environ, **emulator.aws_env(region), "TF_CLI_CONFIG_FILE": str(mirror_config.cli_config),
+               "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+        _say(f"emulator on {emulator.endpoint}; cdktf deploy {' '.join(stacks)} ({len(stacks)} stacks)", started)
+        step = time.monotonic()
+        _cdktf("deploy", stacks, outdir, env)
+        report.timings["deploy"] = time.monotonic() - step
+        report.deployed = list(stacks)
+        for index, stack_id in enumerate(stacks, start=1):
+            report.resources_after_deploy[stack_id] = _state_resources(workdir, stack_id)
+            _say(f"[{index}/{len(stacks)}] {stack_id}: deployed {report.resources_after_deploy[stack_id]} resources", started)
+
+        step = time.monotonic()
+        for index, stack_id in enumerate(stacks, start=1):
+            _say(f"[{index}/{len(stacks)}] {stack_id}: re-plan", started)
+            with Terraform(outdir / "stacks" / stack_id, mirror, env=emulator.aws_env(region)) as terraform:
+                result = terraform.plan("replan.tfplan")
+                if result.returncode != 0:
+                    raise DeployError(f"re-plan of {stack_id} failed: {first_error(result)}")
+                plan_json = terraform.show_json("replan.tfplan")
+                report.outputs[stack_id] = json.loads(terraform.run("output", "-json").stdout)
+            check = check_replan(plan_json)
+            report.replan_unexplained[stack_id] = check.unexplained
+            report.replan_seen |= check.seen
+            verdict = "no changes beyond the emulator's known diffs" if not check.unexplained else \
+                f"{len(check.unexplained)} unexplained change(s): " + "; ".join(check.unexplained[:5])
+            _say(f"[{index}/{len(stacks)}] {stack_id}: {verdict}", started)
+        report.timings["replan"] = time.monotonic() - step
+
+        if pause:
+            input(f"Deployed on {emulator.endpoint} (AWS_ENDPOINT_URL). Press Enter to destroy and stop... ")
+        if destroy:
+            step = time.monotonic()
+            _say("re-synthesizing with --allow-destroy (deliberate teardown) for terraform destroy", started)
+            synth(outdir, allow_destroy=True, environment=environment)
+            filter_for_emulator(outdir, stacks)
+            for index, stack_id in enumerate(reversed(stacks), start=1):
+                _say(f"[{index}/{len(stacks)}] {stack_id}: terraform destroy", started)
+                _terraform_destroy(outdir / "stacks" / stack_id, mirror, emulator.aws_env(region), workdir)
+            report.timings["destroy"] = time.monotonic() - step
+            report.resources_after_destroy = {s: _state_resources(workdir, s) for s in stacks}
+            _say("destroyed: " + ", ".join(f"{s} {n} left" for s, n in report.resources_after_destroy.items()), started)
+    report.timings["total"] = time.monotonic() - started
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    from vault_platform.emulator import EmulatorError
+
+    parser = argparse.ArgumentParser(prog="python -m vault_platform.emulator_deploy", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--keep", action="store_true", help="pause after the re-plan so you can look around, then destroy")
+    parser.add_argument("--emulator-port", type=int, help="port for the emulator (default: a free one)")
+    parser.add_argument("--workdir", type=Path, help="keep the work directory (synth, state, logs) here")
+    args = parser.parse_args(argv)
+    try:
+        if args.workdir:
+            args.workdir.mkdir(parents=True, exist_ok=True)
+            report = round_trip(args.workdir, port=args.emulator_port, pause=args.keep)
+        else:
+            with tempfile.TemporaryDirectory(prefix="vault-platform-emulator-") as name:
+                report = round_trip(Path(name), port=args.emulator_port, pause=args.keep)
+    except (DeployError, TerraformUnavailable, EmulatorError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failed = {s: u for s, u in report.replan_unexplained.items() if u}
+    left = {s: n for s, n in report.resources_after_destroy.items() if n}
+    print(f"Round trip in {report.timings['total']:.0f}s: deployed {', '.join(report.deployed)}; "
+          f"skipped {', '.join(report.skipped) or 'none'}")
+    if failed or left:
+        print(f"FAILED: unexplained re-plan changes {failed}; resources left after destroy {left}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

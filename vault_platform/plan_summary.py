@@ -1,0 +1,122 @@
+"""Turn ``terraform show -json <plan>`` into what a reviewer reads: counts per action and
+resource type, and the replacements and deletions of protected (stateful) resources called
+out first, because those are the changes that lose data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+CREATE, UPDATE, REPLACE, DELETE = "create", "update", "replace", "delete"
+ACTIONS = (CREATE, UPDATE, REPLACE, DELETE)
+
+
+def action_of(actions: list[str]) -> str | None:
+    """Terraform's action list as one word; None for no-op and data-source reads."""
+    if "delete" in actions and "create" in actions:
+        return REPLACE
+    for name in (CREATE, UPDATE, DELETE):
+        if actions == [name]:
+            return name
+    return None
+
+
+def protected_addresses(stack_json: dict) -> frozenset[str]:
+    """Resources whose lifecycle comes from constructs/protection.py: they carry a
+    ``prevent_destroy`` key (true normally, false in an --allow-destroy synth)."""
+    return frozenset(
+        f"{rtype}.{name}"
+        for rtype, block in stack_json.get("resource", {}).items()
+        for name, body in block.items()
+        if "prevent_destroy" in body.get("lifecycle", {})
+    )
+
+
+@dataclass(frozen=True)
+class Change:
+    address: str
+    resource_type: str
+    action: str
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    stack_id: str
+    status: str  # "planned", "skipped" or "failed"
+    reason: str = ""  # why skipped or failed
+    changes: tuple[Change, ...] = ()
+    protected: frozenset[str] = field(default_factory=frozenset)
+    note: str = ""  # e.g. "applied to the emulator for the stacks after it"
+
+    def count(self, action: str) -> int:
+        return sum(1 for change in self.changes if change.action == action)
+
+    def by_type(self) -> dict[str, Counter[str]]:
+        table: dict[str, Counter[str]] = {}
+        for change in self.changes:
+            table.setdefault(change.resource_type, Counter())[change.action] += 1
+        return dict(sorted(table.items()))
+
+    def dangerous(self) -> list[Change]:
+        """Replacements and deletions of protected resources."""
+        return [c for c in self.changes if c.action in (REPLACE, DELETE) and c.address in self.protected]
+
+    def one_line(self) -> str:
+        if self.status != "planned":
+            return f"{self.stack_id}: {self.status.upper()} - {self.reason}"
+        counts = ", ".join(f"{self.count(action)} to {action}" for action in ACTIONS)
+        return f"{self.stack_id}: {counts}"
+
+
+def summarize(stack_id: str, plan_json: dict, protected: frozenset[str] = frozenset()) -> StackPlan:
+    changes = []
+    for resource in plan_json.get("resource_changes", []):
+        if resource.get("mode") != "managed":
+            continue
+        action = action_of(resource["change"]["actions"])
+        if action is not None:
+            changes.append(Change(resource["address"], resource["type"], action))
+    return StackPlan(stack_id, "planned", changes=tuple(changes), protected=protected)
+
+
+def render_markdown(plans: list[StackPlan], *, title: str) -> str:
+    lines = [f"# {title}", ""]
+    dangerous = [(plan.stack_id, change) for plan in plans for change in plan.dangerous()]
+    failed = [plan for plan in plans if plan.status == "failed"]
+    if dangerous:
+        lines += [f"> **Warning: {len(dangerous)} protected resource(s) would be replaced or destroyed.** "
+                  "Data (keys, file systems, images, the database) is lost; approve only a deliberate teardown.", ">"]
+        lines += [f"> - `{stack}`: **{change.action}** `{change.address}`" for stack, change in dangerous]
+        lines.append("")
+    if failed:
+        lines += [f"> **{len(failed)} stack(s) failed to plan:** " + ", ".join(f"`{p.stack_id}`" for p in failed), ""]
+    lines += ["| stack | status | create | update | replace | delete |", "|---|---|---:|---:|---:|---:|"]
+    for plan in plans:
+        if plan.status == "planned":
+            counts = " | ".join(str(plan.count(action)) for action in ACTIONS)
+        else:
+            counts = " | ".join("-" for _ in ACTIONS)
+        lines.append(f"| `{plan.stack_id}` | {plan.status} | {counts} |")
+    lines.append("")
+    for plan in plans:
+        lines.append(f"## `{plan.stack_id}`")
+        lines.append("")
+        if plan.status != "planned":
+            lines += [f"**{plan.status}**: {plan.reason}", ""]
+            continue
+        if plan.note:
+            lines += [f"_{plan.note}_", ""]
+        table = plan.by_type()
+        if not table:
+            lines += ["No changes.", ""]
+            continue
+        lines += ["| resource type | create | update | replace | delete |", "|---|---:|---:|---:|---:|"]
+        for rtype, counts in table.items():
+            lines.append(f"| `{rtype}` | " + " | ".join(str(counts[action]) for action in ACTIONS) + " |")
+        others = [c for c in plan.changes if c.action != CREATE]
+        if others:
+            lines += ["", "Changes to existing resources:", ""]
+            lines += [f"- **{c.action}** `{c.address}`" + (" (protected)" if c.address in plan.protected else "")
+                      for c in others]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,185 @@
+"""Policy gate: checkov on every stack's synthesized JSON; any failed check without a
+written reason fails the gate.
+
+    python -m vault_platform.policy_gate                 # default environment, all stacks
+    python -m vault_platform.policy_gate --synth-dir cdktf.out
+
+Checkov reads cdk.tf.json with ``--framework terraform_json``: the AWS checks, and the
+Kubernetes ones for the kubernetes_*/helm resources of the platform stacks. Inline skip
+comments are impossible in JSON, so accepted findings live in a registry next to the
+code that causes them: a module-level ``CHECKOV_SUPPRESSIONS`` in the construct (or
+stack) module that creates the resource, keyed by (check id, resource type, the fixed
+child id the construct gives the resource), valued by the reason. A suppression that no
+longer matches a failure is reported as stale, so the list cannot outlive its cause.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import vault_platform.constructs
+import vault_platform.stacks
+
+CHECKOV_VERSION = "3.3.30"
+SuppressionKey = tuple[str, str, str]  # (check id, resource type, construct child id)
+
+
+class PolicyGateError(RuntimeError):
+    """checkov missing or unusable: one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    stack_id: str
+    check_id: str
+    check_name: str
+    resource_type: str
+    resource_name: str
+    construct_path: str  # cdktf construct path, e.g. tooling/eks/control-plane-logs
+
+    @property
+    def child_id(self) -> str:
+        return self.construct_path.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: int
+    failed: tuple[Finding, ...]  # not suppressed: these fail the gate
+    suppressed: tuple[tuple[Finding, str], ...]  # with the reason
+    stale: tuple[tuple[SuppressionKey, str], ...]  # registry entries that matched nothing
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def suppressions() -> dict[SuppressionKey, tuple[str, str]]:
+    """Every CHECKOV_SUPPRESSIONS entry of the construct and stack modules: key -> (reason, module)."""
+    found: dict[SuppressionKey, tuple[str, str]] = {}
+    for package in (vault_platform.constructs, vault_platform.stacks):
+        for info in pkgutil.iter_modules(package.__path__, prefix=f"{package.__name__}."):
+            module = importlib.import_module(info.name)
+            for key, reason in getattr(module, "CHECKOV_SUPPRESSIONS", {}).items():
+                found[key] = (reason, info.name)
+    return found
+
+
+def checkov_binary() -> str:
+    local = Path(sys.executable).with_name("checkov")
+    if local.exists():
+        return str(local)
+    found = shutil.which("checkov")
+    if found is None:
+        raise PolicyGateError(f"checkov is not installed; run `pip install checkov=={CHECKOV_VERSION}`")
+    return found
+
+
+def run_checkov(stack_files: dict[str, Path]) -> list[dict]:
+    """One checkov run over all stacks (it starts slowly); its JSON report, one per framework."""
+    command = [checkov_binary(), "--framework", "terraform_json", "-o", "json", "--compact",
+               "--skip-download", "--soft-fail"]
+    for path in stack_files.values():
+        command += ["-f", str(path)]
+    # Offline: no guideline or policy download from the vendor's platform.
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "LOG_LEVEL": "ERROR"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise PolicyGateError(f"checkov gave no JSON report (exit {result.returncode}): {last}") from None
+    return report if isinstance(report, list) else [report]
+
+
+def _index_resources(stack_json: dict) -> dict[str, tuple[str, str]]:
+    """resource name -> (type, construct path)."""
+    index = {}
+    for rtype, block in stack_json.get("resource", {}).items():
+        for name, body in block.items():
+            index[name] = (rtype, body.get("//", {}).get("metadata", {}).get("path", name))
+    return index
+
+
+def evaluate(reports: list[dict], stack_files: dict[str, Path],
+             registry: dict[SuppressionKey, tuple[str, str]]) -> GateResult:
+    by_file = {str(path.resolve()): stack_id for stack_id, path in stack_files.items()}
+    indexes = {stack_id: _index_resources(json.loads(path.read_text())) for stack_id, path in stack_files.items()}
+    passed = 0
+    failed: list[Finding] = []
+    suppressed: list[tuple[Finding, str]] = []
+    used: set[SuppressionKey] = set()
+    for report in reports:
+        passed += len(report.get("results", {}).get("passed_checks", []))
+        for check in report.get("results", {}).get("failed_checks", []):
+            stack_id = by_file.get(str(Path(check.get("file_abs_path", "")).resolve()), "?")
+            name = check["resource"].split(".")[-1]
+            rtype, path = indexes.get(stack_id, {}).get(name, (check["resource"].split(".")[0], name))
+            finding = Finding(stack_id, check["check_id"], check.get("check_name", ""), rtype, name, path)
+            key = (finding.check_id, finding.resource_type, finding.child_id)
+            if key in registry:
+                used.add(key)
+                suppressed.append((finding, registry[key][0]))
+            else:
+                failed.append(finding)
+    stale = tuple((key, module) for key, (_, module) in sorted(registry.items()) if key not in used)
+    return GateResult(passed, tuple(failed), tuple(suppressed), stale)
+
+
+def gate(stack_files: dict[str, Path]) -> GateResult:
+    return evaluate(run_checkov(stack_files), stack_files, suppressions())
+
+
+def report_lines(result: GateResult) -> list[str]:
+    lines = [f"checkov {CHECKOV_VERSION}: {result.passed} passed, {len(result.failed)} failed, "
+             f"{len(result.suppressed)} suppressed (with a reason)"]
+    for finding in result.failed:
+        lines.append(f"  FAILED {finding.check_id} {finding.stack_id}: {finding.resource_type} "
+                     f"{finding.construct_path} - {finding.check_name}")
+        lines.append(f"         fix it, or add {(finding.check_id, finding.resource_type, finding.child_id)!r}: "
+                     "\"<reason>\" to CHECKOV_SUPPRESSIONS in the module that creates it")
+    for finding, reason in result.suppressed:
+        lines.append(f"  suppressed {finding.check_id} {finding.stack_id}: {finding.construct_path} - {reason}")
+    for key, module in result.stale:
+        lines.append(f"  STALE suppression {key!r} in {module}: no failure matches it any more; remove it")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    from vault_platform.config.load import DEFAULT_ENVIRONMENT
+    from vault_platform.errors import ConfigError
+    from vault_platform.plan import PlanInputError, expected_stack_ids, synthesize_into
+
+    parser = argparse.ArgumentParser(prog="python -m vault_platform.policy_gate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT)
+    parser.add_argument("--synth-dir", type=Path, help="use this synthesized output instead of synthesizing")
+    args = parser.parse_args(argv)
+    try:
+        checkov_binary()
+        with tempfile.TemporaryDirectory(prefix="vault-platform-policy-") as name:
+            source = args.synth_dir or Path(name)
+            stacks = expected_stack_ids(args.env) if args.synth_dir else synthesize_into(args.env, source)
+            files = {s: source / "stacks" / s / "cdk.tf.json" for s in stacks}
+            for stack_id, path in files.items():
+                if not path.is_file():
+                    raise PlanInputError(f"stack '{stack_id}' is missing from the synthesized output {source}/stacks/")
+            result = gate(files)
+    except (ConfigError, PolicyGateError, PlanInputError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(report_lines(result)))
+    return 0 if result.ok and not result.stale else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
