@@ -95,6 +95,11 @@ class Emulator:
             "AWS_PROFILE": "",
             "AWS_SESSION_TOKEN": "",
             "AWS_EC2_METADATA_DISABLED": "true",
+            # moto's server is one process: at Terraform's default of 10 concurrent requests on
+            # the 2-core machine it has dropped a connection after creating a security group,
+            # the SDK retried, and the retry failed as a duplicate. Fewer at once, emulator only.
+            "TF_CLI_ARGS_apply": "-parallelism=4",
+            "TF_CLI_ARGS_destroy": "-parallelism=4",
         }
 
     def start(self) -> Emulator:
