@@ -17,7 +17,13 @@ from vault_platform.app import STATE_BOOTSTRAP, stack_id, synthesize
 from vault_platform.config import load_environment
 from vault_platform.constructs.protection import STATEFUL_RESOURCE_TYPES
 from vault_platform.state_backend import state_path
-from vault_platform.terraform_cli import Terraform, TerraformUnavailable, find_mirror, required_providers
+from vault_platform.terraform_cli import (
+    Terraform,
+    TerraformUnavailable,
+    find_mirror,
+    required_providers,
+    validate_directory,
+)
 
 BOOTSTRAP = stack_id("staging", STATE_BOOTSTRAP)
 
@@ -95,11 +101,8 @@ def test_terraform_validate(stack: str, staging: dict[str, StackJson], tmp_path:
         unavailable(str(error))
     work = tmp_path / stack
     shutil.copytree(synthesized.path.parent, work)
-    with Terraform(work, mirror) as terraform:
-        terraform.init()
-        result = terraform.validate()
-    problems = [f"{d['severity']}: {d['summary']}: {d.get('detail', '')}" for d in result.get("diagnostics", [])]
-    assert result["valid"], f"{stack} is not valid:\n" + "\n".join(problems)
+    valid, problems = validate_directory(work, mirror)
+    assert valid, f"{stack} is not valid:\n" + "\n".join(problems)
 
 
 # Credentials that reach nothing: Terraform decodes the backend block, then fails to connect.

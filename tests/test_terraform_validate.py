@@ -17,7 +17,13 @@ import pytest
 
 from tests.synth import StackJson
 from vault_platform.app import STACK_ORDER, stack_id
-from vault_platform.terraform_cli import Terraform, TerraformUnavailable, find_mirror, missing_providers, required_providers
+from vault_platform.terraform_cli import (
+    TerraformUnavailable,
+    find_mirror,
+    missing_providers,
+    required_providers,
+    validate_directory,
+)
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -45,14 +51,8 @@ def test_terraform_validate(stack: str, default_stacks: dict[str, StackJson], tm
         unavailable("terraform is not on PATH")
     work = tmp_path / stack
     shutil.copytree(synthesized.path.parent, work)
-    terraform = Terraform(work, mirror)
-    try:
-        terraform.init()
-        result = terraform.validate()
-    finally:
-        terraform.close()
-    problems = [f"{d['severity']}: {d['summary']}: {d.get('detail', '')}" for d in result.get("diagnostics", [])]
-    assert result["valid"], f"{stack} is not valid:\n" + "\n".join(problems)
+    valid, problems = validate_directory(work, mirror)
+    assert valid, f"{stack} is not valid:\n" + "\n".join(problems)
     assert not [p for p in problems if p.startswith("error")]
 
 

@@ -23,10 +23,10 @@ from vault_platform.constructs.client_vpn import ClientVpnProps, VpnDestination
 from vault_platform.errors import ConfigError
 from vault_platform.terraform_cli import (
     ProviderRequirement,
-    Terraform,
     TerraformUnavailable,
     find_mirror,
     missing_providers,
+    validate_directory,
 )
 
 ENV = load_environment()
@@ -285,12 +285,6 @@ def test_aws_part_validates(vpn: StackJson, tmp_path: Path) -> None:
     subset = aws_part(vpn.data)
     assert not missing_providers(subset)
     (tmp_path / "cdk.tf.json").write_text(json.dumps(subset))
-    terraform = Terraform(tmp_path, mirror)
-    try:
-        terraform.init()
-        result = terraform.validate()
-    finally:
-        terraform.close()
-    problems = [f"{d['severity']}: {d['summary']}: {d.get('detail', '')}" for d in result.get("diagnostics", [])]
-    assert result["valid"], "vpn stack (AWS part) is not valid:\n" + "\n".join(problems)
+    valid, problems = validate_directory(tmp_path, mirror)
+    assert valid, "vpn stack (AWS part) is not valid:\n" + "\n".join(problems)
     assert subset["resource"]["aws_ec2_client_vpn_endpoint"], "the subset still holds the endpoint"

@@ -150,6 +150,18 @@ class Terraform:
         self.close()
 
 
+def validate_directory(directory: Path, mirror: Path) -> tuple[bool, list[str]]:
+    """``init`` (no backend) and ``validate`` in one directory of synthesized JSON.
+
+    Returns whether it is valid and every diagnostic as ``severity: summary: detail``.
+    """
+    with Terraform(directory, mirror) as terraform:
+        terraform.init()
+        result = terraform.validate()
+    problems = [f"{d['severity']}: {d['summary']}: {d.get('detail', '')}" for d in result.get("diagnostics", [])]
+    return result["valid"], problems
+
+
 def first_error(result: subprocess.CompletedProcess[str]) -> str:
     """The first ``Error: ...`` of Terraform's (or cdktf's) output and the line after it, as one line."""
     lines = [line.strip(" │╷╵") for line in (result.stderr + "\n" + result.stdout).splitlines()]
