@@ -1,5 +1,7 @@
-"""The main command as a user runs it, and the properties of its output: deterministic,
-free of machine paths, and identical whether provider bindings load shallowly or not."""
+"""The main command as a user runs it (with cdktf.json's interpreter flags: ``-O``), and the
+properties of its output: deterministic, free of machine paths, and identical whether the
+provider bindings load shallowly or not and whether jsii's Python-side type checks run or not
+(this test process runs them; the main command, under -O, does not)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
+from vault_platform.bench import interpreter_flags
 from vault_platform.provider_imports import EAGER_IMPORT_ENV, ProviderLayoutChanged, strip_eager_imports
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, *interpreter_flags(), "main.py", *args], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=300)
 
 
@@ -43,7 +46,7 @@ def test_main_command_says_where_the_json_went(main_run: tuple[subprocess.Comple
 
 def test_synth_is_deterministic(main_run: tuple[subprocess.CompletedProcess[str], Path],
                                 default_stacks: dict[str, StackJson]) -> None:
-    """A second synth (in-process, another directory) writes the same bytes."""
+    """A second synth (in-process, another directory, with jsii's type checks) writes the same bytes."""
     _, outdir = main_run
     for stack in default_stacks.values():
         assert (outdir / "stacks" / stack.stack_id / "cdk.tf.json").read_bytes() == stack.path.read_bytes(), stack.stack_id
@@ -89,3 +92,29 @@ def test_bad_environment_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: environment = 'nonexistent'")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists(), "a rejected input must write nothing"
+
+
+def test_main_command_runs_as_cdktf_json_and_the_makefile_say() -> None:
+    """The CLI (cdktf.json), `make synth` and the benchmark run the same synth: -O here."""
+    assert interpreter_flags() == ["-O"]
+    makefile = (ROOT / "Makefile").read_text()
+    assert "SYNTH_PYTHON := $(PYTHON) -O\n" in makefile
+    assert "\t$(SYNTH_PYTHON) main.py --env $(ENV)\n" in makefile
+
+
+def test_optimized_synth_skips_only_the_python_side_type_checks() -> None:
+    """Under -O a wrongly typed argument is still refused, by the jsii kernel, where the
+    Python-side check (typeguard) would have refused it without -O: the flag drops a duplicate
+    check, not the check."""
+    probe = ("import vault_platform\n"
+             "from cdktf import App, TerraformStack\n"
+             "from cdktf_cdktf_provider_aws.provider import AwsProvider\n"
+             "AwsProvider(TerraformStack(App(), 'stack'), 'aws', region=42)\n")
+    checked = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert checked.returncode != 0
+    assert "TypeError: type of argument region must be one of (str, NoneType); got int instead" in checked.stderr
+    optimized = subprocess.run([sys.executable, *interpreter_flags(), "-c", probe], cwd=ROOT,
+                               capture_output=True, text=True, timeout=300)
+    assert optimized.returncode != 0
+    assert "typeguard" not in optimized.stderr
+    assert "Key 'region': Unable to deserialize value as string" in optimized.stderr

@@ -3,9 +3,10 @@
     python -m vault_platform.bench [--env NAME] [--runs N]
     python -m vault_platform.bench --all-envs [--runs N]   # added cost of each environment
 
-Each figure is a whole process, as a user runs it: ``python main.py`` for the synth, and for
-the floor a process that imports cdktf and the provider bindings the stacks use (their jsii
-type assemblies are the cost no project can avoid). The two run alternately, pair by pair,
+Each figure is a whole process, as a user runs it: ``main.py`` with the interpreter flags of
+cdktf.json's ``app`` command (what ``cdktf synth`` and ``make synth`` run) for the synth, and
+for the floor a process, with the same flags, that imports cdktf and the provider bindings the
+stacks use (their jsii type assemblies are the cost no project can avoid). The two run alternately, pair by pair,
 and the medians and the median of the per-pair ratios are printed, so a machine that speeds
 up or slows down during the run does not skew the ratio.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -36,6 +38,13 @@ BINDINGS = {
 }
 
 
+def interpreter_flags() -> list[str]:
+    """The Python flags of cdktf.json's app command (``-O``: see README "Fast synth"), so the
+    benchmark times the synth the CLI and the Makefile run, not a variant of it."""
+    app = shlex.split(json.loads((ROOT / "cdktf.json").read_text())["app"])
+    return app[1:app.index("main.py")]
+
+
 def timed(command: list[str]) -> float:
     env = {**os.environ, "NODE_OPTIONS": os.environ.get("NODE_OPTIONS", "--no-deprecation")}
     start = time.perf_counter()
@@ -54,7 +63,7 @@ def floor_command(providers: list[str]) -> list[str]:
     # `import vault_platform` first: the same shallow loader the synth uses, so the floor is
     # the bindings' type assemblies, not the eager imports the project avoids.
     imports = ", ".join(["vault_platform", "cdktf", *(BINDINGS[p] for p in providers)])
-    return [sys.executable, "-c", f"import {imports}"]
+    return [sys.executable, *interpreter_flags(), "-c", f"import {imports}"]
 
 
 def all_environments(runs: int) -> int:
@@ -64,8 +73,9 @@ def all_environments(runs: int) -> int:
 
     names = environment_names()
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
-        first = [sys.executable, "main.py", "--env", names[0], "--outdir", str(Path(work) / "first")]
-        every = [sys.executable, "main.py", "--all-envs", "--outdir", str(Path(work) / "all")]
+        python = [sys.executable, *interpreter_flags()]
+        first = [*python, "main.py", "--env", names[0], "--outdir", str(Path(work) / "first")]
+        every = [*python, "main.py", "--all-envs", "--outdir", str(Path(work) / "all")]
         timed(first)
         timed(every)
         first_times, all_times = [], []
@@ -96,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         outdir = Path(work) / "cdktf.out"
-        synth = [sys.executable, "main.py", "--env", args.env, "--outdir", str(outdir)]
+        synth = [sys.executable, *interpreter_flags(), "main.py", "--env", args.env, "--outdir", str(outdir)]
         timed(synth)  # warm-up: compiles bytecode, fills the OS cache; also tells which providers
         providers = providers_used(outdir)
         floor = floor_command(providers)

@@ -65,14 +65,15 @@ class EfsFileSystem(Construct):
             self, "mount-target-security-group", name=f"{props.name}-efs", vpc_id=props.vpc_id,
             description="NFS to the EFS mount targets from the cluster only", tags={"Name": f"{props.name}-efs"},
         )
+        security_group_id = self.security_group.id
         VpcSecurityGroupIngressRule(
-            self, "nfs-from-cluster", security_group_id=self.security_group.id, ip_protocol="tcp",
+            self, "nfs-from-cluster", security_group_id=security_group_id, ip_protocol="tcp",
             from_port=2049, to_port=2049, referenced_security_group_id=props.client_security_group_id,
             description="NFS from the cluster security group",
         )
         for index, subnet_id in enumerate(props.subnet_ids):
             EfsMountTarget(self, f"mount-target-{index}", file_system_id=self.file_system_id, subnet_id=subnet_id,
-                           security_groups=[self.security_group.id])
+                           security_groups=[security_group_id])
 
         self.access_point = EfsAccessPoint(
             self, "access-point", file_system_id=self.file_system_id,

@@ -129,6 +129,9 @@ class EksCluster(Construct):
             ),
             depends_on=[log_group, cluster_policy, secrets_key_policy],
         )
+        # The cluster's name as a reference (self.name is the plain string), so what uses it
+        # waits for the cluster. Read once: each read is a round trip to the jsii runtime.
+        self.cluster_name = self.cluster.name
         self.endpoint = self.cluster.endpoint
         self.certificate_authority_data = self.cluster.certificate_authority.get(0).data
         self.cluster_security_group_id = self.cluster.vpc_config.cluster_security_group_id
@@ -139,9 +142,9 @@ class EksCluster(Construct):
         self.oidc_issuer_host = Fn.replace(issuer, "https://", "")
 
         for index, principal in enumerate(props.admin_principal_arns):
-            entry = EksAccessEntry(self, f"admin-{index}", cluster_name=self.cluster.name, principal_arn=principal, type="STANDARD")
+            entry = EksAccessEntry(self, f"admin-{index}", cluster_name=self.cluster_name, principal_arn=principal, type="STANDARD")
             EksAccessPolicyAssociation(
-                self, f"admin-{index}-policy", cluster_name=self.cluster.name, principal_arn=entry.principal_arn,
+                self, f"admin-{index}-policy", cluster_name=self.cluster_name, principal_arn=entry.principal_arn,
                 policy_arn=f"arn:{props.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 access_scope=EksAccessPolicyAssociationAccessScope(type="cluster"),
             )
@@ -195,7 +198,7 @@ class EksCluster(Construct):
         )
         return EksNodeGroup(
             self, f"{group.name}-node-group",
-            cluster_name=self.cluster.name,
+            cluster_name=self.cluster_name,
             node_group_name=group.name,
             node_role_arn=self.node_role.arn,
             subnet_ids=props.subnet_ids,
@@ -231,7 +234,7 @@ class EksCluster(Construct):
             # coredns and the EBS CSI controller are Deployments: they need nodes first.
             needs_nodes = name in ("coredns", "aws-ebs-csi-driver")
             EksAddon(
-                self, f"addon-{name}", cluster_name=self.cluster.name, addon_name=name,
+                self, f"addon-{name}", cluster_name=self.cluster_name, addon_name=name,
                 service_account_role_arn=role_arn,
                 resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                 depends_on=self.node_groups if needs_nodes else None,

@@ -53,7 +53,7 @@ class KmsKey(Construct):
             policy=policy_document([root, *props.extra_statements]),
             lifecycle=protected_lifecycle(self),
         )
-        self.alias = KmsAlias(self, "alias", name=f"alias/{props.alias}", target_key_id=self.key.key_id)
-        self.arn = self.key.arn
         self.key_id = self.key.key_id
+        self.alias = KmsAlias(self, "alias", name=f"alias/{props.alias}", target_key_id=self.key_id)
+        self.arn = self.key.arn
         self.alias_arn = self.alias.arn

@@ -49,9 +49,10 @@ class Postgres(Construct):
             self, "security-group", name=f"{props.name}-postgres", vpc_id=props.vpc_id,
             description="PostgreSQL from named client security groups only", tags={"Name": f"{props.name}-postgres"},
         )
+        security_group_id = self.security_group.id
         for label, group_id in props.clients:
             VpcSecurityGroupIngressRule(
-                self, f"from-{label}", security_group_id=self.security_group.id, ip_protocol="tcp",
+                self, f"from-{label}", security_group_id=security_group_id, ip_protocol="tcp",
                 from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, referenced_security_group_id=group_id,
                 description=f"PostgreSQL from {label}",
             )
@@ -78,7 +79,7 @@ class Postgres(Construct):
             master_user_secret_kms_key_id=props.kms_key_arn,
             multi_az=db.multi_az,
             db_subnet_group_name=subnet_group.name,
-            vpc_security_group_ids=[self.security_group.id],
+            vpc_security_group_ids=[security_group_id],
             parameter_group_name=parameters.name,
             publicly_accessible=False,
             port=POSTGRES_PORT,

@@ -86,11 +86,14 @@ class Vpc(Construct):
 
         igw = InternetGateway(self, "internet-gateway", vpc_id=self.vpc_id, tags={"Name": props.name})
         public_route_table = RouteTable(self, "public-route-table", vpc_id=self.vpc_id, tags={"Name": f"{props.name}-public"})
-        Route(self, "public-default-route", route_table_id=public_route_table.id,
-              destination_cidr_block="0.0.0.0/0", gateway_id=igw.id)
+        # Each attribute read is a round trip to the jsii runtime: read a reference once and
+        # reuse it (same Terraform expression, less synth time per environment).
         self.public_route_table_id = public_route_table.id
+        Route(self, "public-default-route", route_table_id=self.public_route_table_id,
+              destination_cidr_block="0.0.0.0/0", gateway_id=igw.id)
 
-        public_subnets, private_subnets, private_route_tables, nat_gateways = [], [], [], []
+        self.public_subnet_ids, self.private_subnet_ids, self.private_route_table_ids = [], [], []
+        nat_gateway_ids: list[str] = []
         for index, (zone, public_cidr, private_cidr) in enumerate(zip(props.availability_zones, public_cidrs, private_cidrs, strict=True)):
             public = Subnet(
                 self, f"public-{index}", vpc_id=self.vpc_id, cidr_block=public_cidr, availability_zone=zone,
@@ -98,15 +101,17 @@ class Vpc(Construct):
                 tags={"Name": f"{props.name}-public-{zone}", "kubernetes.io/role/elb": "1",
                       f"kubernetes.io/cluster/{props.cluster_name}": "shared"},
             )
-            RouteTableAssociation(self, f"public-{index}-route-table-association", subnet_id=public.id, route_table_id=public_route_table.id)
-            public_subnets.append(public)
+            public_subnet_id = public.id
+            RouteTableAssociation(self, f"public-{index}-route-table-association", subnet_id=public_subnet_id,
+                                  route_table_id=self.public_route_table_id)
+            self.public_subnet_ids.append(public_subnet_id)
 
             if index == 0 or not props.single_nat_gateway:
                 eip = Eip(self, f"nat-{index}-address", domain="vpc", tags={"Name": f"{props.name}-nat-{zone}"}, depends_on=[igw])
-                nat_gateways.append(NatGateway(
-                    self, f"nat-{index}", allocation_id=eip.allocation_id, subnet_id=public.id,
+                nat_gateway_ids.append(NatGateway(
+                    self, f"nat-{index}", allocation_id=eip.allocation_id, subnet_id=public_subnet_id,
                     tags={"Name": f"{props.name}-{zone}"},
-                ))
+                ).id)
 
             private = Subnet(
                 self, f"private-{index}", vpc_id=self.vpc_id, cidr_block=private_cidr, availability_zone=zone,
@@ -115,16 +120,15 @@ class Vpc(Construct):
             )
             route_table = RouteTable(self, f"private-{index}-route-table", vpc_id=self.vpc_id,
                                      tags={"Name": f"{props.name}-private-{zone}"})
-            Route(self, f"private-{index}-default-route", route_table_id=route_table.id,
-                  destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat_gateways[-1].id)
-            RouteTableAssociation(self, f"private-{index}-route-table-association", subnet_id=private.id, route_table_id=route_table.id)
-            private_subnets.append(private)
-            private_route_tables.append(route_table)
+            route_table_id, private_subnet_id = route_table.id, private.id
+            Route(self, f"private-{index}-default-route", route_table_id=route_table_id,
+                  destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat_gateway_ids[-1])
+            RouteTableAssociation(self, f"private-{index}-route-table-association", subnet_id=private_subnet_id,
+                                  route_table_id=route_table_id)
+            self.private_subnet_ids.append(private_subnet_id)
+            self.private_route_table_ids.append(route_table_id)
 
-        self.public_subnet_ids = [subnet.id for subnet in public_subnets]
-        self.private_subnet_ids = [subnet.id for subnet in private_subnets]
-        self.private_route_table_ids = [table.id for table in private_route_tables]
-        self.nat_gateway_count = len(nat_gateways)
+        self.nat_gateway_count = len(nat_gateway_ids)
 
         self._endpoints(props)
         self._flow_logs(props)
@@ -140,15 +144,16 @@ class Vpc(Construct):
             description="HTTPS from inside the VPC to the AWS service endpoints",
             tags={"Name": f"{props.name}-vpc-endpoints"},
         )
+        endpoint_sg_id = endpoint_sg.id
         VpcSecurityGroupIngressRule(
-            self, "endpoints-https-from-vpc", security_group_id=endpoint_sg.id, ip_protocol="tcp",
+            self, "endpoints-https-from-vpc", security_group_id=endpoint_sg_id, ip_protocol="tcp",
             from_port=443, to_port=443, cidr_ipv4=props.cidr, description="HTTPS from the VPC",
         )
         for service in INTERFACE_ENDPOINT_SERVICES:
             VpcEndpoint(
                 self, f"{service.replace('.', '-')}-endpoint", vpc_id=self.vpc_id,
                 service_name=f"com.amazonaws.{props.region}.{service}", vpc_endpoint_type="Interface",
-                private_dns_enabled=True, subnet_ids=self.private_subnet_ids, security_group_ids=[endpoint_sg.id],
+                private_dns_enabled=True, subnet_ids=self.private_subnet_ids, security_group_ids=[endpoint_sg_id],
                 tags={"Name": f"{props.name}-{service}"},
             )
 
@@ -161,15 +166,16 @@ class Vpc(Construct):
             self, "flow-log-role", name=f"{props.name}-flow-logs",
             assume_role_policy=service_assume_role_policy("vpc-flow-logs.amazonaws.com"),
         )
+        log_group_arn = log_group.arn
         IamRolePolicy(
             self, "flow-log-policy", name="write-flow-logs", role=role.id,
             policy=policy_document([
                 allow(["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                      [log_group.arn, f"{log_group.arn}:*"]),
+                      [log_group_arn, f"{log_group_arn}:*"]),
             ]),
         )
         FlowLog(
             self, "flow-log", vpc_id=self.vpc_id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
-            log_destination=log_group.arn, iam_role_arn=role.arn, max_aggregation_interval=60,
+            log_destination=log_group_arn, iam_role_arn=role.arn, max_aggregation_interval=60,
             tags={"Name": props.name},
         )

@@ -73,7 +73,7 @@ class ApplicationStack(PlatformStack):
 
     def _outputs(self) -> None:
         cluster, roles = self.cluster, self.addon_roles
-        self.output("cluster_name", cluster.cluster.name, "EKS name of the application cluster")
+        self.output("cluster_name", cluster.cluster_name, "EKS name of the application cluster")
         self.output("cluster_endpoint", cluster.endpoint, "API endpoint of the application cluster")
         self.output("cluster_certificate_authority", cluster.certificate_authority_data, "Base64 CA of the application cluster API")
         self.output("cluster_security_group_id", cluster.cluster_security_group_id, "Security group of the application cluster's nodes and pods")

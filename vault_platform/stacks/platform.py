@@ -97,7 +97,7 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
         "ENVIRONMENT_NAME": env.name,
         "AWS_REGION": env.region,
         "AWS_ACCOUNT_ID": own.account.account_id,
-        "CLUSTER_NAME": own.cluster.cluster.name,
+        "CLUSTER_NAME": own.cluster.cluster_name,
         "VPC_ID": own.vpc.vpc_id,
         "VAULT_ADDR": f"https://{tooling.vault_hostname}:{VAULT_PORT}",
         "VAULT_HOSTNAME": tooling.vault_hostname,
@@ -180,7 +180,7 @@ def cluster_addons(role: str, env: EnvironmentConfig, own: ToolingStack | Applic
         repository_spec["secretRef"] = {"name": gitops.secret_name}
     return (
         addons.AWS_LOAD_BALANCER_CONTROLLER.with_values({
-            "clusterName": own.cluster.cluster.name,
+            "clusterName": own.cluster.cluster_name,
             "region": env.region,
             "vpcId": own.vpc.vpc_id,
             "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": own.addon_roles.load_balancer_controller.arn}},
@@ -220,7 +220,7 @@ class ClusterPlatformStack(TerraformStack):
         self.role = role
         state_backend(self, env, stack_id)
 
-        cluster_name = own.cluster.cluster.name
+        cluster_name = own.cluster.cluster_name
         host = own.cluster.endpoint
         ca = Fn.base64decode(own.cluster.certificate_authority_data)
         token_args = ["eks", "get-token", "--cluster-name", cluster_name, "--region", env.region]
