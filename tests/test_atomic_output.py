@@ -8,6 +8,7 @@ import copy
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import jsii
@@ -20,6 +21,7 @@ from vault_platform.app import build_app, synthesize
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.errors import ConfigError
+from vault_platform.outdir import atomic_outdir, lock_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +31,9 @@ def read_tree(directory: Path) -> dict[str, bytes]:
 
 
 def leftovers(outdir: Path) -> list[str]:
-    return sorted(p.name for p in outdir.parent.iterdir() if p.name.startswith(f".{outdir.name}."))
+    """Staging or retired trees beside the output (the swap lock file is meant to stay)."""
+    return sorted(p.name for p in outdir.parent.iterdir()
+                  if p.name.startswith(f".{outdir.name}.") and p != lock_path(outdir))
 
 
 @pytest.fixture
@@ -137,3 +141,34 @@ def test_cdktf_outdir_from_the_cdktf_cli_is_honoured(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert (outdir / "manifest.json").is_file() and (outdir / "stacks" / "vpn" / "cdk.tf.json").is_file()
     assert leftovers(outdir) == []
+
+
+def test_concurrent_synths_into_one_outdir_leave_one_whole_output(tmp_path: Path) -> None:
+    """Several synths finishing at the same moment: every one succeeds, the output is exactly
+    one of theirs (whole), and no staging or retired tree is left beside it."""
+    outdir = tmp_path / "cdktf.out"
+    writers = 6
+    ready = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def synth(number: int) -> None:
+        try:
+            with atomic_outdir(outdir) as staging:
+                for stack in ("tooling", "application"):
+                    (staging / "stacks" / stack).mkdir(parents=True)
+                    (staging / "stacks" / stack / "cdk.tf.json").write_text(f'{{"synth": {number}}}')
+                ready.wait(timeout=30)  # all swaps start together
+        except BaseException as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    for _ in range(20):
+        threads = [threading.Thread(target=synth, args=(number,)) for number in range(writers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        ready.reset()
+        assert errors == []
+        contents = set(read_tree(outdir).values())
+        assert len(contents) == 1 and len(read_tree(outdir)) == 2, read_tree(outdir)
+        assert leftovers(outdir) == []

@@ -7,10 +7,16 @@ a finished synth takes the place of the old output: two renames on one filesyste
 the old tree put back if the second fails. Terraform's working files inside a stack's
 directory (.terraform/, .terraform.lock.hcl, saved plans) are carried over, so a synth
 does not force a new `terraform init`.
+
+Two synths into one outdir at once (two terminals, a CI job next to a developer) each
+finish their own staging tree; the swaps take turns under an exclusive lock on a file beside
+the outdir (``.<outdir>.lock``, kept: removing a lock file others may hold is itself a race),
+so the last to finish wins, whole, and neither can leave a mix or lose the other's tree.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
@@ -33,10 +39,22 @@ def atomic_outdir(outdir: str | os.PathLike[str]) -> Iterator[Path]:
     staging.chmod(0o777 & ~umask)  # mkdtemp's 0700 would become the output's mode
     try:
         yield staging
-        _swap(staging, final)
+        with _swap_lock(final):
+            _swap(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def lock_path(final: Path) -> Path:
+    return final.parent / f".{final.name}.lock"
+
+
+@contextmanager
+def _swap_lock(final: Path) -> Iterator[None]:
+    with open(lock_path(final), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 def _carry_working_files(old: Path, new: Path) -> None:
