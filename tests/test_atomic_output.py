@@ -4,7 +4,6 @@ App writes into a sibling directory that replaces the output only once the synth
 
 from __future__ import annotations
 
-import copy
 import os
 import subprocess
 import sys
@@ -13,13 +12,11 @@ from pathlib import Path
 
 import jsii
 import pytest
-import tomllib
 from cdktf import Aspects, IAspect
 
 import vault_platform.app as app_module
 from vault_platform.app import build_app, synthesize
-from vault_platform.config import load_environment, parse_environment
-from vault_platform.config.load import ENVIRONMENTS_DIR
+from vault_platform.config import load_environment
 from vault_platform.errors import ConfigError
 from vault_platform.outdir import atomic_outdir, lock_path
 
@@ -85,15 +82,23 @@ def test_exception_while_writing_leaves_previous_output_untouched(
     assert leftovers(outdir) == []
 
 
-def test_bad_input_found_late_leaves_previous_output_untouched(previous: tuple[Path, dict[str, bytes]]) -> None:
-    """efs_enabled = false passes the config checks; the tooling platform stack refuses it
-    (its Flux tree needs the EFS ids) after two stacks are built."""
+def test_bad_input_found_late_leaves_previous_output_untouched(
+        previous: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A Flux manifest substituting a variable platform-vars lacks passes every config check:
+    the tooling platform stack finds it, after the tooling and application stacks are built.
+    The manifest lives in a copy of the repository's layout, not in the real flux/."""
+    import vault_platform.stacks.platform as platform
+
     outdir, before = previous
-    data = copy.deepcopy(tomllib.loads((ENVIRONMENTS_DIR / "default.toml").read_text()))
-    data["tooling"]["efs_enabled"] = False
-    env = parse_environment(data, source="environments/default.toml")
-    with pytest.raises(ConfigError, match=r"tooling.efs_enabled = False: leaves EFS_"):
-        synthesize(env, "default", str(outdir))
+    repo = tmp_path / "repo"
+    (repo / "flux/clusters/tooling").mkdir(parents=True)
+    (repo / "flux/clusters/tooling/kustomization.yaml").write_text("resources: [settings.yaml]\n")
+    (repo / "flux/clusters/tooling/settings.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {bucket: '${BACKUP_BUCKET}'}\n")
+    scan = platform.required_variables
+    monkeypatch.setattr(platform, "required_variables", lambda _root, entry: scan(repo, entry))
+    with pytest.raises(ConfigError, match=r"^\$\{BACKUP_BUCKET\} = 'flux/clusters/tooling/settings.yaml': is substituted"):
+        synthesize(load_environment(), "default", str(outdir))
     assert read_tree(outdir) == before
     assert leftovers(outdir) == []
 

@@ -101,8 +101,13 @@ def test_efs_is_encrypted_backed_up_tls_only_and_protected(tooling: StackJson) -
     assert referenced_address(file_system["kms_key_id"]).startswith("aws_kms_key.efs-key")
     assert file_system["lifecycle"]["prevent_destroy"] is True
     assert tooling.one("aws_efs_backup_policy")["backup_policy"]["status"] == "ENABLED"
-    deny = statements(policy(tooling.one("aws_efs_file_system_policy")))[0]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    by_effect = {s["Effect"]: s for s in statements(policy(tooling.one("aws_efs_file_system_policy")))}
+    assert set(by_effect) == {"Deny", "Allow"}
+    assert by_effect["Deny"]["Action"] == "*" and by_effect["Deny"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # Any policy replaces EFS's default allow: without this the CSI driver's (non-IAM) mounts fail.
+    allow = by_effect["Allow"]
+    assert sorted(allow["Action"]) == ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
+    assert allow["Condition"] == {"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}}
     mount_targets = tooling.resources("aws_efs_mount_target")
     assert len(mount_targets) == 3
     assert all("private" in target["subnet_id"] for target in mount_targets.values())
@@ -234,6 +239,8 @@ IRSA_BINDINGS = {
     },
 }
 IRSA_BINDINGS["application"] = {k: v for k, v in IRSA_BINDINGS["tooling"].items() if k not in ("vault", "gitlab-runner")}
+# With tooling.efs_enabled (the default): the EFS CSI controller, on the tooling cluster only.
+IRSA_BINDINGS["tooling"]["efs-csi"] = "system:serviceaccount:kube-system:efs-csi-controller-sa"
 
 
 def irsa_roles(stack: StackJson) -> dict[str, dict]:
@@ -321,7 +328,8 @@ def test_cluster_uses_access_entries_logs_everything_and_has_core_addons(stack: 
     assert sorted(cluster["enabled_cluster_log_types"]) == ["api", "audit", "authenticator", "controllerManager", "scheduler"]
     assert cluster["version"] == "1.33"
     addons = {a["addon_name"]: a for a in stack.resources("aws_eks_addon").values()}
-    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"}
+    efs = {"aws-efs-csi-driver"} if stack.stack_id == "tooling" else set()  # tooling.efs_enabled, on by default
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"} | efs
     assert addons["aws-ebs-csi-driver"]["service_account_role_arn"].startswith("${aws_iam_role.eks_ebs-csi-irsa")
     cluster_oidc = [p for n, p in stack.resources("aws_iam_openid_connect_provider").items() if n.startswith("eks_")]
     assert len(cluster_oidc) == 1 and cluster_oidc[0]["client_id_list"] == ["sts.amazonaws.com"]

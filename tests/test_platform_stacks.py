@@ -164,7 +164,8 @@ def test_default_storage_class_is_gp3_encrypted_with_the_clusters_ebs_key(platfo
     stack = default_stacks[platform]
     aws_stack = PLATFORM[platform][1]
     classes = {sc["metadata"]["name"]: sc for sc in stack.resources("kubernetes_storage_class_v1").values()}
-    assert set(classes) == {"gp3-encrypted", "gp3-encrypted-retain"}
+    efs = {"efs-shared"} if platform == "tooling-platform" else set()  # tests/test_efs.py
+    assert set(classes) == {"gp3-encrypted", "gp3-encrypted-retain"} | efs
     storage_class = classes["gp3-encrypted"]
     assert storage_class["metadata"] == {"name": "gp3-encrypted",
                                          "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}
@@ -313,6 +314,36 @@ def test_configmap_key_without_value_or_value_without_key_stops_synth():
     assert one_line(error).startswith("platform-vars.VPC_ID = None: vault_platform/platform_vars.py lists VPC_ID")
     with pytest.raises(ConfigError, match=r"platform-vars.VAULT_ROLE_ARN = '<a value>': has a value .* does not list it for the application"):
         configmap_data("application", {**values, "VAULT_ROLE_ARN": "arn"})
-    with pytest.raises(ConfigError, match=r"^tooling.efs_enabled = False: leaves EFS_FILE_SYSTEM_ID"):
-        tooling = {key: "v" for key in platform_vars.keys_for("tooling")}
-        configmap_data("tooling", {**tooling, "EFS_FILE_SYSTEM_ID": Unavailable("tooling.efs_enabled", False)})
+    with pytest.raises(ConfigError) as error:
+        configmap_data("application", {**values, "VAULT_CA_CERT_B64": Unavailable("vault_ca", "<none>")})
+    assert one_line(error).startswith("vault_ca = '<none>': leaves VAULT_CA_CERT_B64 of the application cluster's")
+
+
+def test_key_of_a_switched_off_feature_is_left_out_and_may_not_get_a_value():
+    tooling = {key: "v" for key in platform_vars.keys_for("tooling")}
+    off = {"tooling.efs_enabled"}
+    without = {k: v for k, v in tooling.items() if not k.startswith("EFS_")}
+    assert set(configmap_data("tooling", without, off)) == set(tooling) - {"EFS_FILE_SYSTEM_ID", "EFS_ACCESS_POINT_ID"}
+    with pytest.raises(ConfigError) as error:
+        configmap_data("tooling", {**without, "EFS_ACCESS_POINT_ID": "fsap-1"}, off)
+    assert one_line(error).startswith("tooling.efs_enabled = False: turns EFS_ACCESS_POINT_ID off")
+    # on, the key is required like any other
+    with pytest.raises(ConfigError, match=r"^platform-vars.EFS_FILE_SYSTEM_ID = None: vault_platform/platform_vars.py lists"):
+        configmap_data("tooling", {**without, "EFS_ACCESS_POINT_ID": "fsap-1"})
+
+
+def test_optional_key_used_without_a_default_stops_synth_whatever_the_switch(env, tmp_path):
+    write(tmp_path, "flux/clusters/tooling/kustomization.yaml", "resources: [pv.yaml]\n")
+    write(tmp_path, "flux/clusters/tooling/pv.yaml", (
+        "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: shared}\n"
+        "spec:\n  csi: {driver: efs.csi.aws.com, volumeHandle: '${EFS_FILE_SYSTEM_ID}::${EFS_ACCESS_POINT_ID:=none}'}\n"))
+    assert env.tooling.efs_enabled  # the key is in this environment's ConfigMap, and still refused
+    with pytest.raises(ConfigError) as error:
+        check_flux_variables("tooling", platform_vars.keys_for("tooling"), env, tmp_path)
+    assert one_line(error).startswith("${EFS_FILE_SYSTEM_ID} = 'flux/clusters/tooling/pv.yaml': is substituted without a default")
+    assert "only where tooling.efs_enabled is on; fix: write ${EFS_FILE_SYSTEM_ID:=<default>}" in str(error.value)
+    guarded = tmp_path / "guarded"  # another root: the scan is cached per root and entry
+    write(guarded, "flux/clusters/tooling/kustomization.yaml", "resources: [cm.yaml]\n")
+    write(guarded, "flux/clusters/tooling/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
+                                                    "data: {id: '${EFS_FILE_SYSTEM_ID:=}'}\n")
+    check_flux_variables("tooling", platform_vars.keys_for("tooling", {"tooling.efs_enabled"}), env, guarded)

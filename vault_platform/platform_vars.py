@@ -9,6 +9,7 @@ must carry every key a manifest of its cluster uses.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 CONFIGMAP_NAMESPACE = "flux-system"
@@ -18,12 +19,20 @@ TOOLING = "tooling"
 APPLICATION = "application"
 BOTH = (TOOLING, APPLICATION)
 
+EFS = "tooling.efs_enabled"
+
 
 @dataclass(frozen=True)
 class PlatformVar:
+    """feature: the environment switch (a dotted config field, e.g. "tooling.efs_enabled")
+    the key belongs to; the ConfigMap of an environment that turns it off lacks the key. So
+    a manifest may read such a key only with a default (``${KEY:=...}``), or it would break
+    those environments. None (the default): every environment has the key."""
+
     key: str
     clusters: tuple[str, ...]
     description: str
+    feature: str | None = None
 
 
 PLATFORM_VARS: tuple[PlatformVar, ...] = (
@@ -43,8 +52,10 @@ PLATFORM_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("VAULT_ROLE_ARN", (TOOLING,), "IRSA role of Vault's server pods (vault/vault), allowed to use the unseal key."),
     PlatformVar("GITLAB_RUNNER_ROLE_ARN", (TOOLING,), "IRSA role of the GitLab runner's build pods (gitlab-runner/gitlab-runner), ECR push."),
     PlatformVar("ECR_REGISTRY", (TOOLING,), "ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)."),
-    PlatformVar("EFS_FILE_SYSTEM_ID", (TOOLING,), "EFS file system for shared tooling storage."),
-    PlatformVar("EFS_ACCESS_POINT_ID", (TOOLING,), "EFS access point of that file system."),
+    PlatformVar("EFS_FILE_SYSTEM_ID", (TOOLING,), "EFS file system for shared tooling storage (StorageClass efs-shared provisions on it).",
+                feature=EFS),
+    PlatformVar("EFS_ACCESS_POINT_ID", (TOOLING,), "EFS access point of that file system, for a static PersistentVolume.",
+                feature=EFS),
     PlatformVar("APPLICATION_CLUSTER_ENDPOINT", (TOOLING,), "API endpoint of the application cluster, for Vault's Kubernetes auth of that cluster."),
     PlatformVar("APPLICATION_CLUSTER_CA", (TOOLING,), "Base64 CA certificate of the application cluster, for the same."),
     PlatformVar("DATABASE_HOST", BOTH, "Address of the application's PostgreSQL (Vault's database engine connects to it)."),
@@ -55,6 +66,12 @@ PLATFORM_VARS: tuple[PlatformVar, ...] = (
 )
 
 
-def keys_for(cluster: str) -> tuple[str, ...]:
-    """The ConfigMap keys of one cluster's platform stack."""
-    return tuple(var.key for var in PLATFORM_VARS if cluster in var.clusters)
+def keys_for(cluster: str, features_off: Collection[str] = ()) -> tuple[str, ...]:
+    """The ConfigMap keys of one cluster's platform stack, less those of the switches in
+    ``features_off``. Without it: every key the cluster can have."""
+    return tuple(var.key for var in PLATFORM_VARS if cluster in var.clusters and var.feature not in features_off)
+
+
+def optional_keys_for(cluster: str) -> dict[str, str]:
+    """Key -> feature switch, for the keys of one cluster that some environments lack."""
+    return {var.key: var.feature for var in PLATFORM_VARS if cluster in var.clusters and var.feature is not None}

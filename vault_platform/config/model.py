@@ -147,14 +147,20 @@ class CiConfig:
     """The GitLab project whose pipelines may plan and deploy this environment.
 
     The tooling stack trusts the instance's OIDC issuer (``gitlab_url``) and binds two roles
-    to the ``sub`` claim of this project: plan (read-only) from any branch, deploy from
-    ``deploy_branch`` only. No static AWS keys exist anywhere.
+    to the ``sub`` claim of this project: plan (read-only, and with ``[state]`` able to read
+    the state) from ``plan_branches``, deploy from ``deploy_branch`` only. No static AWS
+    keys exist anywhere.
     """
 
     gitlab_url: str = "https://gitlab.com"  # the instance's issuer URL, https, no path
     project_path: str = "platform/vault-platform"  # group[/subgroup...]/project
     deploy_branch: str = "main"
     audience: str = "sts.amazonaws.com"  # the id_tokens aud of .gitlab-ci.yml
+    # Branches whose pipelines may assume the plan role: names, or patterns with '*'. The
+    # plan role can decrypt the remote state (secrets such as the VPN CA key), and anyone who
+    # can push a listed branch can run code as it: with [state], list only protected branches
+    # (e.g. ["main"]); "*" (any branch) lets every merge request show its plan.
+    plan_branches: tuple[str, ...] = ("*",)
 
 
 @dataclass(frozen=True)

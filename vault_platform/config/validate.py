@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import re
 
@@ -173,6 +174,19 @@ def _check_ci(field: str, ci: CiConfig) -> None:
                           "write the branch that deploys, e.g. main")
     if not ci.audience:
         raise ConfigError(f"{field}.audience", ci.audience, "is empty", "use sts.amazonaws.com")
+    if not ci.plan_branches:
+        raise ConfigError(f"{field}.plan_branches", [], "is empty, so no pipeline could assume the plan role",
+                          f'list the branches that plan, e.g. ["{ci.deploy_branch}"], or ["*"] for any branch')
+    for index, branch in enumerate(ci.plan_branches):
+        # '*' is the one wildcard: IAM's StringLike also reads '?' as one, which Git forbids in names.
+        if not re.match(r"^[A-Za-z0-9_./*-]+$", branch) or ".." in branch:
+            raise ConfigError(f"{field}.plan_branches[{index}]", branch, "is not a branch name or a pattern with '*'",
+                              'write e.g. "main" or "release/*"')
+    # The deploy job needs the plan job of the same pipeline (.gitlab-ci.yml).
+    if not any(fnmatch.fnmatchcase(ci.deploy_branch, branch) for branch in ci.plan_branches):
+        raise ConfigError(f"{field}.plan_branches", list(ci.plan_branches),
+                          f"leaves out deploy_branch '{ci.deploy_branch}', whose deploy job needs its plan job",
+                          f'add "{ci.deploy_branch}" to plan_branches')
 
 
 def _check_database(field: str, database: DatabaseConfig) -> None:

@@ -52,13 +52,26 @@ class EfsFileSystem(Construct):
         self.file_system_id = self.file_system.id
         EfsBackupPolicy(self, "backups", file_system_id=self.file_system_id,
                         backup_policy=EfsBackupPolicyBackupPolicy(status="ENABLED"))
+        # Any file system policy replaces EFS's default one, which is what lets clients that
+        # mount without IAM (the EFS CSI driver's nodes) in at all: a policy of only the Deny
+        # would refuse them every mount. So the policy grants mount and write through a mount
+        # target (which only the client security group reaches), not root: the access points
+        # fix each client's POSIX identity.
         EfsFileSystemPolicy(
             self, "require-tls", file_system_id=self.file_system_id,
-            policy=policy_document([{
-                "Sid": "DenyUnencryptedTransport", "Effect": "Deny", "Principal": {"AWS": "*"},
-                "Action": "*", "Resource": self.file_system.arn,
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }]),
+            policy=policy_document([
+                {
+                    "Sid": "DenyUnencryptedTransport", "Effect": "Deny", "Principal": {"AWS": "*"},
+                    "Action": "*", "Resource": self.file_system.arn,
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+                {
+                    "Sid": "MountThroughMountTargets", "Effect": "Allow", "Principal": {"AWS": "*"},
+                    "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+                    "Resource": self.file_system.arn,
+                    "Condition": {"Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}},
+                },
+            ]),
         )
 
         self.security_group = SecurityGroup(

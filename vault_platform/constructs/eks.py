@@ -75,6 +75,8 @@ class EksClusterProps:
     public_access_cidrs: tuple[str, ...] = ()
     admin_principal_arns: tuple[str, ...] = ()
     log_retention_days: int = 90
+    # The EFS CSI driver add-on with its IRSA role, for clusters that mount an EFS file system.
+    efs_csi_driver: bool = False
 
 
 def _managed_policy(partition: str, name: str) -> str:
@@ -230,9 +232,17 @@ class EksCluster(Construct):
         # Versions are left to EKS's default for the cluster version, so an upgrade of the
         # control plane brings matching add-ons; the platform team pins when it must.
         addons = {"vpc-cni": cni_role.arn, "kube-proxy": None, "coredns": None, "aws-ebs-csi-driver": ebs_role.arn}
+        if props.efs_csi_driver:
+            # Only the controller calls the EFS API (it creates an access point per volume);
+            # the nodes mount over NFS without IAM, so their service account needs no role.
+            efs_role = self.irsa_role(
+                "efs-csi-irsa", role_suffix="efs-csi", namespace="kube-system", service_account="efs-csi-controller-sa",
+                managed_policies=("service-role/AmazonEFSCSIDriverPolicy",),
+            )
+            addons["aws-efs-csi-driver"] = efs_role.arn
         for name, role_arn in addons.items():
-            # coredns and the EBS CSI controller are Deployments: they need nodes first.
-            needs_nodes = name in ("coredns", "aws-ebs-csi-driver")
+            # coredns and the CSI controllers are Deployments: they need nodes first.
+            needs_nodes = name in ("coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver")
             EksAddon(
                 self, f"addon-{name}", cluster_name=self.cluster_name, addon_name=name,
                 service_account_role_arn=role_arn,

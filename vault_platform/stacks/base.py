@@ -112,9 +112,11 @@ class ClusterFoundation:
     cluster: EksCluster
 
 
-def cluster_foundation(stack: PlatformStack, name: str, network: NetworkConfig, cluster: ClusterConfig) -> ClusterFoundation:
+def cluster_foundation(stack: PlatformStack, name: str, network: NetworkConfig, cluster: ClusterConfig, *,
+                       efs_csi_driver: bool = False) -> ClusterFoundation:
     """Keys, VPC and EKS cluster of one cluster stack, with fixed construct ids (so the
-    Terraform addresses are the same in both stacks and across refactors)."""
+    Terraform addresses are the same in both stacks and across refactors). efs_csi_driver:
+    the cluster mounts an EFS file system (the tooling stack's, when enabled)."""
     env, account = stack.env, stack.account
     logs = logs_key(stack, "logs-key", f"{name}/logs", account)
     ebs = ebs_key(stack, "ebs-key", f"{name}/ebs", account)
@@ -129,6 +131,7 @@ def cluster_foundation(stack: PlatformStack, name: str, network: NetworkConfig, 
         secrets_kms_key_arn=secrets.arn, ebs_kms_key_arn=ebs.arn, log_kms_key_arn=logs.arn,
         node_groups=cluster.node_groups, partition=account.partition, public_access_cidrs=cluster.public_access_cidrs,
         admin_principal_arns=cluster.admin_principal_arns, log_retention_days=cluster.log_retention_days,
+        efs_csi_driver=efs_csi_driver,
     ))
     return ClusterFoundation(logs, ebs, secrets, vpc, eks)
 

@@ -8,15 +8,17 @@ references make cdktf write the AWS stacks' outputs and this stack's remote-stat
 and record the stack dependencies in manifest.json, so ``cdktf deploy '*'`` orders them.
 
 It installs the AWS load balancer controller and Flux (Helm, pinned), the default
-KMS-encrypted gp3 StorageClass, the ConfigMap ``flux-system/platform-vars`` (every key of
-``platform_vars.keys_for(cluster)``, filled from the AWS stacks), the Git credentials
+KMS-encrypted gp3 StorageClass (and on the tooling cluster with EFS, ``efs-shared``), the
+ConfigMap ``flux-system/platform-vars`` (every key of ``platform_vars.keys_for(cluster)``
+except those of features the environment turns off, filled from the AWS stacks), the Git credentials
 Secret when the key is given, and Flux's GitRepository ``platform`` with the cluster's root
 Kustomization (``<gitops.path>/<cluster>``). Everything else is Flux's, from flux/.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +61,8 @@ STORAGE_CLASS = "gp3-encrypted"
 # For data that must outlive its claim (Vault's raft and audit volumes): deleting the PVC,
 # the StatefulSet or the whole release leaves the EBS volume to be re-attached, not erased.
 RETAINED_STORAGE_CLASS = "gp3-encrypted-retain"
+# ReadWriteMany volumes on the tooling EFS, one access point each (tooling.efs_enabled).
+EFS_STORAGE_CLASS = "efs-shared"
 
 # Terraform variables of each platform stack: the deploy key never passes through code or
 # config. Set TF_VAR_flux_git_ssh_private_key (and _known_hosts) for `cdktf deploy`.
@@ -82,6 +86,12 @@ def cluster_role(env: EnvironmentConfig, cluster: str) -> str:
         raise ConfigError("cluster", cluster, f"is not a cluster of environment '{env.name}' ({env.source or 'in memory'})",
                           f"use one of: {', '.join(roles)}")
     return roles[cluster]
+
+
+def features_off(env: EnvironmentConfig) -> frozenset[str]:
+    """The feature switches of platform_vars.py (dotted config fields) this environment turns off."""
+    switches = {var.feature for var in platform_vars.PLATFORM_VARS if var.feature is not None}
+    return frozenset(switch for switch in switches if not functools.reduce(getattr, switch.split("."), env))
 
 
 def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, application: ApplicationStack,
@@ -111,27 +121,27 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
         "DATABASE_NAME": application.database.database_name,
     }
     if role == platform_vars.TOOLING:
-        efs = tooling.efs
-        no_efs = Unavailable("tooling.efs_enabled", env.tooling.efs_enabled)
         values.update({
             "VAULT_KMS_KEY_ID": tooling.vault_unseal_key.key_id,
             "VAULT_ROLE_ARN": tooling.vault_role.arn,
             "GITLAB_RUNNER_ROLE_ARN": tooling.gitlab_runner_role.arn,
             "ECR_REGISTRY": f"{tooling.account.account_id}.dkr.ecr.{env.region}.amazonaws.com",
-            "EFS_FILE_SYSTEM_ID": efs.file_system_id if efs is not None else no_efs,
-            "EFS_ACCESS_POINT_ID": efs.access_point_id if efs is not None else no_efs,
             "APPLICATION_CLUSTER_ENDPOINT": application.cluster.endpoint,
             "APPLICATION_CLUSTER_CA": application.cluster.certificate_authority_data,
             "DATABASE_MASTER_SECRET_ARN": application.database.master_secret_arn,
         })
+        if tooling.efs is not None:  # feature tooling.efs_enabled: off, the ConfigMap lacks these keys
+            values["EFS_FILE_SYSTEM_ID"] = tooling.efs.file_system_id
+            values["EFS_ACCESS_POINT_ID"] = tooling.efs.access_point_id
     else:
         values["VAULT_CA_CERT_B64"] = Fn.base64encode(vault_ca.certificate_pem) if vault_ca is not None else no_ca
     return values
 
 
-def configmap_data(role: str, values: Mapping[str, object]) -> dict[str, str]:
-    """Exactly the keys platform_vars.py lists for the cluster, each with a value."""
-    expected = platform_vars.keys_for(role)
+def configmap_data(role: str, values: Mapping[str, object], off: Collection[str] = ()) -> dict[str, str]:
+    """Exactly the keys platform_vars.py lists for the cluster, less those of the feature
+    switches in ``off`` (``features_off``), each with a value."""
+    expected = platform_vars.keys_for(role, off)
     for key in expected:
         value = values.get(key)
         if isinstance(value, Unavailable):
@@ -145,7 +155,13 @@ def configmap_data(role: str, values: Mapping[str, object]) -> dict[str, str]:
                 f"vault_platform/platform_vars.py lists {key} for the {role} cluster but the platform stack gives it no value",
                 "add its value to platform_values() in vault_platform/stacks/platform.py",
             )
+    optional = platform_vars.optional_keys_for(role)
     for key in values:
+        if key in optional and optional[key] in off:
+            raise ConfigError(
+                optional[key], False, f"turns {key} off for the {role} cluster but platform_values() still gives it a value",
+                "give the value only when the feature is on (vault_platform/stacks/platform.py)",
+            )
         if key not in expected:
             raise ConfigError(
                 f"platform-vars.{key}", "<a value>",
@@ -156,9 +172,20 @@ def configmap_data(role: str, values: Mapping[str, object]) -> dict[str, str]:
 
 
 def check_flux_variables(role: str, keys: tuple[str, ...] | list[str], env: EnvironmentConfig, repo_root: Path) -> None:
-    """Every ${VAR} the cluster's Flux tree needs is a key of its platform-vars."""
+    """Every ${VAR} the cluster's Flux tree needs is a key of its platform-vars, and none is
+    a key that only some environments have (whatever this environment's switches)."""
     entry = f"{env.gitops.path}/{role}"
     required = dict(required_variables(repo_root, entry))
+    optional = platform_vars.optional_keys_for(role)
+    for name, files in required.items():
+        if name in optional:
+            raise ConfigError(
+                f"${{{name}}}", files[0],
+                f"is substituted without a default by the {role} cluster's Flux tree ({entry}) but "
+                f"{platform_vars.CONFIGMAP_NAME} has {name} only where {optional[name]} is on",
+                f"write ${{{name}:=<default>}} in flux/, or make {name} a key of every environment in "
+                "vault_platform/platform_vars.py",
+            )
     unknown = [name for name in required if name not in keys]
     if unknown:
         name = unknown[0]
@@ -210,7 +237,7 @@ class ClusterPlatformStack(TerraformStack):
         # stack's CA does not exist yet at this point: its one value is filled in below.
         role = cluster_role(env, cluster)
         own = tooling if role == platform_vars.TOOLING else application
-        data = configmap_data(role, platform_values(role, env, tooling, application, vault_ca))
+        data = configmap_data(role, platform_values(role, env, tooling, application, vault_ca), features_off(env))
         check_flux_variables(role, list(data), env, repo_root)
         chart_addons = cluster_addons(role, env, own)
         validate_addons(chart_addons)
@@ -250,6 +277,8 @@ class ClusterPlatformStack(TerraformStack):
         )
         git_secret = self._git_secret(kubernetes, namespace)
         self._storage_classes(kubernetes, own)
+        if role == platform_vars.TOOLING and tooling.efs is not None:
+            self._efs_storage_class(kubernetes, tooling)
 
         sync_needs = [namespace, self.platform_vars] + ([git_secret] if git_secret is not None else [])
         self.addons = install_addons(self, chart_addons, provider=helm, after={
@@ -305,3 +334,24 @@ class ClusterPlatformStack(TerraformStack):
             metadata=AnnotationsMetadata(name="gp2"), annotations={DEFAULT_CLASS_ANNOTATION: "false"}, force=True,
         )
 
+    def _efs_storage_class(self, kubernetes: KubernetesProvider, tooling: ToolingStack) -> None:
+        """Shared (ReadWriteMany) volumes on the tooling EFS through the EFS CSI add-on of the
+        tooling stack: each claim gets its own access point, directory and POSIX identity
+        (parameters: kubernetes-sigs/aws-efs-csi-driver, docs "Dynamic Provisioning")."""
+        StorageClassV1(
+            self, EFS_STORAGE_CLASS, provider=kubernetes,
+            metadata=StorageClassV1Metadata(name=EFS_STORAGE_CLASS, annotations={DEFAULT_CLASS_ANNOTATION: "false"}),
+            storage_provisioner="efs.csi.aws.com",
+            parameters={
+                "provisioningMode": "efs-ap",
+                "fileSystemId": tooling.efs.file_system_id,
+                "directoryPerms": "700",
+                # Below their own directory, apart from the stack's /shared access point.
+                "basePath": "/dynamic",
+            },
+            # Shared data outlives a claim: deleting the PVC keeps the access point and files.
+            reclaim_policy="Retain",
+            # The file system policy refuses NFS without TLS; the driver mounts with TLS by
+            # default, named here so that a change of that default cannot break every mount.
+            mount_options=["tls"],
+        )

@@ -10,6 +10,7 @@ from vault_platform.constructs.ci_oidc import CiOidc, CiOidcProps
 from vault_platform.constructs.dns import PrivateZone
 from vault_platform.constructs.ecr import EcrRepositories
 from vault_platform.constructs.efs import EfsFileSystem, EfsFileSystemProps
+from vault_platform.constructs.kms import KmsKey
 from vault_platform.constructs.policy import allow
 from vault_platform.stacks.base import PlatformStack, cluster_addon_roles, cluster_foundation, plain_key
 
@@ -26,10 +27,9 @@ class ToolingStack(PlatformStack):
         self.cluster_name = env.cluster_name(config.cluster)
         name = self.cluster_name
 
-        foundation = cluster_foundation(self, name, config.network, config.cluster)
+        foundation = cluster_foundation(self, name, config.network, config.cluster, efs_csi_driver=config.efs_enabled)
         self.logs_key, self.ebs_key, self.secrets_key = foundation.logs_key, foundation.ebs_key, foundation.secrets_key
         self.vpc, self.cluster = foundation.vpc, foundation.cluster
-        self.efs_key = plain_key(self, "efs-key", f"{name}/efs", "EFS shared storage of the tooling cluster", account)
         self.vault_unseal_key = plain_key(self, "vault-unseal-key", f"{name}/vault-unseal", "Vault awskms auto-unseal", account)
 
         self.zone = PrivateZone(self, "private-zone", name=config.private_zone_name, vpc_id=self.vpc.vpc_id)
@@ -37,8 +37,12 @@ class ToolingStack(PlatformStack):
 
         self.ecr = EcrRepositories(self, "ecr", names=config.ecr_repositories, prefix=env.name)
 
-        self.efs = None
+        # Off: no key either. A KMS key is billed monthly and protected from destroy, so one
+        # that encrypts nothing would cost money and outlive its reason.
+        self.efs_key: KmsKey | None = None
+        self.efs: EfsFileSystem | None = None
         if config.efs_enabled:
+            self.efs_key = plain_key(self, "efs-key", f"{name}/efs", "EFS shared storage of the tooling cluster", account)
             self.efs = EfsFileSystem(self, "efs", EfsFileSystemProps(
                 name=f"{name}-shared", vpc_id=self.vpc.vpc_id, subnet_ids=self.vpc.private_subnet_ids,
                 kms_key_arn=self.efs_key.arn, client_security_group_id=self.cluster.cluster_security_group_id,
@@ -59,7 +63,7 @@ class ToolingStack(PlatformStack):
                       self.ecr.arns, sid="PushToPlatformRepositories"),
             ),
         )
-        self.ci = CiOidc(self, "ci-oidc", CiOidcProps(name=env.name, ci=env.ci, partition=account.partition))
+        self.ci = CiOidc(self, "ci-oidc", CiOidcProps(name=env.name, ci=env.ci, state=env.state, partition=account.partition))
         self._outputs()
 
     def _outputs(self) -> None:
@@ -83,7 +87,7 @@ class ToolingStack(PlatformStack):
         self.output("load_balancer_controller_role_arn", roles.load_balancer_controller.arn, "IRSA role of kube-system/aws-load-balancer-controller")
         self.output("external_dns_role_arn", roles.external_dns.arn, "IRSA role of kube-system/external-dns")
         self.output("external_secrets_role_arn", roles.external_secrets.arn, "IRSA role of external-secrets/external-secrets")
-        self.output("ci_plan_role_arn", self.ci.plan_role_arn, "Role GitLab CI plan jobs assume (read-only, any branch)")
+        self.output("ci_plan_role_arn", self.ci.plan_role_arn, "Role GitLab CI plan jobs assume (read-only; the branches of [ci] plan_branches)")
         self.output("ci_deploy_role_arn", self.ci.deploy_role_arn, "Role the GitLab CI deploy job assumes (deploy branch only)")
         self.output("ecr_repository_urls", [repo.repository_url for repo in self.ecr.repositories.values()], "ECR repositories for CI images")
         if self.efs is not None:
