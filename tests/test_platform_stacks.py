@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 from cdktf import App
 
 from tests.synth import StackJson
@@ -211,6 +212,14 @@ def test_irsa_role_values_in_platform_vars_belong_to_their_service_accounts(defa
         for key, account in {**expected, **(tooling_only if aws_stack == "tooling" else {})}.items():
             producer, role = remote_output(data[key], default_stacks)
             assert producer == aws_stack and irsa_role_of(default_stacks[aws_stack], role) == account, key
+
+
+def test_gitlab_runner_registers_with_the_environments_gitlab_instance(default_stacks, env):
+    """One GitLab instance per environment: the one CI's AWS roles trust is the one the runner serves."""
+    data = default_stacks["tooling-platform"].one("kubernetes_config_map_v1")["data"]
+    assert data["GITLAB_URL"] == env.ci.gitlab_url
+    runner = yaml.safe_load((REPO_ROOT / "flux/infrastructure/gitlab-runner/helmrelease.yaml").read_text())
+    assert runner["spec"]["values"]["gitlabUrl"] == "${GITLAB_URL}/"
 
 
 def test_application_trusts_the_vault_ca_the_tooling_platform_stack_makes(default_stacks):

@@ -52,6 +52,7 @@ PLATFORM_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("VAULT_ROLE_ARN", (TOOLING,), "IRSA role of Vault's server pods (vault/vault), allowed to use the unseal key."),
     PlatformVar("GITLAB_RUNNER_ROLE_ARN", (TOOLING,), "IRSA role of the GitLab runner's build pods (gitlab-runner/gitlab-runner), ECR push."),
     PlatformVar("ECR_REGISTRY", (TOOLING,), "ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)."),
+    PlatformVar("GITLAB_URL", (TOOLING,), "GitLab instance the runner registers with: the environment's [ci] gitlab_url (https, no path)."),
     PlatformVar("EFS_FILE_SYSTEM_ID", (TOOLING,), "EFS file system for shared tooling storage (StorageClass efs-shared provisions on it).",
                 feature=EFS),
     PlatformVar("EFS_ACCESS_POINT_ID", (TOOLING,), "EFS access point of that file system, for a static PersistentVolume.",

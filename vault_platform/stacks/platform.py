@@ -126,6 +126,8 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
             "VAULT_ROLE_ARN": tooling.vault_role.arn,
             "GITLAB_RUNNER_ROLE_ARN": tooling.gitlab_runner_role.arn,
             "ECR_REGISTRY": f"{tooling.account.account_id}.dkr.ecr.{env.region}.amazonaws.com",
+            # The instance CI's OIDC roles trust is the one the runner serves.
+            "GITLAB_URL": env.ci.gitlab_url,
             "APPLICATION_CLUSTER_ENDPOINT": application.cluster.endpoint,
             "APPLICATION_CLUSTER_CA": application.cluster.certificate_authority_data,
             "DATABASE_MASTER_SECRET_ARN": application.database.master_secret_arn,
