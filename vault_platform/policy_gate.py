@@ -9,8 +9,12 @@ Kubernetes ones for the kubernetes_*/helm resources of the platform stacks. Inli
 comments are impossible in JSON, so accepted findings live in a registry next to the
 code that causes them: a module-level ``CHECKOV_SUPPRESSIONS`` in the construct (or
 stack) module that creates the resource, keyed by (check id, resource type, the fixed
-child id the construct gives the resource), valued by the reason. A suppression that no
-longer matches a failure is reported as stale, so the list cannot outlive its cause.
+child id the construct gives the resource), valued by the reason. What an environment
+decides (a single-zone database in staging) is accepted in its file instead, by check id
+(``[policy.accepted]``). An acceptance that matches no failure of its environment is stale
+and fails the gate; a code suppression may be needed by some environments only (log
+retention is an environment's choice), so the test suite fails on one that no environment
+needs. Neither list can outlive its cause.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +37,8 @@ import vault_platform.stacks
 
 CHECKOV_VERSION = "3.3.30"
 SuppressionKey = tuple[str, str, str]  # (check id, resource type, construct child id)
+# How an environment's acceptance of a check appears among the suppressions: every resource.
+ANY = "*"
 
 
 class PolicyGateError(RuntimeError):
@@ -57,11 +64,16 @@ class GateResult:
     passed: int
     failed: tuple[Finding, ...]  # not suppressed: these fail the gate
     suppressed: tuple[tuple[Finding, str], ...]  # with the reason
-    stale: tuple[tuple[SuppressionKey, str], ...]  # registry entries that matched nothing
+    unused: tuple[tuple[SuppressionKey, str], ...]  # registry entries that matched nothing here
 
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    @property
+    def stale(self) -> tuple[tuple[SuppressionKey, str], ...]:
+        """The environment's acceptances that matched nothing: it no longer needs them."""
+        return tuple((key, module) for key, module in self.unused if key[1:] == (ANY, ANY))
 
 
 def suppressions() -> dict[SuppressionKey, tuple[str, str]]:
@@ -111,6 +123,11 @@ def _index_resources(stack_json: dict) -> dict[str, tuple[str, str]]:
     return index
 
 
+def environment_acceptances(accepted: Mapping[str, str], source: str) -> dict[SuppressionKey, tuple[str, str]]:
+    """[policy.accepted] of an environment file as registry entries: (check, any type, any resource)."""
+    return {(check_id, ANY, ANY): (f"accepted by the environment: {reason}", source) for check_id, reason in accepted.items()}
+
+
 def evaluate(reports: list[dict], stack_files: dict[str, Path],
              registry: dict[SuppressionKey, tuple[str, str]]) -> GateResult:
     by_file = {str(path.resolve()): stack_id for stack_id, path in stack_files.items()}
@@ -127,17 +144,20 @@ def evaluate(reports: list[dict], stack_files: dict[str, Path],
             rtype, path = indexes.get(stack_id, {}).get(name, (check["resource"].split(".")[0], name))
             finding = Finding(stack_id, check["check_id"], check.get("check_name", ""), rtype, name, path)
             key = (finding.check_id, finding.resource_type, finding.child_id)
+            if key not in registry:  # the code's reason first; else the environment's, if any
+                key = (finding.check_id, ANY, ANY)
             if key in registry:
                 used.add(key)
                 suppressed.append((finding, registry[key][0]))
             else:
                 failed.append(finding)
-    stale = tuple((key, module) for key, (_, module) in sorted(registry.items()) if key not in used)
-    return GateResult(passed, tuple(failed), tuple(suppressed), stale)
+    unused = tuple((key, module) for key, (_, module) in sorted(registry.items()) if key not in used)
+    return GateResult(passed, tuple(failed), tuple(suppressed), unused)
 
 
-def gate(stack_files: dict[str, Path]) -> GateResult:
-    return evaluate(run_checkov(stack_files), stack_files, suppressions())
+def gate(stack_files: dict[str, Path], accepted: Mapping[str, str] | None = None, source: str = "") -> GateResult:
+    """accepted: the environment's [policy.accepted] (check id -> reason), from ``source``."""
+    return evaluate(run_checkov(stack_files), stack_files, {**suppressions(), **environment_acceptances(accepted or {}, source)})
 
 
 def report_lines(result: GateResult) -> list[str]:
@@ -151,11 +171,12 @@ def report_lines(result: GateResult) -> list[str]:
     for finding, reason in result.suppressed:
         lines.append(f"  suppressed {finding.check_id} {finding.stack_id}: {finding.construct_path} - {reason}")
     for key, module in result.stale:
-        lines.append(f"  STALE suppression {key!r} in {module}: no failure matches it any more; remove it")
+        lines.append(f"  STALE acceptance of {key[0]} in {module}: no failure of this environment matches it; remove it")
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vault_platform.config import load_environment
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
     from vault_platform.errors import ConfigError
     from vault_platform.plan import PlanInputError, expected_stack_ids, synthesize_into
@@ -173,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             for stack_id, path in files.items():
                 if not path.is_file():
                     raise PlanInputError(f"stack '{stack_id}' is missing from the synthesized output {source}/stacks/")
-            result = gate(files)
+            env = load_environment(args.env)
+            result = gate(files, env.policy.accepted, env.source)
     except (ConfigError, PolicyGateError, PlanInputError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -164,6 +164,18 @@ class CiConfig:
 
 
 @dataclass(frozen=True)
+class PolicyConfig:
+    """Policy-gate findings this environment accepts on purpose: checkov check id -> why.
+
+    For what the environment decides (a single-zone database in staging), reviewed with the
+    file; findings the code causes are accepted next to that code (``CHECKOV_SUPPRESSIONS``).
+    An accepted check that no longer fails in this environment fails the gate as stale.
+    """
+
+    accepted: Mapping[str, str] = field(default_factory=_no_entries)
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     """Everything one deployment of the platform needs: one file, one of these."""
 
@@ -174,6 +186,7 @@ class EnvironmentConfig:
     vpn: VpnConfig = VpnConfig()
     gitops: GitOpsConfig = GitOpsConfig()
     ci: CiConfig = CiConfig()
+    policy: PolicyConfig = PolicyConfig()
     # When set, the AWS provider refuses to run against any other account.
     account_id: str | None = None
     # An IAM role the AWS provider (and the S3 backend) assumes: reach another account

@@ -14,6 +14,7 @@ from vault_platform.config.model import (
     GitOpsConfig,
     NetworkConfig,
     NodeGroupConfig,
+    PolicyConfig,
     StateConfig,
     VpnConfig,
 )
@@ -33,6 +34,9 @@ IAM_ROLE_NAME_LIMIT = 64
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
+_CHECKOV_ID = re.compile(r"^CKV2?_[A-Z0-9]+_[0-9]+$")
+# A reason a reviewer can weigh, not "ok" or "n/a".
+_REASON_MINIMUM = 20
 _TAG_KEY_LIMIT, _TAG_VALUE_LIMIT = 128, 256
 _DNS_ZONE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -83,6 +87,7 @@ def validate_environment(env: EnvironmentConfig) -> None:
     _check_vpn("vpn", env.vpn, env, (("tooling.network.cidr", tooling_cidr), ("application.network.cidr", application_cidr)))
     if env.state is not None:
         _check_state("state", env.state, env)
+    _check_policy("policy", env.policy)
 
 
 def _check_name(field: str, value: str, limit: int, example: str = "staging") -> None:
@@ -314,3 +319,13 @@ def _check_state(field: str, state: StateConfig, env: EnvironmentConfig) -> None
     if env.account_id is not None and key_account != env.account_id:
         raise ConfigError(f"{field}.kms_key_arn", state.kms_key_arn, f"is in account {key_account}, not account_id {env.account_id}",
                           "use the key the environment's state-bootstrap stack creates in its own account")
+
+
+def _check_policy(field: str, policy: PolicyConfig) -> None:
+    for check_id, reason in policy.accepted.items():
+        if not _CHECKOV_ID.match(check_id):
+            raise ConfigError(f"{field}.accepted.{check_id}", reason, "is not a checkov check id",
+                              "use the id the policy gate prints, e.g. CKV_AWS_157")
+        if len(reason.strip()) < _REASON_MINIMUM:
+            raise ConfigError(f"{field}.accepted.{check_id}", reason, f"is not a reason a reviewer can weigh (under {_REASON_MINIMUM} characters)",
+                              "say why this environment accepts the finding, e.g. what it trades for what")
