@@ -90,7 +90,7 @@ def all_environments(runs: int) -> int:
     print(f"environments:       {', '.join(names)} ({stacks} stacks in one output)")
     print(f"first alone:        {first_median:.2f} s  (median of {runs}; {names[0]})")
     print(f"all environments:   {all_median:.2f} s  (median of {runs})")
-    print(f"added per env:      {added:.2f} s = {share:.0%} of the first  (target <= {TARGET_ADDED_PER_ENVIRONMENT:.0%})")
+    print(f"added per env:      {added:.2f} s = {share:.1%} of the first  (target <= {TARGET_ADDED_PER_ENVIRONMENT:.0%})")
     print(f"target: {'met' if share <= TARGET_ADDED_PER_ENVIRONMENT else 'MISSED'}")
     return 0
 
