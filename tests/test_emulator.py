@@ -8,12 +8,13 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.request
 
 import pytest
 
-from vault_platform.emulator import HOST, Emulator, EmulatorError
+from vault_platform.emulator import HOST, Emulator, EmulatorError, one_request_at_a_time
 
 
 def _alive(pid: int) -> bool:
@@ -96,3 +97,31 @@ def test_every_eks_cluster_gets_its_own_oidc_issuer() -> None:
                                resourcesVpcConfig={"subnetIds": []})
             issuers.add(eks.describe_cluster(name=name)["cluster"]["identity"]["oidc"]["issuer"])
     assert len(issuers) == 2
+
+
+def test_the_server_answers_one_request_at_a_time() -> None:
+    """moto's backends are not thread-safe; the wrapper the server runs under lets one
+    request in at a time, its body included. Unwrapped, the same app overlaps."""
+    def overlap(app) -> int:
+        inside, most, guard = 0, 0, threading.Lock()
+
+        def slow_app(environ, start_response):
+            nonlocal inside, most
+            with guard:
+                inside += 1
+                most = max(most, inside)
+            time.sleep(0.05)
+            yield b"body"  # the body is part of the request: moto renders it from its models
+            with guard:
+                inside -= 1
+
+        wrapped = app(slow_app)
+        threads = [threading.Thread(target=lambda: list(wrapped({}, lambda *a: None))) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return most
+
+    assert overlap(lambda app: app) > 1
+    assert overlap(one_request_at_a_time) == 1

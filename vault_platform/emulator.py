@@ -95,9 +95,8 @@ class Emulator:
             "AWS_PROFILE": "",
             "AWS_SESSION_TOKEN": "",
             "AWS_EC2_METADATA_DISABLED": "true",
-            # moto's server is one process: at Terraform's default of 10 concurrent requests on
-            # the 2-core machine it has dropped a connection after creating a security group,
-            # the SDK retried, and the retry failed as a duplicate. Fewer at once, emulator only.
+            # Fewer requests at once than Terraform's default 10, emulator only: the server
+            # answers one at a time (one_request_at_a_time), so more would only queue.
             "TF_CLI_ARGS_apply": "-parallelism=4",
             "TF_CLI_ARGS_destroy": "-parallelism=4",
         }
@@ -198,8 +197,28 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def one_request_at_a_time(app: typing.Callable) -> typing.Callable:
+    """A WSGI app that runs ``app`` for one request at a time, body included.
+
+    moto's server accepts connections on many threads, but its backends are not thread-safe
+    (getmoto/moto#372, #10185): two EC2 calls at once can raise inside moto after it has
+    stored the resource, the 500 makes the AWS SDK retry the create, and the retry fails as
+    a duplicate (InvalidGroup.Duplicate, InvalidLaunchTemplateName.AlreadyExistsException:
+    both seen in this project's round trip). Serialised, every call sees a consistent model;
+    moto answers in milliseconds, so Terraform's own parallelism barely notices.
+    """
+    lock = threading.Lock()
+
+    def serialized(environ: dict, start_response: typing.Callable) -> list[bytes]:
+        with lock:
+            return list(app(environ, start_response))
+
+    return serialized
+
+
 def _serve(argv: list[str]) -> None:
-    """moto's server, with every EKS cluster given its own OIDC issuer.
+    """moto's server, one request at a time (``one_request_at_a_time``), with every EKS
+    cluster given its own OIDC issuer.
 
     moto 5.2.5 draws the issuer id once per process, so a second cluster (application
     after tooling) gets the first one's issuer and its IAM OIDC provider fails with
@@ -216,9 +235,15 @@ def _serve(argv: list[str]) -> None:
         cluster.identity = {"oidc": {"issuer": issuer.rsplit("/", 1)[0] + "/" + mock_random.get_random_string(length=32)}}  # type: ignore[attr-defined]
 
     models.Cluster.__init__ = init_with_own_issuer  # type: ignore[method-assign]
-    from moto.server import main as moto_main
+    import moto.server
 
-    moto_main(argv)
+    run_simple = moto.server.run_simple
+
+    def run_serialized(host: str, port: int, app: typing.Callable, **options: object) -> None:
+        run_simple(host, port, one_request_at_a_time(app), **options)
+
+    moto.server.run_simple = run_serialized  # type: ignore[assignment]
+    moto.server.main(argv)
 
 
 if __name__ == "__main__":
