@@ -141,6 +141,12 @@ class StateConfig:
     # the key under that alias. A key ARN names an existing key you manage yourself.
     kms_key_arn: str
 
+    @property
+    def kms_key_alias(self) -> str | None:
+        """The alias name (after ``alias/``) of an alias ARN; None for a key ARN."""
+        _, _, alias = self.kms_key_arn.partition(":alias/")
+        return alias or None
+
 
 @dataclass(frozen=True)
 class CiConfig:

@@ -81,7 +81,7 @@ def gitlab_trust_policy(provider_arn: str, issuer_host: str, audience: str, subj
     return policy_document(statements)
 
 
-def state_key_scope(kms_key_arn: str) -> tuple[str, dict[str, dict[str, object]]]:
+def state_key_scope(state: StateConfig) -> tuple[str, dict[str, dict[str, object]]]:
     """The state key as a statement's Resource and Condition.
 
     A key ARN is used as is. An alias ARN in Resource governs the alias, never the key behind
@@ -93,9 +93,10 @@ def state_key_scope(kms_key_arn: str) -> tuple[str, dict[str, dict[str, object]]
     region and the alias to exist before the tooling stack can plan). Who may move the alias
     decides which key this is; the deploy role may not (deploy_guardrails).
     """
-    account_and_region, _, alias = kms_key_arn.partition(":alias/")
-    if not alias:
-        return kms_key_arn, {}
+    alias = state.kms_key_alias
+    if alias is None:
+        return state.kms_key_arn, {}
+    account_and_region = state.kms_key_arn.removesuffix(f":alias/{alias}")
     return f"{account_and_region}:key/*", {"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/{alias}"}}
 
 
@@ -107,7 +108,7 @@ def plan_state_statements(state: StateConfig, env_name: str, partition: str) -> 
     check its lock ID (GetObject: kms:Decrypt); kms:Encrypt is never called by S3."""
     bucket = f"arn:{partition}:s3:::{state.bucket}"
     objects = f"{bucket}/{env_name}"
-    key, key_condition = state_key_scope(state.kms_key_arn)
+    key, key_condition = state_key_scope(state)
     return [
         allow(["s3:ListBucket"], [bucket], sid="ListWorkspaces",
               Condition={"StringEquals": {"s3:prefix": WORKSPACE_LIST_PREFIX}}),
@@ -145,7 +146,7 @@ def deploy_guardrails(role_arns: Sequence[str], provider_arn: str, state: StateC
         statements.append(_deny("KeepStateBucket", ["s3:DeleteBucket", "s3:DeleteBucketPolicy", "s3:DeleteObjectVersion",
                                                     "s3:PutBucketPolicy", "s3:PutBucketVersioning",
                                                     "s3:PutLifecycleConfiguration"], [bucket, f"{bucket}/*"]))
-        key, key_condition = state_key_scope(state.kms_key_arn)
+        key, key_condition = state_key_scope(state)
         # Without the key every state object is unreadable.
         statements.append(_deny("KeepStateKey", ["kms:DisableKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"], [key],
                                 **({"Condition": key_condition} if key_condition else {})))

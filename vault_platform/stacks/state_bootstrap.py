@@ -22,11 +22,11 @@ def state_key_alias(env: EnvironmentConfig) -> str:
     if state is None:
         raise ConfigError("state", "<missing>", f"{env.source or 'the environment'} has no [state] table, so there is no bucket to bootstrap",
                           "add [state] with bucket, region and kms_key_arn, or drop --bootstrap (local state needs none)")
-    _, _, resource = state.kms_key_arn.partition(":alias/")
-    if not resource:
+    alias = state.kms_key_alias
+    if alias is None:
         raise ConfigError("state.kms_key_arn", state.kms_key_arn, "names an existing key, which the bootstrap stack cannot create",
                           "write the alias ARN the bootstrap should create (…:alias/terraform-state), or create the bucket yourself")
-    return resource
+    return alias
 
 
 class StateBootstrapStack(PlatformStack):
