@@ -20,10 +20,8 @@ needs. Neither list can outlive its cause.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
-import pkgutil
 import shutil
 import subprocess
 import sys
@@ -32,8 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import vault_platform.constructs
-import vault_platform.stacks
+from vault_platform.accepted_findings import collect
 
 CHECKOV_VERSION = "3.3.30"
 SuppressionKey = tuple[str, str, str]  # (check id, resource type, construct child id)
@@ -78,13 +75,7 @@ class GateResult:
 
 def suppressions() -> dict[SuppressionKey, tuple[str, str]]:
     """Every CHECKOV_SUPPRESSIONS entry of the construct and stack modules: key -> (reason, module)."""
-    found: dict[SuppressionKey, tuple[str, str]] = {}
-    for package in (vault_platform.constructs, vault_platform.stacks):
-        for info in pkgutil.iter_modules(package.__path__, prefix=f"{package.__name__}."):
-            module = importlib.import_module(info.name)
-            for key, reason in getattr(module, "CHECKOV_SUPPRESSIONS", {}).items():
-                found[key] = (reason, info.name)
-    return found
+    return collect("CHECKOV_SUPPRESSIONS")  # type: ignore[return-value]
 
 
 def checkov_binary() -> str:

@@ -1,0 +1,114 @@
+"""The IAM lint (vault_platform/iam_lint.py) over every environment's synthesized policies:
+no finding without a written reason, no reason without a finding, every principal there
+on a fresh account; and the lint rejects the defects it was written for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.synth import StackJson
+from vault_platform.accepted_findings import collect
+from vault_platform.app import STACK_ORDER, stack_id, synthesize_environments
+from vault_platform.config import environment_names, load_environment
+from vault_platform.constructs.policy import allow, policy_document
+from vault_platform.iam_lint import IamLintInputError, Placement, lint_stacks, placement_of, report_lines
+from vault_platform.stacks.load_balancer_controller_policy import load_balancer_controller_statements
+
+ENVIRONMENTS = environment_names()
+
+
+@pytest.fixture(scope="module")
+def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict]]:
+    """environment -> stack id -> JSON, bootstrap stacks included (they write the state key's policy)."""
+    configs = [(name, load_environment(name)) for name in ENVIRONMENTS]
+    stacks = synthesize_environments(configs, str(tmp_path_factory.mktemp("iam") / "cdktf.out"), bootstrap=True)
+    data = {s.stack_id: json.loads(s.path.read_text()) for s in stacks}
+    result = {}
+    for name, _ in configs:
+        ids = [stack_id(name, "state-bootstrap"), *(stack_id(name, stack) for stack in STACK_ORDER)]
+        result[name] = {sid: data[sid] for sid in ids if sid in data}
+    return result
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_policy_passes_the_lint_or_has_a_reason(environment: str, environments: dict) -> None:
+    result = lint_stacks(environments[environment], placement_of(load_environment(environment)))
+    assert not result.failed, "\n".join(report_lines(result))
+    assert result.accepted, "the lint saw no policy at all"
+
+
+def test_no_accepted_finding_is_stale(environments: dict) -> None:
+    used = set()
+    for environment in ENVIRONMENTS:
+        used |= lint_stacks(environments[environment], placement_of(load_environment(environment))).used_keys
+    stale = {key: module for key, (_, module) in collect("PARLIAMENT_ACCEPTED").items() if key not in used}
+    assert not stale, f"PARLIAMENT_ACCEPTED entries no environment needs any more, remove them: {stale}"
+
+
+def _one_policy_stack(resource_type: str, attribute: str, policy: str, **extra: object) -> dict[str, dict]:
+    body = {attribute: policy, "//": {"metadata": {"path": f"bad/{resource_type}"}}, **extra}
+    return {"bad": {"resource": {resource_type: {"thing": body}}}}
+
+
+WHERE = Placement(region="eu-west-1")
+
+
+def test_a_key_policy_naming_a_service_linked_role_fails_with_the_fix() -> None:
+    slr = "arn:aws:iam::${data.aws_caller_identity.caller.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    policy = policy_document([{"Sid": "AutoScaling", "Effect": "Allow", "Principal": {"AWS": slr},
+                               "Action": "kms:Decrypt", "Resource": "*"}])
+    result = lint_stacks(_one_policy_stack("aws_kms_key", "policy", policy), WHERE, accepted={})
+    lines = [f.line() for f in result.failed if f.issue == "PRINCIPAL_MAY_NOT_EXIST"]
+    assert len(lines) == 1 and "AWSServiceRoleForAutoScaling" in lines[0] and "aws:PrincipalArn" in lines[0], lines
+
+
+def test_a_literal_role_in_a_trust_policy_fails_but_a_reference_passes() -> None:
+    def trust(principal: str) -> str:
+        return policy_document([{"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}])
+    literal = lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", trust("arn:aws:iam::123456789012:role/x")),
+                          WHERE, accepted={})
+    referenced = lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", trust("${aws_iam_role.other.arn}")),
+                             WHERE, accepted={})
+    assert [f.issue for f in literal.failed] == ["PRINCIPAL_MAY_NOT_EXIST"]
+    assert not referenced.failed
+
+
+def test_a_listener_created_on_listener_arns_is_not_covered() -> None:
+    """The load balancer controller's old policy: CreateListener is authorized on the load balancer."""
+    policy = policy_document([allow(["elasticloadbalancing:CreateListener"],
+                                    ["arn:aws:elasticloadbalancing:*:*:listener/net/*/*/*"], sid="Listeners")])
+    result = lint_stacks(_one_policy_stack("aws_iam_role_policy", "policy", policy), WHERE, accepted={})
+    assert [(f.issue, f.sid) for f in result.failed] == [("RESOURCE_NOT_COVERED", "Listeners")]
+    assert "loadbalancer/net" in result.failed[0].detail
+
+
+def test_a_policy_the_linter_rejects_names_stack_statement_and_fix() -> None:
+    policy = policy_document([allow(["s3:GetObjectt"], ["arn:aws:s3:::bucket/*"], sid="Typo")])
+    result = lint_stacks(_one_policy_stack("aws_iam_role_policy", "policy", policy), WHERE, accepted={})
+    lines = report_lines(result)
+    assert any("UNKNOWN_ACTION bad: bad/aws_iam_role_policy statement Typo" in line for line in lines), lines
+    assert any("PARLIAMENT_ACCEPTED" in line for line in lines)
+
+
+def test_an_untyped_reference_fails_with_where_to_type_it() -> None:
+    policy = policy_document([allow(["sqs:SendMessage"], ["${aws_sqs_queue.q.arn}"])])
+    with pytest.raises(IamLintInputError, match=r"aws_sqs_queue.*PLACEHOLDERS"):
+        lint_stacks(_one_policy_stack("aws_iam_role_policy", "policy", policy), WHERE, accepted={})
+
+
+def test_load_balancer_controller_grants_what_v2_13_calls_on_its_resources() -> None:
+    """Calls of controller v2.13.0 the old policy missed (derived from its source and published policy)."""
+    statements = {s["Sid"]: s for s in load_balancer_controller_statements("demo-tooling")}
+    granted = {(action, resource) for s in statements.values() for action in s["Action"]
+               for resource in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
+    listener = "arn:aws:elasticloadbalancing:*:*:listener/net/*/*/*"
+    assert ("elasticloadbalancing:AddTags", listener) in granted, "v2.13 tags listeners on create"
+    assert ("elasticloadbalancing:CreateListener", "arn:aws:elasticloadbalancing:*:*:loadbalancer/net/*/*") in granted
+    assert ("elasticloadbalancing:ModifyListenerAttributes", listener) in granted
+    backend = statements["BackendRulesOnClusterSecurityGroups"]
+    assert backend["Condition"]["StringEquals"] == {"aws:ResourceTag/kubernetes.io/cluster/demo-tooling": ["owned", "shared"]}
+    assert {"ec2:DescribeIpamPools", "elasticloadbalancing:ModifyIpPools", "elasticloadbalancing:SetRulePriorities"} <= \
+        {action for s in statements.values() for action in s["Action"]}

@@ -1,0 +1,323 @@
+"""IAM lint: every policy the stacks write, checked against AWS's documented rules.
+
+    python -m vault_platform.iam_lint --env staging     # one environment; exit 1 on a finding
+
+Three checks over the synthesized JSON of an environment's stacks:
+
+1. parliament (PyPI, version below) on each statement of each identity, trust and resource
+   policy (KMS key, S3 bucket, EFS file system): unknown actions or condition keys, actions
+   whose resource types no listed ARN matches, type mismatches. A finding fails unless a
+   reason accepts it: ``PARLIAMENT_ACCEPTED`` in the construct or stack module that writes
+   the statement, keyed by (issue, Sid). An accepted finding that no environment produces
+   is stale (tests/test_iam_lint.py fails on it).
+2. Resource coverage, stricter than parliament (which only checks resource types its data
+   marks required): a statement that names ARNs must name one of each action's resource
+   types, else IAM authorizes the call against a resource the statement never names
+   (``CreateListener`` is authorized on the load balancer, not on a listener).
+3. Principals that exist on a fresh account: KMS, S3 and IAM refuse a policy naming a
+   principal that does not exist (KMS: MalformedPolicyDocumentException). A principal must
+   be ``*``, a service, the account (root or id), or a reference to a resource Terraform
+   creates first (same stack: the reference is the dependency; an earlier stack's output).
+
+Terraform references (``${...}``) are replaced, for parliament only, by typed placeholder
+ARNs in the ARN format the AWS Service Authorization Reference documents for that resource
+type (``PLACEHOLDERS``): a reference nobody typed fails the lint, so a new resource type in
+a policy is typed before it is linted, never guessed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import warnings
+from collections.abc import Hashable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from vault_platform.accepted_findings import collect
+
+PARLIAMENT_VERSION = "1.6.4"
+
+# Which attribute of which resource type holds which kind of policy. A policy document in
+# any other attribute fails the lint: add its kind here.
+POLICY_ATTRIBUTES: Mapping[tuple[str, str], str] = {
+    ("aws_iam_role", "assume_role_policy"): "trust",
+    ("aws_iam_role_policy", "policy"): "identity",
+    ("aws_iam_policy", "policy"): "identity",
+    ("aws_kms_key", "policy"): "resource",
+    ("aws_s3_bucket_policy", "policy"): "resource",
+    ("aws_efs_file_system_policy", "policy"): "resource",
+}
+
+_ACCOUNT = "123456789012"  # an environment without account_id: a documentation account
+_OIDC_ISSUER = "https://oidc.eks.{region}.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+# (resource type, attribute) -> placeholder in the documented ARN format of that type.
+PLACEHOLDERS: Mapping[tuple[str, str], str] = {
+    ("aws_caller_identity", "account_id"): "{account}",
+    ("aws_kms_key", "arn"): "arn:{partition}:kms:{region}:{account}:key/0e2f1a9c-4b7d-4e55-9c1a-5d8b6f3e2a10",
+    ("aws_iam_role", "arn"): "arn:{partition}:iam::{account}:role/{name}",
+    ("aws_iam_openid_connect_provider", "arn"): "arn:{partition}:iam::{account}:oidc-provider/placeholder.example.com",
+    ("aws_eks_cluster", "identity[0].oidc[0].issuer"): _OIDC_ISSUER,
+    ("aws_cloudwatch_log_group", "arn"): "arn:{partition}:logs:{region}:{account}:log-group:{name}",
+    ("aws_db_instance", "master_user_secret[0].secret_arn"):
+        "arn:{partition}:secretsmanager:{region}:{account}:secret:rds!db-placeholder-AbCdEf",
+    ("aws_ecr_repository", "arn"): "arn:{partition}:ecr:{region}:{account}:repository/{name}",
+    ("aws_efs_file_system", "arn"): "arn:{partition}:elasticfilesystem:{region}:{account}:file-system/fs-0123456789abcdef0",
+    ("aws_route53_zone", "arn"): "arn:{partition}:route53:::hostedzone/Z0123456789PLACEHOLDER",
+    ("aws_s3_bucket", "arn"): "arn:{partition}:s3:::{name}",
+}
+
+# Findings that come from parliament not knowing a policy kind, whatever the statement.
+_KIND_RULES: Mapping[tuple[str, str], str] = {
+    ("trust", "MALFORMED"): "a trust policy has no Resource: the role it belongs to is the resource",
+    ("trust", "UNKNOWN_FEDERATION_SOURCE"): "an IAM OIDC provider ARN, which parliament does not know as a federation source",
+}
+
+_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+_DEPENDENCY_FREE = re.compile(r"^(\*|[0-9]{12}|arn:aws[a-z-]*:iam::[0-9]{12}:root)$")
+
+
+class IamLintInputError(RuntimeError):
+    """A policy the lint cannot read (an untyped reference, an unknown attribute): one line."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    stack_id: str
+    address: str  # Terraform address, e.g. aws_kms_key.ebs-key_key_0A1B2C3D
+    construct_path: str
+    kind: str  # identity, trust or resource
+    text: str  # as synthesized, with ${...} references
+
+
+@dataclass(frozen=True)
+class Finding:
+    policy: Policy
+    sid: str  # the statement's Sid, or "#<index>" without one
+    issue: str
+    detail: str
+
+    def line(self) -> str:
+        return (f"{self.issue} {self.policy.stack_id}: {self.policy.construct_path} statement {self.sid}: {self.detail}")
+
+
+@dataclass(frozen=True)
+class LintResult:
+    failed: tuple[Finding, ...]
+    accepted: tuple[tuple[Finding, str], ...]
+    used_keys: frozenset[Hashable]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where placeholders put the policies: the environment's partition, region and account."""
+
+    region: str
+    account: str = _ACCOUNT
+    partition: str = "aws"
+
+
+def policies(stack_id: str, stack_json: Mapping) -> Iterator[Policy]:
+    for resource_type, items in stack_json.get("resource", {}).items():
+        for name, body in items.items():
+            for attribute, value in body.items():
+                if not (isinstance(value, str) and '"Statement"' in value):
+                    continue
+                kind = POLICY_ATTRIBUTES.get((resource_type, attribute))
+                if kind is None:
+                    raise IamLintInputError(
+                        f"{stack_id}: {resource_type}.{name}.{attribute} holds a policy of no known kind; "
+                        "add it to POLICY_ATTRIBUTES in vault_platform/iam_lint.py")
+                path = body.get("//", {}).get("metadata", {}).get("path", name)
+                yield Policy(stack_id, f"{resource_type}.{name}", path, kind, value)
+
+
+def _literal_names(stack_json: Mapping) -> dict[tuple[str, str], str]:
+    """(type, resource name) -> the literal name AWS gives it (name or bucket)."""
+    names = {}
+    for resource_type, items in stack_json.get("resource", {}).items():
+        for name, body in items.items():
+            literal = body.get("name") or body.get("bucket")
+            if isinstance(literal, str) and "${" not in literal:
+                names[(resource_type, name)] = literal
+    return names
+
+
+def resolve(text: str, stack_id: str, stack_json: Mapping, where: Placement) -> str:
+    """The policy with each ${...} replaced by its typed placeholder."""
+    names = _literal_names(stack_json)
+
+    def placeholder(resource_type: str, name: str, attribute: str, expression: str) -> str:
+        template = PLACEHOLDERS.get((resource_type, attribute))
+        if template is None:
+            raise IamLintInputError(
+                f"{stack_id}: ${{{expression}}} has no typed placeholder; add ({resource_type!r}, {attribute!r}) "
+                "with the ARN format of the AWS Service Authorization Reference to PLACEHOLDERS in vault_platform/iam_lint.py")
+        return template.format(partition=where.partition, region=where.region, account=where.account,
+                               name=names.get((resource_type, name), name))
+
+    def reference(expression: str) -> str:
+        replace = re.fullmatch(r'replace\((.+), "([^"]*)", "([^"]*)"\)', expression)
+        if replace:
+            return reference(replace.group(1)).replace(replace.group(2), replace.group(3))
+        remote = re.fullmatch(r"data\.terraform_remote_state\.[^.]+\.outputs\.cross-stack-output-(.+)", expression)
+        if remote:  # cdktf names the output <type><construct id><attribute>
+            output = remote.group(1)
+            for resource_type, attribute in PLACEHOLDERS:
+                if output.startswith(resource_type) and output.endswith(attribute.replace(".", "")):
+                    return placeholder(resource_type, output, attribute, expression)
+            raise IamLintInputError(f"{stack_id}: ${{{expression}}} is an earlier stack's output of no typed placeholder; "
+                                    "add its (type, attribute) to PLACEHOLDERS in vault_platform/iam_lint.py")
+        parts = re.fullmatch(r"(?:data\.)?([a-z0-9_]+)\.([^.]+)\.(.+)", expression)
+        if not parts:
+            raise IamLintInputError(f"{stack_id}: ${{{expression}}} is no reference the lint can type; "
+                                    "write the policy with plain resource references")
+        return placeholder(parts.group(1), parts.group(2), parts.group(3), expression)
+
+    return _REFERENCE.sub(lambda match: reference(match.group(1)), text)
+
+
+def _statements(text: str) -> list[dict]:
+    statements = json.loads(text)["Statement"]
+    return statements if isinstance(statements, list) else [statements]
+
+
+def _sid(statement: Mapping, index: int) -> str:
+    return str(statement.get("Sid") or f"#{index}")
+
+
+def parliament_findings(policy: Policy, resolved: str) -> Iterator[Finding]:
+    """parliament on each statement alone, so every finding belongs to one Sid."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # parliament imports pkg_resources, deprecated by setuptools
+        from parliament import analyze_policy_string
+    for index, statement in enumerate(_statements(resolved)):
+        single = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        for found in analyze_policy_string(single).findings:
+            yield Finding(policy, _sid(statement, index), found.issue, json.dumps(found.detail, sort_keys=True))
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def coverage_findings(policy: Policy, resolved: str) -> Iterator[Finding]:
+    """Actions whose every resource type the statement's ARNs miss (check 2)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from parliament import expand_action, is_arn_match
+        from parliament.statement import get_arn_format, get_privilege_info
+    for index, statement in enumerate(_statements(resolved)):
+        resources = _as_list(statement.get("Resource", []))
+        if statement.get("Effect") != "Allow" or not resources or "*" in resources:
+            continue
+        for action in _as_list(statement.get("Action", [])):
+            for expanded in expand_action(action, raise_exceptions=False):
+                info = get_privilege_info(expanded["service"], expanded["action"])
+                types = [t["resource_type"] for t in info["resource_types"] if t["resource_type"]]
+                formats = [(t.rstrip("*"), get_arn_format(t.rstrip("*"), info["service_resources"])) for t in types]
+                if formats and not any(is_arn_match(t, f, r) for t, f in formats for r in resources):
+                    yield Finding(policy, _sid(statement, index), "RESOURCE_NOT_COVERED",
+                                  f"{expanded['service']}:{expanded['action']} is authorized on "
+                                  f"{' or '.join(sorted({f for _, f in formats}))}, which Resource does not name")
+
+
+def principal_findings(policy: Policy, earlier_outputs_ok: bool = True) -> Iterator[Finding]:
+    """Principals a fresh account has before this policy is created (check 3)."""
+    if policy.kind == "identity":
+        return
+    # Quotes inside a reference (function arguments) would break the JSON: make them single.
+    unquoted = _REFERENCE.sub(lambda match: match.group(0).replace('"', "'"), policy.text)
+    for index, statement in enumerate(_statements(unquoted)):
+        principal = statement.get("Principal", {})
+        entries = [("AWS", principal)] if principal == "*" else [
+            (kind, value) for kind, values in principal.items() if kind != "Service" for value in _as_list(values)]
+        for kind, value in entries:
+            if _exists_first(value, earlier_outputs_ok):
+                continue
+            role = value.rsplit("/", 1)[-1]
+            fix = (f"{role} is a service-linked role a new account lacks until the service first creates it: match it "
+                   "with aws:PrincipalArn under Principal '*' and kms:CallerAccount (stacks/base.py ebs_key)"
+                   if "/aws-service-role/" in value else
+                   "reference the principal's resource (its arn attribute), so Terraform creates it first")
+            yield Finding(policy, _sid(statement, index), "PRINCIPAL_MAY_NOT_EXIST",
+                          f"{kind} principal {value} may not exist when the policy is created; fix: {fix}")
+
+
+def _exists_first(value: str, earlier_outputs_ok: bool) -> bool:
+    whole = re.fullmatch(r"\$\{([^}]*)\}", value)
+    if whole:  # a reference: the resource is created first (this stack) or was (an earlier one)
+        return earlier_outputs_ok or not whole.group(1).startswith("data.terraform_remote_state.")
+    account_only = re.sub(r"\$\{data\.aws_caller_identity\.[^.}]+\.account_id\}", _ACCOUNT, value)
+    return bool(_DEPENDENCY_FREE.match(account_only))
+
+
+def lint_stacks(stacks: Mapping[str, Mapping], where: Placement,
+                accepted: Mapping[Hashable, tuple[str, str]] | None = None) -> LintResult:
+    """stacks: stack id -> synthesized JSON, of one environment."""
+    registry = collect("PARLIAMENT_ACCEPTED") if accepted is None else accepted
+    failed: list[Finding] = []
+    kept: list[tuple[Finding, str]] = []
+    used: set[Hashable] = set()
+    for stack_id, stack_json in stacks.items():
+        for policy in policies(stack_id, stack_json):
+            resolved = resolve(policy.text, stack_id, stack_json, where)
+            # dict.fromkeys: parliament's wildcard expansion repeats actions, so findings too.
+            found = dict.fromkeys([*parliament_findings(policy, resolved), *coverage_findings(policy, resolved),
+                                   *principal_findings(policy)])
+            for finding in found:
+                rule = _KIND_RULES.get((policy.kind, finding.issue))
+                key = (finding.issue, finding.sid)
+                if rule and finding.issue != "PRINCIPAL_MAY_NOT_EXIST":
+                    kept.append((finding, rule))
+                elif key in registry and finding.issue != "PRINCIPAL_MAY_NOT_EXIST":
+                    used.add(key)
+                    kept.append((finding, registry[key][0]))
+                else:
+                    failed.append(finding)
+    return LintResult(tuple(failed), tuple(kept), frozenset(used))
+
+
+def placement_of(env) -> Placement:  # EnvironmentConfig; typed loosely to keep config out of the import path
+    return Placement(region=env.region, account=env.account_id or _ACCOUNT)
+
+
+def report_lines(result: LintResult) -> list[str]:
+    lines = [f"IAM lint (parliament {PARLIAMENT_VERSION}): {len(result.failed)} failed, "
+             f"{len(result.accepted)} accepted with a reason"]
+    for finding in result.failed:
+        lines.append(f"  FAILED {finding.line()}")
+        if finding.issue != "PRINCIPAL_MAY_NOT_EXIST":
+            lines.append(f"         fix the statement, or add {(finding.issue, finding.sid)!r}: \"<reason>\" to "
+                         "PARLIAMENT_ACCEPTED in the module that writes it")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    from vault_platform.config import load_environment
+    from vault_platform.config.load import DEFAULT_ENVIRONMENT
+    from vault_platform.errors import ConfigError
+    from vault_platform.plan import synthesize_into
+
+    parser = argparse.ArgumentParser(prog="python -m vault_platform.iam_lint", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT)
+    args = parser.parse_args(argv)
+    try:
+        env = load_environment(args.env)
+        with tempfile.TemporaryDirectory(prefix="vault-platform-iam-") as name:
+            ids = synthesize_into(args.env, Path(name))
+            stacks = {s: json.loads((Path(name) / "stacks" / s / "cdk.tf.json").read_text()) for s in ids}
+        result = lint_stacks(stacks, placement_of(env))
+    except (ConfigError, IamLintInputError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(report_lines(result)))
+    return 0 if not result.failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
