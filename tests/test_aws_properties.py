@@ -326,7 +326,7 @@ def test_cluster_uses_access_entries_logs_everything_and_has_core_addons(stack: 
     cluster = stack.one("aws_eks_cluster")
     assert cluster["access_config"]["authentication_mode"] == "API"
     assert sorted(cluster["enabled_cluster_log_types"]) == ["api", "audit", "authenticator", "controllerManager", "scheduler"]
-    assert cluster["version"] == "1.33"
+    assert cluster["version"] == "1.35"
     addons = {a["addon_name"]: a for a in stack.resources("aws_eks_addon").values()}
     efs = {"aws-efs-csi-driver"} if stack.stack_id == "tooling" else set()  # tooling.efs_enabled, on by default
     assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"} | efs

@@ -67,7 +67,7 @@ BAD_INPUT = [
     ("cluster name too long for IAM role names", set_at("tooling.cluster.name", "t" * 40), "tooling.cluster.name", "t" * 40, "within 35 characters"),
     ("cluster name with capitals", set_at("tooling.cluster.name", "Tooling"), "tooling.cluster.name", "Tooling", "rename it"),
     ("same cluster names", set_at("application.cluster.name", "tooling"), "application.cluster.name", "tooling", "different names"),
-    ("unsupported Kubernetes version", set_at("tooling.cluster.kubernetes_version", "1.21"), "tooling.cluster.kubernetes_version", "1.21", "1.33"),
+    ("unsupported Kubernetes version", set_at("tooling.cluster.kubernetes_version", "1.21"), "tooling.cluster.kubernetes_version", "1.21", "1.35"),
     ("missing required field", drop("region"), "region", "<missing>", "add 'region = ...'"),
     ("missing VPC range", drop("tooling.network.cidr"), "tooling.network.cidr", "<missing>", "add 'cidr = ...'"),
     ("unknown top-level key", set_at("regoin", "eu-west-1"), "regoin", "eu-west-1", "did you mean 'region'"),

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from vault_platform.config.versions import DEFAULT_KUBERNETES_VERSION, DEFAULT_POSTGRES_VERSION
+
 
 def _no_entries() -> Mapping[str, str]:
     return MappingProxyType({})
@@ -35,7 +37,7 @@ class ClusterConfig:
     """One EKS cluster."""
 
     name: str  # short name, e.g. "tooling"; the AWS name is "<environment>-<name>"
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION  # a row of config/versions.py in standard support
     # CIDRs allowed to reach the public API endpoint. Empty (the default) disables the
     # public endpoint: the API is then reachable only from inside the VPCs or through the VPN.
     public_access_cidrs: tuple[str, ...] = ()
@@ -60,7 +62,8 @@ class DatabaseConfig:
     """The application's PostgreSQL, used by the demo app through Vault's database engine."""
 
     instance_class: str = "db.t4g.medium"
-    engine_version: str = "16.8"
+    # The major version only (config/versions.py); RDS applies minor versions itself.
+    engine_version: str = DEFAULT_POSTGRES_VERSION
     allocated_storage_gib: int = 20
     max_allocated_storage_gib: int = 100
     multi_az: bool = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
+from datetime import date
 
 from vault_platform.config.model import (
     CiConfig,
@@ -19,11 +20,15 @@ from vault_platform.config.model import (
     VpnConfig,
 )
 from vault_platform.config.regions import ZONES_BY_REGION
+from vault_platform.config.versions import (
+    KUBERNETES_VERSIONS,
+    POSTGRES_MAJOR_VERSIONS,
+    SupportedVersion,
+    find,
+    in_standard_support,
+)
 from vault_platform.errors import ConfigError
 
-# EKS versions in standard or extended support that AWS provider 5.100 and the EKS add-ons
-# used here know. Add a version once it is released on EKS; drop it once AWS removes it.
-SUPPORTED_KUBERNETES_VERSIONS = ("1.30", "1.31", "1.32", "1.33")
 
 # EKS: 1-100 characters, starting alphanumeric, then alphanumerics, '-' and '_'.
 EKS_CLUSTER_NAME_LIMIT = 100
@@ -90,6 +95,20 @@ def validate_environment(env: EnvironmentConfig) -> None:
     _check_policy("policy", env.policy)
 
 
+def _check_supported(field: str, version: str, table: tuple[SupportedVersion, ...], what: str,
+                     today: date | None = None) -> None:
+    """A version of the dated table (config/versions.py) whose standard support has not ended."""
+    today = today or date.today()
+    current = ", ".join(row.version for row in in_standard_support(table, today))
+    row = find(table, version)
+    if row is None:
+        raise ConfigError(field, version, f"is not an {what} in vault_platform/config/versions.py",
+                          f"use one in standard support: {current}")
+    if row.standard_support_ends < today:
+        raise ConfigError(field, version, f"left AWS standard support on {row.standard_support_ends.isoformat()} ({row.source})",
+                          f"use one in standard support: {current}")
+
+
 def _check_name(field: str, value: str, limit: int, example: str = "staging") -> None:
     if not _NAME.match(value):
         raise ConfigError(field, value, "must be lower-case a-z, 0-9 and '-', starting with a letter", f"rename it, e.g. '{example}'")
@@ -123,8 +142,7 @@ def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig) -
             f"makes the IAM role name '{longest_role}' longer than IAM's {IAM_ROLE_NAME_LIMIT} characters",
             f"keep '<environment>-<cluster>' within {IAM_ROLE_NAME_LIMIT - len(LONGEST_ROLE_SUFFIX)} characters",
         )
-    if cluster.kubernetes_version not in SUPPORTED_KUBERNETES_VERSIONS:
-        raise ConfigError(f"{field}.kubernetes_version", cluster.kubernetes_version, "is not a supported EKS Kubernetes version", f"use one of {', '.join(SUPPORTED_KUBERNETES_VERSIONS)}")
+    _check_supported(f"{field}.kubernetes_version", cluster.kubernetes_version, KUBERNETES_VERSIONS, "EKS Kubernetes version")
     for index, cidr in enumerate(cluster.public_access_cidrs):
         where = f"{field}.public_access_cidrs[{index}]"
         try:
@@ -197,8 +215,12 @@ def _check_ci(field: str, ci: CiConfig) -> None:
 def _check_database(field: str, database: DatabaseConfig) -> None:
     if not database.instance_class.startswith("db."):
         raise ConfigError(f"{field}.instance_class", database.instance_class, "is not an RDS instance class", "write e.g. db.t4g.medium")
-    if not re.match(r"^1[4-7](\.[0-9]+)?$", database.engine_version):
-        raise ConfigError(f"{field}.engine_version", database.engine_version, "is not a PostgreSQL version RDS supports here (14-17)", "write e.g. 16.8")
+    major, dot, _ = database.engine_version.partition(".")
+    if dot and find(POSTGRES_MAJOR_VERSIONS, major):
+        raise ConfigError(f"{field}.engine_version", database.engine_version,
+                          "pins a minor version, which RDS retires within months and upgrades on its own (a plan would then show a downgrade)",
+                          f'write the major version "{major}"; RDS applies minor upgrades itself (auto_minor_version_upgrade)')
+    _check_supported(f"{field}.engine_version", database.engine_version, POSTGRES_MAJOR_VERSIONS, "RDS PostgreSQL major version")
     if not 20 <= database.allocated_storage_gib <= database.max_allocated_storage_gib:
         raise ConfigError(
             f"{field}.allocated_storage_gib", database.allocated_storage_gib,

@@ -56,7 +56,7 @@ class Postgres(Construct):
                 from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, referenced_security_group_id=group_id,
                 description=f"PostgreSQL from {label}",
             )
-        major = db.engine_version.split(".")[0]
+        major = db.engine_version  # config/validate.py: the major version only
         parameters = DbParameterGroup(
             self, "parameters", name=f"{props.name}-postgres{major}", family=f"postgres{major}",
             description="TLS required for every connection",
@@ -89,6 +89,7 @@ class Postgres(Construct):
             deletion_protection=not destroy_allowed(self),
             skip_final_snapshot=False,
             final_snapshot_identifier=f"{props.name}-final",
+            # With the major version pinned, AWS's minor upgrades are no drift to undo.
             auto_minor_version_upgrade=True,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             performance_insights_enabled=True,

@@ -1,0 +1,48 @@
+"""The dated versions table (vault_platform/config/versions.py): the defaults are in standard
+support, a version past its end is refused with the date, and every row says where its
+date comes from."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from vault_platform.config import environment_names, load_environment
+from vault_platform.config.model import ClusterConfig, DatabaseConfig
+from vault_platform.config.validate import _check_supported
+from vault_platform.config.versions import KUBERNETES_VERSIONS, POSTGRES_MAJOR_VERSIONS, find
+from vault_platform.errors import ConfigError
+
+
+@pytest.mark.parametrize("environment", environment_names())
+def test_every_environment_uses_versions_in_standard_support_today(environment: str) -> None:
+    env = load_environment(environment)  # validation itself refuses a version past its end
+    today = date.today()
+    for version, table in ((env.tooling.cluster.kubernetes_version, KUBERNETES_VERSIONS),
+                           (env.application.cluster.kubernetes_version, KUBERNETES_VERSIONS),
+                           (env.application.database.engine_version, POSTGRES_MAJOR_VERSIONS)):
+        row = find(table, version)
+        assert row is not None and row.standard_support_ends >= today, (environment, version)
+
+
+def test_defaults_are_rows_in_support_and_postgres_is_a_major_version() -> None:
+    assert find(KUBERNETES_VERSIONS, ClusterConfig(name="x").kubernetes_version).standard_support_ends >= date.today()
+    assert "." not in DatabaseConfig().engine_version
+
+
+def test_every_row_is_dated_and_sourced_from_aws_documentation() -> None:
+    for row in (*KUBERNETES_VERSIONS, *POSTGRES_MAJOR_VERSIONS):
+        assert row.source.startswith("https://docs.aws.amazon.com/"), row
+
+
+def test_a_version_is_refused_the_day_after_its_standard_support_ends() -> None:
+    row = KUBERNETES_VERSIONS[0]
+    _check_supported("cluster.kubernetes_version", row.version, KUBERNETES_VERSIONS, "EKS Kubernetes version",
+                     today=row.standard_support_ends)
+    with pytest.raises(ConfigError) as error:
+        _check_supported("cluster.kubernetes_version", row.version, KUBERNETES_VERSIONS, "EKS Kubernetes version",
+                         today=date.fromordinal(row.standard_support_ends.toordinal() + 1))
+    message = str(error.value)
+    assert f"left AWS standard support on {row.standard_support_ends.isoformat()}" in message
+    assert "\n" not in message and "fix: use one in standard support" in message
