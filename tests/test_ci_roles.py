@@ -11,6 +11,7 @@ import dataclasses
 import json
 import shutil
 from pathlib import Path
+import tomllib
 
 import pytest
 from cdktf import App, TerraformStack
@@ -19,6 +20,7 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider
 from tests.synth import StackJson
 from tests.test_terraform_validate import unavailable
 from vault_platform.config import load_environment
+from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.ci_oidc import CiOidc, CiOidcProps, gitlab_trust_policy
 from vault_platform.terraform_cli import TerraformUnavailable, find_mirror, required_providers, validate_directory
@@ -104,7 +106,8 @@ def test_plan_branches_from_the_environment_file() -> None:
     from tests.test_config import set_at, with_change
     from vault_platform.config import parse_environment
 
-    assert load_environment("default").ci.plan_branches == ("*",)
+    default = load_environment("default")
+    assert default.state is None and default.ci.effective_plan_branches(remote_state=False) == ("*",)
     env = parse_environment(with_change(set_at("ci.plan_branches", ["main", "release/*"])))
     assert env.ci.plan_branches == ("main", "release/*")
 
@@ -208,3 +211,25 @@ def test_terraform_validate_with_remote_state(staging: StackJson, tmp_path: Path
     shutil.copytree(staging.path.parent, work)
     valid, problems = validate_directory(work, mirror)
     assert valid, "\n".join(problems)
+
+
+def test_with_remote_state_only_the_deploy_branch_plans_by_default(tmp_path: Path) -> None:
+    """The plan role can decrypt the state (CA private keys): no branch anyone can push may assume it."""
+    env = load_environment("staging")
+    assert env.state is not None and env.ci.plan_branches is None
+    stack = synth_ci(env, tmp_path)
+    _, plan = role_named(stack, "-ci-plan")
+    subjects = [c.get("StringEquals", {}).get("gitlab.com:sub") for c in trust_conditions(plan)]
+    assert subjects == [PROJECT + env.ci.deploy_branch] and all("StringLike" not in c for c in trust_conditions(plan))
+
+
+def test_any_branch_with_remote_state_is_refused_in_one_line() -> None:
+    from tests.test_config import set_at, with_change
+    from vault_platform.config import parse_environment
+    from vault_platform.errors import ConfigError
+
+    staging = tomllib.loads((ENVIRONMENTS_DIR / "staging.toml").read_text())
+    staging.setdefault("ci", {})["plan_branches"] = ["*"]
+    with pytest.raises(ConfigError, match=r"^[^\n]*ci\.plan_branches = \['\*'\]: .*CA private keys; fix: list protected branches"):
+        parse_environment(staging)
+    assert parse_environment(with_change(set_at("ci.plan_branches", ["*"]))).ci.plan_branches == ("*",)  # local state

@@ -165,11 +165,19 @@ class CiConfig:
     project_path: str = "platform/vault-platform"  # group[/subgroup...]/project
     deploy_branch: str = "main"
     audience: str = "sts.amazonaws.com"  # the id_tokens aud of .gitlab-ci.yml
-    # Branches whose pipelines may assume the plan role: names, or patterns with '*'. The
-    # plan role can decrypt the remote state (secrets such as the VPN CA key), and anyone who
-    # can push a listed branch can run code as it: with [state], list only protected branches
-    # (e.g. ["main"]); "*" (any branch) lets every merge request show its plan.
-    plan_branches: tuple[str, ...] = ("*",)
+    # Branches whose pipelines may assume the plan role: names, or patterns with '*'. With
+    # [state] the plan role can decrypt the remote state, which holds the VPN's and Vault's CA
+    # private keys, and anyone who can push a listed branch can run code as it: so with
+    # [state] only protected branches may be listed ('*' is refused) and the default is
+    # deploy_branch alone. Without [state] (local state, nothing for CI to read) the
+    # default is '*', so every merge request shows its plan.
+    plan_branches: tuple[str, ...] | None = None
+
+    def effective_plan_branches(self, remote_state: bool) -> tuple[str, ...]:
+        """plan_branches, or its default: deploy_branch with remote state, else any branch."""
+        if self.plan_branches is not None:
+            return self.plan_branches
+        return (self.deploy_branch,) if remote_state else ("*",)
 
 
 @dataclass(frozen=True)

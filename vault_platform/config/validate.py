@@ -87,7 +87,7 @@ def validate_environment(env: EnvironmentConfig) -> None:
         if not re.match(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", repository) or len(repository) > 200:
             raise ConfigError(f"tooling.ecr_repositories[{index}]", repository, "is not a valid ECR repository name", "use lower-case letters, digits, '.', '_', '-' and '/'")
     _check_database("application.database", env.application.database)
-    _check_ci("ci", env.ci)
+    _check_ci("ci", env.ci, remote_state=env.state is not None)
     _check_gitops("gitops", env.gitops)
     _check_vpn("vpn", env.vpn, env, (("tooling.network.cidr", tooling_cidr), ("application.network.cidr", application_cidr)))
     if env.state is not None:
@@ -184,7 +184,7 @@ def _check_node_group(field: str, group: NodeGroupConfig) -> None:
         raise ConfigError(f"{field}.capacity_type", group.capacity_type, "is not an EKS capacity type", "use ON_DEMAND or SPOT")
 
 
-def _check_ci(field: str, ci: CiConfig) -> None:
+def _check_ci(field: str, ci: CiConfig, remote_state: bool) -> None:
     # The IAM OIDC provider's URL is the issuer: https, a host, nothing after it.
     if not re.match(r"^https://[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$", ci.gitlab_url):
         raise ConfigError(f"{field}.gitlab_url", ci.gitlab_url, "is not an https URL of a GitLab instance without a path",
@@ -197,17 +197,23 @@ def _check_ci(field: str, ci: CiConfig) -> None:
                           "write the branch that deploys, e.g. main")
     if not ci.audience:
         raise ConfigError(f"{field}.audience", ci.audience, "is empty", "use sts.amazonaws.com")
-    if not ci.plan_branches:
+    plan_branches = ci.effective_plan_branches(remote_state)
+    if not plan_branches:
         raise ConfigError(f"{field}.plan_branches", [], "is empty, so no pipeline could assume the plan role",
                           f'list the branches that plan, e.g. ["{ci.deploy_branch}"], or ["*"] for any branch')
-    for index, branch in enumerate(ci.plan_branches):
+    if remote_state and "*" in plan_branches:
+        raise ConfigError(f"{field}.plan_branches", list(plan_branches),
+                          "lets a pipeline of any branch assume the plan role, which can decrypt the remote state "
+                          "([state]) holding the VPN's and Vault's CA private keys",
+                          f'list protected branches only, e.g. ["{ci.deploy_branch}"], or remove the line (default: deploy_branch)')
+    for index, branch in enumerate(plan_branches):
         # '*' is the one wildcard: IAM's StringLike also reads '?' as one, which Git forbids in names.
         if not re.match(r"^[A-Za-z0-9_./*-]+$", branch) or ".." in branch:
             raise ConfigError(f"{field}.plan_branches[{index}]", branch, "is not a branch name or a pattern with '*'",
                               'write e.g. "main" or "release/*"')
     # The deploy job needs the plan job of the same pipeline (.gitlab-ci.yml).
-    if not any(fnmatch.fnmatchcase(ci.deploy_branch, branch) for branch in ci.plan_branches):
-        raise ConfigError(f"{field}.plan_branches", list(ci.plan_branches),
+    if not any(fnmatch.fnmatchcase(ci.deploy_branch, branch) for branch in plan_branches):
+        raise ConfigError(f"{field}.plan_branches", list(plan_branches),
                           f"leaves out deploy_branch '{ci.deploy_branch}', whose deploy job needs its plan job",
                           f'add "{ci.deploy_branch}" to plan_branches')
 

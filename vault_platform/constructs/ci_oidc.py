@@ -8,8 +8,10 @@ For a custom OIDC provider such as GitLab, IAM's only claim condition keys are
 GitLab cannot put them in ``sub`` either (its ``ci_id_token_sub_claim_components`` take
 project, ref type, ref and, since 18.7, environment protection and tier). So project and
 branch are bound through ``sub``:
-- plan: the branches of ``ci.plan_branches`` (default any branch, so merge requests are
-  reviewed by their plan), read-only, plus what Terraform needs of the remote state;
+- plan: the branches of ``ci.plan_branches``, read-only, plus what Terraform needs of the
+  remote state; with remote state only protected branches (default the deploy branch: the
+  state holds the VPN's and Vault's CA private keys), else any branch by default, so merge
+  requests are reviewed by their plan;
 - deploy: the deploy branch only (protect it in GitLab), with the rights a deploy needs,
   minus a few it must never use (``deploy_guardrails``).
 """
@@ -179,12 +181,13 @@ class CiOidc(Construct):
         ci = props.ci
         issuer_host = ci.gitlab_url.removeprefix("https://")
         self.provider = IamOpenidConnectProvider(self, "provider", url=ci.gitlab_url, client_id_list=[ci.audience])
-        branches = "any branch" if ci.plan_branches == ("*",) else "branches " + ", ".join(ci.plan_branches)
+        plan_branches = ci.effective_plan_branches(props.state is not None)
+        branches = "any branch" if plan_branches == ("*",) else "branches " + ", ".join(plan_branches)
         self.plan_role = IamRole(
             self, "plan-role", name=f"{props.name}-ci-plan", max_session_duration=SESSION_SECONDS,
             description=f"GitLab CI plan jobs of {ci.project_path}, {branches}: read-only",
             assume_role_policy=gitlab_trust_policy(self.provider.arn, issuer_host, ci.audience,
-                                                   branch_subjects(ci.project_path, ci.plan_branches)),
+                                                   branch_subjects(ci.project_path, plan_branches)),
         )
         IamRolePolicyAttachment(self, "plan-read-only", role=self.plan_role.name,
                                 policy_arn=f"arn:{props.partition}:iam::aws:policy/ReadOnlyAccess")
