@@ -63,7 +63,7 @@ def test_meshed_namespaces_select_istio_by_revision_tag(rendered):
     for name in ("demo", "istio-ingress"):
         (ns,) = _find(rendered, "Namespace", name)
         assert ns["metadata"]["labels"]["istio.io/rev"] == "stable"
-    (istiod,) = _find(rendered, "HelmRelease", "istiod-1-24")
+    (istiod,) = _find(rendered, "HelmRelease", "istiod-1-30")
     assert istiod["spec"]["values"]["revisionTags"] == ["stable"]
     assert istiod["spec"]["values"]["meshConfig"]["defaultConfig"]["holdApplicationUntilProxyStarts"] is True
 
