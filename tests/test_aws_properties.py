@@ -230,7 +230,7 @@ def test_private_zone_is_shared_with_the_application_vpc(tooling: StackJson, app
 IRSA_BINDINGS = {
     "tooling": {
         "vault": "system:serviceaccount:vault:vault",
-        "gitlab-runner": "system:serviceaccount:gitlab-runner:gitlab-runner",
+        "gitlab-runner": "system:serviceaccount:gitlab-runner:gitlab-runner-build",
         "aws-load-balancer-controller": "system:serviceaccount:kube-system:aws-load-balancer-controller",
         "external-dns": "system:serviceaccount:kube-system:external-dns",
         "external-secrets": "system:serviceaccount:external-secrets:external-secrets",

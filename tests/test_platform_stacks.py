@@ -206,7 +206,7 @@ def test_every_variable_flux_substitutes_is_a_configmap_key(platform, default_st
 def test_irsa_role_values_in_platform_vars_belong_to_their_service_accounts(default_stacks):
     expected = {"EXTERNAL_DNS_ROLE_ARN": "kube-system/external-dns",
                 "EXTERNAL_SECRETS_ROLE_ARN": "external-secrets/external-secrets"}
-    tooling_only = {"VAULT_ROLE_ARN": "vault/vault", "GITLAB_RUNNER_ROLE_ARN": "gitlab-runner/gitlab-runner"}
+    tooling_only = {"VAULT_ROLE_ARN": "vault/vault", "GITLAB_RUNNER_ROLE_ARN": "gitlab-runner/gitlab-runner-build"}
     for platform, (_, aws_stack) in PLATFORM.items():
         data = default_stacks[platform].one("kubernetes_config_map_v1")["data"]
         for key, account in {**expected, **(tooling_only if aws_stack == "tooling" else {})}.items():

@@ -50,7 +50,7 @@ PLATFORM_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("EBS_KMS_KEY_ARN", BOTH, "KMS key that encrypts the cluster's EBS volumes (gp3 StorageClass)."),
     PlatformVar("VAULT_KMS_KEY_ID", (TOOLING,), "KMS key id of Vault's awskms auto-unseal."),
     PlatformVar("VAULT_ROLE_ARN", (TOOLING,), "IRSA role of Vault's server pods (vault/vault), allowed to use the unseal key."),
-    PlatformVar("GITLAB_RUNNER_ROLE_ARN", (TOOLING,), "IRSA role of the GitLab runner's build pods (gitlab-runner/gitlab-runner), ECR push."),
+    PlatformVar("GITLAB_RUNNER_ROLE_ARN", (TOOLING,), "IRSA role of the GitLab runner's build pods (gitlab-runner/gitlab-runner-build), ECR push."),
     PlatformVar("ECR_REGISTRY", (TOOLING,), "ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)."),
     PlatformVar("GITLAB_URL", (TOOLING,), "GitLab instance the runner registers with: the environment's [ci] gitlab_url (https, no path)."),
     PlatformVar("EFS_FILE_SYSTEM_ID", (TOOLING,), "EFS file system for shared tooling storage (StorageClass efs-shared provisions on it).",

@@ -1,5 +1,7 @@
 """Properties of the rendered tree: pinned charts, no secret values, Vault HA, mesh security."""
 
+import re
+
 import flux_checks
 
 
@@ -82,3 +84,22 @@ def test_gitlab_runner_token_comes_from_vault(rendered):
     assert es["spec"]["data"][0]["remoteRef"] == {"key": "kv/gitlab/runner", "property": "registrationToken"}
     (hr,) = _find(rendered, "HelmRelease", "gitlab-runner")
     assert hr["spec"]["values"]["runners"]["secret"] == es["spec"]["target"]["name"]
+
+
+def test_gitlab_runner_build_pods_run_with_no_kubernetes_rights(rendered):
+    """A CI job must not read the runner's token: its pod's account has no binding and no API token."""
+    (hr,) = _find(rendered, "HelmRelease", "gitlab-runner")
+    config = hr["spec"]["values"]["runners"]["config"]
+    build_account = re.search(r'service_account = "([^"]+)"', config).group(1)
+    assert build_account != hr["spec"]["values"]["serviceAccount"]["name"], "build pods share the manager's rights"
+    (account,) = _find(rendered, "ServiceAccount", build_account)
+    assert account["automountServiceAccountToken"] is False
+    bindings = [o for objects in rendered.values() if isinstance(objects, list) for o in objects
+                if o.get("kind") in ("RoleBinding", "ClusterRoleBinding")]
+    assert not [b for b in bindings if any(s.get("name") == build_account for s in b.get("subjects", []))]
+
+
+def test_vault_injector_release_renders_no_server_objects(rendered):
+    (hr,) = _find(rendered, "HelmRelease", "vault-injector")
+    server = hr["spec"]["values"]["server"]
+    assert server == {"enabled": False, "serviceAccount": {"create": False}, "authDelegator": {"enabled": False}}

@@ -55,7 +55,9 @@ class ToolingStack(PlatformStack):
                               sid="AutoUnseal"),),
         )
         self.gitlab_runner_role = self.cluster.irsa_role(
-            "gitlab-runner-irsa", role_suffix="gitlab-runner", namespace="gitlab-runner", service_account="gitlab-runner",
+            # The build pods' account, not the runner manager's: only CI jobs push to ECR.
+            "gitlab-runner-irsa", role_suffix="gitlab-runner", namespace="gitlab-runner",
+            service_account="gitlab-runner-build",
             statements=(
                 allow(["ecr:GetAuthorizationToken"], "*", sid="RegistryLogin"),  # not resource-scoped by AWS
                 allow(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
@@ -83,7 +85,7 @@ class ToolingStack(PlatformStack):
         self.output("vault_kms_key_id", self.vault_unseal_key.key_id, "KMS key of Vault's auto-unseal")
         self.output("ebs_kms_key_arn", self.ebs_key.arn, "KMS key of the cluster's EBS volumes")
         self.output("vault_role_arn", self.vault_role.arn, "IRSA role of vault/vault")
-        self.output("gitlab_runner_role_arn", self.gitlab_runner_role.arn, "IRSA role of gitlab-runner/gitlab-runner")
+        self.output("gitlab_runner_role_arn", self.gitlab_runner_role.arn, "IRSA role of gitlab-runner/gitlab-runner-build (the build pods)")
         self.output("load_balancer_controller_role_arn", roles.load_balancer_controller.arn, "IRSA role of kube-system/aws-load-balancer-controller")
         self.output("external_dns_role_arn", roles.external_dns.arn, "IRSA role of kube-system/external-dns")
         self.output("external_secrets_role_arn", roles.external_secrets.arn, "IRSA role of external-secrets/external-secrets")
