@@ -26,7 +26,7 @@ PYTHON := .venv/bin/python
 SYNTH_PYTHON := $(PYTHON) -O
 ENV ?= default
 
-.PHONY: synth test bench install clean vpn-client plan emulator-demo policy
+.PHONY: synth test bench install clean vpn-client plan emulator-demo policy iam-lint check-versions
 synth: .venv/.bytecode node_modules/.synced
 	$(SYNTH_PYTHON) main.py --env $(ENV)
 
@@ -48,6 +48,15 @@ emulator-demo: .venv/.synced-dev node_modules/.synced
 # checkov on every stack; fails on a finding without a written reason
 policy: .venv/.synced-dev node_modules/.synced
 	$(PYTHON) -m vault_platform.policy_gate --env $(ENV)
+
+# parliament on every policy, resource coverage, principals a fresh account has (README
+# "Fresh-account checks"); fails on a finding without a written reason
+iam-lint: .venv/.synced-dev node_modules/.synced
+	$(PYTHON) -m vault_platform.iam_lint --env $(ENV)
+
+# Asks AWS (your credentials) whether config/versions.py still holds
+check-versions: .venv/.synced-dev
+	$(PYTHON) -m vault_platform.check_versions --region $(or $(REGION),eu-west-1)
 
 # A VPN profile for one operator: make vpn-client NAME=alice (after `cdktf deploy vpn`)
 vpn-client: .venv/.synced

@@ -46,3 +46,22 @@ def test_a_version_is_refused_the_day_after_its_standard_support_ends() -> None:
     message = str(error.value)
     assert f"left AWS standard support on {row.standard_support_ends.isoformat()}" in message
     assert "\n" not in message and "fix: use one in standard support" in message
+
+
+def test_check_versions_reports_a_changed_date_and_a_retired_major() -> None:
+    """On responses shaped as AWS documents them (moto implements neither call)."""
+    from datetime import datetime
+
+    from vault_platform.check_versions import kubernetes_differences, postgres_differences
+
+    clusters = [{"clusterVersion": row.version, "endOfStandardSupportDate": datetime.combine(row.standard_support_ends, datetime.min.time())}
+                for row in KUBERNETES_VERSIONS]
+    assert kubernetes_differences(clusters) == []
+    clusters[-1]["endOfStandardSupportDate"] = datetime(2030, 1, 1)
+    (line,) = kubernetes_differences(clusters)
+    assert KUBERNETES_VERSIONS[-1].version in line and "2030-01-01" in line
+    engines = [{"EngineVersion": f"{row.version}.1", "MajorEngineVersion": row.version, "Status": "available"}
+               for row in POSTGRES_MAJOR_VERSIONS]
+    assert postgres_differences(engines) == []
+    assert postgres_differences(engines[1:]) == [f"postgres {POSTGRES_MAJOR_VERSIONS[0].version}: RDS lists no creatable "
+                                                 "version of it; remove the row from config/versions.py"]

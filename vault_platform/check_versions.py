@@ -1,0 +1,61 @@
+"""Does the dated versions table (config/versions.py) still hold? Asks AWS, with your credentials.
+
+    python -m vault_platform.check_versions --region eu-west-1      # make check-versions
+
+EKS DescribeClusterVersions gives each Kubernetes version's status and end of standard
+support; RDS DescribeDBEngineVersions lists the creatable versions of each PostgreSQL major.
+A row whose date differs from AWS's, or a major with no creatable version, is one line and
+exit 1. moto (the emulator) implements neither call, so only the comparison is tested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Mapping
+
+from vault_platform.config.versions import KUBERNETES_VERSIONS, POSTGRES_MAJOR_VERSIONS
+
+
+def kubernetes_differences(cluster_versions: Iterable[Mapping]) -> list[str]:
+    """cluster_versions: DescribeClusterVersions' clusterVersions."""
+    by_version = {v["clusterVersion"]: v for v in cluster_versions}
+    lines = []
+    for row in KUBERNETES_VERSIONS:
+        aws = by_version.get(row.version)
+        if aws is None:
+            lines.append(f"kubernetes {row.version}: EKS no longer lists it; remove the row from config/versions.py")
+            continue
+        ends = aws.get("endOfStandardSupportDate")
+        if ends is not None and ends.date() != row.standard_support_ends:
+            lines.append(f"kubernetes {row.version}: table says {row.standard_support_ends}, EKS says {ends.date()}; "
+                         "correct config/versions.py")
+    return lines
+
+
+def postgres_differences(engine_versions: Iterable[Mapping]) -> list[str]:
+    """engine_versions: DescribeDBEngineVersions' DBEngineVersions for engine postgres."""
+    majors = {v.get("MajorEngineVersion") or v["EngineVersion"].split(".")[0] for v in engine_versions
+              if v.get("Status", "available") == "available"}
+    return [f"postgres {row.version}: RDS lists no creatable version of it; remove the row from config/versions.py"
+            for row in POSTGRES_MAJOR_VERSIONS if row.version not in majors]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import boto3
+
+    parser = argparse.ArgumentParser(prog="python -m vault_platform.check_versions", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--region", default="eu-west-1")
+    args = parser.parse_args(argv)
+    eks = boto3.client("eks", region_name=args.region)
+    rds = boto3.client("rds", region_name=args.region)
+    clusters = [v for page in eks.get_paginator("describe_cluster_versions").paginate() for v in page["clusterVersions"]]
+    engines = [v for page in rds.get_paginator("describe_db_engine_versions").paginate(Engine="postgres")
+               for v in page["DBEngineVersions"]]
+    lines = kubernetes_differences(clusters) + postgres_differences(engines)
+    print("\n".join(lines) or "config/versions.py matches AWS")
+    return 1 if lines else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
