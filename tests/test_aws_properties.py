@@ -306,7 +306,8 @@ def test_load_balancer_controller_writes_only_to_its_own_cluster_resources(stack
     cluster_name = stack.one("aws_eks_cluster")["name"]
     for statement in inline_policy_of(stack, "aws-load-balancer-controller"):
         writes = [a for a in as_list(statement["Action"]) if not a.split(":")[1].startswith(("Describe", "Get", "List"))]
-        if statement.get("Sid") in ("ElbServiceLinkedRole", "CreateSecurityGroup", "Listeners") or not writes:
+        # Listeners and their rules belong to load balancers only this cluster can create or change.
+        if statement.get("Sid") in ("ElbServiceLinkedRole", "CreateSecurityGroup", "Listeners", "ListenerRules") or not writes:
             continue
         tag_values = json.dumps(statement.get("Condition", {}))
         assert cluster_name in tag_values, f"{statement.get('Sid')}: writes without the cluster tag condition"
