@@ -19,10 +19,25 @@ import yaml
 
 FLUX = Path(__file__).resolve().parents[2] / "flux"
 SCHEMAS = Path(__file__).parent / "chart_schemas"
-# (chart, version) -> schema file; every pinned chart listed here must have its file.
-PINNED_WITH_SCHEMA = {("gateway", "1.30.3"): "istio-gateway-1.30.3.values.schema.json"}
-# Charts known to ship a values.schema.json upstream: a release of one needs a schema above.
-CHARTS_WITH_SCHEMA = {"gateway"}
+# (chart, version) -> committed schema file (chart_schemas/SOURCES.md).
+PINNED_WITH_SCHEMA = {
+    ("gateway", "1.30.3"): "istio-gateway-1.30.3.values.schema.json",
+    ("external-dns", "1.15.0"): "external-dns-1.15.0.values.schema.json",
+}
+# Pins whose schema is too large to commit: checked outside the repo with the same validator
+# (Draft 2020-12), source and result recorded. A moved pin fails until it is checked again.
+VALIDATED_UPSTREAM = {
+    ("cert-manager", "v1.17.1"): "cert-manager/cert-manager v1.17.1 deploy/charts/cert-manager/values.schema.json: 0 errors",
+    ("external-secrets", "0.17.0"): "external-secrets/external-secrets helm-chart-0.17.0 "
+                                    "deploy/charts/external-secrets/values.schema.json: 0 errors",
+    ("vault", "0.30.0"): "hashicorp/vault-helm v0.30.0 values.schema.json: 0 errors (server and injector releases)",
+}
+# Pins of charts without a values.schema.json, or whose schema could not be read here.
+NO_SCHEMA = {
+    ("base", "1.30.3"): "istio base ships none",
+    ("istiod", "1.30.3"): "istio istiod ships none",
+    ("gitlab-runner", "0.71.0"): "unchecked: the chart's source is on gitlab.com, which the tools here could not read",
+}
 
 
 def helm_releases() -> list[tuple[Path, dict]]:
@@ -42,11 +57,12 @@ def helm_v4_errors(schema: dict, values: dict) -> list[str]:
 def test_values_pass_the_pinned_charts_schema(path: Path, release: dict) -> None:
     chart = release["spec"]["chart"]["spec"]
     key = (chart["chart"], str(chart["version"]))
-    if chart["chart"] not in CHARTS_WITH_SCHEMA:
-        pytest.skip(f"{key} ships no values.schema.json we track")
-    assert key in PINNED_WITH_SCHEMA, (
-        f"{path.relative_to(FLUX.parent)}: chart {key[0]} {key[1]} has no committed values schema; "
-        "add upstream's values.schema.json at that tag to tests/flux/chart_schemas/ and PINNED_WITH_SCHEMA")
+    known = {**PINNED_WITH_SCHEMA, **VALIDATED_UPSTREAM, **NO_SCHEMA}
+    assert key in known, (
+        f"{path.relative_to(FLUX.parent)}: chart {key[0]} {key[1]} is pinned without a checked values schema; "
+        "add upstream's values.schema.json at that tag to tests/flux/chart_schemas/ (or record it in VALIDATED_UPSTREAM)")
+    if key not in PINNED_WITH_SCHEMA:
+        pytest.skip(f"{key}: {known[key]}")
     schema = json.loads((SCHEMAS / PINNED_WITH_SCHEMA[key]).read_text())
     errors = helm_v4_errors(schema, release["spec"].get("values", {}))
     assert not errors, f"{path.relative_to(FLUX.parent)}: Helm v4 would refuse the values: {errors}"
