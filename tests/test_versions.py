@@ -65,3 +65,45 @@ def test_check_versions_reports_a_changed_date_and_a_retired_major() -> None:
     assert postgres_differences(engines) == []
     assert postgres_differences(engines[1:]) == [f"postgres {POSTGRES_MAJOR_VERSIONS[0].version}: RDS lists no creatable "
                                                  "version of it; remove the row from config/versions.py"]
+
+
+def test_check_versions_reports_an_addon_without_a_default_for_a_version() -> None:
+    from vault_platform.check_versions import addon_differences
+    from vault_platform.constructs.eks import EKS_ADDONS
+
+    def addon(name: str, default: bool) -> dict:
+        return {"addonName": name, "addonVersions": [{"addonVersion": "v1.0.0-eksbuild.1", "compatibilities": [
+            {"clusterVersion": "1.35", "defaultVersion": default}]}]}
+    assert addon_differences("1.35", [addon(name, True) for name in EKS_ADDONS]) == []
+    (line,) = addon_differences("1.35", [addon(name, name != "coredns") for name in EKS_ADDONS])
+    assert "coredns" in line and "1.35" in line
+
+
+def test_check_versions_end_to_end_on_responses_botocore_validates() -> None:
+    """botocore's Stubber checks each request and response against the service model, so the
+    stand-in answers have AWS's documented shape (moto implements none of these calls)."""
+    from datetime import datetime
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from vault_platform.check_versions import check
+    from vault_platform.constructs.eks import EKS_ADDONS
+
+    eks = boto3.client("eks", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    rds = boto3.client("rds", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(eks) as eks_stub, Stubber(rds) as rds_stub:
+        eks_stub.add_response("describe_cluster_versions", {"clusterVersions": [
+            {"clusterVersion": row.version, "endOfStandardSupportDate": datetime.combine(row.standard_support_ends, datetime.min.time())}
+            for row in KUBERNETES_VERSIONS]}, {})
+        rds_stub.add_response("describe_db_engine_versions", {"DBEngineVersions": [
+            {"EngineVersion": f"{row.version}.9", "MajorEngineVersion": row.version, "Status": "available"}
+            for row in POSTGRES_MAJOR_VERSIONS[1:]]}, {"Engine": "postgres"})
+        for row in KUBERNETES_VERSIONS:
+            eks_stub.add_response("describe_addon_versions", {"addons": [
+                {"addonName": name, "addonVersions": [{"addonVersion": "v1.0.0-eksbuild.1", "compatibilities": [
+                    {"clusterVersion": row.version, "defaultVersion": True}]}]} for name in EKS_ADDONS]},
+                {"kubernetesVersion": row.version})
+        lines = check(eks, rds)
+    assert lines == [f"postgres {POSTGRES_MAJOR_VERSIONS[0].version}: RDS lists no creatable version of it; "
+                     "remove the row from config/versions.py"]

@@ -3,7 +3,9 @@
     python -m vault_platform.check_versions --region eu-west-1      # make check-versions
 
 EKS DescribeClusterVersions gives each Kubernetes version's status and end of standard
-support; RDS DescribeDBEngineVersions lists the creatable versions of each PostgreSQL major.
+support; EKS DescribeAddonVersions whether each add-on the clusters install has a default
+version for it (the stacks take EKS's default); RDS DescribeDBEngineVersions lists the
+creatable versions of each PostgreSQL major.
 A row whose date differs from AWS's, or a major with no creatable version, is one line and
 exit 1. moto (the emulator) implements neither call, so only the comparison is tested.
 """
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Iterable, Mapping
 
 from vault_platform.config.versions import KUBERNETES_VERSIONS, POSTGRES_MAJOR_VERSIONS
+from vault_platform.constructs.eks import EKS_ADDONS
 
 
 def kubernetes_differences(cluster_versions: Iterable[Mapping]) -> list[str]:
@@ -33,6 +36,15 @@ def kubernetes_differences(cluster_versions: Iterable[Mapping]) -> list[str]:
     return lines
 
 
+def addon_differences(kubernetes_version: str, addons: Iterable[Mapping]) -> list[str]:
+    """addons: DescribeAddonVersions' addons for one Kubernetes version."""
+    with_default = {addon["addonName"] for addon in addons
+                    if any(c.get("defaultVersion") for v in addon.get("addonVersions", []) for c in v.get("compatibilities", [])
+                           if c.get("clusterVersion") == kubernetes_version)}
+    return [f"kubernetes {kubernetes_version}: EKS add-on {name} has no default version for it; pin one in "
+            "constructs/eks.py or keep the previous Kubernetes version" for name in EKS_ADDONS if name not in with_default]
+
+
 def postgres_differences(engine_versions: Iterable[Mapping]) -> list[str]:
     """engine_versions: DescribeDBEngineVersions' DBEngineVersions for engine postgres."""
     majors = {v.get("MajorEngineVersion") or v["EngineVersion"].split(".")[0] for v in engine_versions
@@ -41,18 +53,26 @@ def postgres_differences(engine_versions: Iterable[Mapping]) -> list[str]:
             for row in POSTGRES_MAJOR_VERSIONS if row.version not in majors]
 
 
+def check(eks, rds) -> list[str]:
+    """eks, rds: boto3 clients. One line per row of the table AWS no longer confirms."""
+    clusters = [v for page in eks.get_paginator("describe_cluster_versions").paginate() for v in page["clusterVersions"]]
+    engines = [v for page in rds.get_paginator("describe_db_engine_versions").paginate(Engine="postgres")
+               for v in page["DBEngineVersions"]]
+    lines = kubernetes_differences(clusters) + postgres_differences(engines)
+    for row in KUBERNETES_VERSIONS:
+        addons = [a for page in eks.get_paginator("describe_addon_versions").paginate(kubernetesVersion=row.version)
+                  for a in page["addons"]]
+        lines += addon_differences(row.version, addons)
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     import boto3
 
     parser = argparse.ArgumentParser(prog="python -m vault_platform.check_versions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--region", default="eu-west-1")
     args = parser.parse_args(argv)
-    eks = boto3.client("eks", region_name=args.region)
-    rds = boto3.client("rds", region_name=args.region)
-    clusters = [v for page in eks.get_paginator("describe_cluster_versions").paginate() for v in page["clusterVersions"]]
-    engines = [v for page in rds.get_paginator("describe_db_engine_versions").paginate(Engine="postgres")
-               for v in page["DBEngineVersions"]]
-    lines = kubernetes_differences(clusters) + postgres_differences(engines)
+    lines = check(boto3.client("eks", region_name=args.region), boto3.client("rds", region_name=args.region))
     print("\n".join(lines) or "config/versions.py matches AWS")
     return 1 if lines else 0
 

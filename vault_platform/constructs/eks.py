@@ -48,6 +48,9 @@ from vault_platform.constructs.iam import IrsaRole, IrsaRoleProps
 from vault_platform.constructs.policy import allow, policy_document, service_assume_role_policy
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+# The EKS add-ons a cluster gets (EFS's only with efs_csi_driver), at EKS's default version
+# for the cluster's Kubernetes version (make check-versions asks EKS that one exists).
+EKS_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver")
 
 # Policy-gate findings accepted for resources created here (vault_platform/policy_gate.py).
 CHECKOV_SUPPRESSIONS = {
@@ -231,7 +234,7 @@ class EksCluster(Construct):
         )
         # Versions are left to EKS's default for the cluster version, so an upgrade of the
         # control plane brings matching add-ons; the platform team pins when it must.
-        addons = {"vpc-cni": cni_role.arn, "kube-proxy": None, "coredns": None, "aws-ebs-csi-driver": ebs_role.arn}
+        roles = {"vpc-cni": cni_role.arn, "aws-ebs-csi-driver": ebs_role.arn}
         if props.efs_csi_driver:
             # Only the controller calls the EFS API (it creates an access point per volume);
             # the nodes mount over NFS without IAM, so their service account needs no role.
@@ -239,8 +242,11 @@ class EksCluster(Construct):
                 "efs-csi-irsa", role_suffix="efs-csi", namespace="kube-system", service_account="efs-csi-controller-sa",
                 managed_policies=("service-role/AmazonEFSCSIDriverPolicy",),
             )
-            addons["aws-efs-csi-driver"] = efs_role.arn
-        for name, role_arn in addons.items():
+            roles["aws-efs-csi-driver"] = efs_role.arn
+        for name in EKS_ADDONS:
+            if name == "aws-efs-csi-driver" and not props.efs_csi_driver:
+                continue
+            role_arn = roles.get(name)
             # coredns and the CSI controllers are Deployments: they need nodes first.
             needs_nodes = name in ("coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver")
             EksAddon(
