@@ -37,8 +37,12 @@ import warnings
 from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault_platform.accepted_findings import collect
+
+if TYPE_CHECKING:
+    from vault_platform.config.model import EnvironmentConfig
 
 PARLIAMENT_VERSION = "1.6.4"
 
@@ -226,8 +230,9 @@ def coverage_findings(policy: Policy, resolved: str) -> Iterator[Finding]:
                                   f"{' or '.join(sorted({f for _, f in formats}))}, which Resource does not name")
 
 
-def principal_findings(policy: Policy, earlier_outputs_ok: bool = True) -> Iterator[Finding]:
-    """Principals a fresh account has before this policy is created (check 3)."""
+def principal_findings(policy: Policy) -> Iterator[Finding]:
+    """Principals a fresh account has before this policy is created (check 3). Not acceptable
+    by a reason: AWS refuses such a policy outright."""
     if policy.kind == "identity":
         return
     # Quotes inside a reference (function arguments) would break the JSON: make them single.
@@ -237,7 +242,7 @@ def principal_findings(policy: Policy, earlier_outputs_ok: bool = True) -> Itera
         entries = [("AWS", principal)] if principal == "*" else [
             (kind, value) for kind, values in principal.items() if kind != "Service" for value in _as_list(values)]
         for kind, value in entries:
-            if _exists_first(value, earlier_outputs_ok):
+            if _exists_first(value):
                 continue
             role = value.rsplit("/", 1)[-1]
             fix = (f"{role} is a service-linked role a new account lacks until the service first creates it: match it "
@@ -248,10 +253,9 @@ def principal_findings(policy: Policy, earlier_outputs_ok: bool = True) -> Itera
                           f"{kind} principal {value} may not exist when the policy is created; fix: {fix}")
 
 
-def _exists_first(value: str, earlier_outputs_ok: bool) -> bool:
-    whole = re.fullmatch(r"\$\{([^}]*)\}", value)
-    if whole:  # a reference: the resource is created first (this stack) or was (an earlier one)
-        return earlier_outputs_ok or not whole.group(1).startswith("data.terraform_remote_state.")
+def _exists_first(value: str) -> bool:
+    if re.fullmatch(r"\$\{[^}]*\}", value):
+        return True  # a reference: created first (this stack: the reference orders it) or before (an earlier stack)
     account_only = re.sub(r"\$\{data\.aws_caller_identity\.[^.}]+\.account_id\}", _ACCOUNT, value)
     return bool(_DEPENDENCY_FREE.match(account_only))
 
@@ -282,7 +286,7 @@ def lint_stacks(stacks: Mapping[str, Mapping], where: Placement,
     return LintResult(tuple(failed), tuple(kept), frozenset(used))
 
 
-def placement_of(env) -> Placement:  # EnvironmentConfig; typed loosely to keep config out of the import path
+def placement_of(env: EnvironmentConfig) -> Placement:
     return Placement(region=env.region, account=env.account_id or _ACCOUNT)
 
 
