@@ -2,7 +2,8 @@
 #   make synth   - Terraform JSON for every stack of the default environment, in cdktf.out/
 #   make test    - the test suite (snapshots, properties, terraform validate, bad input)
 # and `make bench` (synth benchmark), `make plan` (plan review + summary), `make policy`
-# (checkov gate), `make emulator-demo` (deploy round trip, no account), `make vpn-client NAME=alice`.
+# (checkov gate), `make iam-lint` (parliament + fresh-account principals), `make check-versions`
+# (versions table vs. AWS), `make emulator-demo` (deploy round trip, no account), `make vpn-client NAME=alice`.
 # ENV=<name> picks environments/<name>.toml.
 SHELL := /bin/bash
 .DEFAULT_GOAL := synth
