@@ -7,6 +7,8 @@ import ipaddress
 import re
 
 from vault_platform.config.model import (
+    DEPLOY_ACCESS,
+    DEPLOY_VIA_PUBLIC_ENDPOINT,
     CiConfig,
     ClusterConfig,
     DatabaseConfig,
@@ -85,9 +87,25 @@ def validate_environment(env: EnvironmentConfig) -> None:
     _check_ci("ci", env.ci)
     _check_gitops("gitops", env.gitops)
     _check_vpn("vpn", env.vpn, env, (("tooling.network.cidr", tooling_cidr), ("application.network.cidr", application_cidr)))
+    _check_deploy("deploy", env)
     if env.state is not None:
         _check_state("state", env.state, env)
     _check_policy("policy", env.policy)
+
+
+def _check_deploy(field: str, env: EnvironmentConfig) -> None:
+    access = env.deploy.access
+    if access not in DEPLOY_ACCESS:
+        raise ConfigError(f"{field}.access", access, "is not a way the deploying machine can reach the private EKS APIs",
+                          f"use one of {', '.join(DEPLOY_ACCESS)}")
+    if access == DEPLOY_VIA_PUBLIC_ENDPOINT:
+        for role in ("tooling", "application"):
+            if not getattr(env, role).cluster.public_access_cidrs:
+                raise ConfigError(
+                    f"{role}.cluster.public_access_cidrs", [],
+                    f"{field}.access = '{access}' needs the {role} cluster's public endpoint, which is off without ranges",
+                    "list the deploying machine's egress ranges there, or set deploy.access = 'vpn'",
+                )
 
 
 def _check_name(field: str, value: str, limit: int, example: str = "staging") -> None:
