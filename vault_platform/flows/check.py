@@ -172,7 +172,10 @@ def check(net: Network, env: EnvironmentConfig, environment: str, flows: tuple[F
 
 
 def model(outdir: Path, env: EnvironmentConfig, environment_file: str, repo_root: Path) -> Network:
-    synth = Synthesized.read(outdir)
+    return model_of(Synthesized.read(outdir), env, environment_file, repo_root)
+
+
+def model_of(synth: Synthesized, env: EnvironmentConfig, environment_file: str, repo_root: Path) -> Network:
     net = read_network(synth)
     add_places(net, synth, env, environment_file, repo_root)
     return net
