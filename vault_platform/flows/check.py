@@ -121,6 +121,8 @@ def evaluate(flow: Flow, net: Network, environment: str) -> FlowResult:
         source = net.places[source.name + ":clients"]
     used: list[Rule] = []
     try:
+        if not source.addresses:
+            raise _Blocked(f"{source.name}: no address (nothing in the stacks or the environment gives it one)")
         if source.vpc is None:  # outside AWS: only a public EKS endpoint can be reached
             if not all(any(a.subnet_of(c) for c in destination.public_endpoint_cidrs) for a in source.addresses):
                 raise _Blocked(f"{destination.name}: no public endpoint open to {', '.join(map(str, source.addresses))}")
