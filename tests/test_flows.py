@@ -209,3 +209,22 @@ def test_matrix_changes_say_which_flow_changed(default_synth: Synthesized) -> No
     assert json.loads(json.dumps(new)) == new  # what --save writes
     markdown = render_markdown([], title="T", flow_changes=lines)
     assert "## Network flows (`make flows`)" in markdown and "open -> blocked" in markdown
+
+
+def test_plan_summary_compares_with_the_matrix_the_previous_plan_saved(default_stacks: dict[str, StackJson],
+                                                                       tmp_path: Path) -> None:
+    from vault_platform.plan import _flow_changes
+
+    outdir = next(iter(default_stacks.values())).path.parents[2]
+    saved = tmp_path / "flows-default.json"
+    first = _flow_changes("default", outdir, saved)
+    assert first == [f"no previous matrix to compare with: {len(FLOWS)} flows, 0 blocked, 0 undeclared openings"]
+    assert _flow_changes("default", outdir, saved) == []  # nothing changed since
+    base = json.loads(saved.read_text())
+    base["flows"]["vault-tokenreview-application"]["status"] = "blocked"  # as before this change
+    base["undeclared"].append("application:aws_vpc_security_group_ingress_rule.vault-from-application-vpc (...)")
+    saved.write_text(json.dumps(base))
+    assert _flow_changes("default", outdir, saved) == [
+        "changed flow `vault-tokenreview-application` `tooling.pods` -> `application.api` tcp/443: blocked -> open",
+        "undeclared opening closed: application:aws_vpc_security_group_ingress_rule.vault-from-application-vpc (...)",
+    ]
