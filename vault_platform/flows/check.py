@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from ipaddress import IPv4Network
 from pathlib import Path
 
 from vault_platform.config.model import EnvironmentConfig

@@ -25,16 +25,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vault_platform.constructs.rds import POSTGRES_PORT as POSTGRES
+from vault_platform.stacks.application import KUBERNETES_API_PORT as KUBERNETES_API
+from vault_platform.stacks.tooling import VAULT_PORT as VAULT_API
+from vault_platform.stacks.vpn import DNS_PORT as DNS
+
 TCP, UDP = "tcp", "udp"
 
-KUBERNETES_API = 443
 KUBELET = 10250
-VAULT_API = 8200
-VAULT_RAFT = 8201
-POSTGRES = 5432
+VAULT_RAFT = 8201  # cluster_address of the raft HCL in flux/infrastructure/vault/helmrelease.yaml
 NFS = 2049
-HTTPS = 443
-DNS = 53
+HTTPS = 443  # the interface endpoints' rule (constructs/vpc.py)
 LOAD_BALANCER_CONTROLLER_WEBHOOK = 9443
 CERT_MANAGER_WEBHOOK = 10250
 EXTERNAL_SECRETS_WEBHOOK = 10250

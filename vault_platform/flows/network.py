@@ -25,7 +25,6 @@ What AWS creates itself, modelled from its documentation (nothing here can ask A
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network
@@ -252,14 +251,13 @@ def _client_vpn(net: Network, synth: Synthesized, parts: dict[str, list]) -> Non
     net.vpn = vpn
 
 
-def vpc_resolver(cidr: IPv4Network) -> IPv4Network:
-    """The Amazon-provided DNS server: the VPC's base address plus two."""
-    return IPv4Network(f"{cidr.network_address + 2}/32")
+def resolver_of(cidr: IPv4Network) -> IPv4Network:
+    """The Amazon-provided DNS server of a VPC, as the vpn stack names it to clients."""
+    from vault_platform.stacks.vpn import vpc_resolver
+
+    return IPv4Network(f"{vpc_resolver(str(cidr))}/32")
 
 
 def subnet_ranges(net: Network, subnets: tuple[str, ...]) -> tuple[IPv4Network, ...]:
     return tuple(net.subnets[s][1] for s in subnets if s in net.subnets)
 
-
-def ip(value: str) -> IPv4Network:
-    return ipaddress.IPv4Network(value)

@@ -14,7 +14,6 @@ from vault_platform.app import APPLICATION, APPLICATION_PLATFORM, TOOLING, TOOLI
 from vault_platform.config.model import DEPLOY_VIA_PUBLIC_ENDPOINT, EnvironmentConfig
 from vault_platform.flows.declared import LOAD_BALANCED_SERVICES, LoadBalancedService
 from vault_platform.flows.network import (
-    ALL,
     ANYWHERE,
     AWS_DEFAULT,
     CONTROLLER,
@@ -25,7 +24,7 @@ from vault_platform.flows.network import (
     _block,
     eks_cluster_group_id,
     subnet_ranges,
-    vpc_resolver,
+    resolver_of,
 )
 from vault_platform.flows.synthesized import Synthesized
 
@@ -81,7 +80,7 @@ def _cluster_places(net: Network, synth: Synthesized, role: str, sid: str) -> No
     net.places[f"{role}.vpc-endpoints"] = Place(f"{role}.vpc-endpoints", vpc, subnet_ranges(net, subnets),
                                                 tuple(dict.fromkeys(endpoint_groups)), subnets, sid,
                                                 description="interface VPC endpoints")
-    resolver = vpc_resolver(net.vpc_cidrs[vpc])
+    resolver = resolver_of(net.vpc_cidrs[vpc])
     net.places[f"{role}.resolver"] = Place(f"{role}.resolver", vpc, (resolver,), (), subnets, sid,
                                            description="Amazon-provided DNS (no security group)")
 
@@ -181,5 +180,3 @@ def _load_balancer(net: Network, synth: Synthesized, service: LoadBalancedServic
         net.places[service.place + ":clients"] = Place(service.place + ":clients", targets.vpc, sources, (),
                                                        targets.subnets, origin_stack)
 
-
-__all__ = ["add_places", "read_service", "ALL"]
