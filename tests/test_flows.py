@@ -228,3 +228,15 @@ def test_plan_summary_compares_with_the_matrix_the_previous_plan_saved(default_s
         "changed flow `vault-tokenreview-application` `tooling.pods` -> `application.api` tcp/443: blocked -> open",
         "undeclared opening closed: application:aws_vpc_security_group_ingress_rule.vault-from-application-vpc (...)",
     ]
+
+
+def test_make_flows_prints_the_matrix_and_exits_0(default_stacks: dict[str, StackJson], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from vault_platform.flows.__main__ import main
+
+    outdir = next(iter(default_stacks.values())).path.parents[2]
+    assert main(["--env", "default", "--synth-dir", str(outdir), "--save", str(tmp_path / "m.json")]) == 0
+    out = capsys.readouterr().out
+    assert "operators          vault.nlb                  tcp/8200   open    operators-to-vault:" in out
+    assert f"{len(FLOWS)} flows, 0 blocked, 0 undeclared openings" in out
+    assert json.loads((tmp_path / "m.json").read_text())["flows"]["vault-raft"]["status"] == "open"

@@ -267,10 +267,14 @@ def _flow_changes(environment: str, synth_dir: Path, saved: Path) -> list[str]:
     base), then saved as the base of the next: the plan summary's "Network flows" section."""
     import json
 
+    from vault_platform.errors import ConfigError
     from vault_platform.flows.__main__ import report_for
     from vault_platform.flows.matrix import changes, matrix
 
-    report, _, _ = report_for(environment, synth_dir)
+    try:
+        report, _, _ = report_for(environment, synth_dir)
+    except ConfigError as error:  # a flow naming nothing: the summary says so, the plan goes on
+        return [f"flow check refused: {error}"]
     new = matrix(report)
     base = json.loads(saved.read_text()) if saved.is_file() else None
     saved.parent.mkdir(parents=True, exist_ok=True)
