@@ -72,7 +72,7 @@ def _feature_on(env: EnvironmentConfig, feature: str | None) -> bool:
 
 def _place(net: Network, flow: Flow, role: str, name: str, environment: str) -> Place:
     if name not in net.places:
-        known = ", ".join(sorted(p for p in net.places if ":" not in p))
+        known = ", ".join(sorted(net.places))
         raise ConfigError(f"flow '{flow.name}'.{role}", name,
                           f"names nothing in the stacks of environment '{environment}'",
                           f"use one of: {known} (vault_platform/flows/declared.py)")
@@ -116,8 +116,6 @@ def _route(net: Network, source: Place, destination: Place, flow: Flow) -> list[
 def evaluate(flow: Flow, net: Network, environment: str) -> FlowResult:
     source = _place(net, flow, "source", flow.source, environment)
     destination = _place(net, flow, "destination", flow.destination, environment)
-    if source.name + ":clients" in net.places:  # an NLB that keeps client addresses
-        source = net.places[source.name + ":clients"]
     used: list[Rule] = []
     try:
         if not source.addresses:

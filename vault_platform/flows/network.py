@@ -19,8 +19,9 @@ What AWS creates itself, modelled from its documentation (nothing here can ask A
   for Load Balancers" and the Service annotations reference): a frontend group admitting
   each service port from `load-balancer-source-ranges`, by default the VPC's range for an
   internal scheme; a backend group, which the controller lets into the targets' group on
-  the target ports. Client IP preservation is off by default for IP targets over TCP
-  (ELB docs, "Client IP preservation"), so targets see the load balancer's address.
+  the target ports (and the health-check port). A rule referencing the load balancer's
+  group admits its traffic whether or not it keeps the client's address (ELB docs, "Security
+  groups for your Network Load Balancer"), so the hop to the targets is checked from it.
 """
 
 from __future__ import annotations

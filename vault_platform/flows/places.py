@@ -32,7 +32,6 @@ ROLES = {"tooling": (TOOLING, TOOLING_PLATFORM), "application": (APPLICATION, AP
 _VARIABLE = re.compile(r"\$\{(\w+)(?::=([^}]*))?\}")
 SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
 SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
-TARGET_GROUP_ATTRIBUTES = "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"
 HEALTH_CHECK_PORT = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port"
 
 
@@ -153,7 +152,6 @@ def _load_balancer(net: Network, synth: Synthesized, service: LoadBalancedServic
     internal = annotations.get(SCHEME_ANNOTATION, "internal") == "internal"
     vpc_cidr = net.vpc_cidrs[targets.vpc]
     sources = tuple(IPv4Network(c.strip()) for c in ranges_text.split(",") if c.strip()) or ((vpc_cidr,) if internal else (ANYWHERE,))
-    preserve = "preserve_client_ip.enabled=true" in annotations.get(TARGET_GROUP_ATTRIBUTES, "").replace(" ", "")
     frontend, backend = f"{service.place}:frontend", f"{service.place}:backend"
     origin_stack = platform
     for group_id in (frontend, backend):
@@ -174,9 +172,6 @@ def _load_balancer(net: Network, synth: Synthesized, service: LoadBalancedServic
                               description="backend group into the targets' group (controller-managed rule)"))
     net.places[service.place] = Place(
         service.place, targets.vpc, subnet_ranges(net, targets.subnets), (frontend, backend), targets.subnets, origin_stack,
-        description=f"internal NLB of {service.manifest}" + (", client IP preserved" if preserve else ""),
+        description=f"internal NLB of {service.manifest}",
     )
-    if preserve:  # targets see the clients' addresses: the hop to them is checked from the sources
-        net.places[service.place + ":clients"] = Place(service.place + ":clients", targets.vpc, sources, (),
-                                                       targets.subnets, origin_stack)
 
