@@ -240,3 +240,23 @@ def test_make_flows_prints_the_matrix_and_exits_0(default_stacks: dict[str, Stac
     assert "operators          vault.nlb                  tcp/8200   open    operators-to-vault:" in out
     assert f"{len(FLOWS)} flows, 0 blocked, 0 undeclared openings" in out
     assert json.loads((tmp_path / "m.json").read_text())["flows"]["vault-raft"]["status"] == "open"
+
+
+def test_older_rule_shapes_become_one_rule_per_peer() -> None:
+    """Inline ingress/egress blocks and aws_security_group_rule, should a stack write them."""
+    from vault_platform.flows.network import read_network
+    from vault_platform.flows.synthesized import Stack
+
+    data = {"resource": {
+        "aws_security_group": {"g": {"name": "g", "vpc_id": "vpc", "ingress": [
+            {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["10.0.0.0/8"], "self": True}]}},
+        "aws_security_group_rule": {"r": {"type": "egress", "security_group_id": "${aws_security_group.g.id}",
+                                          "protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}},
+    }}
+    rules = read_network(Synthesized({"s": Stack("s", data, ())})).rules()
+    assert [(r.rule_id, r.kind, str(r.cidr), r.referenced_group) for r in rules] == [
+        ("s:aws_security_group.g.ingress[0]#0", "ingress", "10.0.0.0/8", None),
+        ("s:aws_security_group.g.ingress[0]#1", "ingress", "None", "s:aws_security_group.g.id"),
+        ("s:aws_security_group_rule.r", "egress", "0.0.0.0/0", None),
+    ]
+    assert rules[2].admits("udp", 53) and not rules[0].admits("tcp", 23)

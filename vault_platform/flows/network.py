@@ -175,36 +175,14 @@ def read_network(synth: Synthesized) -> Network:
                 group = net.groups.setdefault(own, SecurityGroup(own, body.get("name", name), None, stack_id))
                 group.name, group.vpc, group.stack = body.get("name", name), str(ref(body.get("vpc_id"))), stack_id
                 for kind in ("ingress", "egress"):  # inline rules, should a stack write them
-                    for index, inline in enumerate(body.get(kind) or ()):
-                        for cidr in inline.get("cidr_blocks") or ():
-                            net.add_rule(Rule(f"{address}.{kind}[{index}]", kind, own, str(inline.get("protocol", ALL)),
-                                              _port(inline.get("from_port"), 0), _port(inline.get("to_port"), 65535),
-                                              cidr=IPv4Network(cidr), stack=stack_id))
-                        for other in inline.get("security_groups") or ():
-                            net.add_rule(Rule(f"{address}.{kind}[{index}]", kind, own, str(inline.get("protocol", ALL)),
-                                              _port(inline.get("from_port"), 0), _port(inline.get("to_port"), 65535),
-                                              referenced_group=str(ref(other)), stack=stack_id))
-            elif rtype in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"):
-                kind = "ingress" if rtype.endswith("ingress_rule") else "egress"
-                protocol = str(body.get("ip_protocol", ALL))
-                whole = protocol == ALL
-                referenced = body.get("referenced_security_group_id")
-                net.add_rule(Rule(
-                    address, kind, str(ref(body["security_group_id"])), protocol,
-                    0 if whole else _port(body.get("from_port"), 0), 65535 if whole else _port(body.get("to_port"), 65535),
-                    cidr=_network(body.get("cidr_ipv4")), referenced_group=str(ref(referenced)) if referenced else None,
-                    stack=stack_id, description=body.get("description", ""),
-                ))
+                    for index, block in enumerate(body.get(kind) or ()):
+                        for rule in _classic_rules(f"{address}.{kind}[{index}]", kind, own, block, ref, stack_id):
+                            net.add_rule(rule)
             elif rtype == "aws_security_group_rule":
-                kind = body["type"]
-                for cidr in body.get("cidr_blocks") or ():
-                    net.add_rule(Rule(address, kind, str(ref(body["security_group_id"])), str(body.get("protocol", ALL)),
-                                      _port(body.get("from_port"), 0), _port(body.get("to_port"), 65535),
-                                      cidr=IPv4Network(cidr), stack=stack_id))
-                if body.get("source_security_group_id"):
-                    net.add_rule(Rule(address, kind, str(ref(body["security_group_id"])), str(body.get("protocol", ALL)),
-                                      _port(body.get("from_port"), 0), _port(body.get("to_port"), 65535),
-                                      referenced_group=str(ref(body["source_security_group_id"])), stack=stack_id))
+                for rule in _classic_rules(address, body["type"], str(ref(body["security_group_id"])), body, ref, stack_id):
+                    net.add_rule(rule)
+            elif rtype in ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"):
+                net.add_rule(_rule(address, "ingress" if rtype.endswith("ingress_rule") else "egress", body, ref, stack_id))
             elif rtype == "aws_eks_cluster":
                 _eks_cluster_group(net, synth, stack_id, name)
             elif rtype.startswith("aws_ec2_client_vpn_"):
@@ -213,6 +191,31 @@ def read_network(synth: Synthesized) -> Network:
         net.subnet_routes[subnet] = routes_by_table.get(table, [])
     _client_vpn(net, synth, vpn_parts)
     return net
+
+
+def _rule(address: str, kind: str, body: dict, ref, stack_id: str) -> Rule:
+    """One aws_vpc_security_group_{ingress,egress}_rule: one peer, ports unless all traffic."""
+    protocol = str(body.get("ip_protocol", ALL))
+    whole = protocol == ALL
+    referenced = body.get("referenced_security_group_id")
+    return Rule(address, kind, str(ref(body["security_group_id"])), protocol,
+                0 if whole else _port(body.get("from_port"), 0), 65535 if whole else _port(body.get("to_port"), 65535),
+                cidr=_network(body.get("cidr_ipv4")), referenced_group=str(ref(referenced)) if referenced else None,
+                stack=stack_id, description=body.get("description", ""))
+
+
+def _classic_rules(address: str, kind: str, group: str, block: dict, ref, stack_id: str) -> list[Rule]:
+    """The older shapes (inline blocks, aws_security_group_rule): one rule per CIDR or group named."""
+    peers: list[dict] = [{"cidr": IPv4Network(c)} for c in block.get("cidr_blocks") or ()]
+    peers += [{"referenced_group": str(ref(g))} for g in block.get("security_groups") or ()]
+    if block.get("source_security_group_id"):
+        peers.append({"referenced_group": str(ref(block["source_security_group_id"]))})
+    if block.get("self"):
+        peers.append({"referenced_group": group})
+    protocol = str(block.get("protocol", ALL))
+    return [Rule(address if len(peers) == 1 else f"{address}#{index}", kind, group, protocol,
+                 _port(block.get("from_port"), 0), _port(block.get("to_port"), 65535), stack=stack_id,
+                 description=block.get("description", ""), **peer) for index, peer in enumerate(peers)]
 
 
 def eks_cluster_group_id(synth: Synthesized, stack_id: str, name: str) -> str:
