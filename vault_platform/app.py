@@ -24,7 +24,7 @@ APPLICATION_PLATFORM = "application-platform"
 VPN = "vpn"
 # Deploy order: each stack reads only stacks before it. The vpn stack comes before the
 # platform stacks: with deploy.access = "vpn" (the default) their providers reach the private
-# EKS APIs through it, so they depend on it (tests/test_deploy_order.py proves the order
+# EKS APIs through it, so they depend on it (tests/test_flows.py proves the order
 # from the flow contract).
 STACK_ORDER = (TOOLING, APPLICATION, VPN, TOOLING_PLATFORM, APPLICATION_PLATFORM)
 # Synthesized only on request (--bootstrap), before everything else: it creates the S3

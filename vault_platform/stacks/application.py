@@ -1,6 +1,6 @@
 """The application stack: its own VPC and EKS cluster, peered to tooling, the private zone
-shared with it, Vault reachable from it on 8200 only, and the demo app's PostgreSQL (seed
-001 §5). Reads the tooling stack by cross-stack reference, so it deploys after it."""
+shared with it, its API open to Vault's TokenReview, and the demo app's PostgreSQL (seed
+001 §5). It reaches Vault through Vault's NLB on 8200 (flux/, vault_platform/flows/). Reads the tooling stack by cross-stack reference, so it deploys after it."""
 
 from __future__ import annotations
 
