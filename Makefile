@@ -27,7 +27,7 @@ PYTHON := .venv/bin/python
 SYNTH_PYTHON := $(PYTHON) -O
 ENV ?= default
 
-.PHONY: synth test bench install clean vpn-client plan emulator-demo policy iam-lint check-versions
+.PHONY: synth test bench install clean vpn-client plan emulator-demo policy flows iam-lint check-versions
 synth: .venv/.bytecode node_modules/.synced
 	$(SYNTH_PYTHON) main.py --env $(ENV)
 
@@ -45,6 +45,11 @@ plan: .venv/.synced-dev node_modules/.synced
 # The default environment deployed with `cdktf deploy` into the emulator, re-planned, torn down.
 emulator-demo: .venv/.synced-dev node_modules/.synced
 	$(PYTHON) -m vault_platform.emulator_deploy
+
+# The network-flow matrix (who -> whom, port, open/blocked, why) of the environment's
+# synthesized stacks; fails on a blocked flow or an undeclared opening (README "Network flows").
+flows: .venv/.bytecode node_modules/.synced
+	$(PYTHON) -m vault_platform.flows --env $(ENV)
 
 # checkov on every stack; fails on a finding without a written reason
 policy: .venv/.synced-dev node_modules/.synced

@@ -176,13 +176,16 @@ def test_database_is_reachable_only_from_the_two_cluster_security_groups(applica
     assert "cross-stack-output-aws_eks_cluster" in sources[1]  # the tooling cluster's group (Vault)
 
 
-def test_vault_port_is_open_to_the_application_vpc_only(application: StackJson) -> None:
-    vault_rules = [r for r in application.resources("aws_vpc_security_group_ingress_rule").values()
-                   if r.get("from_port") == 8200]
-    assert len(vault_rules) == 1
-    rule = vault_rules[0]
-    assert rule["to_port"] == 8200 and rule["cidr_ipv4"] == "10.20.0.0/16"
-    assert "cross-stack-output-aws_eks_cluster" in rule["security_group_id"]
+def test_no_8200_rule_on_the_tooling_cluster_and_the_tokenreview_rule_names_vaults_group(application: StackJson) -> None:
+    """Vault is reached through its NLB, whose own group the load balancer controller makes
+    (vault_platform/flows/): nothing opens 8200 on the tooling cluster's group. Vault's
+    Kubernetes auth calls this cluster's API from the tooling cluster's group."""
+    rules = application.resources("aws_vpc_security_group_ingress_rule")
+    assert not [r for r in rules.values() if r.get("from_port") == 8200]
+    rule = rules["kubernetes-api-from-vault"]
+    assert rule["from_port"] == rule["to_port"] == 443 and "cidr_ipv4" not in rule
+    assert rule["security_group_id"].startswith("${aws_eks_cluster.eks_cluster_")
+    assert "cross-stack-output-aws_eks_cluster" in rule["referenced_security_group_id"]
 
 
 # --- network shape --------------------------------------------------------------------------

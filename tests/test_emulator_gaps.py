@@ -27,7 +27,7 @@ def test_application_copy_drops_the_zone_association_and_cluster_group_rules(app
     result = emulator_copy(application.data)
     assert "aws_route53_zone_association" in _types(result.dropped)
     rules = {a.split(".")[1].rsplit("_", 1)[0] for a in result.dropped if a.startswith("aws_vpc_security_group_ingress_rule.")}
-    assert rules == {"database_from-application-cluster", "database_from-vault", "vault-from-application-vpc"}
+    assert rules == {"database_from-application-cluster", "database_from-vault", "kubernetes-api-from-vault"}
     assert "aws_db_instance" in result.stack_json["resource"]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from cdktf import App
 
 from vault_platform.config.load import DEFAULT_ENVIRONMENT
-from vault_platform.config.model import EnvironmentConfig
+from vault_platform.config.model import DEPLOY_VIA_VPN, EnvironmentConfig
 from vault_platform.constructs.protection import ALLOW_DESTROY_CONTEXT
 from vault_platform.outdir import atomic_outdir
 from vault_platform.stacks.application import ApplicationStack
@@ -22,8 +22,11 @@ APPLICATION = "application"
 TOOLING_PLATFORM = "tooling-platform"
 APPLICATION_PLATFORM = "application-platform"
 VPN = "vpn"
-# Deploy order: each stack reads only stacks before it.
-STACK_ORDER = (TOOLING, APPLICATION, TOOLING_PLATFORM, APPLICATION_PLATFORM, VPN)
+# Deploy order: each stack reads only stacks before it. The vpn stack comes before the
+# platform stacks: with deploy.access = "vpn" (the default) their providers reach the private
+# EKS APIs through it, so they depend on it (tests/test_flows.py proves the order
+# from the flow contract).
+STACK_ORDER = (TOOLING, APPLICATION, VPN, TOOLING_PLATFORM, APPLICATION_PLATFORM)
 # Synthesized only on request (--bootstrap), before everything else: it creates the S3
 # bucket and KMS key the environment's [state] names, and keeps its own state locally.
 STATE_BOOTSTRAP = "state-bootstrap"
@@ -56,14 +59,19 @@ def add_environment(app: App, env: EnvironmentConfig, environment_file: str, *, 
         ids.append(StateBootstrapStack(app, stack_id(environment_file, STATE_BOOTSTRAP), env).node.id)
     tooling = ToolingStack(app, stack_id(environment_file, TOOLING), env)
     application = ApplicationStack(app, stack_id(environment_file, APPLICATION), env, tooling=tooling)
+    vpn = VpnStack(app, stack_id(environment_file, VPN), env, tooling=tooling, application=application)
     # One platform stack per cluster; each reads both AWS stacks (tooling's platform-vars
     # carry the application cluster's endpoint and database), so both come after them, and
     # the application one reads Vault's CA from the tooling one.
     tooling_platform = ClusterPlatformStack(app, stack_id(environment_file, TOOLING_PLATFORM), env,
                                             cluster=env.tooling.cluster.name, tooling=tooling, application=application)
-    ClusterPlatformStack(app, stack_id(environment_file, APPLICATION_PLATFORM), env, cluster=env.application.cluster.name,
-                         tooling=tooling, application=application, vault_ca=tooling_platform.vault_ca)
-    VpnStack(app, stack_id(environment_file, VPN), env, tooling=tooling, application=application)
+    application_platform = ClusterPlatformStack(
+        app, stack_id(environment_file, APPLICATION_PLATFORM), env, cluster=env.application.cluster.name,
+        tooling=tooling, application=application, vault_ca=tooling_platform.vault_ca)
+    if env.deploy.access == DEPLOY_VIA_VPN:
+        # Their providers call the private EKS APIs over the VPN: no reference says so.
+        tooling_platform.add_dependency(vpn)
+        application_platform.add_dependency(vpn)
     return ids + [stack_id(environment_file, name) for name in STACK_ORDER]
 
 

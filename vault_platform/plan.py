@@ -245,8 +245,10 @@ def run(args: argparse.Namespace) -> int:
                     plan = StackPlan(plan.stack_id, "failed", reason=f"apply to the emulator: {error}")
             plans.append(plan)
 
+        flow_changes = _flow_changes(args.env, source, args.summary.parent / f"flows-{args.env}.json")
+
     title = f"Plan summary: environment `{args.env}` ({'local emulator' if target == EMULATOR else 'AWS'})"
-    markdown = render_markdown(plans, title=title)
+    markdown = render_markdown(plans, title=title, flow_changes=flow_changes)
     args.summary.parent.mkdir(parents=True, exist_ok=True)
     args.summary.write_text(markdown + "\n")
     print("")
@@ -258,6 +260,26 @@ def run(args: argparse.Namespace) -> int:
     if not any(plan.status == "planned" for plan in plans) and any(plan.status == "skipped" for plan in plans):
         raise PlanInputError("no stack could be planned: " + plans[0].reason)
     return 1 if any(plan.status == "failed" for plan in plans) else 0
+
+
+def _flow_changes(environment: str, synth_dir: Path, saved: Path) -> list[str]:
+    """The network-flow matrix of this synth against the one the previous plan saved (the
+    base), then saved as the base of the next: the plan summary's "Network flows" section."""
+    import json
+
+    from vault_platform.errors import ConfigError
+    from vault_platform.flows.__main__ import report_for
+    from vault_platform.flows.matrix import changes, matrix
+
+    try:
+        report, _, _ = report_for(environment, synth_dir)
+    except ConfigError as error:  # a flow naming nothing: the summary says so, the plan goes on
+        return [f"flow check refused: {error}"]
+    new = matrix(report)
+    base = json.loads(saved.read_text()) if saved.is_file() else None
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n")
+    return changes(base, new) + report.problems()
 
 
 def parser() -> argparse.ArgumentParser:

@@ -79,7 +79,9 @@ def summarize(stack_id: str, plan_json: dict, protected: frozenset[str] = frozen
     return StackPlan(stack_id, "planned", changes=tuple(changes), protected=protected)
 
 
-def render_markdown(plans: list[StackPlan], *, title: str) -> str:
+def render_markdown(plans: list[StackPlan], *, title: str, flow_changes: list[str] | None = None) -> str:
+    """flow_changes: lines of vault_platform.flows.matrix.changes (and the checker's
+    problems), shown as their own section; None leaves it out."""
     lines = [f"# {title}", ""]
     dangerous = [(plan.stack_id, change) for plan in plans for change in plan.dangerous()]
     failed = [plan for plan in plans if plan.status == "failed"]
@@ -118,5 +120,9 @@ def render_markdown(plans: list[StackPlan], *, title: str) -> str:
             lines += ["", "Changes to existing resources:", ""]
             lines += [f"- **{c.action}** `{c.address}`" + (" (protected)" if c.address in plan.protected else "")
                       for c in others]
+        lines.append("")
+    if flow_changes is not None:
+        lines += ["## Network flows (`make flows`)", ""]
+        lines += [f"- {line}" for line in flow_changes] or ["No change to the flow matrix."]
         lines.append("")
     return "\n".join(lines)

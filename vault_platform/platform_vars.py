@@ -57,6 +57,8 @@ PLATFORM_VARS: tuple[PlatformVar, ...] = (
                 feature=EFS),
     PlatformVar("EFS_ACCESS_POINT_ID", (TOOLING,), "EFS access point of that file system, for a static PersistentVolume.",
                 feature=EFS),
+    PlatformVar("VAULT_CLIENT_CIDRS", (TOOLING,), "Ranges Vault's internal NLB admits (both VPCs, comma-separated): "
+                "the load balancer controller's default for an internal NLB is its own VPC only."),
     PlatformVar("APPLICATION_CLUSTER_ENDPOINT", (TOOLING,), "API endpoint of the application cluster, for Vault's Kubernetes auth of that cluster."),
     PlatformVar("APPLICATION_CLUSTER_CA", (TOOLING,), "Base64 CA certificate of the application cluster, for the same."),
     PlatformVar("DATABASE_HOST", BOTH, "Address of the application's PostgreSQL (Vault's database engine connects to it)."),

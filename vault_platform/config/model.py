@@ -106,6 +106,25 @@ class VpnConfig:
     association_count: int | None = None
 
 
+# How the machine running `cdktf deploy` reaches the private EKS APIs that the platform
+# stacks' kubernetes and helm providers call (README "Stacks and deploy order").
+DEPLOY_VIA_VPN = "vpn"
+DEPLOY_VIA_PUBLIC_ENDPOINT = "public-endpoint"
+DEPLOY_ACCESS = (DEPLOY_VIA_VPN, DEPLOY_VIA_PUBLIC_ENDPOINT)
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """How the deploying machine reaches the clusters' APIs during the platform stacks.
+
+    "vpn" (default): it connects to the Client VPN, so the vpn stack deploys before the
+    platform stacks (they depend on it) and nothing is public. "public-endpoint": each
+    cluster's public endpoint, open only to its ``public_access_cidrs`` (the deploying
+    machine's egress ranges); one `cdktf deploy '*'` then needs no VPN connection."""
+
+    access: str = DEPLOY_VIA_VPN
+
+
 @dataclass(frozen=True)
 class GitOpsConfig:
     """The Git repository Flux syncs each cluster from (the platform stacks' GitRepository).
@@ -201,6 +220,7 @@ class EnvironmentConfig:
     tooling: ToolingConfig
     application: ApplicationConfig
     vpn: VpnConfig = VpnConfig()
+    deploy: DeployConfig = DeployConfig()
     gitops: GitOpsConfig = GitOpsConfig()
     ci: CiConfig = CiConfig()
     policy: PolicyConfig = PolicyConfig()

@@ -8,6 +8,8 @@ import re
 from datetime import date
 
 from vault_platform.config.model import (
+    DEPLOY_ACCESS,
+    DEPLOY_VIA_PUBLIC_ENDPOINT,
     CiConfig,
     ClusterConfig,
     DatabaseConfig,
@@ -90,6 +92,7 @@ def validate_environment(env: EnvironmentConfig) -> None:
     _check_ci("ci", env.ci, remote_state=env.state is not None)
     _check_gitops("gitops", env.gitops)
     _check_vpn("vpn", env.vpn, env, (("tooling.network.cidr", tooling_cidr), ("application.network.cidr", application_cidr)))
+    _check_deploy("deploy", env)
     if env.state is not None:
         _check_state("state", env.state, env)
     _check_policy("policy", env.policy)
@@ -107,6 +110,21 @@ def _check_supported(field: str, version: str, table: tuple[SupportedVersion, ..
     if row.standard_support_ends < today:
         raise ConfigError(field, version, f"left AWS standard support on {row.standard_support_ends.isoformat()} ({row.source})",
                           f"use one in standard support: {current}")
+
+
+def _check_deploy(field: str, env: EnvironmentConfig) -> None:
+    access = env.deploy.access
+    if access not in DEPLOY_ACCESS:
+        raise ConfigError(f"{field}.access", access, "is not a way the deploying machine can reach the private EKS APIs",
+                          f"use one of {', '.join(DEPLOY_ACCESS)}")
+    if access == DEPLOY_VIA_PUBLIC_ENDPOINT:
+        for role in ("tooling", "application"):
+            if not getattr(env, role).cluster.public_access_cidrs:
+                raise ConfigError(
+                    f"{role}.cluster.public_access_cidrs", [],
+                    f"{field}.access = '{access}' needs the {role} cluster's public endpoint, which is off without ranges",
+                    "list the deploying machine's egress ranges there, or set deploy.access = 'vpn'",
+                )
 
 
 def _check_name(field: str, value: str, limit: int, example: str = "staging") -> None:

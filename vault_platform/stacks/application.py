@@ -1,6 +1,6 @@
 """The application stack: its own VPC and EKS cluster, peered to tooling, the private zone
-shared with it, Vault reachable from it on 8200 only, and the demo app's PostgreSQL (seed
-001 §5). Reads the tooling stack by cross-stack reference, so it deploys after it."""
+shared with it, its API open to Vault's TokenReview, and the demo app's PostgreSQL (seed
+001 §5). It reaches Vault through Vault's NLB on 8200 (flux/, vault_platform/flows/). Reads the tooling stack by cross-stack reference, so it deploys after it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from vault_platform.constructs.peering import VpcPeering, VpcPeeringProps
 from vault_platform.constructs.policy import allow, policy_document
 from vault_platform.constructs.rds import Postgres, PostgresProps
 from vault_platform.stacks.base import PlatformStack, cluster_addon_roles, cluster_foundation, plain_key
-from vault_platform.stacks.tooling import VAULT_PORT, ToolingStack
+from vault_platform.stacks.tooling import ToolingStack
+
+KUBERNETES_API_PORT = 443
 
 
 class ApplicationStack(PlatformStack):
@@ -40,13 +42,16 @@ class ApplicationStack(PlatformStack):
         ))
         associate_zone(self, "private-zone-association", zone_id=tooling.zone.zone_id, vpc_id=self.vpc.vpc_id)
 
-        # Vault's NLB uses IP targets and keeps the client address, so the rule belongs on
-        # the tooling cluster's security group, which the Vault pods carry: the application
-        # VPC, and nothing wider, reaches 8200.
+        # Vault's Kubernetes auth reviews this cluster's service-account tokens (TokenReview)
+        # from the Vault pods, which carry the tooling cluster's group, across the peering.
+        # Vault itself is reached through its NLB, whose own security group the load
+        # balancer controller makes (flux/infrastructure/vault/service-nlb.yaml): no 8200
+        # rule on the tooling cluster's group is needed (vault_platform/flows/).
         VpcSecurityGroupIngressRule(
-            self, "vault-from-application-vpc", security_group_id=tooling.cluster.cluster_security_group_id,
-            ip_protocol="tcp", from_port=VAULT_PORT, to_port=VAULT_PORT, cidr_ipv4=config.network.cidr,
-            description="Vault API from the application VPC",
+            self, "kubernetes-api-from-vault", security_group_id=self.cluster.cluster_security_group_id,
+            ip_protocol="tcp", from_port=KUBERNETES_API_PORT, to_port=KUBERNETES_API_PORT,
+            referenced_security_group_id=tooling.cluster.cluster_security_group_id,
+            description="EKS API from Vault (TokenReview of the Kubernetes auth)",
         )
 
         self.database = Postgres(self, "database", PostgresProps(

@@ -128,6 +128,9 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
             "ECR_REGISTRY": f"{tooling.account.account_id}.dkr.ecr.{env.region}.amazonaws.com",
             # The instance CI's OIDC roles trust is the one the runner serves.
             "GITLAB_URL": env.ci.gitlab_url,
+            # Operators arrive source-NATed into the tooling VPC, the application cluster
+            # through the peering (vault_platform/flows/declared.py).
+            "VAULT_CLIENT_CIDRS": f"{env.tooling.network.cidr},{env.application.network.cidr}",
             "APPLICATION_CLUSTER_ENDPOINT": application.cluster.endpoint,
             "APPLICATION_CLUSTER_CA": application.cluster.certificate_authority_data,
             "DATABASE_MASTER_SECRET_ARN": application.database.master_secret_arn,

@@ -20,12 +20,10 @@ from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.certificate_authority import CertificateAuthority, CertificateAuthorityProps
 from vault_platform.constructs.client_vpn import ClientVpn, ClientVpnProps, VpnDestination, VpnEgress
 from vault_platform.constructs.server_certificate import ServerCertificate, ServerCertificateProps
-from vault_platform.constructs.vpc import subnet_layout
-from vault_platform.stacks.application import ApplicationStack
+from vault_platform.stacks.application import KUBERNETES_API_PORT, ApplicationStack
 from vault_platform.stacks.base import PlatformStack
 from vault_platform.stacks.tooling import VAULT_PORT, ToolingStack
 
-KUBERNETES_API_PORT = 443
 DNS_PORT = 53
 
 
@@ -50,7 +48,6 @@ class VpnStack(PlatformStack):
         application_cidr = env.application.network.cidr
         zone_count = config.association_count if config.association_count is not None else env.availability_zone_count
         association_subnet_ids = tuple(tooling.vpc.private_subnet_ids[:zone_count])
-        association_cidrs = subnet_layout(tooling_cidr, env.availability_zone_count)[0][:zone_count]
         resolver = vpc_resolver(tooling_cidr)
 
         self.authority = CertificateAuthority(self, "ca", CertificateAuthorityProps(
@@ -105,8 +102,8 @@ class VpnStack(PlatformStack):
         # - the EKS API (private endpoint ENIs carry each cluster's security group) admits the
         #   endpoint's security group itself: exactly the VPN, nothing else in those subnets.
         #   Same-region peering lets the application cluster's group reference it too.
-        # - Vault is reached through its NLB, and a security-group reference does not match
-        #   traffic that arrives through an NLB, so 8200 admits the association subnets' ranges.
+        # - Vault is reached through its internal NLB, whose controller-made security group
+        #   admits the tooling VPC (these subnets included): no rule here (flows/declared.py).
         for cluster_name, cluster_sg in (("tooling", tooling.cluster.cluster_security_group_id),
                                          ("application", application.cluster.cluster_security_group_id)):
             VpcSecurityGroupIngressRule(
@@ -114,12 +111,6 @@ class VpnStack(PlatformStack):
                 from_port=KUBERNETES_API_PORT, to_port=KUBERNETES_API_PORT,
                 referenced_security_group_id=self.vpn.security_group_id,
                 description="EKS API from the Client VPN endpoint",
-            )
-        for index, cidr in enumerate(association_cidrs):
-            VpcSecurityGroupIngressRule(
-                self, f"vault-from-vpn-{index}", security_group_id=tooling.cluster.cluster_security_group_id,
-                ip_protocol="tcp", from_port=VAULT_PORT, to_port=VAULT_PORT, cidr_ipv4=cidr,
-                description="Vault API from Client VPN clients (source-NATed in this subnet)",
             )
         self._outputs()
 

@@ -1,0 +1,262 @@
+"""The flow contract: every declared flow open and no opening undeclared, in every
+environment; the checker names the hop when a rule is broken (mutations); a flow naming
+nothing fails with one line; each stack's deploy finds its flows open (deploy order)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.synth import StackJson
+from vault_platform.app import synthesize
+from vault_platform.config import environment_names, load_environment
+from vault_platform.config.model import DeployConfig
+from vault_platform.errors import ConfigError
+from vault_platform.flows.check import check, model_of
+from vault_platform.flows.declared import FLOWS, Flow
+from vault_platform.flows.deploy_order import unreachable_at_deploy
+from vault_platform.flows.matrix import changes, matrix, render
+from vault_platform.flows.synthesized import Synthesized
+from vault_platform.plan_summary import render_markdown
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PLATFORM_STACKS = {"tooling-platform": "tooling-platform", "application-platform": "application-platform"}
+
+
+@pytest.fixture(scope="module")
+def default_synth(default_stacks: dict[str, StackJson]) -> Synthesized:
+    outdir = next(iter(default_stacks.values())).path.parents[2]
+    return Synthesized.read(outdir)
+
+
+def _report(synth: Synthesized, environment: str = "default", env=None, flows: tuple[Flow, ...] = FLOWS):
+    env = env or load_environment(environment)
+    return check(model_of(synth, env, environment, REPO_ROOT), env, environment, flows)
+
+
+def _mutated(synth: Synthesized, change) -> Synthesized:
+    """A deep copy of the stacks with ``change(stacks)`` applied: the files stay as they are."""
+    stacks = {sid: dataclasses.replace(stack, data=copy.deepcopy(stack.data)) for sid, stack in synth.stacks.items()}
+    change(stacks)
+    return Synthesized(stacks)
+
+
+def _resources(stacks, stack_id: str, rtype: str) -> dict:
+    return stacks[stack_id].data["resource"][rtype]
+
+
+# GIVEN each environment's synthesized stacks WHEN checked THEN every flow is open, no
+# opening is undeclared, and each platform stack's deploy finds its flows open.
+@pytest.mark.parametrize("environment", environment_names())
+def test_every_environment_keeps_the_flow_contract(environment: str, default_synth: Synthesized,
+                                                   tmp_path_factory: pytest.TempPathFactory) -> None:
+    if environment == "default":
+        synth = default_synth
+    else:
+        outdir = tmp_path_factory.mktemp(f"flows-{environment}")
+        synthesize(load_environment(environment), environment, str(outdir))
+        synth = Synthesized.read(outdir)
+    report = _report(synth, environment)
+    assert report.problems() == []
+    assert len(report.results) >= 30
+    ids = {name: (name if environment == "default" else f"{environment}-{name}") for name in PLATFORM_STACKS}
+    assert unreachable_at_deploy(report, synth, ids) == []
+
+
+def _blocked(report, flow: str) -> str:
+    result = next(r for r in report.results if r.flow.name == flow)
+    assert not result.open, f"{flow} should be blocked"
+    return result.blocked_at
+
+
+def test_removing_vaults_tokenreview_rule_blocks_it_at_the_application_api(default_synth: Synthesized) -> None:
+    synth = _mutated(default_synth, lambda s: _resources(s, "application", "aws_vpc_security_group_ingress_rule")
+                     .pop("kubernetes-api-from-vault"))
+    assert "ingress of application:aws_eks_cluster" in _blocked(_report(synth), "vault-tokenreview-application")
+
+
+def test_vault_nlb_admitting_only_its_own_vpc_blocks_the_application_cluster(default_synth: Synthesized) -> None:
+    def tooling_only(stacks) -> None:
+        data = next(iter(_resources(stacks, "tooling-platform", "kubernetes_config_map_v1").values()))["data"]
+        data["VAULT_CLIENT_CIDRS"] = "10.10.0.0/16"
+    report = _report(_mutated(default_synth, tooling_only))
+    assert "ingress of vault.nlb:frontend" in _blocked(report, "application-workloads-to-vault")
+    assert "ingress of vault.nlb:frontend" in _blocked(report, "application-external-secrets-to-vault")
+
+
+def test_missing_peering_route_blocks_at_routing(default_synth: Synthesized) -> None:
+    def no_return_route(stacks) -> None:
+        routes = _resources(stacks, "application", "aws_route")
+        for name in [n for n in routes if n.startswith("peering_accepter-route")]:
+            del routes[name]
+    report = _report(_mutated(default_synth, no_return_route))
+    assert _blocked(report, "vault-to-postgres").startswith("routing: subnet tooling:aws_subnet.")
+
+
+def test_vpn_without_authorization_blocks_operators_at_the_vpn(default_synth: Synthesized) -> None:
+    synth = _mutated(default_synth, lambda s: [
+        _resources(s, "vpn", "aws_ec2_client_vpn_authorization_rule").pop(n)
+        for n in list(_resources(s, "vpn", "aws_ec2_client_vpn_authorization_rule")) if "application" in n])
+    assert _blocked(_report(synth), "operators-to-application-api").startswith("Client VPN authorization")
+
+
+def test_vpn_without_egress_to_vault_blocks_at_egress(default_synth: Synthesized) -> None:
+    synth = _mutated(default_synth, lambda s: [
+        _resources(s, "vpn", "aws_vpc_security_group_egress_rule").pop(n)
+        for n in list(_resources(s, "vpn", "aws_vpc_security_group_egress_rule")) if "egress-vault" in n])
+    assert _blocked(_report(synth), "operators-to-vault").startswith("egress of vpn:aws_security_group.")
+
+
+def test_an_extra_ingress_rule_is_an_undeclared_opening(default_synth: Synthesized) -> None:
+    def open_ssh(stacks) -> None:
+        rules = _resources(stacks, "application", "aws_vpc_security_group_ingress_rule")
+        postgres_group = rules["database_from-vault_80029242"]["security_group_id"]
+        rules["ssh-from-anywhere"] = {"security_group_id": postgres_group, "ip_protocol": "tcp", "from_port": 22,
+                                      "to_port": 22, "cidr_ipv4": "10.0.0.0/8"}
+    problems = _report(_mutated(default_synth, open_ssh)).problems()
+    assert problems == [
+        "undeclared opening application:aws_vpc_security_group_ingress_rule.ssh-from-anywhere (ingress tcp/22 from "
+        "10.0.0.0/8 on application:aws_security_group.database_security-group_BF0DE645.id): no declared flow needs it; "
+        "fix: remove it, or declare the flow that needs it in vault_platform/flows/declared.py"]
+
+
+def test_the_old_8200_rule_on_the_tooling_cluster_is_reported_undeclared(default_synth: Synthesized) -> None:
+    """The rule this change removed (8200 from the application VPC straight onto the tooling
+    cluster's group): Vault is reached through its NLB, so nothing needs it."""
+    def old_rule(stacks) -> None:
+        rules = _resources(stacks, "application", "aws_vpc_security_group_ingress_rule")
+        rules["vault-from-application-vpc"] = {
+            "security_group_id": rules["database_from-vault_80029242"]["referenced_security_group_id"],
+            "ip_protocol": "tcp", "from_port": 8200, "to_port": 8200, "cidr_ipv4": "10.20.0.0/16"}
+    problems = _report(_mutated(default_synth, old_rule)).problems()
+    assert len(problems) == 1 and "vault-from-application-vpc (ingress tcp/8200 from 10.20.0.0/16" in problems[0]
+
+
+def test_a_flow_naming_nothing_fails_with_one_line(default_synth: Synthesized) -> None:
+    bad = Flow("app-to-redis", "application.pods", "redis", 6379, "cache")
+    with pytest.raises(ConfigError) as raised:
+        _report(default_synth, flows=(bad,))
+    message = str(raised.value)
+    assert "\n" not in message
+    assert "flow 'app-to-redis'.destination" in message and "redis" in message
+    assert "names nothing in the stacks of environment 'default'" in message and "use one of: application.api" in message
+
+
+def test_platform_stack_deployed_before_the_vpn_cannot_reach_its_api(default_synth: Synthesized) -> None:
+    """The fresh-account defect: the platform stacks' providers need the VPN's rules."""
+    def forget_vpn(stacks) -> None:
+        for sid in PLATFORM_STACKS:
+            stacks[sid] = dataclasses.replace(stacks[sid], dependencies=tuple(d for d in stacks[sid].dependencies if d != "vpn"))
+    synth = _mutated(default_synth, forget_vpn)
+    problems = unreachable_at_deploy(_report(synth), synth, PLATFORM_STACKS)
+    assert len(problems) == 2
+    assert problems[0].startswith("stack tooling-platform: flow 'deployer-to-tooling-api' needs vpn:")
+    assert "fix: make tooling-platform depend on vpn" in problems[0]
+
+
+def test_manifest_orders_the_vpn_before_the_platform_stacks(default_synth: Synthesized) -> None:
+    for sid in PLATFORM_STACKS:
+        assert "vpn" in default_synth.stacks[sid].dependencies
+
+
+def test_deploy_through_public_endpoints_needs_their_ranges() -> None:
+    env = load_environment("default")
+    with pytest.raises(ConfigError) as raised:
+        from vault_platform.config.validate import validate_environment
+        validate_environment(dataclasses.replace(env, deploy=DeployConfig(access="public-endpoint")))
+    assert str(raised.value).startswith("tooling.cluster.public_access_cidrs")
+    assert "deploy.access = 'vpn'" in str(raised.value)
+
+
+def _public_deploy(env, cidr: str = "203.0.113.0/24"):
+    def public(side):
+        return dataclasses.replace(side, cluster=dataclasses.replace(side.cluster, public_access_cidrs=(cidr,)))
+    return dataclasses.replace(env, deploy=DeployConfig(access="public-endpoint"),
+                               tooling=public(env.tooling), application=public(env.application))
+
+
+def test_deploying_from_public_ranges_needs_the_public_endpoints(default_synth: Synthesized) -> None:
+    env = _public_deploy(load_environment("default"))
+    report = _report(default_synth, env=env)  # stacks synthesized with private-only clusters
+    assert _blocked(report, "deployer-to-tooling-api") == "tooling.api: no public endpoint open to 203.0.113.0/24"
+
+
+def test_deploying_from_public_ranges_works_without_the_vpn(tmp_path: Path) -> None:
+    env = _public_deploy(load_environment("default"))
+    synthesize(env, "default", str(tmp_path))
+    synth = Synthesized.read(tmp_path)
+    assert "vpn" not in synth.stacks["tooling-platform"].dependencies
+    report = _report(synth, env=env)
+    assert report.problems() == []
+    assert unreachable_at_deploy(report, synth, PLATFORM_STACKS) == []
+
+
+def test_matrix_changes_say_which_flow_changed(default_synth: Synthesized) -> None:
+    base = matrix(_report(default_synth))
+    synth = _mutated(default_synth, lambda s: _resources(s, "application", "aws_vpc_security_group_ingress_rule")
+                     .pop("kubernetes-api-from-vault"))
+    new = matrix(_report(synth))
+    lines = changes(base, new)
+    assert lines == ["changed flow `vault-tokenreview-application` `tooling.pods` -> `application.api` tcp/443: open -> blocked "
+                     f"(blocked at {new['flows']['vault-tokenreview-application']['blocked_at']})"]
+    assert changes(base, base) == []
+    text = render(new)
+    assert "tooling.pods       application.api            tcp/443    BLOCKED" in text
+    assert json.loads(json.dumps(new)) == new  # what --save writes
+    markdown = render_markdown([], title="T", flow_changes=lines)
+    assert "## Network flows (`make flows`)" in markdown and "open -> blocked" in markdown
+
+
+def test_plan_summary_compares_with_the_matrix_the_previous_plan_saved(default_stacks: dict[str, StackJson],
+                                                                       tmp_path: Path) -> None:
+    from vault_platform.plan import _flow_changes
+
+    outdir = next(iter(default_stacks.values())).path.parents[2]
+    saved = tmp_path / "flows-default.json"
+    first = _flow_changes("default", outdir, saved)
+    assert first == [f"no previous matrix to compare with: {len(FLOWS)} flows, 0 blocked, 0 undeclared openings"]
+    assert _flow_changes("default", outdir, saved) == []  # nothing changed since
+    base = json.loads(saved.read_text())
+    base["flows"]["vault-tokenreview-application"]["status"] = "blocked"  # as before this change
+    base["undeclared"].append("application:aws_vpc_security_group_ingress_rule.vault-from-application-vpc (...)")
+    saved.write_text(json.dumps(base))
+    assert _flow_changes("default", outdir, saved) == [
+        "changed flow `vault-tokenreview-application` `tooling.pods` -> `application.api` tcp/443: blocked -> open",
+        "undeclared opening closed: application:aws_vpc_security_group_ingress_rule.vault-from-application-vpc (...)",
+    ]
+
+
+def test_make_flows_prints_the_matrix_and_exits_0(default_stacks: dict[str, StackJson], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from vault_platform.flows.__main__ import main
+
+    outdir = next(iter(default_stacks.values())).path.parents[2]
+    assert main(["--env", "default", "--synth-dir", str(outdir), "--save", str(tmp_path / "m.json")]) == 0
+    out = capsys.readouterr().out
+    assert "operators          vault.nlb                  tcp/8200   open    operators-to-vault:" in out
+    assert f"{len(FLOWS)} flows, 0 blocked, 0 undeclared openings" in out
+    assert json.loads((tmp_path / "m.json").read_text())["flows"]["vault-raft"]["status"] == "open"
+
+
+def test_older_rule_shapes_become_one_rule_per_peer() -> None:
+    """Inline ingress/egress blocks and aws_security_group_rule, should a stack write them."""
+    from vault_platform.flows.network import read_network
+    from vault_platform.flows.synthesized import Stack
+
+    data = {"resource": {
+        "aws_security_group": {"g": {"name": "g", "vpc_id": "vpc", "ingress": [
+            {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["10.0.0.0/8"], "self": True}]}},
+        "aws_security_group_rule": {"r": {"type": "egress", "security_group_id": "${aws_security_group.g.id}",
+                                          "protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": ["0.0.0.0/0"]}},
+    }}
+    rules = read_network(Synthesized({"s": Stack("s", data, ())})).rules()
+    assert [(r.rule_id, r.kind, str(r.cidr), r.referenced_group) for r in rules] == [
+        ("s:aws_security_group.g.ingress[0]#0", "ingress", "10.0.0.0/8", None),
+        ("s:aws_security_group.g.ingress[0]#1", "ingress", "None", "s:aws_security_group.g.id"),
+        ("s:aws_security_group_rule.r", "egress", "0.0.0.0/0", None),
+    ]
+    assert rules[2].admits("udp", 53) and not rules[0].admits("tcp", 23)

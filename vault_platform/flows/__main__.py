@@ -1,0 +1,75 @@
+"""The network-flow matrix of one environment: `make flows ENV=staging`, or
+``python -m vault_platform.flows --env staging [--synth-dir DIR] [--save FILE] [--base FILE]``.
+
+Synthesizes the environment (or reads --synth-dir), checks every declared flow, prints the
+matrix; --save writes it as JSON, --base prints the changes from a saved one. Exit status 1
+when a flow is blocked, an opening is undeclared or a stack deploys before its flows open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from vault_platform.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def report_for(environment: str, synth_dir: Path | None = None):
+    """(report, synthesized stacks) of an environment, synthesizing it when no directory is given."""
+    from vault_platform.app import stack_id
+    from vault_platform.config import load_environment
+    from vault_platform.flows.check import check, model
+    from vault_platform.flows.synthesized import Synthesized
+
+    env = load_environment(environment)
+    if synth_dir is None:
+        from vault_platform.app import synthesize
+
+        synth_dir = Path(tempfile.mkdtemp(prefix="flows-synth-"))
+        synthesize(env, environment, str(synth_dir))
+    net = model(synth_dir, env, environment, REPO_ROOT)
+    ids = {name: stack_id(environment, name) for name in ("tooling-platform", "application-platform")}
+    return check(net, env, environment), Synthesized.read(synth_dir), ids
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
+    from vault_platform.config.load import DEFAULT_ENVIRONMENT
+
+    parser = argparse.ArgumentParser(prog="python -m vault_platform.flows", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT)
+    parser.add_argument("--synth-dir", type=Path, help="read this synthesized output instead of synthesizing")
+    parser.add_argument("--save", type=Path, help="write the matrix as JSON here")
+    parser.add_argument("--base", type=Path, help="a matrix saved before: print what changed since")
+    args = parser.parse_args(argv)
+    from vault_platform.flows.deploy_order import unreachable_at_deploy
+    from vault_platform.flows.matrix import changes, matrix, render
+
+    try:
+        report, synth, ids = report_for(args.env, args.synth_dir)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    data = matrix(report)
+    print(render(data))
+    late = unreachable_at_deploy(report, synth, ids)
+    for line in late:
+        print(f"DEPLOY ORDER {line}")
+    if args.base is not None:
+        base = json.loads(args.base.read_text()) if args.base.is_file() else None
+        print("\nChanges since the base matrix:")
+        print("\n".join(f"  {line}" for line in changes(base, data)) or "  none")
+    if args.save is not None:
+        args.save.parent.mkdir(parents=True, exist_ok=True)
+        args.save.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return 1 if report.problems() or late else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
