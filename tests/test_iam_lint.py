@@ -112,3 +112,32 @@ def test_load_balancer_controller_grants_what_v2_13_calls_on_its_resources() -> 
     assert backend["Condition"]["StringEquals"] == {"aws:ResourceTag/kubernetes.io/cluster/demo-tooling": ["owned", "shared"]}
     assert {"ec2:DescribeIpamPools", "elasticloadbalancing:ModifyIpPools", "elasticloadbalancing:SetRulePriorities"} <= \
         {action for s in statements.values() for action in s["Action"]}
+
+
+# What each add-on's pinned version calls, read from its source and published policy at that
+# tag (README "Fresh-account checks"): every call must be granted by the add-on's own role.
+ADDON_CALLS = {
+    # external-dns chart 1.15.0 = v0.15.0: provider/aws/aws.go; docs/tutorials/aws.md's policy.
+    "external-dns": {"route53:ChangeResourceRecordSets", "route53:ListHostedZones",
+                     "route53:ListResourceRecordSets", "route53:ListTagsForResource"},
+    # Vault's awskms seal (Vault docs, seal "awskms": required permissions).
+    "vault": {"kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"},
+    # controller v2.13.0: the SDK calls of pkg/aws/services at that tag that this platform's NLBs need.
+    "aws-load-balancer-controller": {
+        "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup",
+        "elasticloadbalancing:CreateListener", "elasticloadbalancing:ModifyListenerAttributes",
+        "elasticloadbalancing:AddTags", "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:ModifyIpPools",
+        "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeCapacityReservation",
+        "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DescribeIpamPools",
+        "ec2:GetSecurityGroupsForVpc"},
+}
+
+
+@pytest.mark.parametrize("role_suffix", sorted(ADDON_CALLS))
+def test_addon_roles_grant_what_their_pinned_version_calls(role_suffix: str, tooling: StackJson) -> None:
+    from tests.test_aws_properties import as_list, inline_policy_of
+
+    granted = {action for statement in inline_policy_of(tooling, role_suffix) if statement["Effect"] == "Allow"
+               for action in as_list(statement["Action"])}
+    missing = ADDON_CALLS[role_suffix] - granted
+    assert not missing, f"the {role_suffix} role misses calls its pinned version makes: {sorted(missing)}"
