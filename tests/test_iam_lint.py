@@ -141,3 +141,12 @@ def test_addon_roles_grant_what_their_pinned_version_calls(role_suffix: str, too
                for action in as_list(statement["Action"])}
     missing = ADDON_CALLS[role_suffix] - granted
     assert not missing, f"the {role_suffix} role misses calls its pinned version makes: {sorted(missing)}"
+
+
+def test_trust_policy_allowances_cover_only_what_parliament_cannot_know() -> None:
+    """No Resource in a trust policy is fine; a misspelt action in one is not."""
+    good = policy_document([{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+    typo = policy_document([{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRol"}])
+    assert not lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", good), WHERE, accepted={}).failed
+    failed = lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", typo), WHERE, accepted={}).failed
+    assert [f.issue for f in failed] == ["UNKNOWN_ACTION"]

@@ -75,11 +75,19 @@ PLACEHOLDERS: Mapping[tuple[str, str], str] = {
     ("aws_s3_bucket", "arn"): "arn:{partition}:s3:::{name}",
 }
 
-# Findings that come from parliament not knowing a policy kind, whatever the statement.
-_KIND_RULES: Mapping[tuple[str, str], str] = {
-    ("trust", "MALFORMED"): "a trust policy has no Resource: the role it belongs to is the resource",
-    ("trust", "UNKNOWN_FEDERATION_SOURCE"): "an IAM OIDC provider ARN, which parliament does not know as a federation source",
-}
+# Findings that come from parliament not knowing trust policies: (kind, issue, detail
+# pattern) -> reason. Only these exact findings; any other malformation still fails.
+_KIND_RULES: tuple[tuple[str, str, re.Pattern[str], str], ...] = (
+    ("trust", "MALFORMED", re.compile(r'^"Statement contains neither Resource nor NotResource"$'),
+     "a trust policy has no Resource: the role it belongs to is the resource"),
+    ("trust", "UNKNOWN_FEDERATION_SOURCE", re.compile(r'^"arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/[^"]+"$'),
+     "an IAM OIDC provider ARN, which parliament does not know as a federation source"),
+)
+
+
+def _kind_rule(finding: Finding) -> str | None:
+    return next((reason for kind, issue, detail, reason in _KIND_RULES
+                 if finding.policy.kind == kind and finding.issue == issue and detail.match(finding.detail)), None)
 
 _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _DEPENDENCY_FREE = re.compile(r"^(\*|[0-9]{12}|arn:aws[a-z-]*:iam::[0-9]{12}:root)$")
@@ -274,9 +282,9 @@ def lint_stacks(stacks: Mapping[str, Mapping], where: Placement,
             found = dict.fromkeys([*parliament_findings(policy, resolved), *coverage_findings(policy, resolved),
                                    *principal_findings(policy)])
             for finding in found:
-                rule = _KIND_RULES.get((policy.kind, finding.issue))
+                rule = _kind_rule(finding)
                 key = (finding.issue, finding.sid)
-                if rule and finding.issue != "PRINCIPAL_MAY_NOT_EXIST":
+                if rule:
                     kept.append((finding, rule))
                 elif key in registry and finding.issue != "PRINCIPAL_MAY_NOT_EXIST":
                     used.add(key)
