@@ -150,3 +150,8 @@ def test_trust_policy_allowances_cover_only_what_parliament_cannot_know() -> Non
     assert not lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", good), WHERE, accepted={}).failed
     failed = lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", typo), WHERE, accepted={}).failed
     assert [f.issue for f in failed] == ["UNKNOWN_ACTION"]
+    misspelt_claim = policy_document([{"Effect": "Allow", "Principal": {"Federated": "${aws_iam_openid_connect_provider.p.arn}"},
+                                       "Action": "sts:AssumeRoleWithWebIdentity",
+                                       "Condition": {"StringEquals": {"oidc.example.com:sbu": "system:serviceaccount:a:b"}}}])
+    failed = lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", misspelt_claim), WHERE, accepted={}).failed
+    assert [f.issue for f in failed] == ["UNKNOWN_CONDITION_FOR_ACTION"] and "sbu" in failed[0].detail

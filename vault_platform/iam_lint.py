@@ -76,12 +76,15 @@ PLACEHOLDERS: Mapping[tuple[str, str], str] = {
 }
 
 # Findings that come from parliament not knowing trust policies: (kind, issue, detail
-# pattern) -> reason. Only these exact findings; any other malformation still fails.
+# pattern) -> reason. Only these exact findings; anything else still fails.
 _KIND_RULES: tuple[tuple[str, str, re.Pattern[str], str], ...] = (
-    ("trust", "MALFORMED", re.compile(r'^"Statement contains neither Resource nor NotResource"$'),
-     "a trust policy has no Resource: the role it belongs to is the resource"),
     ("trust", "UNKNOWN_FEDERATION_SOURCE", re.compile(r'^"arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/[^"]+"$'),
      "an IAM OIDC provider ARN, which parliament does not know as a federation source"),
+    # Only aud, sub and amr, and only on AssumeRoleWithWebIdentity: a misspelt claim still fails.
+    ("trust", "UNKNOWN_CONDITION_FOR_ACTION",
+     re.compile(r'^"Unknown condition [a-z0-9.-]+(/[A-Za-z0-9/_-]+)?:(aud|sub|amr) for action sts:AssumeRoleWithWebIdentity"$'),
+     "<issuer>:aud, :sub and :amr are the condition keys IAM documents for an OIDC identity provider "
+     "(IAM user guide, condition keys for OIDC federation); parliament has no provider-named keys"),
 )
 
 
@@ -202,12 +205,18 @@ def _sid(statement: Mapping, index: int) -> str:
     return str(statement.get("Sid") or f"#{index}")
 
 
-def parliament_findings(policy: Policy, resolved: str) -> Iterator[Finding]:
-    """parliament on each statement alone, so every finding belongs to one Sid."""
+def parliament_findings(policy: Policy, resolved: str, where: Placement) -> Iterator[Finding]:
+    """parliament on each statement alone, so every finding belongs to one Sid. A trust
+    policy's statements name no Resource (the role is it), and parliament stops at a
+    statement without one: it gets the role's ARN as its Resource, so its actions,
+    conditions and principals are checked like any other statement's."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # parliament imports pkg_resources, deprecated by setuptools
         from parliament import analyze_policy_string
+    owner = f"arn:{where.partition}:iam::{where.account}:role/trust-policy-owner"
     for index, statement in enumerate(_statements(resolved)):
+        if policy.kind == "trust" and "Resource" not in statement and "NotResource" not in statement:
+            statement = {**statement, "Resource": owner}
         single = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
         for found in analyze_policy_string(single).findings:
             yield Finding(policy, _sid(statement, index), found.issue, json.dumps(found.detail, sort_keys=True))
@@ -279,7 +288,7 @@ def lint_stacks(stacks: Mapping[str, Mapping], where: Placement,
         for policy in policies(stack_id, stack_json):
             resolved = resolve(policy.text, stack_id, stack_json, where)
             # dict.fromkeys: parliament's wildcard expansion repeats actions, so findings too.
-            found = dict.fromkeys([*parliament_findings(policy, resolved), *coverage_findings(policy, resolved),
+            found = dict.fromkeys([*parliament_findings(policy, resolved, where), *coverage_findings(policy, resolved),
                                    *principal_findings(policy)])
             for finding in found:
                 rule = _kind_rule(finding)
