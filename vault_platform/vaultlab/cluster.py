@@ -361,6 +361,40 @@ class VaultLab:
         self.active_node()
         return answer.body
 
+    def generate_root(self, recovery_keys_b64: list[str], threshold: int) -> str:
+        """What an operator does with ``bao operator generate-root`` and the recovery keys:
+        a new root token (README, "Recover a failed Vault bootstrap")."""
+        client = self.client()
+        attempt = client.request("PUT", "sys/generate-root/attempt", {})
+        if attempt.status != 200:
+            raise LabError(f"sys/generate-root/attempt answered {attempt.status}: {attempt.body.get('errors')}")
+        answer = attempt
+        for key in recovery_keys_b64[:threshold]:
+            answer = client.request("PUT", "sys/generate-root/update", {"key": key, "nonce": attempt.body["nonce"]})
+            if answer.status != 200:
+                raise LabError(f"sys/generate-root/update answered {answer.status}: {answer.body.get('errors')}")
+        if not answer.body.get("complete"):
+            raise LabError(f"generate-root did not complete with {threshold} recovery keys")
+        # `bao operator generate-root -decode` without the CLI (which asks the server again):
+        # the encoded token is base64 of the token XOR the one-time password.
+        encoded = answer.body["encoded_token"]
+        token = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+        otp = attempt.body["otp"].encode()
+        if len(token) != len(otp):
+            raise LabError(f"generate-root: encoded token of {len(token)} bytes for an OTP of {len(otp)}")
+        return bytes(a ^ b for a, b in zip(token, otp)).decode()
+
+    def root_tokens(self, token: str) -> list[str]:
+        """Accessors of every token with the root policy, as seen with ``token`` (itself a root token)."""
+        client = self.client(token)
+        accessors = client.request("LIST", "auth/token/accessors").body["data"]["keys"]
+        roots = []
+        for accessor in accessors:
+            info = client.request("POST", "auth/token/lookup-accessor", {"accessor": accessor}).body.get("data") or {}
+            if "root" in (info.get("policies") or []):
+                roots.append(accessor)
+        return roots
+
     def client(self, token: str | None = None, node: int | None = None) -> VaultClient:
         """A client of node ``node``, or of the active node (the vault-active Service)."""
         target = self.nodes[node] if node is not None else self.active_node()

@@ -15,6 +15,7 @@ from vaultapi import Vault
 
 POLICY_DIR = os.environ.get("POLICY_DIR", "/policies")
 CONFIG_DIR = os.environ.get("CONFIG_DIR", "/config")
+SELF = "vault-configure"
 # On the audit PVC of each server pod (server.auditStorage mounts it at /vault/audit); moved by
 # environment only in the test lab, where the servers run on one machine.
 AUDIT_FILE = os.environ.get("VAULT_AUDIT_FILE", "/vault/audit/audit.log")
@@ -57,6 +58,8 @@ def configure_kubernetes_auth(vault):
 def configure_policies(vault):
     for path in sorted(glob.glob(os.path.join(POLICY_DIR, "*.hcl"))):
         name = os.path.basename(path)[: -len(".hcl")]
+        if name == SELF:
+            continue  # vault-init's (with a root token): this Job cannot widen its own policy
         with open(path) as f:
             policy = f.read()
         current = vault.read(f"sys/policies/acl/{name}")
@@ -104,13 +107,19 @@ def configure_database(vault):
 def main():
     vault = Vault()
     vault.wait_until_reachable()
-    vault.login_kubernetes("kubernetes", "vault-configure")
+    vault.login_kubernetes("kubernetes", SELF)
     configure_audit(vault)
     configure_engines(vault)
     configure_kubernetes_auth(vault)
     configure_policies(vault)
     configure_roles(vault)
     configure_database(vault)
+    # A Job that could not finish must fail (Flux then shows the Kustomization not ready and
+    # the Job is retried), never report success on a Vault that cannot issue credentials.
+    connection = load("database.json")["connection"]
+    if vault.read(f"database/config/{connection}") is None:
+        raise SystemExit(f"vault-configure is incomplete: the database engine has no connection {connection} "
+                         "(see the lines above); fix that and re-run this Job")
     print("Vault configuration applied", flush=True)
 
 
