@@ -11,7 +11,7 @@ import glob
 import json
 import os
 
-from vaultapi import Vault
+from vaultapi import ApiError, Vault
 
 POLICY_DIR = os.environ.get("POLICY_DIR", "/policies")
 CONFIG_DIR = os.environ.get("CONFIG_DIR", "/config")
@@ -65,14 +65,24 @@ def configure_policies(vault):
         current = vault.read(f"sys/policies/acl/{name}")
         if current and current.get("data", {}).get("policy") == policy:
             continue
-        vault.write(f"sys/policies/acl/{name}", {"policy": policy})
+        try:
+            vault.write(f"sys/policies/acl/{name}", {"policy": policy})
+        except ApiError as err:
+            raise SystemExit(f"policies/{name}.hcl: Vault refused the policy ({err}); check it offline with "
+                             "`python -m vault_platform.vault_checks` (OpenBao's parser)") from None
         print(f"wrote policy {name}", flush=True)
 
 
 def configure_roles(vault):
     for mount, roles in load("roles.json").items():
         for role, body in roles.items():
-            vault.write(f"auth/{mount}/role/{role}", body)
+            try:
+                vault.write(f"auth/{mount}/role/{role}", body)
+            except ApiError as err:
+                if err.status != 403:
+                    raise
+                raise SystemExit(f"config/roles.json: role {mount}/{role} is not one vault-configure.hcl lets this Job "
+                                 "write (its namespaces or policies); see `python -m vault_platform.vault_checks`") from None
 
 
 def configure_database(vault):
