@@ -5,6 +5,7 @@ See ``vault_platform/vaultlab/__init__.py`` for how to use the lab.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
@@ -201,6 +202,9 @@ class VaultLab:
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> VaultLab:
+        # Also stopped at interpreter exit: an interrupted run leaves no server behind (the
+        # emulator turns SIGTERM/SIGHUP into SystemExit, so this runs then too).
+        atexit.register(self.stop)
         try:
             self._start()
         except BaseException:
@@ -290,15 +294,11 @@ class VaultLab:
             UserName=self.unseal_user, PolicyName="unseal", PolicyDocument=self._unseal_policy(decrypt=not refuse))
 
     def stop(self) -> None:
-        # Signal every node first, then wait: shutting down one after another costs seconds each.
+        atexit.unregister(self.stop)
+        # The lab's data dies with it, so there is no clean raft shutdown to wait for (SIGTERM
+        # costs seconds per node): every node is killed at once.
         for node in self.nodes:
-            if node.running:
-                try:
-                    os.killpg(node.process.pid, signal.SIGTERM)  # type: ignore[union-attr]
-                except ProcessLookupError:
-                    pass
-        for node in self.nodes:
-            node.stop()
+            node.stop(signal.SIGKILL)
         for stand_in in (self.kube, self.application_kube):
             if stand_in is not None:
                 stand_in.stop()
