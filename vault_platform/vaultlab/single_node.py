@@ -61,8 +61,17 @@ def vault_call(addr: str, ca_cert: Path, method: str, path: str, body: dict[str,
         with urllib.request.urlopen(request, context=context, timeout=30) as response:
             raw = response.read()
     except urllib.error.HTTPError as err:
-        raise VaultLabError(f"{method} {path} -> HTTP {err.code}: {err.read().decode(errors='replace')[:500]}") from None
+        raise VaultLabError(f"{method} {path} -> HTTP {err.code}: {_errors(err.read())}") from None
     return json.loads(raw) if raw else {}
+
+
+def _errors(body: bytes) -> str:
+    """Vault's "errors" list on one line (they carry newlines and tabs)."""
+    try:
+        errors = json.loads(body).get("errors", [])
+    except ValueError:
+        return body.decode(errors="replace")[:500]
+    return " ".join(" ".join(str(error).split()) for error in errors)
 
 
 def free_port() -> int:
