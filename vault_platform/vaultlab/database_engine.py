@@ -24,7 +24,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 VAULT_CONFIG_DIR = REPO_ROOT / "flux" / "infrastructure" / "vault-config"
 SCRIPTS_DIR = VAULT_CONFIG_DIR / "scripts"
 DATABASE_JSON = VAULT_CONFIG_DIR / "config" / "database.json"
-CONFIGURE_POLICY = VAULT_CONFIG_DIR / "policies" / "vault-configure.hcl"
+POLICY_DIR = VAULT_CONFIG_DIR / "policies"
+CONFIGURE_POLICY = POLICY_DIR / "vault-configure.hcl"
 
 
 def load_database_spec(path: Path = DATABASE_JSON) -> dict[str, Any]:
@@ -67,26 +68,32 @@ def hand_over_master_credential(vault: VaultServer, postgres: PostgresServer) ->
                {"data": {"username": postgres.master_user, "password": postgres.master_password}})
 
 
-def run_configure_database(vault: VaultServer, postgres: PostgresServer, config_dir: Path,
-                           token: str | None = None) -> None:
-    """configure.py's engines + database steps, as the Job runs them."""
+def run_configure_steps(vault: VaultServer, postgres: PostgresServer, config_dir: Path, steps: tuple[str, ...],
+                        token: str | None = None, environment: dict[str, str] | None = None) -> None:
+    """configure.py's ``configure_<step>`` functions in order, as the Job runs them."""
     configure = configure_script()
     client = configure.Vault(addr=vault.addr, cacert=str(vault.ca_cert), token=token or configure_token(vault))
-    with _job_environment({"DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port),
-                           "DATABASE_NAME": postgres.database}):
-        saved_dir = configure.CONFIG_DIR
-        configure.CONFIG_DIR = str(config_dir)
+    job_environment = {"DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port),
+                       "DATABASE_NAME": postgres.database, **(environment or {})}
+    with _job_environment(job_environment):
+        saved = configure.CONFIG_DIR, configure.POLICY_DIR
+        configure.CONFIG_DIR, configure.POLICY_DIR = str(config_dir), str(POLICY_DIR)
         try:
-            configure.configure_engines(client)
-            configure.configure_database(client)
+            for step in steps:
+                getattr(configure, f"configure_{step}")(client)
         finally:
-            configure.CONFIG_DIR = saved_dir
+            configure.CONFIG_DIR, configure.POLICY_DIR = saved
+
+
+def run_configure_database(vault: VaultServer, postgres: PostgresServer, config_dir: Path,
+                           token: str | None = None) -> None:
+    """configure.py's engines + database steps."""
+    run_configure_steps(vault, postgres, config_dir, ("engines", "database"), token)
 
 
 def bootstrap_database_engine(vault: VaultServer, postgres: PostgresServer, config_dir: Path) -> None:
     """Engines mounted, master credential handed over, configure run: the first deploy."""
     token = configure_token(vault)
-    configure = configure_script()
-    configure.configure_engines(configure.Vault(addr=vault.addr, cacert=str(vault.ca_cert), token=token))
+    run_configure_steps(vault, postgres, config_dir, ("engines",), token)
     hand_over_master_credential(vault, postgres)
-    run_configure_database(vault, postgres, config_dir, token)
+    run_configure_steps(vault, postgres, config_dir, ("database",), token)
