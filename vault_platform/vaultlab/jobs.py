@@ -1,0 +1,157 @@
+"""Run the bootstrap Jobs' scripts, unmodified, as the Job manifests run them, against the lab.
+
+Everything a Job gets comes from its manifest (``job-init.yaml``, ``job-configure.yaml``) and
+the kustomization that generates its ConfigMaps: the command, each environment variable, each
+volume. Only what points into a cluster is moved to the lab:
+
+- a mounted ConfigMap (``/scripts``, ``/policies``, ``/config``) is the directory in this
+  repository its files are generated from; the ``vault-server-tls`` Secret's ``ca.crt`` is
+  the lab's CA;
+- ``VAULT_ADDR``: ``vault-<i>.vault-internal`` is lab node i, ``vault-active.vault.svc`` the
+  node that answers 200 on /v1/sys/health (what the Service selects);
+- Flux's ``${VAR}`` values come from ``flux_values`` (an unknown one stops the run);
+- the service account (``KUBE_SERVICE_ACCOUNT_DIR``) and the API server (``KUBE_API_URL``)
+  are the stand-in's: the only two settings the scripts read that a pod sets by its mount,
+  and the audit file (``VAULT_AUDIT_FILE``), on the pod's audit volume.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from vault_platform.vaultlab.cluster import LabError, VaultLab
+
+VAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "flux" / "infrastructure" / "vault-config"
+NAMESPACE = "vault"
+FLUX_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")
+PEER = re.compile(r"^https://vault-(\d+)\.vault-internal:8200$")
+ACTIVE_SERVICE = "https://vault-active.vault.svc:8200"
+JOB_TIMEOUT_SECONDS = 180.0
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a Job manifest says about its one container."""
+
+    name: str
+    service_account: str
+    command: tuple[str, ...]
+    env: dict[str, str]
+    mounts: dict[str, str]  # mountPath -> volume name
+    volumes: dict[str, dict]  # volume name -> volume source
+
+    @classmethod
+    def load(cls, job: str) -> JobSpec:
+        manifest = yaml.safe_load((VAULT_CONFIG_DIR / f"job-{job}.yaml").read_text())
+        pod = manifest["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        return cls(
+            name=manifest["metadata"]["name"],
+            service_account=pod["serviceAccountName"],
+            command=tuple(container["command"]),
+            env={e["name"]: str(e["value"]) for e in container.get("env", [])},
+            mounts={m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])},
+            volumes={v["name"]: v for v in pod.get("volumes", [])},
+        )
+
+
+def _config_map_dirs() -> dict[str, Path]:
+    """Generated ConfigMap name -> the repository directory its files come from."""
+    kustomization = yaml.safe_load((VAULT_CONFIG_DIR / "kustomization.yaml").read_text())
+    dirs: dict[str, Path] = {}
+    for generator in kustomization["configMapGenerator"]:
+        parents = {(VAULT_CONFIG_DIR / f).parent for f in generator["files"]}
+        if len(parents) != 1:
+            raise LabError(f"kustomization.yaml: ConfigMap {generator['name']} takes files from "
+                           f"{len(parents)} directories; the lab mounts one directory per ConfigMap")
+        dirs[generator["name"]] = parents.pop()
+    return dirs
+
+
+@dataclass
+class JobRunner:
+    lab: VaultLab
+    flux_values: dict[str, str]
+
+    def _mount_dirs(self, spec: JobSpec) -> dict[str, Path]:
+        config_maps = _config_map_dirs()
+        local: dict[str, Path] = {}
+        for mount, volume_name in spec.mounts.items():
+            volume = spec.volumes[volume_name]
+            if "configMap" in volume:
+                local[mount] = config_maps[volume["configMap"]["name"]]
+            elif volume.get("secret", {}).get("secretName") == self.lab.release.tls_secret:
+                # Only the items the manifest projects (ca.crt), never the server's key.
+                target = self.lab.root / f"{spec.name}-{volume_name}"  # type: ignore[operator]
+                target.mkdir(exist_ok=True)
+                for item in volume["secret"]["items"]:
+                    (target / item["path"]).write_bytes((self.lab.tls.directory / item["key"]).read_bytes())  # type: ignore[union-attr]
+                local[mount] = target
+            else:
+                raise LabError(f"job-{spec.name}.yaml: volume {volume_name} has no lab equivalent")
+        return local
+
+    def _vault_addr(self, value: str) -> str:
+        peer = PEER.match(value)
+        if peer:
+            return self.lab.nodes[int(peer.group(1))].ports.api_addr
+        if value == ACTIVE_SERVICE:
+            return self.lab.active_node().ports.api_addr
+        raise LabError(f"VAULT_ADDR {value} has no lab equivalent")
+
+    def environment(self, job: str) -> tuple[JobSpec, dict[str, str], list[str]]:
+        spec = JobSpec.load(job)
+        mounts = self._mount_dirs(spec)
+        env: dict[str, str] = {}
+        for name, value in spec.env.items():
+            def flux(match: re.Match[str]) -> str:
+                if match.group(1) not in self.flux_values:
+                    raise LabError(f"job-{job}.yaml env {name}: ${{{match.group(1)}}} has no lab value")
+                return self.flux_values[match.group(1)]
+
+            value = FLUX_VARIABLE.sub(flux, value)
+            if name == "VAULT_ADDR":
+                value = self._vault_addr(value)
+            for mount, local in mounts.items():
+                if value == mount or value.startswith(mount + "/"):
+                    value = str(local) + value[len(mount):]
+            env[name] = value
+        assert self.lab.root is not None and self.lab.kube is not None
+        account_dir = self.lab.kube.write_service_account_dir(
+            self.lab.root / f"sa-{spec.service_account}", NAMESPACE, spec.service_account)
+        env.update({
+            "KUBE_SERVICE_ACCOUNT_DIR": str(account_dir),
+            "KUBE_API_URL": self.lab.kube.url,
+            "VAULT_AUDIT_FILE": str(self.lab.root / "audit.log"),
+            "PATH": "/usr/bin:/bin",
+            "PYTHONDONTWRITEBYTECODE": "1",
+        })
+        program, *args = spec.command
+        if program != "python":
+            raise LabError(f"job-{job}.yaml: command {spec.command} is not `python <script>`")
+        argv = [sys.executable, *[self._local_path(a, mounts) for a in args]]
+        return spec, env, argv
+
+    @staticmethod
+    def _local_path(value: str, mounts: dict[str, Path]) -> str:
+        for mount, local in mounts.items():
+            if value.startswith(mount + "/"):
+                return str(local) + value[len(mount):]
+        return value
+
+    def start(self, job: str) -> subprocess.Popen[str]:
+        """Start the Job's container command; the caller waits (or kills it mid-run)."""
+        _spec, env, argv = self.environment(job)
+        return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+
+    def run(self, job: str, timeout: float = JOB_TIMEOUT_SECONDS) -> subprocess.CompletedProcess[str]:
+        """Run the Job once to its end, as one attempt of the Job's pod."""
+        _spec, env, argv = self.environment(job)
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
