@@ -38,7 +38,8 @@ from vault_platform.vaultlab.database_engine import (
 )
 from vault_platform.vaultlab.kube_standin import KubeStandIn
 from vault_platform.vaultlab.postgres import running_postgres
-from vault_platform.vaultlab.single_node import free_port, running_vault, stop_process
+from vault_platform.emulator import free_port
+from vault_platform.vaultlab.single_node import running_vault, stop_process
 from vault_platform.vaultlab.tls import write_lab_tls
 
 APP = DEMO_DEPLOYMENT.parent / "scripts" / "app.py"

@@ -18,6 +18,7 @@ from pathlib import Path
 import pg8000.native
 import pytest
 
+from vault_platform.config.load import load_environment
 from vault_platform.vaultlab.database_engine import (
     DATABASE_JSON, bootstrap_database_engine, load_database_spec, run_configure_database,
 )
@@ -27,8 +28,9 @@ from vault_platform.vaultlab.single_node import VaultLabError, VaultServer, runn
 
 pytestmark = pytest.mark.integration
 
-DATABASE_NAME = "demo"
-MASTER_USER = "dbadmin"
+# Named as the platform's RDS instance is (environments/default.toml, [application.database]).
+DATABASE = load_environment("default").application.database
+DATABASE_NAME, MASTER_USER = DATABASE.database_name, DATABASE.master_username
 
 
 def short_ttl_copy(directory: Path, default_ttl: str, max_ttl: str) -> Path:

@@ -28,7 +28,8 @@ from typing import Any
 
 import yaml
 
-from vault_platform.vaultlab.single_node import BAO, stop_process
+from vault_platform.vaultlab.cluster import bao_binary
+from vault_platform.vaultlab.single_node import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_DEPLOYMENT = REPO_ROOT / "flux" / "apps" / "demo" / "deployment-app.yaml"
@@ -137,7 +138,7 @@ def running_agent(config: dict[str, Any]) -> Iterator[subprocess.Popen[bytes]]:
     process = None
     try:
         with log.open("wb") as log_file:
-            process = subprocess.Popen([str(BAO), "agent", f"-config={config_file}"], stdout=log_file,
+            process = subprocess.Popen([str(bao_binary()), "agent", f"-config={config_file}"], stdout=log_file,
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        env={"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)})
         yield process

@@ -25,7 +25,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import pg8000.native
 
+from vault_platform.emulator import free_port
 from vault_platform.vaultlab.tls import write_lab_tls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -81,12 +81,6 @@ class PostgresServer:
     def role_exists(self, name: str) -> bool:
         with contextlib.closing(self.connect_as_superuser()) as conn:
             return bool(conn.run("SELECT 1 FROM pg_roles WHERE rolname = :name", name=name))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def _as_unprivileged() -> list[str]:
@@ -194,7 +188,7 @@ def running_postgres(database: str, master_user: str) -> Iterator[PostgresServer
                         "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8",
                         "--locale=C"], check=True, capture_output=True)
         pwfile.unlink()
-        port = _free_port()
+        port = free_port()
         _write_server_files(data_dir, tls.directory, port)
         log = workdir / "postgres.log"
         with log.open("wb") as log_file:

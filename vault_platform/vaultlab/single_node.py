@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import tempfile
@@ -23,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vault_platform.emulator import free_port
+from vault_platform.vaultlab.cluster import bao_binary
 from vault_platform.vaultlab.tls import write_lab_tls
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BAO = REPO_ROOT / ".venv" / "bin" / "bao"
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
 
@@ -72,12 +71,6 @@ def _errors(body: bytes) -> str:
     except ValueError:
         return body.decode(errors="replace")[:500]
     return " ".join(" ".join(str(error).split()) for error in errors)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def _server_config(port: int, tls_dir: Path) -> str:
@@ -129,7 +122,7 @@ def running_vault() -> Iterator[VaultServer]:
         config.write_text(_server_config(port, tls.directory))
         log = workdir / "server.log"
         with log.open("wb") as log_file:
-            process = subprocess.Popen([str(BAO), "server", f"-config={config}"], stdout=log_file,
+            process = subprocess.Popen([str(bao_binary()), "server", f"-config={config}"], stdout=log_file,
                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        env={"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)})
         addr = f"https://{HOST}:{port}"
