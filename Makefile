@@ -2,7 +2,8 @@
 #   make synth   - Terraform JSON for every stack of the default environment, in cdktf.out/
 #   make test    - the test suite (snapshots, properties, terraform validate, bad input)
 # and `make bench` (synth benchmark), `make plan` (plan review + summary), `make policy`
-# (checkov gate), `make emulator-demo` (deploy round trip, no account), `make vpn-client NAME=alice`.
+# (checkov gate), `make emulator-demo` (deploy round trip, no account), `make vpn-client NAME=alice`,
+# `make vault-demo` (the platform's Vault, database and demo app on this machine; Ctrl-C stops it).
 # ENV=<name> picks environments/<name>.toml.
 SHELL := /bin/bash
 .DEFAULT_GOAL := synth
@@ -44,6 +45,12 @@ plan: .venv/.synced-dev node_modules/.synced
 # The default environment deployed with `cdktf deploy` into the emulator, re-planned, torn down.
 emulator-demo: .venv/.synced-dev node_modules/.synced
 	$(PYTHON) -m vault_platform.emulator_deploy
+
+# Vault (3 OpenBao raft nodes, emulator KMS), PostgreSQL 16 and the demo app, bootstrapped by
+# the real Jobs; prints VAULT_ADDR/VAULT_CACERT and commands to try. Ctrl-C stops everything.
+.PHONY: vault-demo
+vault-demo: .venv/.synced-dev node_modules/.synced
+	$(PYTHON) -m vault_platform.vaultlab
 
 # checkov on every stack; fails on a finding without a written reason
 policy: .venv/.synced-dev node_modules/.synced

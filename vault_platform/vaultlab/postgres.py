@@ -184,9 +184,11 @@ def running_postgres(database: str, master_user: str) -> Iterator[PostgresServer
         _give_to_unprivileged(pwfile)
         data_dir = workdir / "data"
         drop_root = _as_unprivileged()
-        subprocess.run([*drop_root, str(BIN_DIR / "initdb"), "-D", str(data_dir), "-U", SUPERUSER,
-                        "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8",
-                        "--locale=C"], check=True, capture_output=True)
+        initdb = subprocess.run([*drop_root, str(BIN_DIR / "initdb"), "-D", str(data_dir), "-U", SUPERUSER,
+                                 "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8",
+                                 "--locale=C"], capture_output=True, text=True)
+        if initdb.returncode != 0:
+            raise PostgresLabError(f"initdb failed ({initdb.returncode}): {initdb.stderr.strip()[-800:]}")
         pwfile.unlink()
         port = free_port()
         _write_server_files(data_dir, tls.directory, port)
@@ -200,9 +202,6 @@ def running_postgres(database: str, master_user: str) -> Iterator[PostgresServer
         _wait_until_accepting(server, process, log)
         _create_rds_like_contents(server)
         yield server
-    except subprocess.CalledProcessError as err:
-        raise PostgresLabError(f"{Path(err.cmd[len(_as_unprivileged())]).name} failed: "
-                               f"{err.stderr.decode(errors='replace').strip()[-800:]}") from None
     finally:
         if process is not None:
             _stop(process)
