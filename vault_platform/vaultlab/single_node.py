@@ -8,22 +8,18 @@ OpenBao stands in for HashiCorp Vault (README, "OpenBao stands in for Vault").
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
-import ssl
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vault_platform.emulator import free_port
-from vault_platform.vaultlab.cluster import bao_binary
+from vault_platform.vaultlab.cluster import VaultClient, bao_binary
 from vault_platform.vaultlab.tls import write_lab_tls
 
 HOST = "127.0.0.1"
@@ -40,11 +36,6 @@ class VaultServer:
     ca_cert: Path
     root_token: str
 
-    def env(self, token: str | None = None) -> dict[str, str]:
-        """What a `bao` command needs to talk to this server."""
-        return {"VAULT_ADDR": self.addr, "VAULT_CACERT": str(self.ca_cert), "BAO_ADDR": self.addr,
-                "BAO_CACERT": str(self.ca_cert), **({"VAULT_TOKEN": token, "BAO_TOKEN": token} if token else {})}
-
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
              token: str | None = None) -> dict[str, Any]:
         return vault_call(self.addr, self.ca_cert, method, path, body, token or self.root_token)
@@ -52,25 +43,12 @@ class VaultServer:
 
 def vault_call(addr: str, ca_cert: Path, method: str, path: str, body: dict[str, Any] | None,
                token: str | None) -> dict[str, Any]:
-    context = ssl.create_default_context(cafile=str(ca_cert))
-    request = urllib.request.Request(f"{addr}/v1/{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"X-Vault-Token": token} if token else {})
-    try:
-        with urllib.request.urlopen(request, context=context, timeout=30) as response:
-            raw = response.read()
-    except urllib.error.HTTPError as err:
-        raise VaultLabError(f"{method} {path} -> HTTP {err.code}: {_errors(err.read())}") from None
-    return json.loads(raw) if raw else {}
-
-
-def _errors(body: bytes) -> str:
-    """Vault's "errors" list on one line (they carry newlines and tabs)."""
-    try:
-        errors = json.loads(body).get("errors", [])
-    except ValueError:
-        return body.decode(errors="replace")[:500]
-    return " ".join(" ".join(str(error).split()) for error in errors)
+    """The JSON answer; an HTTP error raises, with Vault's "errors" on one line."""
+    answer = VaultClient(addr, ca_cert, token).request(method, path, body, timeout=30)
+    if answer.status >= 400:
+        errors = " ".join(" ".join(str(error).split()) for error in answer.body.get("errors", []))
+        raise VaultLabError(f"{method} {path} -> HTTP {answer.status}: {errors}")
+    return answer.body
 
 
 def _server_config(port: int, tls_dir: Path) -> str:
