@@ -76,7 +76,9 @@ def test_vault_works_through_its_own_login_never_the_master(lab: Lab) -> None:
     lab.postgres.connect_as_master().close()
     with contextlib.closing(lab.postgres.connect_as_superuser()) as conn:
         [[superuser, createrole]] = conn.run("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = 'vault'")
-    assert (superuser, createrole) == (False, True)
+        # It hands out demo_app (ADMIN OPTION) but cannot use its privileges itself.
+        [[vault_reads]] = conn.run(f"SELECT has_table_privilege('vault', '{EXISTING_TABLE}', 'SELECT')")
+    assert (superuser, createrole, vault_reads) == (False, True, False)
     # The handed-over master credential and the bootstrap connection are gone from Vault.
     for path in ("kv/data/platform/database-admin", "database/config/platform-postgres-bootstrap",
                  "database/roles/platform-postgres-bootstrap"):

@@ -98,7 +98,8 @@ def bootstrap_statements(spec):
         statements += [
             f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') "
             f"THEN CREATE ROLE \"{role}\" NOLOGIN; END IF; END $$;",
-            f"GRANT \"{role}\" TO \"{{{{name}}}}\" WITH ADMIN OPTION;",
+            # ADMIN only: Vault hands the role out but neither holds nor uses its privileges.
+            f"GRANT \"{role}\" TO \"{{{{name}}}}\" WITH ADMIN TRUE, INHERIT FALSE, SET FALSE;",
         ]
     return statements
 
