@@ -20,7 +20,8 @@ import pytest
 
 from vault_platform.config.load import load_environment
 from vault_platform.vaultlab.database_engine import (
-    DATABASE_JSON, bootstrap_database_engine, load_database_spec, run_configure_database,
+    DATABASE_JSON, bootstrap_database_engine, hand_over_master_credential, load_database_spec,
+    run_configure_database,
 )
 from vault_platform.vaultlab.database_roles import check_roles
 from vault_platform.vaultlab.postgres import EXISTING_TABLE, TABLE_OWNER, PostgresServer, running_postgres
@@ -132,6 +133,19 @@ def test_a_second_configure_run_changes_nothing(lab: Lab, capsys: pytest.Capture
     run_configure_database(lab.vault, lab.postgres, lab.config_dir)
     assert capsys.readouterr().out == ""
     assert lab.vault.call("GET", "database/config/platform-postgres")["data"]["connection_details"]["username"] == "vault"
+
+
+def test_a_vault_that_holds_the_master_user_moves_to_its_own_login(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    # As configure.py left Vault before it had its own login (the master's password rotated
+    # by Vault: on RDS the operator first resets it with `aws secretsmanager rotate-secret`).
+    lab.vault.call("POST", "database/config/platform-postgres",
+                   {"username": lab.postgres.master_user, "password": lab.postgres.master_password})
+    hand_over_master_credential(lab.vault, lab.postgres)
+    run_configure_database(lab.vault, lab.postgres, lab.config_dir)
+    assert f"logs in as {MASTER_USER!r}" in capsys.readouterr().out
+    assert lab.vault.call("GET", "database/config/platform-postgres")["data"]["connection_details"]["username"] == "vault"
+    lab.postgres.connect_as_master().close()
+    assert lab.credential()["data"]["username"].startswith("v-")
 
 
 def test_gits_database_roles_run_on_postgresql(lab: Lab) -> None:

@@ -10,6 +10,7 @@ import base64
 import glob
 import json
 import os
+import re
 
 from vaultapi import Vault
 
@@ -160,11 +161,38 @@ def bootstrap_database_login(vault, spec):
     return True
 
 
+def check_database_spec(spec):
+    """One line naming config/database.json, the field and the fix, before anything is written."""
+    where = "config/database.json"
+    for key in ("connection", "vault_user", "access_roles", "roles"):
+        if not spec.get(key):
+            raise SystemExit(f"{where}: {key} is missing or empty; see the README's database section")
+    for access_role in spec["access_roles"]:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", access_role):
+            raise SystemExit(f"{where}: access role {access_role!r} is not a plain lower-case SQL name "
+                             "(letters, digits, _): rename it")
+    for role, body in spec["roles"].items():
+        for field in ("creation_statements", "revocation_statements"):
+            if not body.get(field):
+                # Vault's default revocation revokes on every table in the schema: it fails on
+                # tables other roles own, and the lease could never be revoked.
+                raise SystemExit(f"{where}: role {role}: {field} is empty: write it out "
+                                 '(revocation: DROP ROLE IF EXISTS "{{name}}";)')
+
+
 def configure_database(vault):
     spec = load("database.json")
+    check_database_spec(spec)
     name = spec["connection"]
-    if vault.read(f"database/config/{name}") is None and not bootstrap_database_login(vault, spec):
-        return
+    current = vault.read(f"database/config/{name}")
+    login = current and current["data"]["connection_details"].get("username")
+    if current is None or login != spec["vault_user"]:
+        if current is not None:
+            # A Vault configured before it had its own login holds the RDS master user.
+            print(f"database/config/{name} logs in as {login!r}, not {spec['vault_user']!r}: "
+                  "moving Vault to its own login", flush=True)
+        if not bootstrap_database_login(vault, spec):
+            return
     for role, body in spec["roles"].items():
         vault.write(f"database/roles/{role}", dict(body, db_name=name))
 
