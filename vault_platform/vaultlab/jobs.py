@@ -105,9 +105,11 @@ class JobRunner:
             return self.lab.active_node().ports.api_addr
         raise LabError(f"VAULT_ADDR {value} has no lab equivalent")
 
-    def environment(self, job: str) -> tuple[JobSpec, dict[str, str], list[str]]:
+    def environment(self, job: str, mounts_instead: dict[str, Path] | None = None) -> tuple[JobSpec, dict[str, str], list[str]]:
+        """``mounts_instead``: a directory to mount at a path instead of the repository's (a test's
+        edited copy of policies/ or config/)."""
         spec = JobSpec.load(job)
-        mounts = self._mount_dirs(spec)
+        mounts = {**self._mount_dirs(spec), **(mounts_instead or {})}
         env: dict[str, str] = {}
         for name, value in spec.env.items():
             def flux(match: re.Match[str]) -> str:
@@ -145,13 +147,14 @@ class JobRunner:
                 return str(local) + value[len(mount):]
         return value
 
-    def start(self, job: str) -> subprocess.Popen[str]:
+    def start(self, job: str, mounts_instead: dict[str, Path] | None = None) -> subprocess.Popen[str]:
         """Start the Job's container command; the caller waits (or kills it mid-run)."""
-        _spec, env, argv = self.environment(job)
+        _spec, env, argv = self.environment(job, mounts_instead)
         return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
 
-    def run(self, job: str, timeout: float = JOB_TIMEOUT_SECONDS) -> subprocess.CompletedProcess[str]:
+    def run(self, job: str, timeout: float = JOB_TIMEOUT_SECONDS,
+            mounts_instead: dict[str, Path] | None = None) -> subprocess.CompletedProcess[str]:
         """Run the Job once to its end, as one attempt of the Job's pod."""
-        _spec, env, argv = self.environment(job)
+        _spec, env, argv = self.environment(job, mounts_instead)
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)

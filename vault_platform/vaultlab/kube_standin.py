@@ -90,11 +90,12 @@ def load_rbac(path: Path = RBAC_FILE) -> dict[str, tuple[RbacRule, ...]]:
 
 @dataclass
 class Fault:
-    """Answer ``status`` to the next ``times`` requests ``method path`` (or run ``action`` first)."""
+    """For the next ``times`` requests ``method path``: run ``action`` (if any), then answer
+    ``status``, or, with ``status=None``, do the request and then answer as usual."""
 
     method: str
     path: str
-    status: int = 500
+    status: int | None = 500
     times: int = 1
     action: Callable[[], None] | None = None
 
@@ -163,7 +164,7 @@ class KubeStandIn:
         return directory
 
     # --- faults ---------------------------------------------------------------------------
-    def fail(self, method: str, path: str, *, status: int = 500, times: int = 1,
+    def fail(self, method: str, path: str, *, status: int | None = 500, times: int = 1,
              action: Callable[[], None] | None = None) -> Fault:
         fault = Fault(method, path, status, times, action)
         with self._lock:
@@ -198,10 +199,16 @@ class KubeStandIn:
     def handle(self, method: str, path: str, bearer: str | None, body: Any) -> tuple[int, dict[str, Any]]:
         path = path.split("?", 1)[0]
         fault = self._take_fault(method, path)
-        if fault is not None:
+        if fault is not None and fault.status is not None:
             if fault.action is not None:
                 fault.action()
             return fault.status, _status(fault.status, "InternalError", "injected fault")
+        answer = self._handle(method, path, bearer, body)
+        if fault is not None and fault.action is not None:
+            fault.action()
+        return answer
+
+    def _handle(self, method: str, path: str, bearer: str | None, body: Any) -> tuple[int, dict[str, Any]]:
         claims = self.verify(bearer) if bearer else None
         if claims is None:
             return 401, _status(401, "Unauthorized", "Unauthorized")

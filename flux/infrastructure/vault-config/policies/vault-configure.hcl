@@ -1,14 +1,50 @@
-# The configure Job's own policy: enough to apply this directory, nothing to read
-# secrets except the one-time database admin credential it hands to Vault.
+# The configure Job's own policy: enough to apply this directory, and nothing that lets it
+# widen its own access (each line is proven both ways in tests/vault/test_policies.py).
+# It cannot:
+# - write its own policy, the `default` policy (attached to every token, its own too) or its
+#   own role: vault-init owns them (a change to this file is applied with the bootstrap-token
+#   path, README "Recover a failed Vault bootstrap");
+# - bind a role to a namespace or a policy not listed below: so never to itself (namespace
+#   vault), never to vault-configure or root, never by namespace selector or wildcard;
+# - enable an auth method or engine other than the ones it manages (an approle mount would
+#   let it mint itself tokens for any role it writes);
+# - repoint the tooling cluster's Kubernetes auth at another API server (vault-init's).
+# It can: rewrite the policies workloads use and their roles within those namespaces, the
+# database engine's connection and roles, and read the one-time database admin credential.
+# Each allowed value below is one role's exact list from config/roles.json (Vault compares a
+# list parameter as a whole); an offline check (tests/flux/test_vault_config.py) names any
+# role of roles.json this policy does not allow. Adding one is a privileged change: edit this
+# file and apply it with the bootstrap-token path.
 path "sys/mounts"          { capabilities = ["read"] }
-path "sys/mounts/*"        { capabilities = ["create", "read", "update", "sudo"] }
+path "sys/mounts/kv"       { capabilities = ["create", "read", "update"] }
+path "sys/mounts/database" { capabilities = ["create", "read", "update"] }
 path "sys/auth"            { capabilities = ["read"] }
-path "sys/auth/*"          { capabilities = ["create", "read", "update", "sudo"] }
+path "sys/auth/kubernetes-application" { capabilities = ["create", "read", "update", "sudo"] }
 path "sys/audit"           { capabilities = ["read", "sudo"] }
-path "sys/audit/*"         { capabilities = ["create", "update", "sudo"] }
+path "sys/audit/file"      { capabilities = ["create", "update", "sudo"] }
 path "sys/policies/acl/*"  { capabilities = ["create", "read", "update"] }
-path "auth/+/config"       { capabilities = ["create", "read", "update"] }
-path "auth/+/role/*"       { capabilities = ["create", "read", "update"] }
+path "sys/policies/acl/vault-configure" { capabilities = ["read"] }
+path "sys/policies/acl/default"         { capabilities = ["read"] }
+path "auth/kubernetes-application/config" { capabilities = ["create", "read", "update"] }
+path "auth/kubernetes/role/*" {
+  capabilities = ["create", "read", "update"]
+  allowed_parameters = {
+    "bound_service_account_names"      = []
+    "bound_service_account_namespaces" = [["external-secrets"], ["gitlab-runner"]]
+    "token_policies"                   = [["external-secrets"], ["gitlab-runner"]]
+    "token_ttl"                        = []
+  }
+}
+path "auth/kubernetes/role/vault-configure" { capabilities = ["read"] }
+path "auth/kubernetes-application/role/*" {
+  capabilities = ["create", "read", "update"]
+  allowed_parameters = {
+    "bound_service_account_names"      = []
+    "bound_service_account_namespaces" = [["external-secrets"], ["demo"]]
+    "token_policies"                   = [["external-secrets"], ["demo-app"]]
+    "token_ttl"                        = []
+  }
+}
 path "database/config/*"   { capabilities = ["create", "read", "update"] }
 path "database/roles/*"    { capabilities = ["create", "read", "update"] }
 path "database/rotate-root/*" { capabilities = ["update"] }

@@ -12,10 +12,11 @@ import json
 import os
 import re
 
-from vaultapi import Vault
+from vaultapi import ApiError, Vault
 
 POLICY_DIR = os.environ.get("POLICY_DIR", "/policies")
 CONFIG_DIR = os.environ.get("CONFIG_DIR", "/config")
+SELF = "vault-configure"
 # On the audit PVC of each server pod (server.auditStorage mounts it at /vault/audit); moved by
 # environment only in the test lab, where the servers run on one machine.
 AUDIT_FILE = os.environ.get("VAULT_AUDIT_FILE", "/vault/audit/audit.log")
@@ -58,19 +59,31 @@ def configure_kubernetes_auth(vault):
 def configure_policies(vault):
     for path in sorted(glob.glob(os.path.join(POLICY_DIR, "*.hcl"))):
         name = os.path.basename(path)[: -len(".hcl")]
+        if name == SELF:
+            continue  # vault-init's (with a root token): this Job cannot widen its own policy
         with open(path) as f:
             policy = f.read()
         current = vault.read(f"sys/policies/acl/{name}")
         if current and current.get("data", {}).get("policy") == policy:
             continue
-        vault.write(f"sys/policies/acl/{name}", {"policy": policy})
+        try:
+            vault.write(f"sys/policies/acl/{name}", {"policy": policy})
+        except ApiError as err:
+            raise SystemExit(f"policies/{name}.hcl: Vault refused the policy ({err}); check it offline with "
+                             "`python -m vault_platform.vault_checks` (OpenBao's parser)") from None
         print(f"wrote policy {name}", flush=True)
 
 
 def configure_roles(vault):
     for mount, roles in load("roles.json").items():
         for role, body in roles.items():
-            vault.write(f"auth/{mount}/role/{role}", body)
+            try:
+                vault.write(f"auth/{mount}/role/{role}", body)
+            except ApiError as err:
+                if err.status != 403:
+                    raise
+                raise SystemExit(f"config/roles.json: role {mount}/{role} is not one vault-configure.hcl lets this Job "
+                                 "write (its namespaces or policies); see `python -m vault_platform.vault_checks`") from None
 
 
 ADMIN_SECRET = "kv/data/platform/database-admin"
@@ -200,13 +213,19 @@ def configure_database(vault):
 def main():
     vault = Vault()
     vault.wait_until_reachable()
-    vault.login_kubernetes("kubernetes", "vault-configure")
+    vault.login_kubernetes("kubernetes", SELF)
     configure_audit(vault)
     configure_engines(vault)
     configure_kubernetes_auth(vault)
     configure_policies(vault)
     configure_roles(vault)
     configure_database(vault)
+    # A Job that could not finish must fail (Flux then shows the Kustomization not ready and
+    # the Job is retried), never report success on a Vault that cannot issue credentials.
+    connection = load("database.json")["connection"]
+    if vault.read(f"database/config/{connection}") is None:
+        raise SystemExit(f"vault-configure is incomplete: the database engine has no connection {connection} "
+                         "(see the lines above); fix that and re-run this Job")
     print("Vault configuration applied", flush=True)
 
 

@@ -1,11 +1,13 @@
 """Initialise Vault once, keep the recovery keys in a Secret, never keep a root token.
 
-Safe to re-run: an initialised Vault is left alone. Steps on first run:
+Safe to re-run: an initialised, bootstrapped Vault is left alone; an initialised Vault whose
+bootstrap never finished fails the Job (never exit 0 on a Vault nobody can configure) until an
+operator provides a root token as below. Steps on first run:
   1. make the (empty) Secret for the recovery keys first, so an RBAC or API problem
      fails before Vault is initialised rather than after (when keys could be lost);
   2. `sys/init` with recovery shares (awskms seal: there are no unseal keys);
-  3. store the recovery keys in that Secret (root token NOT stored);
-  4. with the root token, only enable Kubernetes auth and the role of the configure Job;
+  3. store the recovery keys in that Secret, retried (root token NOT stored);
+  4. with the root token, only enable Kubernetes auth, the configure Job's policy and role;
   5. revoke the root token.
 Recovery after a failed bootstrap (README, "Recover a failed Vault bootstrap"): an
 operator generates a root token with the recovery keys and puts it in the Secret
@@ -15,8 +17,9 @@ vault-bootstrap-token; the next run uses it for step 4, revokes it and deletes i
 import base64
 import json
 import os
+import time
 
-from vaultapi import KUBE_API_URL, Kube, Vault
+from vaultapi import KUBE_API_URL, ApiError, Kube, Vault
 
 KEYS_SECRET = os.environ.get("KEYS_SECRET", "vault-recovery-keys")
 TOKEN_SECRET = os.environ.get("TOKEN_SECRET", "vault-bootstrap-token")
@@ -40,9 +43,38 @@ def bootstrap(vault):
         "token_policies": [CONFIGURE_ROLE],
         "token_ttl": "15m",
     })
+    revoke_other_root_tokens(vault)
     vault.call("POST", "auth/token/revoke-self")
     vault.token = None
     print("bootstrap done; the root token is revoked", flush=True)
+
+
+def revoke_other_root_tokens(vault):
+    """A run that died after sys/init left its root token valid (root tokens never expire):
+    the recovery run revokes every root token but its own, so none survives a bootstrap."""
+    own = vault.call("GET", "auth/token/lookup-self")["data"]["accessor"]
+    for accessor in vault.call("LIST", "auth/token/accessors")["data"]["keys"]:
+        if accessor == own:
+            continue
+        info = vault.write("auth/token/lookup-accessor", {"accessor": accessor})["data"]
+        if "root" in (info.get("policies") or []):
+            vault.write("auth/token/revoke-accessor", {"accessor": accessor})
+            print("revoked a root token left by an earlier run", flush=True)
+
+
+def store_keys(kube, secret, keys, attempts=10, pause=3):
+    """Put the recovery keys in the Secret, retried: they exist nowhere else."""
+    for attempt in range(1, attempts + 1):
+        try:
+            kube.put_secret_data(secret, {"recovery-keys.json": json.dumps(keys, indent=2)})
+            return
+        except (ApiError, OSError) as err:
+            print(f"storing the recovery keys failed ({err}), attempt {attempt} of {attempts}", flush=True)
+            time.sleep(pause)
+            secret = kube.get_secret(KEYS_SECRET) or secret
+    raise SystemExit(f"Vault is initialised but its recovery keys could not be stored in Secret {KEYS_SECRET}: "
+                     "they are lost. Vault holds no data yet: see the README, 'Recover a failed Vault bootstrap', "
+                     "'keys lost'.")
 
 
 def first_init(vault, kube):
@@ -52,11 +84,24 @@ def first_init(vault, kube):
                          "refusing to overwrite them. See the README's recovery section.")
     secret = secret or kube.create_secret(KEYS_SECRET, LABELS)
     result = vault.call("PUT", "sys/init", {"recovery_shares": 5, "recovery_threshold": 3})
+    # Vault answers recovery_keys_base64 (a wrong name here once lost the keys of a first run).
     keys = {"recovery_keys_b64": result["recovery_keys_base64"], "recovery_threshold": 3}
-    kube.put_secret_data(secret, {"recovery-keys.json": json.dumps(keys, indent=2)})
+    store_keys(kube, secret, keys)
     print(f"Vault initialised; recovery keys are in Secret {KEYS_SECRET}", flush=True)
     vault.token = result["root_token"]
     bootstrap(vault)
+
+
+def bootstrap_finished(vault):
+    """Whether the configure Job's login exists, asked with this Job's own token (no root).
+
+    Vault answers 403 both for a mount that does not exist and for a role whose binding
+    refuses this service account, and 400 for a role that does not exist on an existing
+    mount: so the mount exists if a made-up role gets 400, and then the configure role
+    exists if it gets 403."""
+    if vault.login_status("kubernetes", "vault-init-probe-no-such-role") != 400:
+        return False
+    return vault.login_status("kubernetes", CONFIGURE_ROLE) == 403
 
 
 def main():
@@ -72,7 +117,14 @@ def main():
         bootstrap(vault)
         kube.delete_secret(TOKEN_SECRET)
         return
-    print("Vault is already initialised: nothing to do", flush=True)
+    vault.wait_until_active()
+    if not bootstrap_finished(vault):
+        # An earlier run died between sys/init and the end of the bootstrap: its root token is
+        # gone, so only an operator can finish it. Failing keeps Flux from calling Vault ready.
+        raise SystemExit("Vault is initialised but the bootstrap did not finish (no login for "
+                         f"{CONFIGURE_ROLE}): create Secret {TOKEN_SECRET} as the README says "
+                         "('Recover a failed Vault bootstrap') and re-run this Job")
+    print("Vault is already initialised and bootstrapped: nothing to do", flush=True)
 
 
 if __name__ == "__main__":

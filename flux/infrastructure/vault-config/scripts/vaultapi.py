@@ -87,6 +87,16 @@ class Vault:
         raise SystemExit("Vault has no active node: if it stayed sealed, check the KMS key policy "
                          "and VAULT_ROLE_ARN; else check the raft peers (vault operator raft list-peers)")
 
+    def login_status(self, mount, role):
+        """The HTTP status of one Kubernetes login with this pod's own token (no token kept)."""
+        with open(f"{SA_DIR}/token") as f:
+            jwt = f.read()
+        try:
+            self.write(f"auth/{mount}/login", {"role": role, "jwt": jwt})
+            return 200
+        except ApiError as err:
+            return err.status
+
     def login_kubernetes(self, mount, role, attempts=60, pause=10):
         """Log in; retried because the role appears only once the init Job has run."""
         with open(f"{SA_DIR}/token") as f:

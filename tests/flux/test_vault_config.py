@@ -1,0 +1,110 @@
+"""Vault's configuration in Git, checked offline before deploy (vault_platform.vault_checks):
+GIVEN the repository THEN no problem; GIVEN one broken copy THEN one line naming the file and
+the problem. The same mistakes against a running server: tests/vault/test_bad_input.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vault_platform import vault_checks
+from vault_platform.vault_checks import FLUX_DIR, HELMRELEASE, VAULT_CONFIG_DIR
+
+ROLES = VAULT_CONFIG_DIR / "config" / "roles.json"
+POLICIES = VAULT_CONFIG_DIR / "policies"
+
+
+def test_the_repository_passes_every_vault_check():
+    assert vault_checks.check_raft_config() == []
+    assert vault_checks.check_policy_syntax() == []
+    assert vault_checks.check_roles() == []
+    assert vault_checks.check_configure_policy() == []
+
+
+def copy_policies(tmp_path: Path) -> Path:
+    target = tmp_path / "policies"
+    shutil.copytree(POLICIES, target)
+    return target
+
+
+def edited_roles(tmp_path: Path, mount: str, role: str, **changes) -> Path:
+    roles = json.loads(ROLES.read_text())
+    roles[mount][role].update(changes)
+    path = tmp_path / "roles.json"
+    path.write_text(json.dumps(roles))
+    return path
+
+
+def edited_raft_config(tmp_path: Path, old: str, new: str) -> Path:
+    release = yaml.safe_load(HELMRELEASE.read_text())
+    raft = release["spec"]["values"]["server"]["ha"]["raft"]
+    assert old in raft["config"]
+    raft["config"] = raft["config"].replace(old, new)
+    path = tmp_path / "helmrelease.yaml"
+    path.write_text(yaml.safe_dump(release))
+    return path
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ('path "kv/*" { capabilities = ["read"] \n', "RBRACE"),
+    ('path "kv/*" { capabilities = ["reed"] }\n', 'invalid capability "reed"'),
+    ('path "kv/*" { capabilites = ["read"] }\n', 'invalid key "capabilites"'),
+])
+def test_a_policy_openbao_cannot_parse_is_one_line_naming_the_file(tmp_path, text, reason):
+    policies = copy_policies(tmp_path)
+    (policies / "broken.hcl").write_text(text)
+    (problem,) = vault_checks.check_policy_syntax(policies)
+    assert "broken.hcl: OpenBao cannot parse this policy" in problem and reason in problem
+    assert "\n" not in problem
+
+
+def test_a_role_naming_a_policy_that_does_not_exist(tmp_path):
+    roles = edited_roles(tmp_path, "kubernetes", "gitlab-runner", token_policies=["gitlab-runer"])
+    (problem,) = vault_checks.check_roles(roles)
+    assert problem.startswith(f"{roles}: role kubernetes/gitlab-runner names policy gitlab-runer")
+
+
+def test_a_role_naming_a_service_account_its_cluster_does_not_create(tmp_path):
+    # demo-app exists, but on the application cluster: the tooling mount cannot admit it.
+    roles = edited_roles(tmp_path, "kubernetes", "gitlab-runner", bound_service_account_namespaces=["demo"],
+                         bound_service_account_names=["demo-app"])
+    (problem,) = vault_checks.check_roles(roles)
+    assert "binds service account demo/demo-app, which the tooling cluster's Flux tree" in problem
+
+
+def test_a_role_the_configure_job_may_not_write(tmp_path):
+    roles = edited_roles(tmp_path, "kubernetes-application", "demo-app", bound_service_account_namespaces=["demo", "vault"])
+    (problem,) = vault_checks.check_configure_policy(roles)
+    assert "vault-configure.hcl: the configure Job may not write role kubernetes-application/demo-app" in problem
+    assert '["demo", "vault"]' in problem
+
+
+def test_a_raft_config_without_retry_join(tmp_path):
+    release = yaml.safe_load(HELMRELEASE.read_text())
+    config = release["spec"]["values"]["server"]["ha"]["raft"]["config"]
+    start, end = config.index("  retry_join"), config.rindex("}\n", 0, config.index('seal "awskms"'))
+    helmrelease = edited_raft_config(tmp_path, config[start:end], "")
+    (problem,) = vault_checks.check_raft_config(helmrelease)
+    assert "spec.values.server.ha.raft.config: no retry_join" in problem
+
+
+def test_a_raft_config_missing_one_pod(tmp_path):
+    helmrelease = edited_raft_config(tmp_path, "vault-2.vault-internal", "vault-1.vault-internal")
+    (problem,) = vault_checks.check_raft_config(helmrelease)
+    assert "retry_join names pods [0, 1, 1]" in problem and "server.ha.replicas is 3" in problem
+
+
+def test_a_raft_config_without_a_seal(tmp_path):
+    helmrelease = edited_raft_config(tmp_path, 'seal "awskms"', 'unused "awskms"')
+    (problem,) = vault_checks.check_raft_config(helmrelease)
+    assert 'no seal "awskms" stanza' in problem
+
+
+def test_service_accounts_are_read_per_cluster():
+    assert ("vault", "vault-configure") in vault_checks.service_accounts("tooling", FLUX_DIR)
+    assert ("demo", "demo-app") in vault_checks.service_accounts("application", FLUX_DIR)
+    assert ("demo", "demo-app") not in vault_checks.service_accounts("tooling", FLUX_DIR)

@@ -1,0 +1,46 @@
+"""Bad input that reaches a running Vault (the offline checks in tests/flux/test_vault_config.py
+catch it earlier): the configure Job fails with one line naming what Vault refused, and a
+corrected re-run finishes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.vault.conftest import Bootstrapped
+from vault_platform.vaultlab.jobs import VAULT_CONFIG_DIR
+
+pytestmark = pytest.mark.integration
+
+
+def failure_line(output: str) -> str:
+    return output.strip().splitlines()[-1]
+
+
+def test_a_policy_with_an_hcl_error_fails_the_configure_job_naming_it(bootstrapped: Bootstrapped, tmp_path):
+    policies = tmp_path / "policies"
+    shutil.copytree(VAULT_CONFIG_DIR / "policies", policies)
+    (policies / "broken.hcl").write_text('path "kv/*" { capabilities = ["read"] \n')
+    run = bootstrapped.jobs.run("configure", mounts_instead={"/policies": policies})
+    assert run.returncode != 0
+    line = failure_line(run.stderr)
+    assert line.startswith("policies/broken.hcl: Vault refused the policy (") and "HTTP 400" in line
+
+
+def test_a_role_naming_an_unknown_policy_is_refused_by_the_configure_jobs_own_policy(bootstrapped: Bootstrapped, tmp_path):
+    # Vault itself accepts any policy name in a role; vault-configure.hcl lets the Job write
+    # only the exact policy lists of roles.json, so a typo fails the Job instead of a login later.
+    config = tmp_path / "config"
+    shutil.copytree(VAULT_CONFIG_DIR / "config", config)
+    roles = json.loads((config / "roles.json").read_text())
+    roles["kubernetes"]["gitlab-runner"]["token_policies"] = ["gitlab-runer"]
+    (config / "roles.json").write_text(json.dumps(roles))
+    run = bootstrapped.jobs.run("configure", mounts_instead={"/config": config})
+    assert run.returncode != 0
+    assert failure_line(run.stderr).startswith("config/roles.json: role kubernetes/gitlab-runner is not one "
+                                               "vault-configure.hcl lets this Job write")
+    with bootstrapped.operator_root() as root:
+        role = bootstrapped.lab.client(root).request("GET", "auth/kubernetes/role/gitlab-runner").body["data"]
+    assert role["token_policies"] == ["gitlab-runner"], "the role in Vault is unchanged"

@@ -1,0 +1,150 @@
+"""Each policy in flux/infrastructure/vault-config/policies/, both ways, against the server: the
+token a workload gets by its real Kubernetes login may do what its policy's table says and
+nothing the table forbids. vault-configure's table is the proof that it cannot widen its own
+access (the narrowing described in vault-configure.hcl)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.vault.conftest import Bootstrapped
+from vault_platform.vaultlab.jobs import VAULT_CONFIG_DIR
+
+pytestmark = pytest.mark.integration
+
+POLICY_DIR = VAULT_CONFIG_DIR / "policies"
+ROLES = json.loads((VAULT_CONFIG_DIR / "config" / "roles.json").read_text())
+EVERYTHING = 'path "*" { capabilities = ["create", "read", "update", "delete", "list", "sudo"] }'
+
+
+@dataclass(frozen=True)
+class Login:
+    mount: str
+    role: str
+    namespace: str
+    account: str
+
+
+# Who holds each policy, logging in as the workload does (roles.json; vault-configure: init.py).
+HOLDERS = {
+    "external-secrets": Login("kubernetes", "external-secrets", "external-secrets", "external-secrets"),
+    "gitlab-runner": Login("kubernetes", "gitlab-runner", "gitlab-runner", "gitlab-runner"),
+    "demo-app": Login("kubernetes-application", "demo-app", "demo", "demo-app"),
+    "vault-configure": Login("kubernetes", "vault-configure", "vault", "vault-configure"),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str
+    body: Any = None
+    why: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def role(namespaces: list[str], policies: list[str], **extra: Any) -> dict[str, Any]:
+    return {"bound_service_account_names": ["x"], "bound_service_account_namespaces": namespaces,
+            "token_policies": policies, "token_ttl": "1h", **extra}
+
+
+MAY: dict[str, list[Case]] = {
+    "external-secrets": [Case("GET", "kv/data/gitlab/runner"), Case("GET", "kv/metadata/gitlab/runner"),
+                         Case("GET", "kv/data/apps/demo"), Case("GET", "kv/metadata/apps/demo")],
+    "gitlab-runner": [Case("GET", "kv/data/ci/deploy"), Case("LIST", "kv/metadata/ci")],
+    "demo-app": [Case("GET", "database/creds/demo-app")],
+    "vault-configure": [
+        Case("GET", "sys/mounts"), Case("GET", "sys/auth"), Case("GET", "sys/audit"),
+        Case("POST", "sys/policies/acl/demo-app", {"policy": (POLICY_DIR / "demo-app.hcl").read_text()}),
+        Case("POST", "auth/kubernetes/role/gitlab-runner", ROLES["kubernetes"]["gitlab-runner"]),
+        Case("POST", "auth/kubernetes-application/role/demo-app", ROLES["kubernetes-application"]["demo-app"]),
+        Case("GET", "auth/kubernetes-application/config"),
+        Case("GET", "kv/data/platform/database-admin"),
+    ],
+}
+
+MAY_NOT: dict[str, list[Case]] = {
+    "external-secrets": [
+        Case("GET", "kv/data/platform/database-admin", why="the platform's own secrets stay in Vault"),
+        Case("GET", "kv/data/ci/deploy"), Case("POST", "kv/data/apps/demo", {"data": {"k": "v"}}),
+        Case("LIST", "kv/metadata/apps"), Case("GET", "database/creds/demo-app")],
+    "gitlab-runner": [
+        Case("GET", "kv/data/gitlab/runner", why="CI jobs never see platform secrets"),
+        Case("GET", "kv/data/apps/demo"), Case("POST", "kv/data/ci/deploy", {"data": {"k": "v"}}),
+        Case("GET", "database/creds/demo-app")],
+    "demo-app": [
+        Case("GET", "kv/data/apps/demo"), Case("GET", "database/creds/other-role"),
+        Case("POST", "database/roles/demo-app", {"db_name": "x"}), Case("GET", "database/config/platform-postgres")],
+    "vault-configure": [
+        Case("POST", "sys/policies/acl/vault-configure", {"policy": EVERYTHING}, "rewrite its own policy"),
+        Case("POST", "sys/policies/acl/default", {"policy": EVERYTHING}, "the default policy is on its own token"),
+        Case("POST", "auth/kubernetes/role/vault-configure", role(["vault"], ["vault-configure", "external-secrets"]),
+             "its own role"),
+        Case("POST", "auth/kubernetes/role/escalate", role(["vault"], ["external-secrets"]), "bind itself"),
+        Case("POST", "auth/kubernetes/role/escalate", role(["external-secrets", "vault"], ["external-secrets"]),
+             "bind itself next to an allowed namespace"),
+        Case("POST", "auth/kubernetes/role/escalate", role(["*"], ["external-secrets"]), "any namespace"),
+        Case("POST", "auth/kubernetes/role/escalate", role(["external-secrets"], ["vault-configure"]),
+             "hand its own policy out"),
+        Case("POST", "auth/kubernetes/role/escalate", role(["external-secrets"], ["root"]), "hand root out"),
+        Case("POST", "auth/kubernetes/role/escalate",
+             role(["external-secrets"], ["external-secrets"], bound_service_account_namespace_selector='{"matchLabels":{}}'),
+             "bind by namespace selector"),
+        Case("POST", "sys/auth/approle", {"type": "approle"}, "an auth method that mints tokens for its roles"),
+        Case("POST", "sys/mounts/transit", {"type": "transit"}),
+        Case("POST", "auth/kubernetes/config", {"kubernetes_host": "https://127.0.0.1:1"},
+             "repoint the tooling cluster's token reviews"),
+        Case("DELETE", "sys/mounts/kv"), Case("DELETE", "sys/audit/file", why="blind the audit log"),
+        Case("GET", "kv/data/gitlab/runner", why="it reads no secrets but the one admin credential"),
+        Case("GET", "database/creds/demo-app"),
+    ],
+}
+
+TABLE = [(policy, case, True) for policy, cases in MAY.items() for case in cases] + \
+        [(policy, case, False) for policy, cases in MAY_NOT.items() for case in cases]
+
+
+@pytest.fixture(scope="session")
+def holders(bootstrapped: Bootstrapped) -> Iterator[dict[str, str]]:
+    """One token per policy, from its holder's own login, with some secrets in place."""
+    with bootstrapped.operator_root() as root:
+        client = bootstrapped.lab.client(root)
+        for path in ("gitlab/runner", "apps/demo", "ci/deploy", "platform/database-admin"):
+            assert client.request("POST", f"kv/data/{path}", {"data": {"value": "lab"}}).status == 200
+    tokens = {}
+    for policy, login in HOLDERS.items():
+        answer = bootstrapped.login(login.mount, login.role, login.namespace, login.account)
+        assert answer.status == 200, f"{policy}: login {login} answered {answer.status} {answer.body}"
+        assert policy in answer.body["auth"]["policies"]
+        tokens[policy] = answer.body["auth"]["client_token"]
+    yield tokens
+
+
+def test_every_policy_file_has_a_table_both_ways():
+    files = {p.stem for p in POLICY_DIR.glob("*.hcl")}
+    assert files == set(MAY) == set(MAY_NOT) == set(HOLDERS)
+
+
+@pytest.mark.parametrize(("policy", "case", "allowed"), TABLE,
+                         ids=[f"{p}-{'may' if a else 'may-not'}-{c}" for p, c, a in TABLE])
+def test_policy_table(bootstrapped: Bootstrapped, holders: dict[str, str], policy: str, case: Case, allowed: bool):
+    answer = bootstrapped.lab.client(holders[policy]).request(case.method, case.path, case.body)
+    if allowed:
+        assert answer.status != 403, f"{policy} may {case}, got 403 {answer.body}"
+    else:
+        assert answer.status == 403, f"{policy} may not {case} ({case.why}), got {answer.status} {answer.body}"
+
+
+@pytest.mark.parametrize("policy", sorted(HOLDERS))
+def test_a_role_admits_only_its_own_service_account(bootstrapped: Bootstrapped, policy: str):
+    login = HOLDERS[policy]
+    stranger = bootstrapped.login(login.mount, login.role, "default", login.account)
+    assert stranger.status == 403

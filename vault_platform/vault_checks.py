@@ -1,0 +1,212 @@
+"""Offline checks of Vault's configuration in Git, before anything is deployed.
+
+Each check returns one line per problem, naming the file, the value and the fix (empty: the
+configuration passes). They read only files: the HelmRelease's raft HCL, the policies, the
+Kubernetes auth roles (``config/roles.json``), the configure Job's own policy, and the Flux
+tree for the service accounts the roles bind. ``check_policy_syntax`` asks OpenBao's own
+parser (``bao policy fmt`` parses a policy file without a server) and so needs the dev
+dependencies; the rest is the standard library and PyYAML.
+
+    python -m vault_platform.vault_checks     # exit 1 and one line per problem
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FLUX_DIR = REPO_ROOT / "flux"
+VAULT_CONFIG_DIR = FLUX_DIR / "infrastructure" / "vault-config"
+HELMRELEASE = FLUX_DIR / "infrastructure" / "vault" / "helmrelease.yaml"
+# The Kubernetes auth mounts and the cluster whose service accounts each admits
+# (init.py enables "kubernetes" for Vault's own cluster, configure.py the other).
+MOUNT_CLUSTERS = {"kubernetes": "tooling", "kubernetes-application": "application"}
+# Vault attaches it to every token; a role may name it without a file.
+BUILTIN_POLICIES = {"default"}
+CONFIGURE_POLICY = "vault-configure"
+
+
+def rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
+
+
+# --- the raft HCL of the HelmRelease ------------------------------------------------------------
+def check_raft_config(helmrelease: Path = HELMRELEASE) -> list[str]:
+    """A seal stanza (else Vault starts Shamir-sealed and nothing unseals it) and one retry_join
+    per replica naming each pod (else peers never find each other)."""
+    where = f"{rel(helmrelease)} spec.values.server.ha.raft.config"
+    try:
+        server = yaml.safe_load(helmrelease.read_text())["spec"]["values"]["server"]
+        hcl = server["ha"]["raft"]["config"]
+        replicas = int(server["ha"]["replicas"])
+    except (KeyError, TypeError, ValueError) as err:
+        return [f"{rel(helmrelease)}: no spec.values.server.ha (raft.config, replicas) ({err}); restore the raft HA values"]
+    problems = []
+    if not re.search(r'^\s*seal\s+"awskms"\s*\{', hcl, re.MULTILINE):
+        problems.append(f'{where}: no seal "awskms" stanza: Vault would start sealed with no key to unseal it; '
+                        'add seal "awskms" { region = "${AWS_REGION}", kms_key_id = "${VAULT_KMS_KEY_ID}" }')
+    if not re.search(r'^\s*storage\s+"raft"\s*\{', hcl, re.MULTILINE):
+        problems.append(f'{where}: no storage "raft" stanza; add it (path = "/vault/data" and a retry_join per pod)')
+    joined = sorted(int(i) for i in re.findall(r'leader_api_addr\s*=\s*"https://vault-(\d+)\.vault-internal:8200"', hcl))
+    blocks = len(re.findall(r"^\s*retry_join\s*\{", hcl, re.MULTILINE))
+    if blocks == 0:
+        problems.append(f"{where}: no retry_join: the {replicas} pods would never form one raft cluster; add a "
+                        "retry_join { leader_api_addr = \"https://vault-<i>.vault-internal:8200\" } per pod")
+    elif joined != list(range(replicas)) or blocks != replicas:
+        problems.append(f"{where}: retry_join names pods {joined} in {blocks} blocks, server.ha.replicas is {replicas}; "
+                        "give one retry_join per pod vault-0..vault-" + str(replicas - 1))
+    return problems
+
+
+# --- policies -------------------------------------------------------------------------------------
+def policy_files(policy_dir: Path = VAULT_CONFIG_DIR / "policies") -> dict[str, Path]:
+    return {p.stem: p for p in sorted(policy_dir.glob("*.hcl"))}
+
+
+def bao_binary() -> Path | None:
+    candidate = Path(sys.executable).with_name("bao")
+    return candidate if candidate.exists() else None
+
+
+def check_policy_syntax(policy_dir: Path = VAULT_CONFIG_DIR / "policies") -> list[str]:
+    """Each policy through OpenBao's own parser (HCL syntax, capabilities, keys), offline."""
+    bao = bao_binary()
+    if bao is None:
+        return [f"{rel(policy_dir)}: cannot check policy syntax without the bao binary; install the dev "
+                "dependencies (make install)"]
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="policy-check-") as scratch:
+        for name, path in policy_files(policy_dir).items():
+            copy = Path(scratch) / path.name  # `policy fmt` rewrites the file it parses
+            shutil.copyfile(path, copy)
+            result = subprocess.run([str(bao), "policy", "fmt", str(copy)], capture_output=True, text=True,
+                                    timeout=30, env={"HOME": scratch, "PATH": "/usr/bin:/bin"})
+            if result.returncode != 0:
+                reason = " ".join(result.stderr.replace("failed to parse policy:", "").split())
+                reason = reason.replace("1 error occurred: * ", "")
+                problems.append(f"{rel(path)}: OpenBao cannot parse this policy: {reason}; fix the HCL")
+    return problems
+
+
+# --- roles ------------------------------------------------------------------------------------------
+def load_roles(roles_file: Path) -> dict[str, dict[str, dict]]:
+    data = json.loads(roles_file.read_text())
+    data.pop("_comment", None)
+    return data
+
+
+def service_accounts(cluster: str, flux_dir: Path = FLUX_DIR) -> set[tuple[str, str]]:
+    """(namespace, name) of every service account the cluster's Flux tree declares: ServiceAccount
+    objects, and the ones a HelmRelease creates (values.serviceAccount, create true)."""
+    found: set[tuple[str, str]] = set()
+    for entry in sorted((flux_dir / "clusters" / cluster).glob("*.yaml")):
+        for doc in yaml.safe_load_all(entry.read_text()):
+            if not doc or doc.get("kind") != "Kustomization" or "path" not in doc.get("spec", {}):
+                continue
+            root = (flux_dir.parent / doc["spec"]["path"]).resolve()
+            for manifest in sorted(root.rglob("*.yaml")):
+                namespace = _kustomize_namespace(manifest, root)
+                for obj in yaml.safe_load_all(manifest.read_text()):
+                    if not isinstance(obj, dict):
+                        continue
+                    meta = obj.get("metadata") or {}
+                    if obj.get("kind") == "ServiceAccount":
+                        found.add((meta.get("namespace") or namespace or "default", meta.get("name")))
+                    elif obj.get("kind") == "HelmRelease":
+                        account = ((obj.get("spec") or {}).get("values") or {}).get("serviceAccount") or {}
+                        if account.get("create") and account.get("name"):
+                            found.add((obj["spec"].get("targetNamespace") or meta.get("namespace"), account["name"]))
+    return found
+
+
+def _kustomize_namespace(manifest: Path, root: Path) -> str | None:
+    for directory in [manifest.parent, *manifest.parent.parents]:
+        kustomization = directory / "kustomization.yaml"
+        if kustomization.exists():
+            namespace = (yaml.safe_load(kustomization.read_text()) or {}).get("namespace")
+            if namespace:
+                return namespace
+        if directory == root:
+            break
+    return None
+
+
+def check_roles(roles_file: Path = VAULT_CONFIG_DIR / "config" / "roles.json",
+                policy_dir: Path = VAULT_CONFIG_DIR / "policies", flux_dir: Path = FLUX_DIR) -> list[str]:
+    """Every role's policies exist in policies/ and its service accounts in its cluster's Flux tree."""
+    policies = set(policy_files(policy_dir)) | BUILTIN_POLICIES
+    problems = []
+    for mount, roles in load_roles(roles_file).items():
+        if mount not in MOUNT_CLUSTERS:
+            problems.append(f"{rel(roles_file)}: auth mount {mount} is none of {sorted(MOUNT_CLUSTERS)}; "
+                            "use one of them (each is one cluster's Kubernetes auth)")
+            continue
+        cluster = MOUNT_CLUSTERS[mount]
+        accounts = service_accounts(cluster, flux_dir)
+        for name, role in roles.items():
+            for policy in role.get("token_policies", []):
+                if policy not in policies:
+                    problems.append(f"{rel(roles_file)}: role {mount}/{name} names policy {policy}, which "
+                                    f"{rel(policy_dir)} does not have; add {policy}.hcl there or fix the name")
+            for namespace in role.get("bound_service_account_namespaces", []):
+                for account in role.get("bound_service_account_names", []):
+                    if (namespace, account) not in accounts:
+                        problems.append(f"{rel(roles_file)}: role {mount}/{name} binds service account "
+                                        f"{namespace}/{account}, which the {cluster} cluster's Flux tree "
+                                        f"(flux/clusters/{cluster}) does not create; fix the name or add it")
+    return problems
+
+
+def allowed_role_lists(configure_policy: Path) -> dict[str, dict[str, list[list[str]]]]:
+    """Per auth mount, the exact lists vault-configure.hcl lets the configure Job write into a
+    role (allowed_parameters; Vault compares a list parameter as a whole)."""
+    text = configure_policy.read_text()
+    allowed: dict[str, dict[str, list[list[str]]]] = {}
+    for block in re.finditer(r'^path\s+"auth/(?P<mount>[^/"]+)/role/\*"\s*\{(?P<body>.*?)^\}', text,
+                             re.MULTILINE | re.DOTALL):
+        lists = {}
+        for key in ("bound_service_account_namespaces", "token_policies"):
+            value = re.search(rf'"{key}"\s*=\s*(\[.*?\]\])', block["body"], re.DOTALL)
+            lists[key] = json.loads(value.group(1)) if value else []
+        allowed[block["mount"]] = lists
+    return allowed
+
+
+def check_configure_policy(roles_file: Path = VAULT_CONFIG_DIR / "config" / "roles.json",
+                           policy_dir: Path = VAULT_CONFIG_DIR / "policies") -> list[str]:
+    """Every role of roles.json is one the configure Job's own policy lets it write."""
+    configure_policy = policy_dir / f"{CONFIGURE_POLICY}.hcl"
+    allowed = allowed_role_lists(configure_policy)
+    problems = []
+    for mount, roles in load_roles(roles_file).items():
+        for name, role in roles.items():
+            for key in ("bound_service_account_namespaces", "token_policies"):
+                value = role.get(key, [])
+                if value not in allowed.get(mount, {}).get(key, []):
+                    problems.append(
+                        f"{rel(configure_policy)}: the configure Job may not write role {mount}/{name} "
+                        f"({key} {json.dumps(value)} is not allowed under path \"auth/{mount}/role/*\"); add it "
+                        "to allowed_parameters there and apply the policy with the bootstrap-token path (README)")
+    return problems
+
+
+def check_all() -> list[str]:
+    return check_raft_config() + check_policy_syntax() + check_roles() + check_configure_policy()
+
+
+if __name__ == "__main__":
+    found = check_all()
+    for line in found:
+        print(line)
+    sys.exit(1 if found else 0)
