@@ -130,7 +130,7 @@ def bootstrap_database_login(vault, spec):
     admin = vault.read(ADMIN_SECRET)
     if admin is None:
         print(f"WARNING: {ADMIN_SECRET.replace('/data/', '/', 1)} is missing: database engine not "
-              "configured. Put the RDS master secret there (README, 'Database engine') and "
+              "configured. Put the RDS master secret there (README, \"Vault's database engine\") and "
               "re-run this Job.", flush=True)
         return False
     master = admin["data"]["data"]
