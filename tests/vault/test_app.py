@@ -6,8 +6,9 @@ application cluster through the Kubernetes API stand-in's TokenReview, the datab
 with the demo-app role's TTLs shortened to seconds), WHEN `bao agent` runs with the config the
 injector would build and flux/apps/demo/scripts/app.py runs against its file, THEN every
 request is answered by PostgreSQL as the current user, through at least two new users, and
-each old user is gone from PostgreSQL. The app is told to look at the file only after an
-error, so each rotation goes through the hard path: its session's user dropped under it.
+each old user is gone from PostgreSQL. Two copies of the app run: one told to look at the
+file only after an error (so each rotation goes through the hard path: its session's user
+dropped under it), one checking the file every half second (the usual path).
 """
 
 from __future__ import annotations
@@ -155,22 +156,29 @@ def test_the_app_keeps_serving_through_two_rotations(tmp_path: Path) -> None:
             wait_for(credentials)
             app_env = {"DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port),
                        "DATABASE_NAME": postgres.database, "DATABASE_CA_FILE": str(postgres.ca_cert),
-                       "DB_CREDENTIALS_FILE": str(credentials), "CREDENTIALS_CHECK_SECONDS": "3600"}
-            with running_app(app_env, tmp_path / "app.log") as url:
-                users: list[str] = []
-                failures: list[tuple[int, dict]] = []
+                       "DB_CREDENTIALS_FILE": str(credentials)}
+            # Two replicas of the app on the one file: "late" looks at it only after an error
+            # (each switch is the hard path: its user dropped under its session), "eager"
+            # every half second as well (the usual path: it moves before the drop).
+            with running_app(app_env | {"CREDENTIALS_CHECK_SECONDS": "3600"}, tmp_path / "late.log") as late, \
+                    running_app(app_env | {"CREDENTIALS_CHECK_SECONDS": "0.5"}, tmp_path / "eager.log") as eager:
+                seen: dict[str, list[str]] = {late: [], eager: []}
+                failures: list[tuple[str, int, dict]] = []
                 deadline = time.monotonic() + 45
-                while len(users) < ROTATIONS + 1 and time.monotonic() < deadline:
-                    status, answer = get(url + "/")
-                    if status == 200:
-                        if not users or users[-1] != answer["user"]:
-                            users.append(answer["user"])
-                    elif users:  # before the first answer the app may still be connecting
-                        failures.append((status, answer))
+                while min(map(len, seen.values())) < ROTATIONS + 1 and time.monotonic() < deadline:
+                    for url, users in seen.items():
+                        status, answer = get(url + "/")
+                        if status == 200:
+                            if not users or users[-1] != answer["user"]:
+                                users.append(answer["user"])
+                        elif users:  # before its first answer an app may still be connecting
+                            failures.append((url, status, answer))
                     time.sleep(0.2)
-                log = (tmp_path / "app.log").read_text()
-        assert len(users) == ROTATIONS + 1, f"the app saw users {users}; its log:\n{log}"
-        assert failures == [], f"requests failed during rotation: {failures}; log:\n{log}"
-        assert log.count("re-reading") >= ROTATIONS  # each switch came from the dropped user
+                logs = {name: (tmp_path / f"{name}.log").read_text() for name in ("late", "eager")}
+        users = seen[late]
+        assert [len(u) for u in seen.values()] == [ROTATIONS + 1] * 2, f"users seen {seen}; logs:\n{logs}"
+        assert seen[eager] == users  # both follow the agent's file, one user at a time
+        assert failures == [], f"requests failed during rotation: {failures}; logs:\n{logs}"
+        assert logs["late"].count("re-reading") >= ROTATIONS  # each of its switches came from the drop
         for old_user in users[:-1]:
             assert not postgres.role_exists(old_user)
