@@ -55,6 +55,21 @@ def _port_in_use(port: int) -> bool:
         return False
 
 
+def stop_process_group(process: subprocess.Popen, signum: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    """Signal a server started with ``start_new_session=True`` (its own process group, so
+    nothing else is hit), wait for it, and kill it if it outlives ``timeout``."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signum)
+        process.wait(timeout=timeout)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
 class Emulator:
     """moto's server as a context manager::
 
@@ -157,15 +172,7 @@ class Emulator:
         if process is None:
             return
         atexit.unregister(self.stop)
-        if process.poll() is None:
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=10)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop_process_group(process)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -26,6 +26,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FLUX_DIR = REPO_ROOT / "flux"
 VAULT_CONFIG_DIR = FLUX_DIR / "infrastructure" / "vault-config"
 HELMRELEASE = FLUX_DIR / "infrastructure" / "vault" / "helmrelease.yaml"
+# How a raft peer reaches pod i through the chart's headless Service.
+PEER_ADDRESS = re.compile(r"https://vault-(\d+)\.vault-internal:8200")
 # The Kubernetes auth mounts and the cluster whose service accounts each admits
 # (init.py enables "kubernetes" for Vault's own cluster, configure.py the other).
 MOUNT_CLUSTERS = {"kubernetes": "tooling", "kubernetes-application": "application"}
@@ -58,7 +60,7 @@ def check_raft_config(helmrelease: Path = HELMRELEASE) -> list[str]:
                         'add seal "awskms" { region = "${AWS_REGION}", kms_key_id = "${VAULT_KMS_KEY_ID}" }')
     if not re.search(r'^\s*storage\s+"raft"\s*\{', hcl, re.MULTILINE):
         problems.append(f'{where}: no storage "raft" stanza; add it (path = "/vault/data" and a retry_join per pod)')
-    joined = sorted(int(i) for i in re.findall(r'leader_api_addr\s*=\s*"https://vault-(\d+)\.vault-internal:8200"', hcl))
+    joined = sorted(int(i) for i in re.findall(rf'leader_api_addr\s*=\s*"{PEER_ADDRESS.pattern}"', hcl))
     blocks = len(re.findall(r"^\s*retry_join\s*\{", hcl, re.MULTILINE))
     if blocks == 0:
         problems.append(f"{where}: no retry_join: the {replicas} pods would never form one raft cluster; add a "

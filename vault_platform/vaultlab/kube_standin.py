@@ -36,11 +36,11 @@ import yaml
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from vault_platform.emulator import HOST
+from vault_platform.vault_checks import VAULT_CONFIG_DIR
 from vault_platform.vaultlab.tls import LabTls
 
-HOST = "127.0.0.1"
-REPO_ROOT = Path(__file__).resolve().parents[2]
-RBAC_FILE = REPO_ROOT / "flux" / "infrastructure" / "vault-config" / "rbac.yaml"
+RBAC_FILE = VAULT_CONFIG_DIR / "rbac.yaml"
 # What a bound service-account token carries in a cluster whose API server is reached in-cluster.
 IN_CLUSTER_ISSUER = "https://kubernetes.default.svc"
 TOKEN_LIFETIME_SECONDS = 3600

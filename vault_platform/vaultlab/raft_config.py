@@ -32,13 +32,11 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-HELMRELEASE = REPO_ROOT / "flux" / "infrastructure" / "vault" / "helmrelease.yaml"
-HOST = "127.0.0.1"
+from vault_platform.emulator import HOST
+from vault_platform.vault_checks import HELMRELEASE, PEER_ADDRESS
+
 # The chart mounts every server.extraVolumes Secret at /vault/userconfig/<name>.
 USERCONFIG_DIR = "/vault/userconfig"
-# The headless Service the chart makes for raft peers: vault-<i>.vault-internal.
-PEER_ADDRESS = re.compile(r"https://vault-(\d+)\.vault-internal:8200")
 FLUX_VARIABLE = re.compile(r"\$\{([A-Z0-9_]+)\}")
 
 
