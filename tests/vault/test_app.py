@@ -39,8 +39,8 @@ from vault_platform.vaultlab.database_engine import (
 )
 from vault_platform.vaultlab.kube_standin import KubeStandIn
 from vault_platform.vaultlab.postgres import running_postgres
-from vault_platform.emulator import free_port
-from vault_platform.vaultlab.single_node import running_vault, stop_process
+from vault_platform.emulator import free_port, stop_process_group
+from vault_platform.vaultlab.single_node import running_vault
 from vault_platform.vaultlab.tls import write_lab_tls
 
 APP = DEMO_DEPLOYMENT.parent / "scripts" / "app.py"
@@ -117,11 +117,12 @@ def running_app(env: dict[str, str], log: Path) -> Iterator[str]:
     port = free_port()
     with log.open("wb") as log_file:
         process = subprocess.Popen([sys.executable, str(APP)], stdout=log_file, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **env, "LISTEN_HOST": "127.0.0.1", "LISTEN_PORT": str(port)})
+                                   env={**os.environ, **env, "LISTEN_HOST": "127.0.0.1", "LISTEN_PORT": str(port)},
+                                   start_new_session=True)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        stop_process(process)
+        stop_process_group(process)
 
 
 def wait_for(path: Path, timeout: float = 20.0) -> None:

@@ -28,8 +28,8 @@ from typing import Any
 
 import yaml
 
+from vault_platform.emulator import stop_process_group
 from vault_platform.vaultlab.cluster import bao_binary
-from vault_platform.vaultlab.single_node import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_DEPLOYMENT = REPO_ROOT / "flux" / "apps" / "demo" / "deployment-app.yaml"
@@ -139,10 +139,10 @@ def running_agent(config: dict[str, Any]) -> Iterator[subprocess.Popen[bytes]]:
     try:
         with log.open("wb") as log_file:
             process = subprocess.Popen([str(bao_binary()), "agent", f"-config={config_file}"], stdout=log_file,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                                        env={"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)})
         yield process
     finally:
         if process is not None:
-            stop_process(process)
+            stop_process_group(process)
         shutil.rmtree(workdir, ignore_errors=True)

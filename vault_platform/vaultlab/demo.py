@@ -24,13 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from vault_platform.config.load import load_environment
-from vault_platform.emulator import free_port
+from vault_platform.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.agent import AGENT_HOME, DEMO_DEPLOYMENT, SECRETS_DIR, SERVICE_ACCOUNT_DIR, agent_config, \
     demo_agent_spec, running_agent
 from vault_platform.vaultlab.cluster import LabError, Response, VaultLab, bao_binary
 from vault_platform.vaultlab.jobs import JobRunner
 from vault_platform.vaultlab.postgres import PostgresServer, running_postgres
-from vault_platform.vaultlab.single_node import stop_process
 
 APP = DEMO_DEPLOYMENT.parent / "scripts" / "app.py"
 READY = "vault-demo: ready"
@@ -92,11 +91,11 @@ def running_demo_app(lab: VaultLab, postgres: PostgresServer) -> Iterator[tuple[
                "DATABASE_CA_FILE": str(postgres.ca_cert), "DB_CREDENTIALS_FILE": str(credentials)}
         with (pod / "app.log").open("wb") as log:
             app = subprocess.Popen([sys.executable, str(APP)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             yield f"http://127.0.0.1:{port}", credentials, places[SERVICE_ACCOUNT_DIR] / "token"
         finally:
-            stop_process(app)
+            stop_process_group(app)
 
 
 def instructions(lab: VaultLab, operator_token: str, app_url: str, credentials: Path, jwt: Path) -> str:

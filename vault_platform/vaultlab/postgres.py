@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pg8000.native
 
-from vault_platform.emulator import free_port
+from vault_platform.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.tls import write_lab_tls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -160,13 +160,8 @@ def _create_rds_like_contents(server: PostgresServer) -> None:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)  # "fast" shutdown; SIGTERM ("smart") waits for clients
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=5)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
+    # SIGINT is PostgreSQL's "fast" shutdown; SIGTERM ("smart") would wait for clients.
+    stop_process_group(process, signal.SIGINT, timeout=5)
 
 
 @contextlib.contextmanager
@@ -200,7 +195,8 @@ def running_postgres(database: str, master_user: str) -> Iterator[PostgresServer
             log = workdir / f"postgres-{attempt}.log"
             with log.open("wb") as log_file:
                 process = subprocess.Popen([*drop_root, str(BIN_DIR / "postgres"), "-D", str(data_dir), "-p", str(port)],
-                                           stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                           stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                           start_new_session=True)
             server = PostgresServer(port=port, database=database, master_user=master_user, ca_cert=tls.ca_cert,
                                     **server_passwords)
             try:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vault_platform.emulator import free_port
+from vault_platform.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.cluster import VaultClient, bao_binary
 from vault_platform.vaultlab.tls import write_lab_tls
 
@@ -78,16 +78,6 @@ def _wait_until_answering(addr: str, ca_cert: Path, process: subprocess.Popen[by
             time.sleep(0.1)
 
 
-def stop_process(process: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
-    if process.poll() is None:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=timeout)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-
-
 @contextlib.contextmanager
 def running_vault() -> Iterator[VaultServer]:
     """An initialised, unsealed server and its root token (for the test's own set-up only)."""
@@ -101,7 +91,7 @@ def running_vault() -> Iterator[VaultServer]:
         log = workdir / "server.log"
         with log.open("wb") as log_file:
             process = subprocess.Popen([str(bao_binary()), "server", f"-config={config}"], stdout=log_file,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                                        env={"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)})
         addr = f"https://{HOST}:{port}"
         _wait_until_answering(addr, tls.ca_cert, process, log)
@@ -114,5 +104,5 @@ def running_vault() -> Iterator[VaultServer]:
         yield server
     finally:
         if process is not None:
-            stop_process(process)
+            stop_process_group(process)
         shutil.rmtree(workdir, ignore_errors=True)
