@@ -20,8 +20,8 @@ import pytest
 
 from vault_platform.config.load import load_environment
 from vault_platform.vaultlab.database_engine import (
-    DATABASE_JSON, bootstrap_database_engine, hand_over_master_credential, load_database_spec,
-    run_configure_database,
+    DATABASE_JSON, bootstrap_database_engine, configure_script, configure_token, hand_over_master_credential,
+    load_database_spec, run_configure_database,
 )
 from vault_platform.vaultlab.database_roles import check_roles
 from vault_platform.vaultlab.postgres import EXISTING_TABLE, TABLE_OWNER, PostgresServer, running_postgres
@@ -146,6 +146,28 @@ def test_a_vault_that_holds_the_master_user_moves_to_its_own_login(lab: Lab, cap
     assert lab.vault.call("GET", "database/config/platform-postgres")["data"]["connection_details"]["username"] == "vault"
     lab.postgres.connect_as_master().close()
     assert lab.credential()["data"]["username"].startswith("v-")
+
+
+def test_a_wrong_master_credential_fails_in_one_line_and_leaves_no_master_in_vault(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab.vault.call("POST", "kv/data/platform/database-admin",
+                   {"data": {"username": lab.postgres.master_user, "password": "not-the-master-password"}})
+    for key, value in (("DATABASE_HOST", lab.postgres.host), ("DATABASE_PORT", str(lab.postgres.port)),
+                       ("DATABASE_NAME", lab.postgres.database)):
+        monkeypatch.setenv(key, value)
+    configure = configure_script()
+    client = configure.Vault(addr=lab.vault.addr, cacert=str(lab.vault.ca_cert), token=configure_token(lab.vault))
+    try:
+        with pytest.raises(SystemExit, match=r"^database bootstrap failed \(POST .*/database/config/"
+                                             r"platform-postgres-bootstrap -> HTTP \d+\): check that "
+                                             r"kv/platform/database-admin holds the RDS master secret"):
+            configure.bootstrap_database_login(client, load_database_spec())
+        with pytest.raises(VaultLabError, match="HTTP 404"):
+            lab.vault.call("GET", "database/config/platform-postgres-bootstrap")
+        # Vault's own connection is untouched.
+        assert lab.credential()["data"]["username"].startswith("v-")
+    finally:
+        lab.vault.call("DELETE", "kv/metadata/platform/database-admin")
 
 
 def test_gits_database_roles_run_on_postgresql(lab: Lab) -> None:

@@ -118,23 +118,9 @@ def bootstrap_statements(spec):
     return statements
 
 
-def bootstrap_database_login(vault, spec):
-    """First run: Vault gets its own PostgreSQL login, never the RDS master user.
-
-    RDS keeps the master password in Secrets Manager and rotates it on its own schedule,
-    so Vault must not hold (or rotate) it. The master credential, handed over once in kv,
-    is used only to create the login ``vault_user`` (through a short-lived connection whose
-    one role runs bootstrap_statements), then deleted from Vault; rotate-root leaves the
-    new login's password known to Vault alone. This Job needs no PostgreSQL driver.
-    """
-    admin = vault.read(ADMIN_SECRET)
-    if admin is None:
-        print(f"WARNING: {ADMIN_SECRET.replace('/data/', '/', 1)} is missing: database engine not "
-              "configured. Put the RDS master secret there (README, \"Vault's database engine\") and "
-              "re-run this Job.", flush=True)
-        return False
-    master = admin["data"]["data"]
-    name, bootstrap = spec["connection"], f"{spec['connection']}-bootstrap"
+def issue_vault_login(vault, spec, master, bootstrap):
+    """Vault runs bootstrap_statements as the master through a throw-away connection and role;
+    the one credential it returns is Vault's own login. Its lease is revoked at once."""
     vault.write(f"database/config/{bootstrap}", {
         "plugin_name": "postgresql-database-plugin",
         "connection_url": connection_url(),
@@ -155,8 +141,38 @@ def bootstrap_database_login(vault, spec):
     })
     login = vault.read(f"database/creds/{bootstrap}")
     vault.write(f"sys/leases/revoke/{login['lease_id']}", {})
-    vault.call("DELETE", f"database/roles/{bootstrap}")
-    vault.call("DELETE", f"database/config/{bootstrap}")
+    return login
+
+
+def bootstrap_database_login(vault, spec):
+    """First run: Vault gets its own PostgreSQL login, never the RDS master user.
+
+    RDS keeps the master password in Secrets Manager and rotates it on its own schedule,
+    so Vault must not hold (or rotate) it. The master credential, handed over once in kv,
+    is used only to create the login ``vault_user`` (through a short-lived connection whose
+    one role runs bootstrap_statements), then deleted from Vault; rotate-root leaves the
+    new login's password known to Vault alone. This Job needs no PostgreSQL driver.
+    """
+    admin = vault.read(ADMIN_SECRET)
+    if admin is None:
+        print(f"WARNING: {ADMIN_SECRET.replace('/data/', '/', 1)} is missing: database engine not "
+              "configured. Put the RDS master secret there (README, \"Vault's database engine\") and "
+              "re-run this Job.", flush=True)
+        return False
+    name, bootstrap = spec["connection"], f"{spec['connection']}-bootstrap"
+    try:
+        login = issue_vault_login(vault, spec, admin["data"]["data"], bootstrap)
+    except ApiError as err:
+        raise SystemExit(f"database bootstrap failed ({err}): check that {ADMIN_SECRET.replace('/data/', '/', 1)} "
+                         "holds the RDS master secret (username, password) and that DATABASE_HOST/PORT/NAME "
+                         "reach the database; then re-run this Job") from None
+    finally:
+        # The throw-away connection holds the master password: it never outlives this call.
+        for path in (f"database/roles/{bootstrap}", f"database/config/{bootstrap}"):
+            try:
+                vault.call("DELETE", path)
+            except ApiError:
+                pass
     vault.write(f"database/config/{name}", {
         "plugin_name": "postgresql-database-plugin",
         "connection_url": connection_url(),
