@@ -30,6 +30,7 @@ import pytest
 import yaml
 
 from tests.vault.test_database import DATABASE_NAME, MASTER_USER, short_ttl_copy
+from vault_platform.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.agent import (
     DEMO_DEPLOYMENT, SECRETS_DIR, SERVICE_ACCOUNT_DIR, AGENT_HOME, AgentSpecError, agent_config,
     agent_spec_from_annotations, demo_agent_spec, running_agent,
@@ -39,7 +40,6 @@ from vault_platform.vaultlab.database_engine import (
 )
 from vault_platform.vaultlab.kube_standin import KubeStandIn
 from vault_platform.vaultlab.postgres import running_postgres
-from vault_platform.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.single_node import running_vault
 from vault_platform.vaultlab.tls import write_lab_tls
 

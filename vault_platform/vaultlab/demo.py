@@ -12,7 +12,6 @@ Prints VAULT_ADDR / VAULT_CACERT and commands to try; Ctrl-C stops everything.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -54,21 +53,13 @@ def checked(response: Response, what: str) -> dict:
     return response.body
 
 
-def generate_root(lab: VaultLab) -> str:
+def operator_root_token(lab: VaultLab) -> str:
     """An operator's root token from the recovery keys vault-init left (README's recovery path)."""
     keys = lab.kube.secret_data("vault", "vault-recovery-keys")  # type: ignore[union-attr]
     if not keys:
         raise LabError("vault-init left no recovery keys in Secret vault/vault-recovery-keys")
     recovery = json.loads(keys["recovery-keys.json"])
-    client = lab.client()
-    attempt = checked(client.request("PUT", "sys/generate-root/attempt", {}), "sys/generate-root/attempt")
-    answer: dict = {}
-    for key in recovery["recovery_keys_b64"][: recovery["recovery_threshold"]]:
-        answer = checked(client.request("PUT", "sys/generate-root/update", {"key": key, "nonce": attempt["nonce"]}),
-                         "sys/generate-root/update")
-    # Vault's encoding: unpadded base64 of the token XOR the one-time password.
-    encoded = base64.b64decode(answer["encoded_token"] + "=" * (-len(answer["encoded_token"]) % 4))
-    return bytes(a ^ b for a, b in zip(encoded, attempt["otp"].encode())).decode()
+    return lab.generate_root(recovery["recovery_keys_b64"], recovery["recovery_threshold"])
 
 
 @contextlib.contextmanager
@@ -143,7 +134,7 @@ def main() -> int:
             # Fails, as on a fresh deploy, until the operator hands the master credential over.
             run_job(jobs, "configure", expected_failure="the database engine has no connection")
             say("operator: root token from the recovery keys; the RDS master secret into kv/platform/database-admin")
-            operator_token = generate_root(lab)
+            operator_token = operator_root_token(lab)
             checked(lab.client(operator_token).request("POST", "kv/data/platform/database-admin", {
                 "data": {"username": postgres.master_user, "password": postgres.master_password}}),
                 "kv/platform/database-admin")
