@@ -108,10 +108,10 @@ def load_roles(roles_file: Path) -> dict[str, dict[str, dict]]:
     return data
 
 
-def service_accounts(cluster: str, flux_dir: Path = FLUX_DIR) -> set[tuple[str, str]]:
-    """(namespace, name) of every service account the cluster's Flux tree declares: ServiceAccount
-    objects, and the ones a HelmRelease creates (values.serviceAccount, create true)."""
-    found: set[tuple[str, str]] = set()
+def flux_objects(cluster: str, flux_dir: Path = FLUX_DIR) -> list[tuple[dict, str | None]]:
+    """Every object in the directories the cluster's Flux Kustomizations apply, with the namespace
+    its kustomization.yaml gives it (a file walk: no kustomize build, no substitution)."""
+    found = []
     for entry in sorted((flux_dir / "clusters" / cluster).glob("*.yaml")):
         for doc in yaml.safe_load_all(entry.read_text()):
             if not doc or doc.get("kind") != "Kustomization" or "path" not in doc.get("spec", {}):
@@ -119,16 +119,37 @@ def service_accounts(cluster: str, flux_dir: Path = FLUX_DIR) -> set[tuple[str, 
             root = (flux_dir.parent / doc["spec"]["path"]).resolve()
             for manifest in sorted(root.rglob("*.yaml")):
                 namespace = _kustomize_namespace(manifest, root)
-                for obj in yaml.safe_load_all(manifest.read_text()):
-                    if not isinstance(obj, dict):
-                        continue
-                    meta = obj.get("metadata") or {}
-                    if obj.get("kind") == "ServiceAccount":
-                        found.add((meta.get("namespace") or namespace or "default", meta.get("name")))
-                    elif obj.get("kind") == "HelmRelease":
-                        account = ((obj.get("spec") or {}).get("values") or {}).get("serviceAccount") or {}
-                        if account.get("create") and account.get("name"):
-                            found.add((obj["spec"].get("targetNamespace") or meta.get("namespace"), account["name"]))
+                found += [(obj, namespace) for obj in yaml.safe_load_all(manifest.read_text()) if isinstance(obj, dict)]
+    return found
+
+
+def service_accounts(cluster: str, flux_dir: Path = FLUX_DIR) -> set[tuple[str, str]]:
+    """(namespace, name) of every service account the cluster's Flux tree declares: ServiceAccount
+    objects, and the ones a HelmRelease creates (values.serviceAccount, create true)."""
+    found: set[tuple[str, str]] = set()
+    for obj, namespace in flux_objects(cluster, flux_dir):
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") == "ServiceAccount":
+            found.add((meta.get("namespace") or namespace or "default", meta.get("name")))
+        elif obj.get("kind") == "HelmRelease":
+            account = ((obj.get("spec") or {}).get("values") or {}).get("serviceAccount") or {}
+            if account.get("create") and account.get("name"):
+                found.add((obj["spec"].get("targetNamespace") or meta.get("namespace"), account["name"]))
+    return found
+
+
+def auth_delegators(cluster: str, flux_dir: Path = FLUX_DIR) -> set[tuple[str, str]]:
+    """Service accounts the cluster's Flux tree binds to system:auth-delegator (may create
+    TokenReviews), by ClusterRoleBinding or, for Vault's own, the chart's server.authDelegator
+    (on by default in chart 0.30.0; a release with server.enabled false has no server)."""
+    found: set[tuple[str, str]] = set()
+    for obj, _namespace in flux_objects(cluster, flux_dir):
+        if obj.get("kind") == "ClusterRoleBinding" and (obj.get("roleRef") or {}).get("name") == "system:auth-delegator":
+            found |= {(s["namespace"], s["name"]) for s in obj.get("subjects", []) if s.get("kind") == "ServiceAccount"}
+        elif obj.get("kind") == "HelmRelease" and obj["spec"]["chart"]["spec"]["chart"] == "vault":
+            server = (obj["spec"].get("values") or {}).get("server") or {}
+            if server.get("enabled", True) and (server.get("authDelegator") or {}).get("enabled", True):
+                found.add((obj["spec"]["targetNamespace"], (server.get("serviceAccount") or {}).get("name", "vault")))
     return found
 
 

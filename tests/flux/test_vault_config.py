@@ -108,3 +108,11 @@ def test_service_accounts_are_read_per_cluster():
     assert ("vault", "vault-configure") in vault_checks.service_accounts("tooling", FLUX_DIR)
     assert ("demo", "demo-app") in vault_checks.service_accounts("application", FLUX_DIR)
     assert ("demo", "demo-app") not in vault_checks.service_accounts("tooling", FLUX_DIR)
+
+
+def test_auth_delegators_are_read_per_cluster():
+    # Vault reviews tooling logins with its own service account (the chart's authDelegator); the
+    # application cluster's workloads review their own tokens (their ClusterRoleBindings).
+    assert vault_checks.auth_delegators("tooling", FLUX_DIR) == {("vault", "vault")}
+    assert vault_checks.auth_delegators("application", FLUX_DIR) == {("demo", "demo-app"),
+                                                                     ("external-secrets", "external-secrets")}

@@ -7,11 +7,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 
 from tests.vault.conftest import KEYS_SECRET, SECRETS_PATH, TOKEN_SECRET, Bootstrapped, jobs_for
-from vault_platform.vaultlab import VaultLab
+from vault_platform.vault_checks import VAULT_CONFIG_DIR
+from vault_platform.vaultlab import KubeStandIn, VaultLab
+from vault_platform.vaultlab.tls import write_lab_tls
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +116,27 @@ def test_init_killed_after_storing_the_keys_fails_until_the_readme_recovery_fini
         assert again.returncode == 0 and "nothing to do" in again.stdout
         with bootstrapped.operator_root() as root:
             assert_only_one_root_token_exists(lab, root)
+
+
+def test_keys_that_cannot_be_stored_fail_the_job_loudly_and_are_never_printed(tmp_path):
+    """The one unrecoverable step: after sys/init the keys exist only in the Job's memory. Its
+    store step (init.store_keys) against a stand-in that refuses every write: it retries, then
+    fails with the README's 'keys lost' line, and no key reaches the log."""
+    tls = write_lab_tls(tmp_path / "tls")
+    with KubeStandIn(tls) as kube:
+        account = kube.write_service_account_dir(tmp_path / "sa", "vault", "vault-init")
+        kube.fail("PUT", f"{SECRETS_PATH}/{KEYS_SECRET}", status=500, times=100)
+        program = ("import init, vaultapi\n"
+                   "kube = vaultapi.Kube()\n"
+                   "secret = kube.create_secret(init.KEYS_SECRET, init.LABELS)\n"
+                   "init.store_keys(kube, secret, {'recovery_keys_b64': ['SECRET-KEY-SHARE']}, attempts=3, pause=0)\n")
+        run = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
+                             cwd=VAULT_CONFIG_DIR / "scripts",
+                             env={"KUBE_SERVICE_ACCOUNT_DIR": str(account), "KUBE_API_URL": kube.url,
+                                  "PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"})
+    assert run.returncode == 1
+    assert run.stdout.count("storing the recovery keys failed") == 3
+    assert output(run).strip().splitlines()[-1].startswith(
+        "Vault is initialised but its recovery keys could not be stored in Secret vault-recovery-keys: they are lost.")
+    assert "SECRET-KEY-SHARE" not in output(run)
+    assert kube.secret_data("vault", KEYS_SECRET) == {}

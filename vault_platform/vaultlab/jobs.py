@@ -4,8 +4,8 @@ Everything a Job gets comes from its manifest (``job-init.yaml``, ``job-configur
 the kustomization that generates its ConfigMaps: the command, each environment variable, each
 volume. Only what points into a cluster is moved to the lab:
 
-- a mounted ConfigMap (``/scripts``, ``/policies``, ``/config``) is the directory in this
-  repository its files are generated from; the ``vault-server-tls`` Secret's ``ca.crt`` is
+- a mounted ConfigMap (``/scripts``, ``/policies``, ``/config``) is a directory holding the
+  files kustomization.yaml generates it from; the ``vault-server-tls`` Secret's ``ca.crt`` is
   the lab's CA;
 - ``VAULT_ADDR``: ``vault-<i>.vault-internal`` is lab node i, ``vault-active.vault.svc`` the
   node that answers 200 on /v1/sys/health (what the Service selects);
@@ -18,6 +18,7 @@ volume. Only what points into a cluster is moved to the lab:
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -60,17 +61,11 @@ class JobSpec:
         )
 
 
-def _config_map_dirs() -> dict[str, Path]:
-    """Generated ConfigMap name -> the repository directory its files come from."""
+def _config_map_files() -> dict[str, list[Path]]:
+    """Generated ConfigMap name -> the repository files kustomization.yaml puts in it."""
     kustomization = yaml.safe_load((VAULT_CONFIG_DIR / "kustomization.yaml").read_text())
-    dirs: dict[str, Path] = {}
-    for generator in kustomization["configMapGenerator"]:
-        parents = {(VAULT_CONFIG_DIR / f).parent for f in generator["files"]}
-        if len(parents) != 1:
-            raise LabError(f"kustomization.yaml: ConfigMap {generator['name']} takes files from "
-                           f"{len(parents)} directories; the lab mounts one directory per ConfigMap")
-        dirs[generator["name"]] = parents.pop()
-    return dirs
+    return {generator["name"]: [VAULT_CONFIG_DIR / f for f in generator["files"]]
+            for generator in kustomization["configMapGenerator"]}
 
 
 @dataclass
@@ -79,12 +74,18 @@ class JobRunner:
     flux_values: dict[str, str]
 
     def _mount_dirs(self, spec: JobSpec) -> dict[str, Path]:
-        config_maps = _config_map_dirs()
+        config_maps = _config_map_files()
         local: dict[str, Path] = {}
         for mount, volume_name in spec.mounts.items():
             volume = spec.volumes[volume_name]
             if "configMap" in volume:
-                local[mount] = config_maps[volume["configMap"]["name"]]
+                # Exactly the files the generated ConfigMap holds: one left out of the
+                # kustomization is missing here as in the pod.
+                target = self.lab.root / f"{spec.name}-{volume_name}"  # type: ignore[operator]
+                target.mkdir(exist_ok=True)
+                for source in config_maps[volume["configMap"]["name"]]:
+                    shutil.copyfile(source, target / source.name)
+                local[mount] = target
             elif volume.get("secret", {}).get("secretName") == self.lab.release.tls_secret:
                 # Only the items the manifest projects (ca.crt), never the server's key.
                 target = self.lab.root / f"{spec.name}-{volume_name}"  # type: ignore[operator]
