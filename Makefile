@@ -3,7 +3,9 @@
 #   make test    - the test suite (snapshots, properties, terraform validate, bad input)
 # and `make bench` (synth benchmark), `make plan` (plan review + summary), `make policy`
 # (checkov gate), `make iam-lint` (parliament + fresh-account principals), `make check-versions`
-# (versions table vs. AWS), `make emulator-demo` (deploy round trip, no account), `make vpn-client NAME=alice`.
+# (versions table vs. AWS), `make flows` (network-flow matrix), `make emulator-demo` (deploy round
+# trip, no account), `make vpn-client NAME=alice`, `make vault-demo` (the platform's Vault,
+# database and demo app on this machine; Ctrl-C stops it).
 # ENV=<name> picks environments/<name>.toml.
 SHELL := /bin/bash
 .DEFAULT_GOAL := synth
@@ -50,6 +52,12 @@ emulator-demo: .venv/.synced-dev node_modules/.synced
 # synthesized stacks; fails on a blocked flow or an undeclared opening (README "Network flows").
 flows: .venv/.bytecode node_modules/.synced
 	$(PYTHON) -m vault_platform.flows --env $(ENV)
+
+# Vault (3 OpenBao raft nodes, emulator KMS), PostgreSQL 16 and the demo app, bootstrapped by
+# the real Jobs; prints VAULT_ADDR/VAULT_CACERT and commands to try. Ctrl-C stops everything.
+.PHONY: vault-demo
+vault-demo: .venv/.synced-dev node_modules/.synced
+	$(PYTHON) -m vault_platform.vaultlab
 
 # checkov on every stack; fails on a finding without a written reason
 policy: .venv/.synced-dev node_modules/.synced

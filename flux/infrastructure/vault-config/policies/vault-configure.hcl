@@ -49,3 +49,12 @@ path "database/config/*"   { capabilities = ["create", "read", "update"] }
 path "database/roles/*"    { capabilities = ["create", "read", "update"] }
 path "database/rotate-root/*" { capabilities = ["update"] }
 path "kv/data/platform/database-admin" { capabilities = ["read"] }
+# Vault's own database login is made once from the master credential above
+# (configure.py, bootstrap_database_login): a throw-away connection and role named
+# <connection>-bootstrap, its one lease revoked at once, then both and the kv copy deleted.
+# (An exact path replaces the glob's capabilities, hence create/update repeated.)
+path "database/config/platform-postgres-bootstrap" { capabilities = ["create", "update", "delete"] }
+path "database/roles/platform-postgres-bootstrap" { capabilities = ["create", "update", "delete"] }
+path "database/creds/platform-postgres-bootstrap" { capabilities = ["read"] }
+path "sys/leases/revoke/database/creds/platform-postgres-bootstrap/*" { capabilities = ["update"] }
+path "kv/metadata/platform/database-admin" { capabilities = ["delete"] }

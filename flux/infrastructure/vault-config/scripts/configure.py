@@ -10,6 +10,7 @@ import base64
 import glob
 import json
 import os
+import re
 
 from vaultapi import ApiError, Vault
 
@@ -85,31 +86,142 @@ def configure_roles(vault):
                                  "write (its namespaces or policies); see `python -m vault_platform.vault_checks`") from None
 
 
+ADMIN_SECRET = "kv/data/platform/database-admin"
+
+
+def connection_url():
+    host, port, db = (os.environ[k] for k in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME"))
+    # sslmode=require: RDS runs with rds.force_ssl=1.
+    return f"postgresql://{{{{username}}}}:{{{{password}}}}@{host}:{port}/{db}?sslmode=require"
+
+
+def bootstrap_statements(spec):
+    """SQL that makes Vault's own login and lets it hand out the access roles, run once.
+
+    Idempotent (a re-run after a crash resets the password). PostgreSQL 16: CREATEROLE
+    alone no longer lets a role grant other roles; it needs ADMIN OPTION on each, which
+    the master (their creator) can give.
+    """
+    # {{name}} and {{password}} are filled in by Vault (the login is named by username_template).
+    login = "ROLE \"{{name}}\" WITH LOGIN CREATEROLE PASSWORD '{{password}}'"
+    statements = [
+        "DO $$ BEGIN IF EXISTS (SELECT FROM pg_roles WHERE rolname = '{{name}}') "
+        f"THEN ALTER {login}; ELSE CREATE {login}; END IF; END $$;"
+    ]
+    for role in sorted(spec["access_roles"]):
+        statements += [
+            f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') "
+            f"THEN CREATE ROLE \"{role}\" NOLOGIN; END IF; END $$;",
+            # ADMIN only: Vault hands the role out but neither holds nor uses its privileges.
+            f"GRANT \"{role}\" TO \"{{{{name}}}}\" WITH ADMIN TRUE, INHERIT FALSE, SET FALSE;",
+        ]
+    return statements
+
+
+def issue_vault_login(vault, spec, master, bootstrap):
+    """Vault runs bootstrap_statements as the master through a throw-away connection and role;
+    the one credential it returns is Vault's own login. Its lease is revoked at once."""
+    vault.write(f"database/config/{bootstrap}", {
+        "plugin_name": "postgresql-database-plugin",
+        "connection_url": connection_url(),
+        "username": master["username"],
+        "password": master["password"],
+        "password_authentication": "scram-sha-256",
+        "allowed_roles": [bootstrap],
+        "username_template": spec["vault_user"],
+        "verify_connection": True,
+    })
+    vault.write(f"database/roles/{bootstrap}", {
+        "db_name": bootstrap,
+        "creation_statements": bootstrap_statements(spec),
+        # Revoking this lease must leave Vault's login in place: it outlives the bootstrap.
+        "revocation_statements": ['ALTER ROLE "{{name}}" VALID UNTIL \'infinity\';'],
+        "default_ttl": "5m",
+        "max_ttl": "5m",
+    })
+    login = vault.read(f"database/creds/{bootstrap}")
+    vault.write(f"sys/leases/revoke/{login['lease_id']}", {})
+    return login
+
+
+def bootstrap_database_login(vault, spec):
+    """First run: Vault gets its own PostgreSQL login, never the RDS master user.
+
+    RDS keeps the master password in Secrets Manager and rotates it on its own schedule,
+    so Vault must not hold (or rotate) it. The master credential, handed over once in kv,
+    is used only to create the login ``vault_user`` (through a short-lived connection whose
+    one role runs bootstrap_statements), then deleted from Vault; rotate-root leaves the
+    new login's password known to Vault alone. This Job needs no PostgreSQL driver.
+    """
+    admin = vault.read(ADMIN_SECRET)
+    if admin is None:
+        print(f"WARNING: {ADMIN_SECRET.replace('/data/', '/', 1)} is missing: database engine not "
+              "configured. Put the RDS master secret there (README, \"Vault's database engine\") and "
+              "re-run this Job.", flush=True)
+        return False
+    name, bootstrap = spec["connection"], f"{spec['connection']}-bootstrap"
+    try:
+        login = issue_vault_login(vault, spec, admin["data"]["data"], bootstrap)
+    except ApiError as err:
+        raise SystemExit(f"database bootstrap failed ({err}): check that {ADMIN_SECRET.replace('/data/', '/', 1)} "
+                         "holds the RDS master secret (username, password) and that DATABASE_HOST/PORT/NAME "
+                         "reach the database; then re-run this Job") from None
+    finally:
+        # The throw-away connection holds the master password: it never outlives this call.
+        for path in (f"database/roles/{bootstrap}", f"database/config/{bootstrap}"):
+            try:
+                vault.call("DELETE", path)
+            except ApiError:
+                pass
+    vault.write(f"database/config/{name}", {
+        "plugin_name": "postgresql-database-plugin",
+        "connection_url": connection_url(),
+        "username": login["data"]["username"],
+        "password": login["data"]["password"],
+        "password_authentication": "scram-sha-256",
+        "allowed_roles": sorted(spec["roles"]),
+        "verify_connection": True,
+    })
+    vault.write(f"database/rotate-root/{name}", {})
+    vault.call("DELETE", ADMIN_SECRET.replace("/data/", "/metadata/", 1))
+    print(f"configured {name} with its own login {spec['vault_user']!r} (password rotated, known "
+          f"to Vault only); deleted the master credential from "
+          f"{ADMIN_SECRET.replace('/data/', '/', 1)}", flush=True)
+    return True
+
+
+def check_database_spec(spec):
+    """One line naming config/database.json, the field and the fix, before anything is written."""
+    where = "config/database.json"
+    for key in ("connection", "vault_user", "access_roles", "roles"):
+        if not spec.get(key):
+            raise SystemExit(f"{where}: {key} is missing or empty; see the README's database section")
+    for access_role in spec["access_roles"]:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", access_role):
+            raise SystemExit(f"{where}: access role {access_role!r} is not a plain lower-case SQL name "
+                             "(letters, digits, _): rename it")
+    for role, body in spec["roles"].items():
+        for field in ("creation_statements", "revocation_statements"):
+            if not body.get(field):
+                # Vault's default revocation revokes on every table in the schema: it fails on
+                # tables other roles own, and the lease could never be revoked.
+                raise SystemExit(f"{where}: role {role}: {field} is empty: write it out "
+                                 '(revocation: DROP ROLE IF EXISTS "{{name}}";)')
+
+
 def configure_database(vault):
     spec = load("database.json")
+    check_database_spec(spec)
     name = spec["connection"]
-    if vault.read(f"database/config/{name}") is None:
-        # First run only: hand Vault the admin login an operator stored in kv, then let
-        # Vault rotate that password so only Vault knows it from here on.
-        admin = vault.read("kv/data/platform/database-admin")
-        if admin is None:
-            print("WARNING: kv/platform/database-admin is missing: database engine not "
-                  "configured. Write it (username, password) and re-run this Job.", flush=True)
+    current = vault.read(f"database/config/{name}")
+    login = current and current["data"]["connection_details"].get("username")
+    if current is None or login != spec["vault_user"]:
+        if current is not None:
+            # A Vault configured before it had its own login holds the RDS master user.
+            print(f"database/config/{name} logs in as {login!r}, not {spec['vault_user']!r}: "
+                  "moving Vault to its own login", flush=True)
+        if not bootstrap_database_login(vault, spec):
             return
-        login = admin["data"]["data"]
-        host, port, db = (os.environ[k] for k in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME"))
-        vault.write(f"database/config/{name}", {
-            "plugin_name": "postgresql-database-plugin",
-            "connection_url": f"postgresql://{{{{username}}}}:{{{{password}}}}@{host}:{port}/{db}?sslmode=require",
-            "username": login["username"],
-            "password": login["password"],
-            "password_authentication": "scram-sha-256",
-            "allowed_roles": sorted(spec["roles"]),
-            "verify_connection": True,
-        })
-        vault.write(f"database/rotate-root/{name}", {})
-        print(f"configured {name}; its admin password is rotated: delete "
-              "kv/platform/database-admin, it is stale now", flush=True)
     for role, body in spec["roles"].items():
         vault.write(f"database/roles/{role}", dict(body, db_name=name))
 

@@ -1,0 +1,99 @@
+"""Runs the vault-configure Job's database part (configure.py, unmodified) against the lab.
+
+The Job's inputs are the same as in the cluster: config/database.json (Git's, or a test's
+copy), the DATABASE_* variables Flux substitutes from platform-vars, a token holding only
+the policy vault-configure.hcl, and the RDS master credential an operator hands over in kv.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from vault_platform.vaultlab.postgres import PostgresServer
+from vault_platform.vaultlab.single_node import VaultServer
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VAULT_CONFIG_DIR = REPO_ROOT / "flux" / "infrastructure" / "vault-config"
+SCRIPTS_DIR = VAULT_CONFIG_DIR / "scripts"
+DATABASE_JSON = VAULT_CONFIG_DIR / "config" / "database.json"
+POLICY_DIR = VAULT_CONFIG_DIR / "policies"
+CONFIGURE_POLICY = POLICY_DIR / "vault-configure.hcl"
+
+
+def load_database_spec(path: Path = DATABASE_JSON) -> dict[str, Any]:
+    spec: dict[str, Any] = json.loads(path.read_text())
+    spec.pop("_comment", None)
+    return spec
+
+
+def configure_script() -> ModuleType:
+    """The Job's configure.py as a module (it imports vaultapi from its own directory)."""
+    if str(SCRIPTS_DIR) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS_DIR))
+    return importlib.import_module("configure")
+
+
+@contextlib.contextmanager
+def _job_environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def configure_token(vault: VaultServer) -> str:
+    """A token with the configure Job's policy only, as its Kubernetes login would give it."""
+    vault.call("PUT", "sys/policies/acl/vault-configure", {"policy": CONFIGURE_POLICY.read_text()})
+    return str(vault.call("POST", "auth/token/create", {"policies": ["vault-configure"], "ttl": "15m",
+                                                         "no_default_policy": True})["auth"]["client_token"])
+
+
+def hand_over_master_credential(vault: VaultServer, postgres: PostgresServer) -> None:
+    """The operator's one step (README, 'Database engine'): the RDS master secret into kv."""
+    vault.call("POST", "kv/data/platform/database-admin",
+               {"data": {"username": postgres.master_user, "password": postgres.master_password}})
+
+
+def run_configure_steps(vault: VaultServer, postgres: PostgresServer, config_dir: Path, steps: tuple[str, ...],
+                        token: str | None = None, environment: dict[str, str] | None = None) -> None:
+    """configure.py's ``configure_<step>`` functions in order, as the Job runs them."""
+    configure = configure_script()
+    client = configure.Vault(addr=vault.addr, cacert=str(vault.ca_cert), token=token or configure_token(vault))
+    job_environment = {"DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port),
+                       "DATABASE_NAME": postgres.database, **(environment or {})}
+    with _job_environment(job_environment):
+        saved = configure.CONFIG_DIR, configure.POLICY_DIR
+        configure.CONFIG_DIR, configure.POLICY_DIR = str(config_dir), str(POLICY_DIR)
+        try:
+            for step in steps:
+                getattr(configure, f"configure_{step}")(client)
+        finally:
+            configure.CONFIG_DIR, configure.POLICY_DIR = saved
+
+
+def run_configure_database(vault: VaultServer, postgres: PostgresServer, config_dir: Path,
+                           token: str | None = None) -> None:
+    """configure.py's engines + database steps."""
+    run_configure_steps(vault, postgres, config_dir, ("engines", "database"), token)
+
+
+def bootstrap_database_engine(vault: VaultServer, postgres: PostgresServer, config_dir: Path) -> None:
+    """Engines mounted, master credential handed over, configure run: the first deploy."""
+    token = configure_token(vault)
+    run_configure_steps(vault, postgres, config_dir, ("engines",), token)
+    hand_over_master_credential(vault, postgres)
+    run_configure_steps(vault, postgres, config_dir, ("database",), token)
