@@ -67,8 +67,10 @@ install: .venv/.synced-dev node_modules/.synced
 
 # -O reads its own bytecode files (*.opt-1.pyc), which pip does not write. Write them once,
 # with one synth of every environment: where PYTHONDONTWRITEBYTECODE is set, every synth would
-# otherwise compile cdktf's bindings again (about 0.7 s each here).
-.venv/.bytecode: .venv/.synced node_modules/.synced
+# otherwise compile cdktf's bindings again (about 0.7 s each here). Once per lock file, not per
+# install step: the installs are order-only prerequisites, so `make test` after `make synth`
+# (whose dev install touches .venv/.synced) does not synthesize everything again.
+.venv/.bytecode: Pipfile.lock package-lock.json | .venv/.synced node_modules/.synced
 	PYTHONDONTWRITEBYTECODE= $(SYNTH_PYTHON) main.py --all-envs --outdir .venv/bytecode-synth >/dev/null
 	@rm -rf .venv/bytecode-synth
 	@touch $@
