@@ -1,6 +1,8 @@
 # Two commands on a fresh machine, each installing what it needs:
 #   make synth   - Terraform JSON for every stack of the default environment, in cdktf.out/
-#   make test    - the test suite (snapshots, properties, terraform validate, bad input)
+#   make test    - the whole test suite, two workers (what CI runs)
+#   make check   - the quick tier: no emulator, no server, no Terraform (README "Test tiers")
+#   make bench-tests - both tiers timed, median of 3
 # and `make bench` (synth benchmark), `make plan` (plan review + summary), `make policy`
 # (checkov gate), `make emulator-demo` (deploy round trip, no account), `make vpn-client NAME=alice`.
 # ENV=<name> picks environments/<name>.toml.
@@ -26,12 +28,26 @@ PYTHON := .venv/bin/python
 SYNTH_PYTHON := $(PYTHON) -O
 ENV ?= default
 
-.PHONY: synth test bench install clean vpn-client plan emulator-demo policy
+# The test tiers (README "Test tiers"; markers in pytest.ini). Two workers: the round trip
+# (its own xdist group, started first) takes one, everything else the other.
+PYTEST := $(PYTHON) -m pytest
+QUICK_TIER := -m "not integration and not terraform and not slow"
+WORKERS ?= 2
+XDIST := -n $(WORKERS) --dist loadgroup
+
+.PHONY: synth test check bench-tests bench install clean vpn-client plan emulator-demo policy
 synth: .venv/.bytecode node_modules/.synced
 	$(SYNTH_PYTHON) main.py --env $(ENV)
 
 test: .venv/.synced-dev .venv/.bytecode node_modules/.synced
-	$(PYTHON) -m pytest
+	$(PYTEST) $(XDIST)
+
+check: .venv/.synced-dev .venv/.bytecode node_modules/.synced
+	$(PYTEST) $(XDIST) $(QUICK_TIER)
+
+# Both tiers, each run 3 times, median printed: the figures the README quotes.
+bench-tests: .venv/.synced-dev .venv/.bytecode node_modules/.synced
+	$(PYTHON) -m tests.bench_tiers --runs 3 --check '$(PYTEST) $(XDIST) $(QUICK_TIER)' --test '$(PYTEST) $(XDIST)'
 
 bench: .venv/.bytecode node_modules/.synced
 	$(PYTHON) -m vault_platform.bench --env $(ENV)

@@ -17,6 +17,8 @@ import pytest
 
 from vault_platform.emulator import HOST, Emulator, EmulatorError, one_request_at_a_time
 
+pytestmark = pytest.mark.integration
+
 
 def _alive(pid: int) -> bool:
     try:

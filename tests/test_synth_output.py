@@ -81,12 +81,18 @@ def test_output_names_no_machine_path(main_run: tuple[subprocess.CompletedProces
             assert needle not in text, f"{name} contains the machine path {needle}"
 
 
+@pytest.mark.slow
 def test_shallow_provider_loading_is_byte_identical_to_a_normal_import(
         main_run: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path) -> None:
     """The proof behind provider_imports.py: every file of the synth, eager import vs shallow."""
     _, shallow_out = main_run
     eager_out = tmp_path / "eager"
-    result = run_main("--outdir", str(eager_out), env={EAGER_IMPORT_ENV: "1"})
+    # Without -O: pip wrote the plain bytecode of all ~2,135 eagerly imported modules, but not
+    # their -O bytecode, so under PYTHONDONTWRITEBYTECODE an -O eager import compiles every one
+    # of them (twice the CPU time, measured). -O does not change the output: main_run is -O and
+    # test_synth_is_deterministic compares it with the checked in-process synth.
+    result = subprocess.run([sys.executable, "main.py", "--outdir", str(eager_out)], cwd=ROOT, capture_output=True,
+                            text=True, env={**os.environ, EAGER_IMPORT_ENV: "1"}, timeout=300)
     assert result.returncode == 0, result.stderr
     eager, shallow = read_tree(eager_out), read_tree(shallow_out)
     assert sorted(eager) == sorted(shallow)

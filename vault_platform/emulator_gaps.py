@@ -4,8 +4,10 @@ Measured on this project's stacks (see the README's "Plan review and the local e
 The real configuration is never changed to please the emulator: these resources are
 still planned everywhere; only an apply *on the emulator* leaves them out, from a
 separate copy of the stack JSON (``emulator_copy``), together with everything that
-references them. Re-measure when moto or the AWS provider changes version; the round-trip
-test fails when an entry here is no longer needed.
+references them. Re-measured on every `make test`: tests/test_emulator_gaps_still_gaps.py
+probes each entry on the emulator, the round trip each perpetual diff, and
+tests/test_emulator.py each correction of PATCHED_ON_EMULATOR; each fails when its entry is
+no longer needed.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ UNSUPPORTED_ON_EMULATOR: dict[str, str] = {
 # Destroy never completes on the emulator: these are forgotten (`terraform state rm`) before
 # the destroy of an emulator deployment; moto's memory is thrown away with it anyway.
 FORGOTTEN_BEFORE_DESTROY: dict[str, str] = {
-    "aws_efs_file_system_policy": "moto still returns the policy after DeleteFileSystemPolicy, so the "
-                                  "provider waits for its deletion for ever",
+    "aws_efs_file_system_policy": "moto answers DeleteFileSystemPolicy with HTTP 500 and still returns the "
+                                  "policy, so the provider waits for its deletion for ever",
 }
 
 # Corrected in the emulator process itself (vault_platform/emulator_patches.py), so the
