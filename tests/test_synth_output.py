@@ -128,6 +128,7 @@ def test_main_command_runs_as_cdktf_json_and_the_makefile_say() -> None:
     assert "\t$(SYNTH_PYTHON) main.py --env $(ENV)\n" in makefile
 
 
+@pytest.mark.slow  # two interpreters loading the bindings; it guards jsii's behaviour, not the constructs
 def test_optimized_synth_skips_only_the_python_side_type_checks() -> None:
     """Under -O a wrongly typed argument is still refused, by the jsii kernel, where the
     Python-side check (typeguard) would have refused it without -O: the flag drops a duplicate
