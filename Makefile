@@ -46,8 +46,10 @@ check: .venv/.synced-dev .venv/.bytecode node_modules/.synced
 	$(PYTEST) $(XDIST) $(QUICK_TIER)
 
 # Both tiers, each run 3 times, median printed: the figures the README quotes.
+# TIERS=check times the quick tier only.
+TIERS ?= check,test
 bench-tests: .venv/.synced-dev .venv/.bytecode node_modules/.synced
-	$(PYTHON) -m tests.bench_tiers --runs 3 --check '$(PYTEST) $(XDIST) $(QUICK_TIER)' --test '$(PYTEST) $(XDIST)'
+	$(PYTHON) -m tests.bench_tiers --runs 3 --tiers $(TIERS) --check '$(PYTEST) $(XDIST) $(QUICK_TIER)' --test '$(PYTEST) $(XDIST)'
 
 bench: .venv/.bytecode node_modules/.synced
 	$(PYTHON) -m vault_platform.bench --env $(ENV)

@@ -52,9 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--check", required=True, help="the quick tier's pytest command")
     parser.add_argument("--test", required=True, help="the full tier's pytest command")
+    parser.add_argument("--tiers", default="check,test", help="which tiers to time (default: both)")
     args = parser.parse_args(argv)
     failed = False
+    chosen = set(args.tiers.split(","))
     for tier, command in (("make check", args.check), ("make test", args.test)):
+        if tier.split()[1] not in chosen:
+            continue
         runs = []
         for number in range(1, args.runs + 1):
             run = timed(command)
