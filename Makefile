@@ -1,6 +1,8 @@
 # Two commands on a fresh machine, each installing what it needs:
 #   make synth   - Terraform JSON for every stack of the default environment, in cdktf.out/
-#   make test    - the test suite (snapshots, properties, terraform validate, bad input)
+#   make test    - the whole test suite, two workers (what CI runs)
+#   make check   - the quick tier: no emulator, no server, no Terraform (README "Test tiers")
+#   make bench-tests - both tiers timed, median of 3
 # and `make bench` (synth benchmark), `make plan` (plan review + summary), `make policy`
 # (checkov gate), `make iam-lint` (parliament + fresh-account principals), `make check-versions`
 # (versions table vs. AWS), `make flows` (network-flow matrix), `make emulator-demo` (deploy round
@@ -29,12 +31,28 @@ PYTHON := .venv/bin/python
 SYNTH_PYTHON := $(PYTHON) -O
 ENV ?= default
 
-.PHONY: synth test bench install clean vpn-client plan emulator-demo policy flows iam-lint check-versions
+# The test tiers (README "Test tiers"; markers in pytest.ini). Two workers: the round trip
+# (its own xdist group, started first) takes one, everything else the other.
+PYTEST := $(PYTHON) -m pytest
+QUICK_TIER := -m "not integration and not terraform and not slow"
+WORKERS ?= 2
+XDIST := -n $(WORKERS) --dist loadgroup
+
+.PHONY: synth test check bench-tests bench install clean vpn-client plan emulator-demo policy flows iam-lint check-versions
 synth: .venv/.bytecode node_modules/.synced
 	$(SYNTH_PYTHON) main.py --env $(ENV)
 
 test: .venv/.synced-dev .venv/.bytecode node_modules/.synced
-	$(PYTHON) -m pytest
+	$(PYTEST) $(XDIST)
+
+check: .venv/.synced-dev .venv/.bytecode node_modules/.synced
+	$(PYTEST) $(XDIST) $(QUICK_TIER)
+
+# Both tiers, each run 3 times, median printed: the figures the README quotes.
+# TIERS=check times the quick tier only.
+TIERS ?= check,test
+bench-tests: .venv/.synced-dev .venv/.bytecode node_modules/.synced
+	$(PYTHON) -m tests.bench_tiers --runs 3 --tiers $(TIERS) --check '$(PYTEST) $(XDIST) $(QUICK_TIER)' --test '$(PYTEST) $(XDIST)'
 
 bench: .venv/.bytecode node_modules/.synced
 	$(PYTHON) -m vault_platform.bench --env $(ENV)
@@ -90,8 +108,10 @@ install: .venv/.synced-dev node_modules/.synced
 
 # -O reads its own bytecode files (*.opt-1.pyc), which pip does not write. Write them once,
 # with one synth of every environment: where PYTHONDONTWRITEBYTECODE is set, every synth would
-# otherwise compile cdktf's bindings again (about 0.7 s each here).
-.venv/.bytecode: .venv/.synced node_modules/.synced
+# otherwise compile cdktf's bindings again (about 0.7 s each here). Once per lock file, not per
+# install step: the installs are order-only prerequisites, so `make test` after `make synth`
+# (whose dev install touches .venv/.synced) does not synthesize everything again.
+.venv/.bytecode: Pipfile.lock package-lock.json | .venv/.synced node_modules/.synced
 	PYTHONDONTWRITEBYTECODE= $(SYNTH_PYTHON) main.py --all-envs --outdir .venv/bytecode-synth >/dev/null
 	@rm -rf .venv/bytecode-synth
 	@touch $@

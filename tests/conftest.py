@@ -8,13 +8,56 @@ os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
 
 import pytest  # noqa: E402
 
-from tests.synth import StackJson, synth_environment  # noqa: E402
+from tests.synth import StackJson, synth_all_environments, synth_environment  # noqa: E402
+
+# Under xdist (`make test`/`make check`: `-n 2 --dist loadgroup`) tests of one group share a
+# worker. Tests that share an expensive session or module fixture are grouped here by file, so
+# the fixture is built once per run instead of once per worker: the emulator round trip,
+# every environment's synth with the one checkov run over it, the flux/ renders with the
+# schema models, and the main.py processes of test_synth_output.py.
+SHARED_FIXTURE_GROUPS = {
+    "tests/test_all_environments.py": "all-environments",
+    "tests/test_policy_gate.py": "all-environments",
+    "tests/flux/": "flux",
+    "tests/test_synth_output.py": "main-process",
+}
+# Started first, longest first: the round trip (tests/test_emulator_roundtrip.py) then holds
+# one worker from the start while the other works through everything else.
+FIRST_GROUPS = ("emulator-round-trip", "all-environments", "flux", "main-process")
+
+
+def _group(item: pytest.Item) -> str | None:
+    mark = item.get_closest_marker("xdist_group")
+    return mark.args[0] if mark and mark.args else None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::")[0]
+        group = next((g for prefix, g in SHARED_FIXTURE_GROUPS.items() if path.startswith(prefix)), None)
+        if group and _group(item) is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+    def rank(item: pytest.Item) -> int:
+        group = _group(item)
+        return FIRST_GROUPS.index(group) if group in FIRST_GROUPS else len(FIRST_GROUPS)
+
+    items.sort(key=rank)  # stable: within a rank the collection order stays; without xdist nothing else changes
 
 
 @pytest.fixture(scope="session")
 def default_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJson]:
     """Every stack of the default environment, synthesized once per test session."""
     return synth_environment("default", tmp_path_factory.mktemp("cdktf.out"))
+
+
+@pytest.fixture(scope="session")
+def all_environment_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJson]:
+    """Every environment under environments/ in one output (`python main.py --all-envs`),
+    synthesized once per session for every test that needs them all (all environments'
+    properties, the policy gate per environment)."""
+    return synth_all_environments(tmp_path_factory.mktemp("all-envs") / "cdktf.out")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """Synthesize an environment once and hand tests the JSON: the projen ``synth_snapshot``
-idea. Both snapshots and property assertions read from here."""
+idea. Both snapshots and property assertions read from here; tests/conftest.py holds the
+session fixtures that synthesize each shared output once per test process (per xdist worker)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault_platform.app import synthesize
-from vault_platform.config import load_environment
+from vault_platform.app import SynthesizedStack, synthesize, synthesize_environments
+from vault_platform.config import environment_names, load_environment
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,15 @@ class StackJson:
         return self.data.get("output", {})
 
 
-def synth_environment(environment: str, outdir: Path) -> dict[str, StackJson]:
-    env = load_environment(environment)
-    stacks = synthesize(env, environment, str(outdir))
+def read_stacks(stacks: list[SynthesizedStack]) -> dict[str, StackJson]:
     return {s.stack_id: StackJson(s.stack_id, s.path, json.loads(s.path.read_text())) for s in stacks}
+
+
+def synth_environment(environment: str, outdir: Path) -> dict[str, StackJson]:
+    return read_stacks(synthesize(load_environment(environment), environment, str(outdir)))
+
+
+def synth_all_environments(outdir: Path) -> dict[str, StackJson]:
+    """Every environments/*.toml into one output, as `python main.py --all-envs` does."""
+    configs = [(name, load_environment(name)) for name in environment_names()]
+    return read_stacks(synthesize_environments(configs, str(outdir)))

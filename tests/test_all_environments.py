@@ -13,7 +13,7 @@ import pytest
 
 from tests.synth import StackJson
 from tests.test_safety import AWS_ACCESS_KEY, PEM, literal_secrets
-from vault_platform.app import STACK_ORDER, stack_id, synthesize_environments
+from vault_platform.app import STACK_ORDER, stack_id
 from vault_platform.config import environment_names, load_environment
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.protection import STATEFUL_RESOURCE_TYPES
@@ -28,10 +28,8 @@ def configs() -> dict[str, EnvironmentConfig]:
 
 
 @pytest.fixture(scope="module")
-def all_stacks(configs: dict[str, EnvironmentConfig], tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJson]:
-    outdir = tmp_path_factory.mktemp("all-envs") / "cdktf.out"
-    stacks = synthesize_environments(list(configs.items()), str(outdir))
-    return {s.stack_id: StackJson(s.stack_id, s.path, json.loads(s.path.read_text())) for s in stacks}
+def all_stacks(all_environment_stacks: dict[str, StackJson]) -> dict[str, StackJson]:
+    return all_environment_stacks  # synthesized once per session (tests/conftest.py)
 
 
 def stacks_of(all_stacks: dict[str, StackJson], environment: str) -> list[StackJson]:

@@ -4,9 +4,6 @@ App writes into a sibling directory that replaces the output only once the synth
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -20,7 +17,6 @@ from vault_platform.config import load_environment
 from vault_platform.errors import ConfigError
 from vault_platform.outdir import atomic_outdir, lock_path
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def read_tree(directory: Path) -> dict[str, bytes]:
@@ -138,12 +134,18 @@ def test_terraform_working_files_survive_a_new_synth(previous: tuple[Path, dict[
     assert leftovers(outdir) == []
 
 
-def test_cdktf_outdir_from_the_cdktf_cli_is_honoured(tmp_path: Path) -> None:
-    """The cdktf CLI runs `main.py` without flags and names the output in CDKTF_OUTDIR."""
+def test_cdktf_outdir_from_the_cdktf_cli_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """The cdktf CLI runs `main.py` without flags and names the output in CDKTF_OUTDIR. In
+    this process (its jsii runtime is already up): a main.py process of its own is
+    tests/test_synth_output.py's main_run."""
+    import main
+
     outdir = tmp_path / "nested" / "cli.out"  # a parent that does not exist yet
-    result = subprocess.run([sys.executable, "main.py"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "CDKTF_OUTDIR": str(outdir)})
-    assert result.returncode == 0, result.stderr
+    monkeypatch.setenv("CDKTF_OUTDIR", str(outdir))
+    monkeypatch.delenv(main.ENVIRONMENT_VARIABLE, raising=False)
+    assert main.main([]) == 0, capsys.readouterr().err
+    assert f"into {outdir}/" in capsys.readouterr().out
     assert (outdir / "manifest.json").is_file() and (outdir / "stacks" / "vpn" / "cdk.tf.json").is_file()
     assert leftovers(outdir) == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,6 +16,8 @@ import urllib.request
 import pytest
 
 from vault_platform.emulator import HOST, Emulator, EmulatorError, one_request_at_a_time
+
+pytestmark = pytest.mark.integration
 
 
 def _alive(pid: int) -> bool:
@@ -85,18 +88,57 @@ def test_server_does_not_outlive_its_owner_process(ending: str) -> None:
     assert _wait_dead(server_pid), "the emulator outlived the process that started it"
 
 
-def test_every_eks_cluster_gets_its_own_oidc_issuer() -> None:
-    """The one correction the emulator process makes (emulator_gaps.PATCHED_ON_EMULATOR)."""
+def _clients(emulator: Emulator) -> tuple[object, object]:
     boto3 = pytest.importorskip("boto3")
+    options = dict(endpoint_url=emulator.endpoint, region_name="eu-west-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client("eks", **options), boto3.client("ec2", **options)
+
+
+def _cluster_in_own_vpc(eks: object, ec2: object, name: str) -> tuple[dict, str]:
+    vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"eu-west-1{zone}")["Subnet"]["SubnetId"]
+               for i, zone in enumerate("ab")]
+    eks.create_cluster(name=name, roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={"subnetIds": subnets})
+    return eks.describe_cluster(name=name)["cluster"], vpc_id
+
+
+def test_every_eks_cluster_gets_its_own_oidc_issuer() -> None:
+    """A correction the emulator process makes (emulator_gaps.PATCHED_ON_EMULATOR)."""
     with Emulator() as emulator:
-        eks = boto3.client("eks", endpoint_url=emulator.endpoint, region_name="eu-west-1",
-                           aws_access_key_id="testing", aws_secret_access_key="testing")
-        issuers = set()
-        for name in ("one", "two"):
-            eks.create_cluster(name=name, roleArn="arn:aws:iam::123456789012:role/eks",
-                               resourcesVpcConfig={"subnetIds": []})
-            issuers.add(eks.describe_cluster(name=name)["cluster"]["identity"]["oidc"]["issuer"])
+        eks, ec2 = _clients(emulator)
+        issuers = {_cluster_in_own_vpc(eks, ec2, name)[0]["identity"]["oidc"]["issuer"] for name in ("one", "two")}
     assert len(issuers) == 2
+
+
+def test_every_eks_cluster_gets_a_cluster_security_group_as_on_aws() -> None:
+    """GIVEN a cluster created on the emulator, THEN, as EKS documents it, it has its own
+    security group in its VPC, named eks-cluster-sg-<name>-<id>, tagged for the cluster,
+    admitting all traffic from itself; rules can reference it, and it goes with the cluster."""
+    with Emulator() as emulator:
+        eks, ec2 = _clients(emulator)
+        cluster, vpc_id = _cluster_in_own_vpc(eks, ec2, "demo")
+        group_id = cluster["resourcesVpcConfig"]["clusterSecurityGroupId"]
+        assert cluster["resourcesVpcConfig"]["vpcId"] == vpc_id
+        (group,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+        assert group["VpcId"] == vpc_id
+        assert re.fullmatch(r"eks-cluster-sg-demo-\d{10}", group["GroupName"]), group["GroupName"]
+        tags = {tag["Key"]: tag["Value"] for tag in group["Tags"]}
+        assert tags["kubernetes.io/cluster/demo"] == "owned" and tags["aws:eks:cluster-name"] == "demo"
+        (ingress,) = group["IpPermissions"]
+        assert ingress["IpProtocol"] == "-1" and [p["GroupId"] for p in ingress["UserIdGroupPairs"]] == [group_id]
+        assert any(rule["IpProtocol"] == "-1" and rule["IpRanges"] == [{"CidrIp": "0.0.0.0/0"}] for rule in group["IpPermissionsEgress"])
+        database = ec2.create_security_group(GroupName="database", Description="db", VpcId=vpc_id)["GroupId"]
+        from_cluster = [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+                         "UserIdGroupPairs": [{"GroupId": group_id, "Description": "from the cluster"}]}]
+        ec2.authorize_security_group_ingress(GroupId=database, IpPermissions=from_cluster)
+        rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [database]}])["SecurityGroupRules"]
+        (rule,) = [r for r in rules if not r["IsEgress"]]
+        assert rule.get("Description") == "from the cluster", "a rule referencing a group keeps its description, as on AWS"
+        ec2.revoke_security_group_ingress(GroupId=database, IpPermissions=from_cluster)
+        eks.delete_cluster(name="demo")
+        remaining = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["SecurityGroups"]
+        assert group_id not in {g["GroupId"] for g in remaining}
 
 
 def test_the_server_answers_one_request_at_a_time() -> None:

@@ -52,6 +52,7 @@ def tooling_plan(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> t
     return code, summary.read_text()
 
 
+@pytest.mark.integration
 def test_tooling_plans_on_the_emulator_and_the_summary_counts_by_type(tooling_plan: tuple[int, str],
                                                                        tooling: StackJson) -> None:
     code, markdown = tooling_plan
@@ -62,6 +63,7 @@ def test_tooling_plans_on_the_emulator_and_the_summary_counts_by_type(tooling_pl
     assert "Warning" not in markdown  # a first deploy replaces nothing
 
 
+@pytest.mark.integration
 def test_no_repository_state_and_no_emulator_left(tooling_plan: tuple[int, str]) -> None:
     root = Path(__file__).resolve().parents[1]
     assert not [p for p in root.glob("terraform.tooling.tfstate*") if p.stat().st_mtime > STARTED]

@@ -8,15 +8,37 @@ import pytest
 
 from tests.synth import StackJson
 from vault_platform import policy_gate
-from vault_platform.app import STACK_ORDER, stack_id, synthesize_environments
+from vault_platform.app import STACK_ORDER, stack_id
 from vault_platform.config import environment_names, load_environment
 from vault_platform.policy_gate import ANY, GateResult, evaluate, gate, report_lines, suppressions
 
 
 
+def for_files(reports: list[dict], stack_files: dict[str, Path]) -> list[dict]:
+    """The part of one checkov report over many stacks that concerns ``stack_files``: checkov
+    starts slowly, so the suite runs it once over every environment's stacks and judges each
+    environment on its own share, as `python -m vault_platform.policy_gate --env <name>` does."""
+    wanted = {str(path.resolve()) for path in stack_files.values()}
+
+    def mine(checks: list[dict]) -> list[dict]:
+        return [c for c in checks if str(Path(c.get("file_abs_path", "")).resolve()) in wanted]
+
+    return [{**report, "results": {kind: mine(report.get("results", {}).get(kind, []))
+                                   for kind in ("passed_checks", "failed_checks")}} for report in reports]
+
+
 @pytest.fixture(scope="session")
-def result(default_stacks: dict[str, StackJson]) -> GateResult:
-    return gate({stack_id: stack.path for stack_id, stack in default_stacks.items()})
+def one_checkov_run(all_environment_stacks: dict[str, StackJson]) -> list[dict]:
+    return policy_gate.run_checkov({stack_id: stack.path for stack_id, stack in all_environment_stacks.items()})
+
+
+@pytest.fixture(scope="session")
+def result(default_stacks: dict[str, StackJson], all_environment_stacks: dict[str, StackJson],
+           one_checkov_run: list[dict]) -> GateResult:
+    """The default environment's stacks gated as `make policy` does (no acceptances). The
+    default environment's JSON is the same alone and among the others (test_all_environments)."""
+    files = {name: all_environment_stacks[name].path for name in default_stacks}
+    return gate(files, reports=for_files(one_checkov_run, files))
 
 
 def test_checks_ran_on_every_stack(result: GateResult) -> None:
@@ -29,15 +51,15 @@ def test_no_stack_has_an_unsuppressed_failure(result: GateResult) -> None:
 
 
 @pytest.fixture(scope="module")
-def every_environment(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GateResult]:
+def every_environment(all_environment_stacks: dict[str, StackJson], one_checkov_run: list[dict]) -> dict[str, GateResult]:
     """The gate as `python -m vault_platform.policy_gate --env <name>` runs it, for every
     environment file, each with its own [policy.accepted]."""
-    outdir = tmp_path_factory.mktemp("policy-all-envs") / "cdktf.out"
-    configs = {name: load_environment(name) for name in environment_names()}
-    synthesize_environments(list(configs.items()), str(outdir))
-    return {name: gate({stack_id(name, s): outdir / "stacks" / stack_id(name, s) / "cdk.tf.json" for s in STACK_ORDER},
-                       env.policy.accepted, env.source)
-            for name, env in configs.items()}
+    outcomes = {}
+    for name in environment_names():
+        env = load_environment(name)
+        files = {stack_id(name, s): all_environment_stacks[stack_id(name, s)].path for s in STACK_ORDER}
+        outcomes[name] = gate(files, env.policy.accepted, env.source, reports=for_files(one_checkov_run, files))
+    return outcomes
 
 
 def test_every_environment_passes_with_its_own_acceptances(every_environment: dict[str, GateResult]) -> None:

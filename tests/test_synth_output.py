@@ -14,6 +14,7 @@ import pytest
 
 from tests.synth import StackJson
 from vault_platform.bench import interpreter_flags
+from vault_platform.node_runtime import PROJECT_BIN, prefer_project_node
 from vault_platform.provider_imports import EAGER_IMPORT_ENV, ProviderLayoutChanged, strip_eager_imports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,10 +29,17 @@ def read_tree(directory: Path) -> dict[str, bytes]:
     return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
+def path_without_project_node() -> str:
+    """PATH as a user's shell has it: without node_modules/.bin (make and npx add that)."""
+    return os.pathsep.join(entry for entry in os.environ["PATH"].split(os.pathsep) if Path(entry) != PROJECT_BIN)
+
+
 @pytest.fixture(scope="module")
 def main_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`python main.py` as a user types it, from a shell whose PATH has only the machine's
+    Node (if any): the app must find the project's Node 22 itself (vault_platform/node_runtime.py)."""
     outdir = tmp_path_factory.mktemp("main") / "cdktf.out"
-    return run_main("--outdir", str(outdir)), outdir
+    return run_main("--outdir", str(outdir), env={"PATH": path_without_project_node()}), outdir
 
 
 def test_main_command_says_where_the_json_went(main_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
@@ -41,7 +49,19 @@ def test_main_command_says_where_the_json_went(main_run: tuple[subprocess.Comple
     for stack in ("tooling", "application"):
         assert f"{outdir}/stacks/{stack}/cdk.tf.json" in result.stdout
         assert (outdir / "stacks" / stack / "cdk.tf.json").is_file()
-    assert "DeprecationWarning" not in result.stderr and "end-of-life" not in result.stderr
+    output = result.stdout + result.stderr
+    assert "DeprecationWarning" not in output and "end-of-life" not in output, output[:2000]
+
+
+def test_project_node_goes_first_on_path_once(tmp_path: Path) -> None:
+    (tmp_path / "node").write_text("#!/bin/sh\n")
+    (tmp_path / "node").chmod(0o755)
+    environ = {"PATH": os.pathsep.join(["/usr/bin", str(tmp_path), "/bin"])}
+    assert prefer_project_node(environ, tmp_path)
+    assert environ["PATH"] == os.pathsep.join([str(tmp_path), "/usr/bin", "/bin"])
+    assert not prefer_project_node(environ, tmp_path), "already first: nothing to do"
+    missing = {"PATH": "/usr/bin"}
+    assert not prefer_project_node(missing, tmp_path / "not-installed") and missing == {"PATH": "/usr/bin"}
 
 
 def test_synth_is_deterministic(main_run: tuple[subprocess.CompletedProcess[str], Path],
@@ -61,12 +81,18 @@ def test_output_names_no_machine_path(main_run: tuple[subprocess.CompletedProces
             assert needle not in text, f"{name} contains the machine path {needle}"
 
 
+@pytest.mark.slow
 def test_shallow_provider_loading_is_byte_identical_to_a_normal_import(
         main_run: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path) -> None:
     """The proof behind provider_imports.py: every file of the synth, eager import vs shallow."""
     _, shallow_out = main_run
     eager_out = tmp_path / "eager"
-    result = run_main("--outdir", str(eager_out), env={EAGER_IMPORT_ENV: "1"})
+    # Without -O: pip wrote the plain bytecode of all ~2,135 eagerly imported modules, but not
+    # their -O bytecode, so under PYTHONDONTWRITEBYTECODE an -O eager import compiles every one
+    # of them (twice the CPU time, measured). -O does not change the output: main_run is -O and
+    # test_synth_is_deterministic compares it with the checked in-process synth.
+    result = subprocess.run([sys.executable, "main.py", "--outdir", str(eager_out)], cwd=ROOT, capture_output=True,
+                            text=True, env={**os.environ, EAGER_IMPORT_ENV: "1"}, timeout=300)
     assert result.returncode == 0, result.stderr
     eager, shallow = read_tree(eager_out), read_tree(shallow_out)
     assert sorted(eager) == sorted(shallow)
@@ -102,6 +128,7 @@ def test_main_command_runs_as_cdktf_json_and_the_makefile_say() -> None:
     assert "\t$(SYNTH_PYTHON) main.py --env $(ENV)\n" in makefile
 
 
+@pytest.mark.slow  # two interpreters loading the bindings; it guards jsii's behaviour, not the constructs
 def test_optimized_synth_skips_only_the_python_side_type_checks() -> None:
     """Under -O a wrongly typed argument is still refused, by the jsii kernel, where the
     Python-side check (typeguard) would have refused it without -O: the flag drops a duplicate

@@ -2,9 +2,12 @@
 
 Importing the package first installs the shallow provider loader (see
 ``provider_imports``) so that every later ``from cdktf_cdktf_provider_aws.<resource> import``
-pays only for what it names.
+pays only for what it names, and puts the project's own Node first on PATH (see
+``node_runtime``) so that the jsii runtime, started at the first cdktf import, runs on it.
 """
 
+from vault_platform import node_runtime as _node_runtime
 from vault_platform import provider_imports as _provider_imports
 
+_node_runtime.prefer_project_node()
 _provider_imports.install()

@@ -9,7 +9,7 @@ SIGTERM/SIGHUP (turned into SystemExit so the ``with`` block unwinds; Ctrl-C alr
 raises KeyboardInterrupt), so a failed or interrupted run leaves no server behind.
 
 ``python -m vault_platform.emulator`` is the server process itself: moto's server with the
-one correction listed in ``emulator_gaps.PATCHED_ON_EMULATOR``.
+corrections listed in ``emulator_gaps.PATCHED_ON_EMULATOR`` (``emulator_patches``).
 """
 
 from __future__ import annotations
@@ -224,24 +224,11 @@ def one_request_at_a_time(app: typing.Callable) -> typing.Callable:
 
 
 def _serve(argv: list[str]) -> None:
-    """moto's server, one request at a time (``one_request_at_a_time``), with every EKS
-    cluster given its own OIDC issuer.
+    """moto's server, one request at a time (``one_request_at_a_time``), with the corrections
+    of ``emulator_patches`` (listed in ``emulator_gaps.PATCHED_ON_EMULATOR``)."""
+    from vault_platform import emulator_patches
 
-    moto 5.2.5 draws the issuer id once per process, so a second cluster (application
-    after tooling) gets the first one's issuer and its IAM OIDC provider fails with
-    EntityAlreadyExists. AWS gives each cluster its own; so does this.
-    """
-    from moto.eks import models
-    from moto.moto_api._internal import mock_random
-
-    original_init = models.Cluster.__init__
-
-    def init_with_own_issuer(cluster: object, *args: object, **kwargs: object) -> None:
-        original_init(cluster, *args, **kwargs)
-        issuer = cluster.identity["oidc"]["issuer"]  # type: ignore[attr-defined]
-        cluster.identity = {"oidc": {"issuer": issuer.rsplit("/", 1)[0] + "/" + mock_random.get_random_string(length=32)}}  # type: ignore[attr-defined]
-
-    models.Cluster.__init__ = init_with_own_issuer  # type: ignore[method-assign]
+    emulator_patches.apply_all()
     import moto.server
 
     run_simple = moto.server.run_simple

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +56,8 @@ class RoundTrip:
     resources_after_deploy: dict[str, int] = field(default_factory=dict)
     replan_unexplained: dict[str, tuple[str, ...]] = field(default_factory=dict)
     replan_seen: set[tuple[str, str]] = field(default_factory=set)
-    resources_after_destroy: dict[str, int] = field(default_factory=dict)
+    resources_after_destroy: dict[str, int] = field(default_factory=dict)  # or left by the rehearsed destroy plan
+    protected_after_lift: dict[str, list[str]] = field(default_factory=dict)  # deletion protection still on
     outputs: dict[str, dict] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -80,8 +82,10 @@ def _say(message: str, started: float) -> None:
 
 
 def synth(outdir: Path, *, allow_destroy: bool, environment: str = "default") -> None:
-    """`python main.py` as the cdktf CLI would run it (cdktf.json "app"), into outdir."""
-    command = [sys.executable, "main.py", "--env", environment, "--outdir", str(outdir)]
+    """`python main.py` as the cdktf CLI would run it (cdktf.json "app", with its -O), into outdir."""
+    from vault_platform.bench import interpreter_flags
+
+    command = [sys.executable, *interpreter_flags(), "main.py", "--env", environment, "--outdir", str(outdir)]
     if allow_destroy:
         command.append("--allow-destroy")
     result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
@@ -151,9 +155,24 @@ def _deletion_protected(stack_dir: Path) -> list[str]:
             for name, body in block.items() if "deletion_protection" in body]
 
 
-def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], workdir: Path) -> None:
+def _still_protected(stack_dir: Path, terraform: Terraform) -> list[str]:
+    """Resources whose deletion protection is still on in the state: AWS (and moto) refuse
+    to delete those, so after the lift this list must be empty."""
+    state = json.loads(terraform.run("show", "-json").stdout).get("values") or {}
+    modules = [state.get("root_module") or {}]
+    return [r["address"] for module in modules for r in module.get("resources", [])
+            if (r.get("values") or {}).get("deletion_protection") is True]
+
+
+def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], workdir: Path,
+                       *, rehearse: bool = False) -> tuple[int, list[str]]:
     """Destroy with Terraform itself: `cdktf destroy` 0.21 with --skip-synth and
-    --ignore-missing-stack-dependencies respawned `terraform destroy` in a loop here."""
+    --ignore-missing-stack-dependencies respawned `terraform destroy` in a loop here.
+
+    rehearse: every step of the teardown, but the last one is `terraform plan -destroy`
+    instead of the destroy (README "Test tiers": what the real destroy on an in-memory
+    emulator proved beyond this, and why the test suite does not pay for it).
+    Returns (managed resources the teardown leaves, addresses still deletion-protected)."""
     with Terraform(stack_dir, mirror, env=aws_env) as terraform:
         init = terraform.run("init", "-input=false", check=False)  # the re-synth cleared .terraform
         if init.returncode != 0:
@@ -167,10 +186,24 @@ def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], w
                                    check=False)
             if lifted.returncode != 0:
                 raise DeployError(f"lifting deletion protection in {stack_dir.name} failed: {first_error(lifted)}")
+        still_protected = _still_protected(stack_dir, terraform)
         listed = terraform.run("state", "list", check=False).stdout.split()
         forgotten = [a for a in listed if a.split(".")[0] in FORGOTTEN_BEFORE_DESTROY]
         if forgotten:
             terraform.run("state", "rm", *forgotten)
+        if rehearse:
+            # A prevent_destroy left on any resource fails this plan, as it fails a destroy
+            # ("Terraform will reject with an error any plan that would destroy" it). No
+            # refresh: the re-plan just read every resource, and a plan from the state makes
+            # no API calls (with a refresh it took longer than the destroy it stands for).
+            planned = terraform.run("plan", "-out=teardown.tfplan", "-input=false", "-lock-timeout=30s", "-destroy",
+                                    "-refresh=false", check=False)
+            if planned.returncode != 0:
+                raise DeployError(f"destroy plan of {stack_dir.name} failed: {first_error(planned)}")
+            changes = terraform.show_json("teardown.tfplan").get("resource_changes", [])
+            deleted = {c["address"] for c in changes if c.get("mode") == "managed" and c["change"]["actions"] == ["delete"]}
+            in_state = [a for a in listed if a not in forgotten and not a.startswith("data.")]
+            return sum(1 for address in in_state if address not in deleted), still_protected
         log = workdir / f"destroy-{stack_dir.name}.log"
         with log.open("w") as output:
             process = subprocess.Popen([terraform.binary, "destroy", "-no-color", "-auto-approve", "-input=false"],
@@ -185,10 +218,13 @@ def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], w
         if process.returncode != 0:
             raise DeployError(f"destroy of {stack_dir.name} failed: "
                               f"{first_error(subprocess.CompletedProcess([], process.returncode, log.read_text(), ''))}")
+    return _state_resources(workdir, stack_dir.name), still_protected
 
 
-def round_trip(workdir: Path, *, environment: str = "default", destroy: bool = True,
+def round_trip(workdir: Path, *, environment: str = "default", destroy: bool = True, rehearse_teardown: bool = False,
                port: int | None = None, pause: bool = False) -> RoundTrip:
+    """rehearse_teardown: the teardown up to a `terraform plan -destroy` instead of the
+    destroy itself (see _terraform_destroy); what the test suite runs."""
     from vault_platform.plan import expected_stack_ids
 
     started = time.monotonic()
@@ -238,15 +274,30 @@ def round_trip(workdir: Path, *, environment: str = "default", destroy: bool = T
             input(f"Deployed on {emulator.endpoint} (AWS_ENDPOINT_URL). Press Enter to destroy and stop... ")
         if destroy:
             step = time.monotonic()
-            _say("re-synthesizing with --allow-destroy (deliberate teardown) for terraform destroy", started)
+            verb = "terraform plan -destroy (teardown rehearsal)" if rehearse_teardown else "terraform destroy"
+            _say(f"re-synthesizing with --allow-destroy (deliberate teardown) for {verb}", started)
             synth(outdir, allow_destroy=True, environment=environment)
             filter_for_emulator(outdir, stacks)
-            for index, stack_id in enumerate(reversed(stacks), start=1):
-                _say(f"[{index}/{len(stacks)}] {stack_id}: terraform destroy", started)
-                _terraform_destroy(outdir / "stacks" / stack_id, mirror, emulator.aws_env(region), workdir)
+            def teardown(stack_id: str) -> tuple[int, list[str]]:
+                return _terraform_destroy(outdir / "stacks" / stack_id, mirror, emulator.aws_env(region), workdir,
+                                          rehearse=rehearse_teardown)
+
+            order = list(reversed(stacks))  # a destroy goes last deployed first
+            for index, stack_id in enumerate(order, start=1):
+                _say(f"[{index}/{len(stacks)}] {stack_id}: {verb}", started)
+            if rehearse_teardown:
+                # No stack's rehearsal changes what another reads (only the database's lift
+                # writes, to its own stack), so they run side by side: most of each is the
+                # provider waiting for the lifted database, not work.
+                with ThreadPoolExecutor(max_workers=len(order)) as pool:
+                    outcomes = dict(zip(order, pool.map(teardown, order)))
+            else:
+                outcomes = {stack_id: teardown(stack_id) for stack_id in order}
+            for stack_id in order:
+                report.resources_after_destroy[stack_id], report.protected_after_lift[stack_id] = outcomes[stack_id]
             report.timings["destroy"] = time.monotonic() - step
-            report.resources_after_destroy = {s: _state_resources(workdir, s) for s in stacks}
-            _say("destroyed: " + ", ".join(f"{s} {n} left" for s, n in report.resources_after_destroy.items()), started)
+            _say(("teardown planned: " if rehearse_teardown else "destroyed: ") +
+                 ", ".join(f"{s} {n} left" for s, n in report.resources_after_destroy.items()), started)
     report.timings["total"] = time.monotonic() - started
     return report
 
@@ -271,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     failed = {s: u for s, u in report.replan_unexplained.items() if u}
     left = {s: n for s, n in report.resources_after_destroy.items() if n}
+    left.update({s: p for s, p in report.protected_after_lift.items() if p})
     print(f"Round trip in {report.timings['total']:.0f}s: deployed {', '.join(report.deployed)}; "
           f"skipped {', '.join(report.skipped) or 'none'}")
     if failed or left:

@@ -4,8 +4,10 @@ Measured on this project's stacks (see the README's "Plan review and the local e
 The real configuration is never changed to please the emulator: these resources are
 still planned everywhere; only an apply *on the emulator* leaves them out, from a
 separate copy of the stack JSON (``emulator_copy``), together with everything that
-references them. Re-measure when moto or the AWS provider changes version; the round-trip
-test fails when an entry here is no longer needed.
+references them. Re-measured on every `make test`: tests/test_emulator_gaps_still_gaps.py
+probes each entry on the emulator, the round trip each perpetual diff, and
+tests/test_emulator.py each correction of PATCHED_ON_EMULATOR; each fails when its entry is
+no longer needed.
 """
 
 from __future__ import annotations
@@ -29,24 +31,24 @@ UNSUPPORTED_ON_EMULATOR: dict[str, str] = {
     "aws_route53_zone_association": "moto cannot associate a VPC with its (always public) zone",
 }
 
-# Attributes moto leaves empty. A resource that needs one (as an argument, directly or
-# through another stack's output) cannot be created there: left out like the types above.
-EMPTY_ON_EMULATOR: dict[tuple[str, str], str] = {
-    ("aws_eks_cluster", "vpc_config[0].cluster_security_group_id"):
-        "moto creates no cluster security group, so rules on or from it fail (InvalidGroup.NotFound)",
-}
-
 # Destroy never completes on the emulator: these are forgotten (`terraform state rm`) before
 # the destroy of an emulator deployment; moto's memory is thrown away with it anyway.
 FORGOTTEN_BEFORE_DESTROY: dict[str, str] = {
-    "aws_efs_file_system_policy": "moto still returns the policy after DeleteFileSystemPolicy, so the "
-                                  "provider waits for its deletion for ever",
+    "aws_efs_file_system_policy": "moto answers DeleteFileSystemPolicy with HTTP 500 and still returns the "
+                                  "policy, so the provider waits for its deletion for ever",
 }
 
-# Corrected in the emulator process itself (vault_platform/emulator.py, _serve).
+# Corrected in the emulator process itself (vault_platform/emulator_patches.py), so the
+# resources that depend on them are applied; tests/test_emulator.py fails without each.
 PATCHED_ON_EMULATOR: dict[str, str] = {
     "aws_eks_cluster.identity.oidc.issuer": "moto 5.2.5 gives every cluster of a process the same issuer, so the "
                                             "second cluster's IAM OIDC provider fails with EntityAlreadyExists",
+    "aws_eks_cluster.vpc_config.cluster_security_group_id": "moto 5.2.5 creates no cluster security group, so every "
+                                                            "rule on or from it failed (InvalidGroup.NotFound); the "
+                                                            "emulator now makes one per cluster as EKS does",
+    "aws_vpc_security_group_ingress_rule.description": "moto 5.2.5 answers DescribeSecurityGroupRules without the "
+                                                       "description of a rule that references a group, so each "
+                                                       "such rule showed an update on every re-plan",
 }
 
 # Applied on the emulator although moto gets it wrong, because later stacks read it:
@@ -77,10 +79,9 @@ PERPETUAL_DIFFS: dict[str, dict[str, str]] = {
     },
     "aws_db_parameter_group": {"parameter": "moto does not return the rds.force_ssl parameter"},
 }
-# Not listed although EMULATOR.md measured them, because these stacks do not hit them:
-# aws_kms_key.rotation_period_in_days (not set here) and the dropped description of a
-# security-group-referencing rule (every such rule references the EKS cluster security
-# group, which EMPTY_ON_EMULATOR already leaves out).
+# Not listed although EMULATOR.md measured it, because these stacks do not hit it:
+# aws_kms_key.rotation_period_in_days (not set here). The dropped description of a
+# security-group-referencing rule is corrected in the emulator (PATCHED_ON_EMULATOR).
 
 _IDENTIFIER_TAIL = re.compile(r"[A-Za-z0-9_-]")
 
@@ -103,25 +104,12 @@ def _references(text: str, address: str) -> bool:
     return False
 
 
-def _empty_attribute_patterns() -> list[re.Pattern[str]]:
-    patterns = []
-    for rtype, attribute in EMPTY_ON_EMULATOR:
-        # In this stack: ${aws_eks_cluster.<name>.vpc_config[0].cluster_security_group_id}
-        patterns.append(re.compile(rf"{re.escape(rtype)}\.[A-Za-z0-9_-]+\.{re.escape(attribute)}"))
-        # From another stack, through the output cdktf names after the attribute path.
-        flat = re.sub(r"[^A-Za-z0-9_]", "", attribute)
-        patterns.append(re.compile(rf"cross-stack-output-{re.escape(rtype)}[A-Za-z0-9_-]*{re.escape(flat)}"))
-    return patterns
-
-
 def emulator_copy(stack_json: dict) -> EmulatorCopy:
     """A copy of a synthesized stack without the resources the emulator cannot create, nor
     any resource that refers to one of them (transitively), nor outputs that do."""
     data = copy.deepcopy(stack_json)
     resources: dict[str, dict] = data.get("resource", {})
-    empty = _empty_attribute_patterns()
-    dropped = [f"{rtype}.{name}" for rtype, block in resources.items() for name, body in block.items()
-               if rtype in UNSUPPORTED_ON_EMULATOR or any(p.search(json.dumps(body)) for p in empty)]
+    dropped = [f"{rtype}.{name}" for rtype, block in resources.items() for name in block if rtype in UNSUPPORTED_ON_EMULATOR]
     changed = True
     while changed:
         changed = False

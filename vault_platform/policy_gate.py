@@ -146,9 +146,12 @@ def evaluate(reports: list[dict], stack_files: dict[str, Path],
     return GateResult(passed, tuple(failed), tuple(suppressed), unused)
 
 
-def gate(stack_files: dict[str, Path], accepted: Mapping[str, str] | None = None, source: str = "") -> GateResult:
-    """accepted: the environment's [policy.accepted] (check id -> reason), from ``source``."""
-    return evaluate(run_checkov(stack_files), stack_files, {**suppressions(), **environment_acceptances(accepted or {}, source)})
+def gate(stack_files: dict[str, Path], accepted: Mapping[str, str] | None = None, source: str = "", *,
+         reports: list[dict] | None = None) -> GateResult:
+    """accepted: the environment's [policy.accepted] (check id -> reason), from ``source``.
+    reports: checkov's report on these files if already run (the test suite runs it once)."""
+    reports = run_checkov(stack_files) if reports is None else reports
+    return evaluate(reports, stack_files, {**suppressions(), **environment_acceptances(accepted or {}, source)})
 
 
 def report_lines(result: GateResult) -> list[str]:

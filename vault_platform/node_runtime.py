@@ -1,0 +1,28 @@
+"""The project's own Node.js for the jsii runtime, whoever starts the app.
+
+jsii starts its kernel as ``node`` from PATH (or ``$JSII_NODE``) at the first import of
+cdktf. ``make`` and ``npx cdktf`` put ``node_modules/.bin`` first, but ``python main.py``
+run directly would pick up the machine's Node (which may be an end-of-life version that
+jsii warns about in 15 lines of output). ``node_modules/.bin/node`` comes from the npm
+``node`` package that package.json pins (Node 22).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+from pathlib import Path
+
+PROJECT_BIN = Path(__file__).resolve().parents[1] / "node_modules" / ".bin"
+
+
+def prefer_project_node(environ: MutableMapping[str, str] = os.environ, project_bin: Path = PROJECT_BIN) -> bool:
+    """Put ``project_bin`` first on PATH when it holds a ``node``; True when PATH changed.
+    Must run before anything imports jsii (``vault_platform/__init__.py`` calls it)."""
+    if not os.access(project_bin / "node", os.X_OK):
+        return False  # not installed yet: the machine's node, and jsii's own message if it is too old
+    entries = environ.get("PATH", "").split(os.pathsep)
+    if entries and entries[0] == str(project_bin):
+        return False
+    environ["PATH"] = os.pathsep.join([str(project_bin), *(e for e in entries if e and e != str(project_bin))])
+    return True
