@@ -167,3 +167,36 @@ def test_the_server_answers_one_request_at_a_time() -> None:
 
     assert overlap(lambda app: app) > 1
     assert overlap(one_request_at_a_time) == 1
+
+
+def test_a_retry_of_a_call_already_carried_out_gets_the_first_answer() -> None:
+    """An SDK retry (same amz-sdk-invocation-id) of a create moto has already carried out
+    must not run twice: the second run would answer AlreadyExists. A failed answer is not
+    remembered, and a new invocation runs again."""
+    runs: list[str] = []
+
+    def create(environ, start_response):
+        runs.append(environ.get("HTTP_AMZ_SDK_INVOCATION_ID", ""))
+        if environ.get("PATH_INFO") == "/fail":
+            start_response("500 Internal Server Error", [])
+            return [b"boom"]
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return [b"<created n='%d'/>" % len(runs)]
+
+    app = one_request_at_a_time(create)
+    statuses: list[str] = []
+
+    def call(invocation: str, path: str = "/") -> bytes:
+        environ = {"PATH_INFO": path, "HTTP_AMZ_SDK_INVOCATION_ID": invocation} if invocation else {"PATH_INFO": path}
+        return b"".join(app(environ, lambda status, headers, *rest: statuses.append(status)))
+
+    first = call("inv-1")
+    assert call("inv-1") == first and runs == ["inv-1"]  # the retry is answered, not run
+    assert statuses == ["200 OK", "200 OK"]
+    assert call("inv-2") != first and runs == ["inv-1", "inv-2"]
+    call("inv-3", "/fail")
+    call("inv-3", "/fail")
+    assert runs.count("inv-3") == 2  # a failure is retried for real, as on AWS
+    call("")
+    call("")
+    assert runs.count("") == 2  # no invocation id: nothing to match a retry by

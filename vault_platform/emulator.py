@@ -15,6 +15,7 @@ corrections listed in ``emulator_gaps.PATCHED_ON_EMULATOR`` (``emulator_patches`
 from __future__ import annotations
 
 import atexit
+import collections
 import os
 import signal
 import socket
@@ -204,21 +205,55 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+# How many answered requests the emulator remembers for SDK retries (a round trip sends a few
+# thousand; older ones can no longer be retried by then).
+REMEMBERED_ANSWERS = 5000
+
+
 def one_request_at_a_time(app: typing.Callable) -> typing.Callable:
-    """A WSGI app that runs ``app`` for one request at a time, body included.
+    """A WSGI app that runs ``app`` for one request at a time, body included, and answers an
+    AWS SDK retry of a request it has already carried out with that first answer.
 
     moto's server accepts connections on many threads, but its backends are not thread-safe
     (getmoto/moto#372, #10185): two EC2 calls at once can raise inside moto after it has
     stored the resource, the 500 makes the AWS SDK retry the create, and the retry fails as
     a duplicate (InvalidGroup.Duplicate, InvalidLaunchTemplateName.AlreadyExistsException:
-    both seen in this project's round trip). Serialised, every call sees a consistent model;
-    moto answers in milliseconds, so Terraform's own parallelism barely notices.
+    both seen in this project's round trip). Serialised, every call sees a consistent model.
+
+    Serialised, a request can also wait behind slower ones (moto loads every AWS managed
+    policy on the first IAM call) while the machine is busy, and the SDK gives up on the
+    attempt and sends it again; moto then carries out the create twice and the second answer
+    is a duplicate (FlowLogAlreadyExists, EntityAlreadyExists: seen in this project's round
+    trip). Every attempt of one SDK call carries the same ``amz-sdk-invocation-id`` header
+    (SDK retry behaviour, both Go SDKs the provider uses), so a retry of a call that already
+    succeeded gets that success again instead of running twice: what the SDK would have read
+    had the first answer reached it, which on AWS it does within milliseconds. Failed answers
+    are not remembered: a retry of those runs again, as on AWS. Each replay is logged.
     """
     lock = threading.Lock()
+    answered: collections.OrderedDict[str, tuple[str, list, list[bytes]]] = collections.OrderedDict()
 
     def serialized(environ: dict, start_response: typing.Callable) -> list[bytes]:
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
         with lock:
-            return list(app(environ, start_response))
+            if invocation and invocation in answered:
+                status, headers, body = answered[invocation]
+                print(f"emulator: replayed the answer ({status}) to a retry of invocation {invocation}",
+                      file=sys.stderr, flush=True)
+                start_response(status, headers)
+                return body
+            sent: dict[str, typing.Any] = {}
+
+            def keep_status(status: str, headers: list, exc_info: object = None) -> typing.Callable:
+                sent["status"], sent["headers"] = status, list(headers)
+                return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+            body = list(app(environ, keep_status))
+            if invocation and str(sent.get("status", "")).startswith("2"):
+                answered[invocation] = (sent["status"], sent["headers"], body)
+                while len(answered) > REMEMBERED_ANSWERS:
+                    answered.popitem(last=False)
+            return body
 
     return serialized
 
