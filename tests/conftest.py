@@ -18,6 +18,7 @@ from tests.synth import StackJson, synth_all_environments, synth_environment  # 
 SHARED_FIXTURE_GROUPS = {
     "tests/test_all_environments.py": "all-environments",
     "tests/test_policy_gate.py": "all-environments",
+    "tests/test_flows.py": "all-environments",
     "tests/flux/": "flux",
     "tests/test_synth_output.py": "main-process",
 }
