@@ -14,8 +14,8 @@ import pytest
 from vault_platform.emulator import Emulator
 from vault_platform.emulator_gaps import APPLIED_WITH_GAPS, FORGOTTEN_BEFORE_DESTROY, UNSUPPORTED_ON_EMULATOR
 
-boto3 = pytest.importorskip("boto3")
-botocore = pytest.importorskip("botocore")
+import boto3  # noqa: E402  (dev dependency: a missing one must fail, not skip)
+import botocore  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
 from botocore.parsers import ResponseParserError  # noqa: E402

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
+from tests.test_terraform_validate import unavailable
 from vault_platform.app import VPN, build_app, stack_id
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
@@ -272,11 +273,11 @@ def aws_part(data: dict) -> dict:
 @pytest.mark.terraform
 def test_aws_part_validates(vpn: StackJson, tmp_path: Path) -> None:
     if shutil.which("terraform") is None:
-        pytest.skip("terraform is not on PATH")
+        unavailable("terraform is not on PATH")
     try:
         mirror = find_mirror(ProviderRequirement("hashicorp/aws", "5.100.0"))
     except TerraformUnavailable as error:
-        pytest.skip(str(error))
+        unavailable(str(error))
     subset = aws_part(vpn.data)
     assert not missing_providers(subset)
     (tmp_path / "cdk.tf.json").write_text(json.dumps(subset))
