@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vault_platform.emulator import Emulator
+from vault_platform.emulator import Emulator, stop_process_group
 from vault_platform.emulator_gaps import FORGOTTEN_BEFORE_DESTROY, PERPETUAL_DIFFS, check_replan, emulator_copy
 from vault_platform.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, missing_providers, required_providers
 
@@ -137,11 +136,10 @@ def _cdktf(verb: str, stacks: list[str], outdir: Path, env: dict[str, str]) -> N
         try:
             process.wait(timeout=CDKTF_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired as error:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
+            stop_process_group(process, timeout=30)
             raise DeployError(f"cdktf {verb} did not finish within {CDKTF_TIMEOUT_SECONDS}s (log: {log})") from error
         except BaseException:
-            os.killpg(process.pid, signal.SIGTERM)
+            stop_process_group(process, timeout=30)
             raise
     text = log.read_text()
     result = subprocess.CompletedProcess(command, process.returncode, text, "")
@@ -155,12 +153,11 @@ def _deletion_protected(stack_dir: Path) -> list[str]:
             for name, body in block.items() if "deletion_protection" in body]
 
 
-def _still_protected(stack_dir: Path, terraform: Terraform) -> list[str]:
+def _still_protected(terraform: Terraform) -> list[str]:
     """Resources whose deletion protection is still on in the state: AWS (and moto) refuse
     to delete those, so after the lift this list must be empty."""
-    state = json.loads(terraform.run("show", "-json").stdout).get("values") or {}
-    modules = [state.get("root_module") or {}]
-    return [r["address"] for module in modules for r in module.get("resources", [])
+    root_module = (json.loads(terraform.run("show", "-json").stdout).get("values") or {}).get("root_module") or {}
+    return [r["address"] for r in root_module.get("resources", [])
             if (r.get("values") or {}).get("deletion_protection") is True]
 
 
@@ -186,7 +183,7 @@ def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], w
                                    check=False)
             if lifted.returncode != 0:
                 raise DeployError(f"lifting deletion protection in {stack_dir.name} failed: {first_error(lifted)}")
-        still_protected = _still_protected(stack_dir, terraform)
+        still_protected = _still_protected(terraform)
         listed = terraform.run("state", "list", check=False).stdout.split()
         forgotten = [a for a in listed if a.split(".")[0] in FORGOTTEN_BEFORE_DESTROY]
         if forgotten:
@@ -212,8 +209,7 @@ def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], w
             try:
                 process.wait(timeout=CDKTF_TIMEOUT_SECONDS)
             except BaseException:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=30)
+                stop_process_group(process, timeout=30)
                 raise DeployError(f"terraform destroy of {stack_dir.name} did not finish (log: {log})") from None
         if process.returncode != 0:
             raise DeployError(f"destroy of {stack_dir.name} failed: "
@@ -278,13 +274,13 @@ def round_trip(workdir: Path, *, environment: str = "default", destroy: bool = T
             _say(f"re-synthesizing with --allow-destroy (deliberate teardown) for {verb}", started)
             synth(outdir, allow_destroy=True, environment=environment)
             filter_for_emulator(outdir, stacks)
+            order = list(reversed(stacks))  # a destroy goes last deployed first
+
             def teardown(stack_id: str) -> tuple[int, list[str]]:
+                _say(f"[{order.index(stack_id) + 1}/{len(order)}] {stack_id}: {verb}", started)
                 return _terraform_destroy(outdir / "stacks" / stack_id, mirror, emulator.aws_env(region), workdir,
                                           rehearse=rehearse_teardown)
 
-            order = list(reversed(stacks))  # a destroy goes last deployed first
-            for index, stack_id in enumerate(order, start=1):
-                _say(f"[{index}/{len(stacks)}] {stack_id}: {verb}", started)
             if rehearse_teardown:
                 # No stack's rehearsal changes what another reads (only the database's lift
                 # writes, to its own stack), so they run side by side: most of each is the
