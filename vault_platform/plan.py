@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault_platform.plan_summary import StackPlan, protected_addresses, render_markdown, summarize
 from vault_platform.terraform_cli import (
@@ -40,6 +41,9 @@ from vault_platform.terraform_cli import (
     required_providers,
     terraform_binary,
 )
+
+if TYPE_CHECKING:
+    from vault_platform.config.model import EnvironmentConfig
 
 EMULATOR, AWS = "emulator", "aws"
 PLAN_FILE = "plan.tfplan"
@@ -245,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
                     plan = StackPlan(plan.stack_id, "failed", reason=f"apply to the emulator: {error}")
             plans.append(plan)
 
-        flow_changes = _flow_changes(args.env, source, args.summary.parent / f"flows-{args.env}.json")
+        flow_changes = _flow_changes(args.env, source, args.summary.parent / f"flows-{args.env}.json", env_config)
 
     title = f"Plan summary: environment `{args.env}` ({'local emulator' if target == EMULATOR else 'AWS'})"
     markdown = render_markdown(plans, title=title, flow_changes=flow_changes)
@@ -262,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(plan.status == "failed" for plan in plans) else 0
 
 
-def _flow_changes(environment: str, synth_dir: Path, saved: Path) -> list[str]:
+def _flow_changes(environment: str, synth_dir: Path, saved: Path, env: EnvironmentConfig | None = None) -> list[str]:
     """The network-flow matrix of this synth against the one the previous plan saved (the
     base), then saved as the base of the next: the plan summary's "Network flows" section."""
     import json
@@ -272,7 +276,7 @@ def _flow_changes(environment: str, synth_dir: Path, saved: Path) -> list[str]:
     from vault_platform.flows.matrix import changes, matrix
 
     try:
-        report, _, _ = report_for(environment, synth_dir)
+        report, _, _ = report_for(environment, synth_dir, env)
     except ConfigError as error:  # a flow naming nothing: the summary says so, the plan goes on
         return [f"flow check refused: {error}"]
     new = matrix(report)

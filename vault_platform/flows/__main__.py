@@ -14,28 +14,36 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault_platform.errors import ConfigError
+
+if TYPE_CHECKING:
+    from vault_platform.config.model import EnvironmentConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def report_for(environment: str, synth_dir: Path | None = None):
-    """(report, synthesized stacks) of an environment, synthesizing it when no directory is given."""
+def report_for(environment: str, synth_dir: Path | None = None, env: EnvironmentConfig | None = None):
+    """(report, synthesized stacks) of an environment, synthesizing it into a temporary
+    directory when no directory is given. env: the environment's config, when the caller
+    has loaded it already."""
     from vault_platform.app import stack_id
     from vault_platform.config import load_environment
-    from vault_platform.flows.check import check, model
+    from vault_platform.flows.check import check, model_of
     from vault_platform.flows.synthesized import Synthesized
 
-    env = load_environment(environment)
+    env = env or load_environment(environment)
     if synth_dir is None:
         from vault_platform.app import synthesize
 
-        synth_dir = Path(tempfile.mkdtemp(prefix="flows-synth-"))
-        synthesize(env, environment, str(synth_dir))
-    net = model(synth_dir, env, environment, REPO_ROOT)
+        with tempfile.TemporaryDirectory(prefix="flows-synth-") as scratch:
+            synthesize(env, environment, scratch)
+            synth = Synthesized.read(Path(scratch))
+    else:
+        synth = Synthesized.read(synth_dir)
     ids = {name: stack_id(environment, name) for name in ("tooling-platform", "application-platform")}
-    return check(net, env, environment), Synthesized.read(synth_dir), ids
+    return check(model_of(synth, env, environment, REPO_ROOT), env, environment), synth, ids
 
 
 def main(argv: list[str] | None = None) -> int:

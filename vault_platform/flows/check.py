@@ -170,10 +170,6 @@ def check(net: Network, env: EnvironmentConfig, environment: str, flows: tuple[F
     return Report(environment, results, tuple(undeclared), tuple(accepted))
 
 
-def model(outdir: Path, env: EnvironmentConfig, environment_file: str, repo_root: Path) -> Network:
-    return model_of(Synthesized.read(outdir), env, environment_file, repo_root)
-
-
 def model_of(synth: Synthesized, env: EnvironmentConfig, environment_file: str, repo_root: Path) -> Network:
     net = read_network(synth)
     add_places(net, synth, env, environment_file, repo_root)
