@@ -55,16 +55,16 @@ bench-tests: .venv/.synced-dev .venv/.bytecode node_modules/.synced
 	$(PYTHON) -m tests.bench_tiers --runs 3 --tiers $(TIERS) --check '$(PYTEST) $(XDIST) $(QUICK_TIER)' --test '$(PYTEST) $(XDIST)'
 
 bench: .venv/.bytecode node_modules/.synced
-	$(PYTHON) -m vault_platform.bench --env $(ENV)
+	$(PYTHON) -m vault_platform.ops.bench --env $(ENV)
 
 # Plan review: init/validate/plan/show per stack, summary in cdktf.out/plan-summary.md.
 # Environments without account_id are planned against a local AWS emulator (moto).
 plan: .venv/.synced-dev node_modules/.synced
-	$(PYTHON) -m vault_platform.plan --env $(ENV)
+	$(PYTHON) -m vault_platform.ops.plan --env $(ENV)
 
 # The default environment deployed with `cdktf deploy` into the emulator, re-planned, torn down.
 emulator-demo: .venv/.synced-dev node_modules/.synced
-	$(PYTHON) -m vault_platform.emulator_deploy
+	$(PYTHON) -m vault_platform.ops.emulator_deploy
 
 # The network-flow matrix (who -> whom, port, open/blocked, why) of the environment's
 # synthesized stacks; fails on a blocked flow or an undeclared opening (README "Network flows").
@@ -79,16 +79,16 @@ vault-demo: .venv/.synced-dev node_modules/.synced
 
 # checkov on every stack; fails on a finding without a written reason
 policy: .venv/.synced-dev node_modules/.synced
-	$(PYTHON) -m vault_platform.policy_gate --env $(ENV)
+	$(PYTHON) -m vault_platform.ops.policy_gate --env $(ENV)
 
 # parliament on every policy, resource coverage, principals a fresh account has (README
 # "Fresh-account checks"); fails on a finding without a written reason
 iam-lint: .venv/.synced-dev node_modules/.synced
-	$(PYTHON) -m vault_platform.iam_lint --env $(ENV)
+	$(PYTHON) -m vault_platform.ops.iam_lint --env $(ENV)
 
 # Asks AWS (your credentials) whether config/versions.py still holds
 check-versions: .venv/.synced-dev
-	$(PYTHON) -m vault_platform.check_versions --region $(or $(REGION),eu-west-1)
+	$(PYTHON) -m vault_platform.ops.check_versions --region $(or $(REGION),eu-west-1)
 
 # A VPN profile for one operator: make vpn-client NAME=alice (after `cdktf deploy vpn`)
 vpn-client: .venv/.synced

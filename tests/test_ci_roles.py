@@ -23,7 +23,7 @@ from vault_platform.config import load_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.ci_oidc import CiOidc, CiOidcProps, gitlab_trust_policy
-from vault_platform.terraform_cli import TerraformUnavailable, find_mirror, required_providers, validate_directory
+from vault_platform.ops.terraform_cli import TerraformUnavailable, find_mirror, required_providers, validate_directory
 
 PROJECT = "project_path:platform/vault-platform:ref_type:branch:ref:"
 KEY_ARN = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -12,7 +12,7 @@ import tomllib
 import pytest
 
 from tests.synth import StackJson
-from vault_platform import platform_vars
+from vault_platform.gitops import platform_vars
 from vault_platform.app import synthesize
 from vault_platform.config import parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from vault_platform.emulator import HOST, Emulator, EmulatorError, one_request_at_a_time
+from vault_platform.ops.emulator import HOST, Emulator, EmulatorError, one_request_at_a_time
 
 pytestmark = pytest.mark.integration
 
@@ -74,7 +74,7 @@ def test_server_does_not_outlive_its_owner_process(ending: str) -> None:
     """SIGTERM (CI cancelling a job) and a plain exit both stop the server (signal handler, atexit)."""
     script = textwrap.dedent(f"""
         import os, signal, sys, time
-        from vault_platform.emulator import Emulator
+        from vault_platform.ops.emulator import Emulator
         emulator = Emulator().start()
         print(emulator.pid, flush=True)
         if {ending!r} == "sigterm":

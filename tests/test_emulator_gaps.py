@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 from tests.synth import StackJson
-from vault_platform.emulator_gaps import PERPETUAL_DIFFS, UNSUPPORTED_ON_EMULATOR, check_replan, emulator_copy
+from vault_platform.ops.emulator_gaps import PERPETUAL_DIFFS, UNSUPPORTED_ON_EMULATOR, check_replan, emulator_copy
 
 
 def _types(addresses: tuple[str, ...]) -> set[str]:

@@ -1,4 +1,4 @@
-"""Every gap listed in vault_platform/emulator_gaps.py is still a gap of the emulator: each
+"""Every gap listed in vault_platform/ops/emulator_gaps.py is still a gap of the emulator: each
 entry's API call, made the way the AWS provider makes it, still fails (or still comes back
 wrong) on the project's emulator. When moto learns one, its probe fails here and the entry
 (and the resources left out for it) can go. PERPETUAL_DIFFS are re-measured by the round
@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from vault_platform.emulator import Emulator
-from vault_platform.emulator_gaps import APPLIED_WITH_GAPS, FORGOTTEN_BEFORE_DESTROY, UNSUPPORTED_ON_EMULATOR
+from vault_platform.ops.emulator import Emulator
+from vault_platform.ops.emulator_gaps import APPLIED_WITH_GAPS, FORGOTTEN_BEFORE_DESTROY, UNSUPPORTED_ON_EMULATOR
 
 import boto3  # noqa: E402  (dev dependency: a missing one must fail, not skip)
 import botocore  # noqa: E402

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
-from vault_platform.emulator_deploy import RoundTrip, round_trip
-from vault_platform.emulator_gaps import emulator_copy
+from vault_platform.ops.emulator_deploy import RoundTrip, round_trip
+from vault_platform.ops.emulator_gaps import emulator_copy
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform, pytest.mark.xdist_group("emulator-round-trip")]
 AWS_STACKS = ("tooling", "application")

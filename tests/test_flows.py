@@ -21,7 +21,7 @@ from vault_platform.flows.declared import FLOWS, Flow
 from vault_platform.flows.deploy_order import unreachable_at_deploy
 from vault_platform.flows.matrix import changes, matrix, render
 from vault_platform.flows.synthesized import Synthesized
-from vault_platform.plan_summary import render_markdown
+from vault_platform.ops.plan_summary import render_markdown
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PLATFORM_STACKS = {"tooling-platform": "tooling-platform", "application-platform": "application-platform"}
@@ -213,7 +213,7 @@ def test_matrix_changes_say_which_flow_changed(default_synth: Synthesized) -> No
 
 def test_plan_summary_compares_with_the_matrix_the_previous_plan_saved(default_stacks: dict[str, StackJson],
                                                                        tmp_path: Path) -> None:
-    from vault_platform.plan import _flow_changes
+    from vault_platform.ops.plan import _flow_changes
 
     outdir = next(iter(default_stacks.values())).path.parents[2]
     saved = tmp_path / "flows-default.json"

@@ -32,7 +32,7 @@ def test_deploy_is_manual_and_only_on_main() -> None:
 def test_plan_keeps_its_summary_as_artifact() -> None:
     plan = JOBS["plan"]
     assert "plan-summary.md" in plan["artifacts"]["paths"]
-    assert any("vault_platform.plan" in line and "--summary plan-summary.md" in line for line in plan["script"])
+    assert any("vault_platform.ops.plan" in line and "--summary plan-summary.md" in line for line in plan["script"])
 
 
 def test_aws_jobs_use_an_oidc_id_token_with_the_roles_audience() -> None:

@@ -1,4 +1,4 @@
-"""The IAM lint (vault_platform/iam_lint.py) over every environment's synthesized policies:
+"""The IAM lint (vault_platform/ops/iam_lint.py) over every environment's synthesized policies:
 no finding without a written reason, no reason without a finding, every principal there
 on a fresh account; and the lint rejects the defects it was written for."""
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
-from vault_platform.accepted_findings import collect
+from vault_platform.ops.accepted_findings import collect
 from vault_platform.app import STACK_ORDER, stack_id, synthesize_environments
 from vault_platform.config import environment_names, load_environment
 from vault_platform.constructs.policy import allow, policy_document
-from vault_platform.iam_lint import IamLintInputError, Placement, lint_stacks, placement_of, report_lines
+from vault_platform.ops.iam_lint import IamLintInputError, Placement, lint_stacks, placement_of, report_lines
 from vault_platform.stacks.load_balancer_controller_policy import load_balancer_controller_statements
 
 ENVIRONMENTS = environment_names()

@@ -1,4 +1,4 @@
-"""`python -m vault_platform.plan`: a real plan of the tooling stack on the emulator, and
+"""`python -m vault_platform.ops.plan`: a real plan of the tooling stack on the emulator, and
 each kind of bad input as one line and a non-zero exit with nothing left running."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 import vault_platform.config
 from tests.synth import StackJson
-from vault_platform import plan as plan_cli
+from vault_platform.ops import plan as plan_cli
 
 pytestmark = pytest.mark.terraform
 STARTED = __import__("time").time()
@@ -31,7 +31,7 @@ def _emulator_processes() -> set[int]:
         if entry.name.isdigit():
             try:
                 ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                if ppid == os.getpid() and b"vault_platform.emulator\x00" in (entry / "cmdline").read_bytes():
+                if ppid == os.getpid() and b"vault_platform.ops.emulator\x00" in (entry / "cmdline").read_bytes():
                     found.add(int(entry.name))
             except OSError:
                 pass

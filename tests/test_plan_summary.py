@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.synth import StackJson
-from vault_platform.plan_summary import StackPlan, protected_addresses, render_markdown, summarize
+from vault_platform.ops.plan_summary import StackPlan, protected_addresses, render_markdown, summarize
 
 
 def _rc(address: str, actions: list[str]) -> dict:

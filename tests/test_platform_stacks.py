@@ -19,13 +19,13 @@ import yaml
 from cdktf import App
 
 from tests.synth import StackJson
-from vault_platform import platform_vars
+from vault_platform.gitops import platform_vars
 from vault_platform.app import STACK_ORDER, stack_id
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.constructs.helm_addon import EXACT_CHART_VERSION, check_dependencies, validate_addons
 from vault_platform.errors import ConfigError
-from vault_platform.gitops_vars import scan_cluster
+from vault_platform.gitops.substitution import scan_cluster
 from vault_platform.stacks import addons
 from vault_platform.stacks.platform import (
     REPO_ROOT,
@@ -34,7 +34,7 @@ from vault_platform.stacks.platform import (
     check_flux_variables,
     configmap_data,
 )
-from vault_platform.terraform_cli import missing_providers
+from vault_platform.ops.terraform_cli import missing_providers
 
 PLATFORM = {"tooling-platform": ("tooling", "tooling"), "application-platform": ("application", "application")}
 REMOTE = re.compile(r"\$\{data\.terraform_remote_state\.cross-stack-reference-input-([\w-]+)\.outputs\.([\w.-]+)\}")
@@ -321,7 +321,7 @@ def test_configmap_key_without_value_or_value_without_key_stops_synth():
     values = {key: "v" for key in platform_vars.keys_for("application")}
     with pytest.raises(ConfigError) as error:
         configmap_data("application", {**values, "VPC_ID": None})
-    assert one_line(error).startswith("platform-vars.VPC_ID = None: vault_platform/platform_vars.py lists VPC_ID")
+    assert one_line(error).startswith("platform-vars.VPC_ID = None: vault_platform/gitops/platform_vars.py lists VPC_ID")
     with pytest.raises(ConfigError, match=r"platform-vars.VAULT_ROLE_ARN = '<a value>': has a value .* does not list it for the application"):
         configmap_data("application", {**values, "VAULT_ROLE_ARN": "arn"})
     with pytest.raises(ConfigError) as error:
@@ -338,7 +338,7 @@ def test_key_of_a_switched_off_feature_is_left_out_and_may_not_get_a_value():
         configmap_data("tooling", {**without, "EFS_ACCESS_POINT_ID": "fsap-1"}, off)
     assert one_line(error).startswith("tooling.efs_enabled = False: turns EFS_ACCESS_POINT_ID off")
     # on, the key is required like any other
-    with pytest.raises(ConfigError, match=r"^platform-vars.EFS_FILE_SYSTEM_ID = None: vault_platform/platform_vars.py lists"):
+    with pytest.raises(ConfigError, match=r"^platform-vars.EFS_FILE_SYSTEM_ID = None: vault_platform/gitops/platform_vars.py lists"):
         configmap_data("tooling", {**without, "EFS_ACCESS_POINT_ID": "fsap-1"})
 
 

@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
-from vault_platform import policy_gate
+from vault_platform.ops import policy_gate
 from vault_platform.app import STACK_ORDER, stack_id
 from vault_platform.config import environment_names, load_environment
-from vault_platform.policy_gate import ANY, GateResult, evaluate, gate, report_lines, suppressions
+from vault_platform.ops.policy_gate import ANY, GateResult, evaluate, gate, report_lines, suppressions
 
 
 
 def for_files(reports: list[dict], stack_files: dict[str, Path]) -> list[dict]:
     """The part of one checkov report over many stacks that concerns ``stack_files``: checkov
     starts slowly, so the suite runs it once over every environment's stacks and judges each
-    environment on its own share, as `python -m vault_platform.policy_gate --env <name>` does."""
+    environment on its own share, as `python -m vault_platform.ops.policy_gate --env <name>` does."""
     wanted = {str(path.resolve()) for path in stack_files.values()}
 
     def mine(checks: list[dict]) -> list[dict]:
@@ -52,7 +52,7 @@ def test_no_stack_has_an_unsuppressed_failure(result: GateResult) -> None:
 
 @pytest.fixture(scope="module")
 def every_environment(all_environment_stacks: dict[str, StackJson], one_checkov_run: list[dict]) -> dict[str, GateResult]:
-    """The gate as `python -m vault_platform.policy_gate --env <name>` runs it, for every
+    """The gate as `python -m vault_platform.ops.policy_gate --env <name>` runs it, for every
     environment file, each with its own [policy.accepted]."""
     outcomes = {}
     for name in environment_names():

@@ -22,7 +22,7 @@ from constructs import Construct
 
 from tests.test_terraform_validate import unavailable
 from vault_platform.constructs.protection import protected_lifecycle
-from vault_platform.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, required_providers
+from vault_platform.ops.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, required_providers
 
 OLD_ADDRESS = "aws_s3_bucket.audit-logs"
 BUCKET = "example-audit-logs"

@@ -17,7 +17,7 @@ from vault_platform.app import STATE_BOOTSTRAP, stack_id, synthesize
 from vault_platform.config import load_environment
 from vault_platform.constructs.protection import STATEFUL_RESOURCE_TYPES
 from vault_platform.state_backend import state_path
-from vault_platform.terraform_cli import (
+from vault_platform.ops.terraform_cli import (
     Terraform,
     TerraformUnavailable,
     find_mirror,

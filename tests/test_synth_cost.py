@@ -2,7 +2,7 @@
 
 Almost all of the time each environment adds to `python main.py --all-envs` is cdktf's round
 trips to its Node process: one per construct created, per attribute read, per method called
-(README "Fast synth"; `python -m vault_platform.bench --all-envs` times it, target: 10% of the
+(README "Fast synth"; `python -m vault_platform.ops.bench --all-envs` times it, target: 10% of the
 first environment). Times vary from machine to machine and run to run, the count does not,
 so this test guards the cost where it comes from: a change that adds round trips without
 adding resources (an attribute read in a loop, say) fails here, with the figure.
@@ -44,4 +44,4 @@ def test_an_environment_costs_a_bounded_number_of_node_round_trips(
     assert total <= ROUND_TRIPS_PER_ENVIRONMENT, (
         f"one environment now takes {total} round trips to the jsii runtime ({dict(counts)}), more than "
         f"{ROUND_TRIPS_PER_ENVIRONMENT}: read each Terraform reference once (e.g. `vpc_id = vpc.id`), "
-        "then re-measure `python -m vault_platform.bench --all-envs` and raise the bound only with the figures")
+        "then re-measure `python -m vault_platform.ops.bench --all-envs` and raise the bound only with the figures")

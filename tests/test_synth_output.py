@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
-from vault_platform.bench import interpreter_flags
+from vault_platform.ops.bench import interpreter_flags
 from vault_platform.node_runtime import PROJECT_BIN, prefer_project_node
 from vault_platform.provider_imports import EAGER_IMPORT_ENV, ProviderLayoutChanged, strip_eager_imports
 

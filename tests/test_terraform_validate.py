@@ -1,7 +1,7 @@
 """The real `terraform validate` on every synthesized stack whose providers this machine has.
 
 The AWS provider comes from a local filesystem mirror (TF_PROVIDER_MIRROR, or one Terraform
-or this project finds: vault_platform/terraform_cli.py). A stack that needs a provider no
+or this project finds: vault_platform/ops/terraform_cli.py). A stack that needs a provider no
 mirror holds (kubernetes, helm, tls here) is skipped with that reason, visibly; in CI a
 missing Terraform or AWS provider is a failure, not a skip, so the check cannot silently
 stop running.
@@ -17,7 +17,7 @@ import pytest
 
 from tests.synth import StackJson
 from vault_platform.app import STACK_ORDER, stack_id
-from vault_platform.terraform_cli import (
+from vault_platform.ops.terraform_cli import (
     TerraformUnavailable,
     find_mirror,
     missing_providers,
@@ -57,7 +57,7 @@ def test_terraform_validate(stack: str, default_stacks: dict[str, StackJson], tm
 
 
 def test_mirror_setting_that_lacks_the_provider_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from vault_platform.terraform_cli import ProviderRequirement
+    from vault_platform.ops.terraform_cli import ProviderRequirement
 
     monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path))
     with pytest.raises(TerraformUnavailable, match=r"TF_PROVIDER_MIRROR=.* has no registry.terraform.io/hashicorp/aws/5.100.0"):

@@ -52,7 +52,7 @@ def test_check_versions_reports_a_changed_date_and_a_retired_major() -> None:
     """On responses shaped as AWS documents them (moto implements neither call)."""
     from datetime import datetime
 
-    from vault_platform.check_versions import kubernetes_differences, postgres_differences
+    from vault_platform.ops.check_versions import kubernetes_differences, postgres_differences
 
     clusters = [{"clusterVersion": row.version, "endOfStandardSupportDate": datetime.combine(row.standard_support_ends, datetime.min.time())}
                 for row in KUBERNETES_VERSIONS]
@@ -68,7 +68,7 @@ def test_check_versions_reports_a_changed_date_and_a_retired_major() -> None:
 
 
 def test_check_versions_reports_an_addon_without_a_default_for_a_version() -> None:
-    from vault_platform.check_versions import addon_differences
+    from vault_platform.ops.check_versions import addon_differences
     from vault_platform.constructs.eks import EKS_ADDONS
 
     def addon(name: str, default: bool) -> dict:
@@ -87,7 +87,7 @@ def test_check_versions_end_to_end_on_responses_botocore_validates() -> None:
     import boto3
     from botocore.stub import Stubber
 
-    from vault_platform.check_versions import check
+    from vault_platform.ops.check_versions import check
     from vault_platform.constructs.eks import EKS_ADDONS
 
     eks = boto3.client("eks", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")

@@ -22,7 +22,7 @@ from vault_platform.config import load_environment, parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.constructs.client_vpn import ClientVpnProps, VpnDestination
 from vault_platform.errors import ConfigError
-from vault_platform.terraform_cli import (
+from vault_platform.ops.terraform_cli import (
     ProviderRequirement,
     TerraformUnavailable,
     find_mirror,

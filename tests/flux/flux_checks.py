@@ -84,7 +84,7 @@ def variables(objects: list[dict]) -> set[str]:
 def check_variables(directory: Path, objects: list[dict], allowed: set[str], cluster: str) -> list[str]:
     """Every ${VAR} the rendered objects use is a platform var of this cluster."""
     return [f"{locate(directory, '${' + name)}: ${{{name}}} is not a platform var of the "
-            f"{cluster} cluster\n  fix: use one of vault_platform/platform_vars.py's keys for "
+            f"{cluster} cluster\n  fix: use one of vault_platform/gitops/platform_vars.py's keys for "
             f"{cluster} ({', '.join(sorted(allowed))}), or add {name} there for {cluster} "
             "(Terraform must then write it into platform-vars)"
             for name in sorted(variables(objects) - allowed)]

@@ -1,4 +1,4 @@
-"""Platform vars the flux/ tree uses that vault_platform/platform_vars.py does not list yet.
+"""Platform vars the flux/ tree uses that vault_platform/gitops/platform_vars.py does not list yet.
 
 Requested from the Terraform side (issue 5 report). Each entry is allowed here only until
 it lands in platform_vars.py; test_requested_vars_are_not_yet_in_the_contract then fails

@@ -4,7 +4,7 @@ import pytest
 
 import flux_checks
 import requested_vars
-from vault_platform import platform_vars
+from vault_platform.gitops import platform_vars
 
 CLUSTERS = (platform_vars.TOOLING, platform_vars.APPLICATION)
 
@@ -43,4 +43,4 @@ def test_requested_vars_are_not_yet_in_the_contract():
     """Once Terraform's side adds a requested key, drop it from requested_vars.py."""
     for key in requested_vars.REQUESTED:
         assert key not in {v.key for v in platform_vars.PLATFORM_VARS}, (
-            f"{key} is now in vault_platform/platform_vars.py: remove it from tests/flux/requested_vars.py")
+            f"{key} is now in vault_platform/gitops/platform_vars.py: remove it from tests/flux/requested_vars.py")

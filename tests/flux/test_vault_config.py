@@ -1,4 +1,4 @@
-"""Vault's configuration in Git, checked offline before deploy (vault_platform.vault_checks):
+"""Vault's configuration in Git, checked offline before deploy (vault_platform.gitops.vault_checks):
 GIVEN the repository THEN no problem; GIVEN one broken copy THEN one line naming the file and
 the problem. The same mistakes against a running server: tests/vault/test_bad_input.py."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from vault_platform import vault_checks
-from vault_platform.vault_checks import FLUX_DIR, HELMRELEASE, VAULT_CONFIG_DIR
+from vault_platform.gitops import vault_checks
+from vault_platform.gitops.vault_checks import FLUX_DIR, HELMRELEASE, VAULT_CONFIG_DIR
 
 ROLES = VAULT_CONFIG_DIR / "config" / "roles.json"
 POLICIES = VAULT_CONFIG_DIR / "policies"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from vault_platform.emulator import Emulator
+from vault_platform.ops.emulator import Emulator
 from vault_platform.vaultlab import JobRunner, Response, VaultLab
 
 

@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 from tests.vault.test_database import DATABASE_NAME, MASTER_USER, short_ttl_copy
-from vault_platform.emulator import free_port, stop_process_group
+from vault_platform.ops.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.agent import (
     DEMO_DEPLOYMENT, SECRETS_DIR, SERVICE_ACCOUNT_DIR, AGENT_HOME, AgentSpecError, agent_config,
     agent_spec_from_annotations, demo_agent_spec, running_agent,

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from tests.vault.conftest import KEYS_SECRET, SECRETS_PATH, TOKEN_SECRET, Bootstrapped, jobs_for
-from vault_platform.vault_checks import VAULT_CONFIG_DIR
+from vault_platform.gitops.vault_checks import VAULT_CONFIG_DIR
 from vault_platform.vaultlab import KubeStandIn, VaultLab
 from vault_platform.vaultlab.tls import write_lab_tls
 

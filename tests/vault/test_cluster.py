@@ -13,7 +13,7 @@ import yaml
 
 from vault_platform.vaultlab import VaultLab
 from vault_platform.vaultlab.cluster import enforcing_emulator
-from vault_platform.vault_checks import FLUX_DIR
+from vault_platform.gitops.vault_checks import FLUX_DIR
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pg8000.native
 import pytest
 
 import vault_platform.vaultlab.postgres as lab_postgres
-from vault_platform.emulator import free_port
+from vault_platform.ops.emulator import free_port
 from vault_platform.vaultlab.postgres import EXISTING_TABLE, TABLE_OWNER, running_postgres
 
 pytestmark = pytest.mark.integration

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.vault.conftest import Bootstrapped
-from vault_platform.vault_checks import VAULT_CONFIG_DIR
+from vault_platform.gitops.vault_checks import VAULT_CONFIG_DIR
 
 pytestmark = pytest.mark.integration
 

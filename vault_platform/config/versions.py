@@ -4,7 +4,7 @@ Each row is a version, the last day of AWS's standard support for it (after it, 
 extended support from day one; RDS refuses to create it or bills RDS Extended Support),
 and where that date comes from. Validation (config/validate.py) rejects a version whose
 date has passed, on the day it passes: the table is checked against AWS by
-``make check-versions`` (vault_platform/check_versions.py) and edited by hand, reviewed.
+``make check-versions`` (vault_platform/ops/check_versions.py) and edited by hand, reviewed.
 
 Checked on 2026-11-30 against:
 - EKS: "Understand the Kubernetes version lifecycle on EKS" (a minor version has 14 months

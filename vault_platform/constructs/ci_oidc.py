@@ -38,7 +38,7 @@ SESSION_SECONDS = 3600
 # own directory: a ListBucket limited to "<env>/" would fail `terraform init`.
 WORKSPACE_LIST_PREFIX = "env:/"
 
-# IAM lint findings accepted for the policies written here (vault_platform/iam_lint.py).
+# IAM lint findings accepted for the policies written here (vault_platform/ops/iam_lint.py).
 _RESOURCE_ALIASES = ("kms:ResourceAliases is a documented condition key of the KMS key resource (AWS KMS developer "
                      "guide, conditions-kms-resource-aliases); parliament looks condition keys up among the action's only")
 PARLIAMENT_ACCEPTED = {
@@ -46,7 +46,7 @@ PARLIAMENT_ACCEPTED = {
     ("UNKNOWN_CONDITION_FOR_ACTION", "KeepStateKey"): _RESOURCE_ALIASES,
 }
 
-# Policy-gate findings accepted for resources created here (vault_platform/policy_gate.py).
+# Policy-gate findings accepted for resources created here (vault_platform/ops/policy_gate.py).
 CHECKOV_SUPPRESSIONS = {
     ("CKV_AWS_274", "aws_iam_role_policy_attachment", "deploy-administrator"):
         "the deploy creates IAM roles, KMS keys, EKS, RDS and VPCs, which no narrower AWS-managed policy "

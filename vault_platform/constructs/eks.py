@@ -52,7 +52,7 @@ CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager",
 # for the cluster's Kubernetes version (make check-versions asks EKS that one exists).
 EKS_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver")
 
-# Policy-gate findings accepted for resources created here (vault_platform/policy_gate.py).
+# Policy-gate findings accepted for resources created here (vault_platform/ops/policy_gate.py).
 CHECKOV_SUPPRESSIONS = {
     ("CKV_AWS_338", "aws_cloudwatch_log_group", "control-plane-logs"):
         "retention is the environment's decision (cluster.log_retention_days, default 90 days); "

@@ -14,7 +14,7 @@ from vault_platform.constructs.protection import protected_lifecycle
 # The longest waiting period AWS allows: a scheduled deletion can be cancelled for 30 days.
 MAX_DELETION_WINDOW_DAYS = 30
 
-# IAM lint findings accepted for every key policy (vault_platform/iam_lint.py).
+# IAM lint findings accepted for every key policy (vault_platform/ops/iam_lint.py).
 PARLIAMENT_ACCEPTED = {
     ("RESOURCE_STAR", "AccountAdministersKeyThroughIam"):
         "in a key policy Resource '*' is the key itself; kms:* for the account root is AWS's default key policy, "

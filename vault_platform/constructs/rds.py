@@ -19,7 +19,7 @@ from vault_platform.constructs.protection import destroy_allowed, protected_life
 
 POSTGRES_PORT = 5432
 
-# Policy-gate findings accepted for resources created here (vault_platform/policy_gate.py).
+# Policy-gate findings accepted for resources created here (vault_platform/ops/policy_gate.py).
 CHECKOV_SUPPRESSIONS = {
     ("CKV_AWS_118", "aws_db_instance", "instance"):
         "Enhanced Monitoring needs a monitoring IAM role and is not set up yet; Performance Insights "

@@ -36,7 +36,7 @@ from vault_platform.constructs.policy import allow, policy_document, service_ass
 # and ship logs without leaving the AWS network (seed 003: "via VPC Endpoints").
 INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "sts", "kms", "logs")
 
-# Policy-gate findings accepted for resources created here (vault_platform/policy_gate.py).
+# Policy-gate findings accepted for resources created here (vault_platform/ops/policy_gate.py).
 CHECKOV_SUPPRESSIONS = {
     ("CKV_AWS_338", "aws_cloudwatch_log_group", "flow-log-group"):
         "retention is the environment's decision (network.flow_log_retention_days, default 90 days); "

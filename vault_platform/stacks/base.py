@@ -21,7 +21,7 @@ from vault_platform.state_backend import session_name, state_backend, state_path
 
 PARTITION = "aws"  # every region in config/regions.py is in the commercial partition
 
-# IAM lint findings accepted for the key policies written here (vault_platform/iam_lint.py).
+# IAM lint findings accepted for the key policies written here (vault_platform/ops/iam_lint.py).
 PARLIAMENT_ACCEPTED = {
     ("RESOURCE_STAR", "CloudWatchLogsOfThisAccount"): "in a key policy Resource '*' is the key itself",
     ("RESOURCE_STAR", "AutoScalingUsesKeyForNodeVolumes"): "in a key policy Resource '*' is the key itself",

@@ -35,7 +35,7 @@ _READ_ONLY = (
     "cognito-idp:DescribeUserPoolClient", "shield:GetSubscriptionState",
 )
 
-# IAM lint findings accepted for this policy (vault_platform/iam_lint.py), by issue and Sid.
+# IAM lint findings accepted for this policy (vault_platform/ops/iam_lint.py), by issue and Sid.
 PARLIAMENT_ACCEPTED = {
     ("RESOURCE_STAR", "ElbServiceLinkedRole"):
         "iam:CreateServiceLinkedRole names no role before it exists; the iam:AWSServiceName condition limits it "

@@ -41,12 +41,12 @@ from cdktf_cdktf_provider_kubernetes.storage_class_v1 import StorageClassV1, Sto
 from cdktf_cdktf_provider_tls.provider import TlsProvider
 from constructs import Construct
 
-from vault_platform import platform_vars
+from vault_platform.gitops import platform_vars
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.helm_addon import HelmAddonProps, install_addons, validate_addons
 from vault_platform.constructs.vault_ca import VaultCa, VaultCaProps
 from vault_platform.errors import ConfigError
-from vault_platform.gitops_vars import required_variables
+from vault_platform.gitops.substitution import required_variables
 from vault_platform.stacks import addons
 from vault_platform.stacks.application import ApplicationStack
 from vault_platform.stacks.tooling import VAULT_PORT, ToolingStack
@@ -152,12 +152,12 @@ def configmap_data(role: str, values: Mapping[str, object], off: Collection[str]
         if isinstance(value, Unavailable):
             raise ConfigError(
                 value.field, value.value, f"leaves {key} of the {role} cluster's platform-vars without a value",
-                f"enable it, or drop {key} from the {role} keys in vault_platform/platform_vars.py (and from flux/)",
+                f"enable it, or drop {key} from the {role} keys in vault_platform/gitops/platform_vars.py (and from flux/)",
             )
         if value is None or value == "":
             raise ConfigError(
                 f"platform-vars.{key}", value,
-                f"vault_platform/platform_vars.py lists {key} for the {role} cluster but the platform stack gives it no value",
+                f"vault_platform/gitops/platform_vars.py lists {key} for the {role} cluster but the platform stack gives it no value",
                 "add its value to platform_values() in vault_platform/stacks/platform.py",
             )
     optional = platform_vars.optional_keys_for(role)
@@ -170,7 +170,7 @@ def configmap_data(role: str, values: Mapping[str, object], off: Collection[str]
         if key not in expected:
             raise ConfigError(
                 f"platform-vars.{key}", "<a value>",
-                f"has a value in platform_values() but vault_platform/platform_vars.py does not list it for the {role} cluster",
+                f"has a value in platform_values() but vault_platform/gitops/platform_vars.py does not list it for the {role} cluster",
                 f"list {key} for {role} in platform_vars.py with a description, or remove the value",
             )
     return {key: values[key] for key in expected}  # type: ignore[misc] - checked above
@@ -189,7 +189,7 @@ def check_flux_variables(role: str, keys: tuple[str, ...] | list[str], env: Envi
                 f"is substituted without a default by the {role} cluster's Flux tree ({entry}) but "
                 f"{platform_vars.CONFIGMAP_NAME} has {name} only where {optional[name]} is on",
                 f"write ${{{name}:=<default>}} in flux/, or make {name} a key of every environment in "
-                "vault_platform/platform_vars.py",
+                "vault_platform/gitops/platform_vars.py",
             )
     unknown = [name for name in required if name not in keys]
     if unknown:
@@ -199,7 +199,7 @@ def check_flux_variables(role: str, keys: tuple[str, ...] | list[str], env: Envi
             f"${{{name}}}", required[name][0],
             f"is substituted by the {role} cluster's Flux tree ({entry}) but ConfigMap "
             f"{platform_vars.CONFIGMAP_NAMESPACE}/{platform_vars.CONFIGMAP_NAME} has no key {name}{more}",
-            f"list {name} for {role} in vault_platform/platform_vars.py and give it a value in "
+            f"list {name} for {role} in vault_platform/gitops/platform_vars.py and give it a value in "
             f"vault_platform/stacks/platform.py, or write ${{{name}:=default}} in flux/",
         )
 

@@ -22,7 +22,7 @@ Usage::
 
     ``lab.initialise()`` runs sys/init directly (cluster tests that do not test the Jobs).
     ``lab.generate_root(keys, threshold)`` makes a root token from recovery keys (the README's recovery).
-    ``VaultLab(emulator=e)`` reuses a running ``vault_platform.emulator.Emulator``;
+    ``VaultLab(emulator=e)`` reuses a running ``vault_platform.ops.emulator.Emulator``;
     ``cluster.enforcing_emulator()`` gives one that enforces IAM, for ``lab.refuse_kms_decrypt()``.
     ``lab.kube.fail("PUT", "/api/v1/namespaces/vault/secrets/vault-recovery-keys")`` injects a fault
     (``status=None, action=...`` runs ``action`` after answering normally, e.g. to kill a Job).

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from vault_platform.emulator import stop_process_group
+from vault_platform.ops.emulator import stop_process_group
 from vault_platform.vaultlab.cluster import bao_binary
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

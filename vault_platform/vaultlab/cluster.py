@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from vault_platform.emulator import TEST_ACCESS_KEY, Emulator, free_port, stop_process_group
-from vault_platform import vault_checks
+from vault_platform.ops.emulator import TEST_ACCESS_KEY, Emulator, free_port, stop_process_group
+from vault_platform.gitops import vault_checks
 from vault_platform.vaultlab.kube_standin import KubeStandIn
 from vault_platform.vaultlab.raft_config import (
     LabSite,

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from vault_platform.config.load import load_environment
-from vault_platform.emulator import free_port, stop_process_group
+from vault_platform.ops.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.agent import AGENT_HOME, DEMO_DEPLOYMENT, SECRETS_DIR, SERVICE_ACCOUNT_DIR, agent_config, \
     demo_agent_spec, running_agent
 from vault_platform.vaultlab.cluster import LabError, Response, VaultLab, bao_binary

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from vault_platform.vault_checks import PEER_ADDRESS, VAULT_CONFIG_DIR
+from vault_platform.gitops.vault_checks import PEER_ADDRESS, VAULT_CONFIG_DIR
 from vault_platform.vaultlab.cluster import LabError, VaultLab
 from vault_platform.vaultlab.raft_config import FLUX_VARIABLE
 

@@ -36,8 +36,8 @@ import yaml
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from vault_platform.emulator import HOST
-from vault_platform.vault_checks import VAULT_CONFIG_DIR
+from vault_platform.ops.emulator import HOST
+from vault_platform.gitops.vault_checks import VAULT_CONFIG_DIR
 from vault_platform.vaultlab.tls import LabTls
 
 RBAC_FILE = VAULT_CONFIG_DIR / "rbac.yaml"

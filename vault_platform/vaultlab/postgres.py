@@ -35,7 +35,7 @@ from pathlib import Path
 
 import pg8000.native
 
-from vault_platform.emulator import free_port, stop_process_group
+from vault_platform.ops.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.tls import write_lab_tls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -32,8 +32,8 @@ from typing import Any
 
 import yaml
 
-from vault_platform.emulator import HOST
-from vault_platform.vault_checks import HELMRELEASE, PEER_ADDRESS
+from vault_platform.ops.emulator import HOST
+from vault_platform.gitops.vault_checks import HELMRELEASE, PEER_ADDRESS
 
 # The chart mounts every server.extraVolumes Secret at /vault/userconfig/<name>.
 USERCONFIG_DIR = "/vault/userconfig"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vault_platform.emulator import free_port, stop_process_group
+from vault_platform.ops.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.cluster import VaultClient, bao_binary
 from vault_platform.vaultlab.tls import write_lab_tls
 

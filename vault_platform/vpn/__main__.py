@@ -74,7 +74,7 @@ def _outputs(args: argparse.Namespace) -> VpnStackOutputs:
     stack_dir = args.stack_dir
     if stack_dir is None:
         stack_dir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")) / "stacks" / vpn_stack_id(args.env)
-    from vault_platform.terraform_cli import TerraformUnavailable, terraform_binary
+    from vault_platform.ops.terraform_cli import TerraformUnavailable, terraform_binary
     try:
         terraform = terraform_binary()
     except TerraformUnavailable as error:

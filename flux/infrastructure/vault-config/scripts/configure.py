@@ -70,7 +70,7 @@ def configure_policies(vault):
             vault.write(f"sys/policies/acl/{name}", {"policy": policy})
         except ApiError as err:
             raise SystemExit(f"policies/{name}.hcl: Vault refused the policy ({err}); check it offline with "
-                             "`python -m vault_platform.vault_checks` (OpenBao's parser)") from None
+                             "`python -m vault_platform.gitops.vault_checks` (OpenBao's parser)") from None
         print(f"wrote policy {name}", flush=True)
 
 
@@ -83,7 +83,7 @@ def configure_roles(vault):
                 if err.status != 403:
                     raise
                 raise SystemExit(f"config/roles.json: role {mount}/{role} is not one vault-configure.hcl lets this Job "
-                                 "write (its namespaces or policies); see `python -m vault_platform.vault_checks`") from None
+                                 "write (its namespaces or policies); see `python -m vault_platform.gitops.vault_checks`") from None
 
 
 ADMIN_SECRET = "kv/data/platform/database-admin"

@@ -1,7 +1,7 @@
 """Benchmark: synth of every stack against the floor of loading the provider libraries alone.
 
-    python -m vault_platform.bench [--env NAME] [--runs N]
-    python -m vault_platform.bench --all-envs [--runs N]   # added cost of each environment
+    python -m vault_platform.ops.bench [--env NAME] [--runs N]
+    python -m vault_platform.ops.bench --all-envs [--runs N]   # added cost of each environment
 
 Each figure is a whole process, as a user runs it: ``main.py`` with the interpreter flags of
 cdktf.json's ``app`` command (what ``cdktf synth`` and ``make synth`` run) for the synth, and
@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TARGET_RATIO = 1.3
 TARGET_SECONDS = 10.0
 # --all-envs: each environment after the first may add at most this share of its synth time.

@@ -1,7 +1,7 @@
 """Plan review: what each stack would create, change, replace and destroy, for a person.
 
-    python -m vault_platform.plan                       # default environment, on the local emulator
-    python -m vault_platform.plan --env prod --target aws --summary plan-summary.md
+    python -m vault_platform.ops.plan                       # default environment, on the local emulator
+    python -m vault_platform.ops.plan --env prod --target aws --summary plan-summary.md
 
 Per stack, in deploy order: ``terraform init`` (providers from the local mirror),
 ``validate``, ``plan -out``, ``show -json`` -> a line on stdout and a section of the
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vault_platform.plan_summary import StackPlan, protected_addresses, render_markdown, summarize
-from vault_platform.terraform_cli import (
+from vault_platform.ops.plan_summary import StackPlan, protected_addresses, render_markdown, summarize
+from vault_platform.ops.terraform_cli import (
     Terraform,
     TerraformUnavailable,
     find_mirror,
@@ -162,7 +162,7 @@ def plan_stack(stack: StackDir, env: dict[str, str], progress: Progress, index: 
 
 def apply_on_emulator(stack: StackDir, env: dict[str, str]) -> tuple[bool, str, tuple[str, ...]]:
     """Apply the emulator copy of a stack (a sibling directory, same state file)."""
-    from vault_platform.emulator_gaps import emulator_copy
+    from vault_platform.ops.emulator_gaps import emulator_copy
 
     copy = emulator_copy(stack.json)
     target = stack.path.with_name(stack.stack_id + EMULATOR_SUFFIX)
@@ -201,7 +201,7 @@ def _workdir(keep: Path | None) -> Iterator[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from vault_platform.config import load_environment
-    from vault_platform.emulator import Emulator
+    from vault_platform.ops.emulator import Emulator
 
     terraform_binary()  # fails first, with the fix, before any synth
     env_config = load_environment(args.env)
@@ -289,7 +289,7 @@ def _flow_changes(environment: str, synth_dir: Path, saved: Path, env: Environme
 def parser() -> argparse.ArgumentParser:
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
 
-    p = argparse.ArgumentParser(prog="python -m vault_platform.plan", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m vault_platform.ops.plan", description=__doc__.split("\n\n")[0])
     p.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT,
                    help="environment file name under environments/")
     p.add_argument("--target", choices=(EMULATOR, AWS),
@@ -303,7 +303,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vault_platform.emulator import EmulatorError
+    from vault_platform.ops.emulator import EmulatorError
     from vault_platform.errors import ConfigError
 
     args = parser().parse_args(argv)

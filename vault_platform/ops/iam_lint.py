@@ -1,6 +1,6 @@
 """IAM lint: every policy the stacks write, checked against AWS's documented rules.
 
-    python -m vault_platform.iam_lint --env staging     # one environment; exit 1 on a finding
+    python -m vault_platform.ops.iam_lint --env staging     # one environment; exit 1 on a finding
 
 Three checks over the synthesized JSON of an environment's stacks:
 
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vault_platform.accepted_findings import collect
+from vault_platform.ops.accepted_findings import collect
 
 if TYPE_CHECKING:
     from vault_platform.config.model import EnvironmentConfig
@@ -146,7 +146,7 @@ def policies(stack_id: str, stack_json: Mapping) -> Iterator[Policy]:
                 if kind is None:
                     raise IamLintInputError(
                         f"{stack_id}: {resource_type}.{name}.{attribute} holds a policy of no known kind; "
-                        "add it to POLICY_ATTRIBUTES in vault_platform/iam_lint.py")
+                        "add it to POLICY_ATTRIBUTES in vault_platform/ops/iam_lint.py")
                 path = body.get("//", {}).get("metadata", {}).get("path", name)
                 yield Policy(stack_id, f"{resource_type}.{name}", path, kind, value)
 
@@ -171,7 +171,7 @@ def resolve(text: str, stack_id: str, stack_json: Mapping, where: Placement) -> 
         if template is None:
             raise IamLintInputError(
                 f"{stack_id}: ${{{expression}}} has no typed placeholder; add ({resource_type!r}, {attribute!r}) "
-                "with the ARN format of the AWS Service Authorization Reference to PLACEHOLDERS in vault_platform/iam_lint.py")
+                "with the ARN format of the AWS Service Authorization Reference to PLACEHOLDERS in vault_platform/ops/iam_lint.py")
         return template.format(partition=where.partition, region=where.region, account=where.account,
                                name=names.get((resource_type, name), name))
 
@@ -186,7 +186,7 @@ def resolve(text: str, stack_id: str, stack_json: Mapping, where: Placement) -> 
                 if output.startswith(resource_type) and output.endswith(attribute.replace(".", "")):
                     return placeholder(resource_type, output, attribute, expression)
             raise IamLintInputError(f"{stack_id}: ${{{expression}}} is an earlier stack's output of no typed placeholder; "
-                                    "add its (type, attribute) to PLACEHOLDERS in vault_platform/iam_lint.py")
+                                    "add its (type, attribute) to PLACEHOLDERS in vault_platform/ops/iam_lint.py")
         parts = re.fullmatch(r"(?:data\.)?([a-z0-9_]+)\.([^.]+)\.(.+)", expression)
         if not parts:
             raise IamLintInputError(f"{stack_id}: ${{{expression}}} is no reference the lint can type; "
@@ -322,9 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     from vault_platform.config import load_environment
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
     from vault_platform.errors import ConfigError
-    from vault_platform.plan import synthesize_into
+    from vault_platform.ops.plan import synthesize_into
 
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.iam_lint", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.iam_lint", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT)
     args = parser.parse_args(argv)
     try:

@@ -8,7 +8,7 @@ and stopped when the ``with`` block ends, when the interpreter exits (atexit) an
 SIGTERM/SIGHUP (turned into SystemExit so the ``with`` block unwinds; Ctrl-C already
 raises KeyboardInterrupt), so a failed or interrupted run leaves no server behind.
 
-``python -m vault_platform.emulator`` is the server process itself: moto's server with the
+``python -m vault_platform.ops.emulator`` is the server process itself: moto's server with the
 corrections listed in ``emulator_gaps.PATCHED_ON_EMULATOR`` (``emulator_patches``).
 """
 
@@ -127,7 +127,7 @@ class Emulator:
         # the server mid-run. Own process group: stop() signals the server and nothing else.
         self._log = tempfile.TemporaryFile()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "vault_platform.emulator", "-H", HOST, "-p", str(port)],
+            [sys.executable, "-m", "vault_platform.ops.emulator", "-H", HOST, "-p", str(port)],
             env=env, stdout=subprocess.DEVNULL, stderr=self._log, start_new_session=True,
         )
         self.port = port
@@ -261,7 +261,7 @@ def one_request_at_a_time(app: typing.Callable) -> typing.Callable:
 def _serve(argv: list[str]) -> None:
     """moto's server, one request at a time (``one_request_at_a_time``), with the corrections
     of ``emulator_patches`` (listed in ``emulator_gaps.PATCHED_ON_EMULATOR``)."""
-    from vault_platform import emulator_patches
+    from vault_platform.ops import emulator_patches
 
     emulator_patches.apply_all()
     import moto.server

@@ -7,7 +7,7 @@ tree for the service accounts the roles bind. ``check_policy_syntax`` asks OpenB
 parser (``bao policy fmt`` parses a policy file without a server) and so needs the dev
 dependencies; the rest is the standard library and PyYAML.
 
-    python -m vault_platform.vault_checks     # exit 1 and one line per problem
+    python -m vault_platform.gitops.vault_checks     # exit 1 and one line per problem
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 FLUX_DIR = REPO_ROOT / "flux"
 VAULT_CONFIG_DIR = FLUX_DIR / "infrastructure" / "vault-config"
 HELMRELEASE = FLUX_DIR / "infrastructure" / "vault" / "helmrelease.yaml"

@@ -1,6 +1,6 @@
 """Does the dated versions table (config/versions.py) still hold? Asks AWS, with your credentials.
 
-    python -m vault_platform.check_versions --region eu-west-1      # make check-versions
+    python -m vault_platform.ops.check_versions --region eu-west-1      # make check-versions
 
 EKS DescribeClusterVersions gives each Kubernetes version's status and end of standard
 support; EKS DescribeAddonVersions whether each add-on the clusters install has a default
@@ -69,7 +69,7 @@ def check(eks, rds) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     import boto3
 
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.check_versions", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.check_versions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--region", default="eu-west-1")
     args = parser.parse_args(argv)
     lines = check(boto3.client("eks", region_name=args.region), boto3.client("rds", region_name=args.region))

@@ -1,6 +1,6 @@
 """Corrections to moto made inside the emulator's own server process, so that it behaves as
 AWS documents where this project depends on it. Each one is listed, with its reason, in
-``emulator_gaps.PATCHED_ON_EMULATOR``; nothing outside ``python -m vault_platform.emulator``
+``emulator_gaps.PATCHED_ON_EMULATOR``; nothing outside ``python -m vault_platform.ops.emulator``
 is changed. Applied in the server process before it serves its first request.
 """
 

@@ -1,8 +1,8 @@
 """Policy gate: checkov on every stack's synthesized JSON; any failed check without a
 written reason fails the gate.
 
-    python -m vault_platform.policy_gate                 # default environment, all stacks
-    python -m vault_platform.policy_gate --synth-dir cdktf.out
+    python -m vault_platform.ops.policy_gate                 # default environment, all stacks
+    python -m vault_platform.ops.policy_gate --synth-dir cdktf.out
 
 Checkov reads cdk.tf.json with ``--framework terraform_json``: the AWS checks, and the
 Kubernetes ones for the kubernetes_*/helm resources of the platform stacks. Inline skip
@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault_platform.accepted_findings import collect
+from vault_platform.ops.accepted_findings import collect
 
 CHECKOV_VERSION = "3.3.30"
 SuppressionKey = tuple[str, str, str]  # (check id, resource type, construct child id)
@@ -173,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     from vault_platform.config import load_environment
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
     from vault_platform.errors import ConfigError
-    from vault_platform.plan import PlanInputError, expected_stack_ids, synthesize_into
+    from vault_platform.ops.plan import PlanInputError, expected_stack_ids, synthesize_into
 
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.policy_gate", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.policy_gate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT)
     parser.add_argument("--synth-dir", type=Path, help="use this synthesized output instead of synthesizing")
     args = parser.parse_args(argv)

@@ -38,7 +38,7 @@ FORGOTTEN_BEFORE_DESTROY: dict[str, str] = {
                                   "policy, so the provider waits for its deletion for ever",
 }
 
-# Corrected in the emulator process itself (vault_platform/emulator_patches.py), so the
+# Corrected in the emulator process itself (vault_platform/ops/emulator_patches.py), so the
 # resources that depend on them are applied; tests/test_emulator.py fails without each.
 PATCHED_ON_EMULATOR: dict[str, str] = {
     "aws_eks_cluster.identity.oidc.issuer": "moto 5.2.5 gives every cluster of a process the same issuer, so the "

@@ -1,7 +1,7 @@
 """Deploy the embedded default environment for real, into the local emulator, and tear it down.
 
-    python -m vault_platform.emulator_deploy            # deploy, re-plan, destroy
-    python -m vault_platform.emulator_deploy --keep     # deploy and re-plan, leave it up until Enter
+    python -m vault_platform.ops.emulator_deploy            # deploy, re-plan, destroy
+    python -m vault_platform.ops.emulator_deploy --keep     # deploy and re-plan, leave it up until Enter
 
 What runs, in a temporary directory (state included, nothing lands in the repository):
 1. ``python main.py --outdir <tmp>/cdktf.out``: the same synthesized JSON that targets AWS.
@@ -35,11 +35,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vault_platform.emulator import Emulator, stop_process_group
-from vault_platform.emulator_gaps import FORGOTTEN_BEFORE_DESTROY, PERPETUAL_DIFFS, check_replan, emulator_copy
-from vault_platform.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, missing_providers, required_providers
+from vault_platform.ops.emulator import Emulator, stop_process_group
+from vault_platform.ops.emulator_gaps import FORGOTTEN_BEFORE_DESTROY, PERPETUAL_DIFFS, check_replan, emulator_copy
+from vault_platform.ops.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, missing_providers, required_providers
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDKTF_TIMEOUT_SECONDS = 300
 
 
@@ -82,7 +82,7 @@ def _say(message: str, started: float) -> None:
 
 def synth(outdir: Path, *, allow_destroy: bool, environment: str = "default") -> None:
     """`python main.py` as the cdktf CLI would run it (cdktf.json "app", with its -O), into outdir."""
-    from vault_platform.bench import interpreter_flags
+    from vault_platform.ops.bench import interpreter_flags
 
     command = [sys.executable, *interpreter_flags(), "main.py", "--env", environment, "--outdir", str(outdir)]
     if allow_destroy:
@@ -221,7 +221,7 @@ def round_trip(workdir: Path, *, environment: str = "default", destroy: bool = T
                port: int | None = None, pause: bool = False) -> RoundTrip:
     """rehearse_teardown: the teardown up to a `terraform plan -destroy` instead of the
     destroy itself (see _terraform_destroy); what the test suite runs."""
-    from vault_platform.plan import expected_stack_ids
+    from vault_platform.ops.plan import expected_stack_ids
 
     started = time.monotonic()
     report = RoundTrip()
@@ -299,9 +299,9 @@ def round_trip(workdir: Path, *, environment: str = "default", destroy: bool = T
 
 
 def main(argv: list[str] | None = None) -> int:
-    from vault_platform.emulator import EmulatorError
+    from vault_platform.ops.emulator import EmulatorError
 
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.emulator_deploy", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.emulator_deploy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="pause after the re-plan so you can look around, then destroy")
     parser.add_argument("--emulator-port", type=int, help="port for the emulator (default: a free one)")
     parser.add_argument("--workdir", type=Path, help="keep the work directory (synth, state, logs) here")
