@@ -27,6 +27,34 @@ VPN = "vpn"
 # EKS APIs through it, so they depend on it (tests/test_flows.py proves the order
 # from the flow contract).
 STACK_ORDER = (TOOLING, APPLICATION, VPN, TOOLING_PLATFORM, APPLICATION_PLATFORM)
+
+
+@dataclass(frozen=True)
+class ClusterStacks:
+    """One cluster of an environment and the ids of its two stacks.
+
+    key: what names the cluster in stack ids, flow places ("<key>.pods") and flow names:
+    "tooling" for the tooling cluster, the short cluster name for an application cluster
+    (the default environment's is "application"). role: platform_vars.TOOLING or APPLICATION.
+    """
+
+    key: str
+    role: str
+    cluster_name: str  # the short name from the environment file
+    aws: str  # stack id of its AWS stack
+    platform: str  # stack id of its platform stack
+
+
+def cluster_stacks(env: EnvironmentConfig, environment_file: str) -> tuple[ClusterStacks, ...]:
+    """Every cluster of the environment, tooling first, then the application clusters."""
+    return (
+        ClusterStacks(TOOLING, TOOLING, env.tooling.cluster.name,
+                      stack_id(environment_file, TOOLING), stack_id(environment_file, TOOLING_PLATFORM)),
+        ClusterStacks(APPLICATION, APPLICATION, env.application.cluster.name,
+                      stack_id(environment_file, APPLICATION), stack_id(environment_file, APPLICATION_PLATFORM)),
+    )
+
+
 # Synthesized only on request (--bootstrap), before everything else: it creates the S3
 # bucket and KMS key the environment's [state] names, and keeps its own state locally.
 STATE_BOOTSTRAP = "state-bootstrap"
