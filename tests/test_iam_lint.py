@@ -15,7 +15,7 @@ from vault_platform.app import STACK_ORDER, stack_id, synthesize_environments
 from vault_platform.config import environment_names, load_environment
 from vault_platform.constructs.policy import allow, policy_document
 from vault_platform.ops.iam_lint import IamLintInputError, Placement, lint_stacks, placement_of, report_lines
-from vault_platform.stacks.load_balancer_controller_policy import load_balancer_controller_statements
+from vault_platform.addons.aws_load_balancer_controller.policy import load_balancer_controller_statements
 
 ENVIRONMENTS = environment_names()
 

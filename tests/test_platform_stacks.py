@@ -26,14 +26,9 @@ from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.constructs.helm_addon import EXACT_CHART_VERSION, check_dependencies, validate_addons
 from vault_platform.errors import ConfigError
 from vault_platform.gitops.substitution import scan_cluster
-from vault_platform.stacks import addons
-from vault_platform.stacks.platform import (
-    REPO_ROOT,
-    ClusterPlatformStack,
-    Unavailable,
-    check_flux_variables,
-    configmap_data,
-)
+from vault_platform.addons import install_order, registry
+from vault_platform.gitops.contract import Unavailable, check_flux_variables, configmap_data
+from vault_platform.stacks.platform import REPO_ROOT, ClusterPlatformStack
 from vault_platform.ops.terraform_cli import missing_providers
 
 PLATFORM = {"tooling-platform": ("tooling", "tooling"), "application-platform": ("application", "application")}
@@ -105,7 +100,7 @@ def test_stack_dependencies_in_manifest_follow_stack_order(default_stacks):
 @pytest.mark.parametrize("platform", PLATFORM)
 def test_every_helm_release_is_pinned_to_the_registry_version(platform, default_stacks):
     releases = default_stacks[platform].resources("helm_release")
-    expected = {addon.release or addon.name: addon for addon in addons.CLUSTER_ADDONS}
+    expected = {chart.release or chart.name: chart for chart in install_order(registry().values())}
     assert {r["name"] for r in releases.values()} == set(expected)
     for release in releases.values():
         assert EXACT_CHART_VERSION.match(release["version"]), release
@@ -260,17 +255,19 @@ def test_platform_stack_for_a_cluster_the_environment_does_not_define(env, tmp_p
 
 @pytest.mark.parametrize("version", ["", "2.x", "~2.18.0", "^2.18", ">=2.18.0", "latest", "2.18"])
 def test_unpinned_chart_version_stops_synth(version):
+    charts = {name: addon.chart for name, addon in registry().items() if addon.chart is not None}
     with pytest.raises(ConfigError) as error:
-        validate_addons([addons.AWS_LOAD_BALANCER_CONTROLLER, replace(addons.FLUX, version=version), addons.FLUX_SYNC])
+        validate_addons([charts["aws-load-balancer-controller"], replace(charts["flux"], version=version), charts["flux-sync"]])
     assert one_line(error).startswith(f"addons.flux.version = {version!r}: is not one exact chart version of flux2")
 
 
 def test_missing_addon_dependency_names_both_addons():
+    charts = {name: addon.chart for name, addon in registry().items() if addon.chart is not None}
     with pytest.raises(ConfigError) as error:
-        check_dependencies([addons.AWS_LOAD_BALANCER_CONTROLLER, addons.FLUX_SYNC])
+        check_dependencies([charts["aws-load-balancer-controller"], charts["flux-sync"]])
     assert "add-on 'flux-sync' needs add-on 'flux', which this stack does not install" in one_line(error)
     with pytest.raises(ConfigError, match="listed after it"):
-        check_dependencies([addons.AWS_LOAD_BALANCER_CONTROLLER, addons.FLUX_SYNC, addons.FLUX])
+        check_dependencies([charts["aws-load-balancer-controller"], charts["flux-sync"], charts["flux"]])
 
 
 @pytest.mark.parametrize("url", ["git@gitlab.example.com:platform/vault-platform.git",

@@ -69,13 +69,13 @@ def test_check_versions_reports_a_changed_date_and_a_retired_major() -> None:
 
 def test_check_versions_reports_an_addon_without_a_default_for_a_version() -> None:
     from vault_platform.ops.check_versions import addon_differences
-    from vault_platform.constructs.eks import EKS_ADDONS
+    from vault_platform.addons import eks_managed_names
 
     def addon(name: str, default: bool) -> dict:
         return {"addonName": name, "addonVersions": [{"addonVersion": "v1.0.0-eksbuild.1", "compatibilities": [
             {"clusterVersion": "1.35", "defaultVersion": default}]}]}
-    assert addon_differences("1.35", [addon(name, True) for name in EKS_ADDONS]) == []
-    (line,) = addon_differences("1.35", [addon(name, name != "coredns") for name in EKS_ADDONS])
+    assert addon_differences("1.35", [addon(name, True) for name in eks_managed_names()]) == []
+    (line,) = addon_differences("1.35", [addon(name, name != "coredns") for name in eks_managed_names()])
     assert "coredns" in line and "1.35" in line
 
 
@@ -88,7 +88,7 @@ def test_check_versions_end_to_end_on_responses_botocore_validates() -> None:
     from botocore.stub import Stubber
 
     from vault_platform.ops.check_versions import check
-    from vault_platform.constructs.eks import EKS_ADDONS
+    from vault_platform.addons import eks_managed_names
 
     eks = boto3.client("eks", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
     rds = boto3.client("rds", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
@@ -102,7 +102,7 @@ def test_check_versions_end_to_end_on_responses_botocore_validates() -> None:
         for row in KUBERNETES_VERSIONS:
             eks_stub.add_response("describe_addon_versions", {"addons": [
                 {"addonName": name, "addonVersions": [{"addonVersion": "v1.0.0-eksbuild.1", "compatibilities": [
-                    {"clusterVersion": row.version, "defaultVersion": True}]}]} for name in EKS_ADDONS]},
+                    {"clusterVersion": row.version, "defaultVersion": True}]}]} for name in eks_managed_names()]},
                 {"kubernetesVersion": row.version})
         lines = check(eks, rds)
     assert lines == [f"postgres {POSTGRES_MAJOR_VERSIONS[0].version}: RDS lists no creatable version of it; "

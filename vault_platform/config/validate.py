@@ -34,9 +34,7 @@ from vault_platform.errors import ConfigError
 
 # EKS: 1-100 characters, starting alphanumeric, then alphanumerics, '-' and '_'.
 EKS_CLUSTER_NAME_LIMIT = 100
-# IAM role names are capped at 64 characters; the longest derived name is
-# "<cluster>-aws-load-balancer-controller" (cluster name + 30 characters).
-LONGEST_ROLE_SUFFIX = "-aws-load-balancer-controller"
+# IAM role names are capped at 64 characters; add-on roles are named "<cluster>-<suffix>".
 IAM_ROLE_NAME_LIMIT = 64
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
@@ -153,12 +151,17 @@ def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig) -
     full_name = env.cluster_name(cluster)
     if len(full_name) > EKS_CLUSTER_NAME_LIMIT:
         raise ConfigError(f"{field}.name", cluster.name, f"makes the EKS name '{full_name}' longer than EKS's {EKS_CLUSTER_NAME_LIMIT} characters", "shorten the environment or cluster name")
-    longest_role = full_name + LONGEST_ROLE_SUFFIX
+    # The longest add-on role suffix in the registry. Imported here, not at the top: the
+    # registry imports the construct library, which config loading must not need.
+    from vault_platform.addons import longest_role_suffix
+
+    suffix = longest_role_suffix()
+    longest_role = full_name + suffix
     if len(longest_role) > IAM_ROLE_NAME_LIMIT:
         raise ConfigError(
             f"{field}.name", cluster.name,
             f"makes the IAM role name '{longest_role}' longer than IAM's {IAM_ROLE_NAME_LIMIT} characters",
-            f"keep '<environment>-<cluster>' within {IAM_ROLE_NAME_LIMIT - len(LONGEST_ROLE_SUFFIX)} characters",
+            f"keep '<environment>-<cluster>' within {IAM_ROLE_NAME_LIMIT - len(suffix)} characters",
         )
     _check_supported(f"{field}.kubernetes_version", cluster.kubernetes_version, KUBERNETES_VERSIONS, "EKS Kubernetes version")
     for index, cidr in enumerate(cluster.public_access_cidrs):

@@ -1,6 +1,7 @@
 """An EKS cluster as this platform runs it: private API endpoint, secrets envelope-encrypted
 with a customer key, all control-plane logs kept, access entries (not aws-auth), an IAM
-OIDC provider for IRSA, managed node groups on encrypted volumes, and the core add-ons.
+OIDC provider for IRSA, managed node groups on encrypted volumes; its add-ons and their
+roles come from the add-on registry (``managed_addon``, ``irsa_role``).
 """
 
 from __future__ import annotations
@@ -48,9 +49,6 @@ from vault_platform.constructs.iam import IrsaRole, IrsaRoleProps
 from vault_platform.constructs.policy import allow, policy_document, service_assume_role_policy
 
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-# The EKS add-ons a cluster gets (EFS's only with efs_csi_driver), at EKS's default version
-# for the cluster's Kubernetes version (make check-versions asks EKS that one exists).
-EKS_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver")
 
 # Policy-gate findings accepted for resources created here (vault_platform/ops/policy_gate.py).
 CHECKOV_SUPPRESSIONS = {
@@ -78,8 +76,6 @@ class EksClusterProps:
     public_access_cidrs: tuple[str, ...] = ()
     admin_principal_arns: tuple[str, ...] = ()
     log_retention_days: int = 90
-    # The EFS CSI driver add-on with its IRSA role, for clusters that mount an EFS file system.
-    efs_csi_driver: bool = False
 
 
 def _managed_policy(partition: str, name: str) -> str:
@@ -156,7 +152,6 @@ class EksCluster(Construct):
 
         self.node_role = self._node_role(props)
         self.node_groups = [self._node_group(props, group) for group in props.node_groups]
-        self._addons(props)
 
     def irsa_role(self, id: str, *, role_suffix: str, namespace: str, service_account: str,
                   statements: tuple = (), managed_policies: tuple[str, ...] = ()) -> IrsaRole:
@@ -217,41 +212,14 @@ class EksCluster(Construct):
             launch_template=EksNodeGroupLaunchTemplate(id=template.id, version=Fn.tostring(template.latest_version)),
         )
 
-    def _addons(self, props: EksClusterProps) -> None:
-        cni_role = self.irsa_role("vpc-cni-irsa", role_suffix="vpc-cni", namespace="kube-system",
-                                  service_account="aws-node", managed_policies=("AmazonEKS_CNI_Policy",))
-        ebs_role = self.irsa_role(
-            "ebs-csi-irsa", role_suffix="ebs-csi", namespace="kube-system", service_account="ebs-csi-controller-sa",
-            managed_policies=("service-role/AmazonEBSCSIDriverPolicy",),
-            statements=(
-                # Encrypted volumes with the cluster's EBS key: the driver creates grants for
-                # EC2 to use the key on its behalf, and nothing else.
-                allow(["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], [props.ebs_kms_key_arn],
-                      Condition={"Bool": {"kms:GrantIsForAWSResource": "true"}}),
-                allow(["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
-                      [props.ebs_kms_key_arn]),
-            ),
+    def managed_addon(self, name: str, *, role_arn: str | None = None, needs_nodes: bool = False) -> EksAddon:
+        """An EKS add-on at EKS's default version for the cluster's Kubernetes version, so an
+        upgrade of the control plane brings matching add-ons (the platform team pins when it
+        must). needs_nodes: a Deployment, created after the node groups. Which add-ons a
+        cluster gets is the registry's (vault_platform/addons/)."""
+        return EksAddon(
+            self, f"addon-{name}", cluster_name=self.cluster_name, addon_name=name,
+            service_account_role_arn=role_arn,
+            resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+            depends_on=self.node_groups if needs_nodes else None,
         )
-        # Versions are left to EKS's default for the cluster version, so an upgrade of the
-        # control plane brings matching add-ons; the platform team pins when it must.
-        roles = {"vpc-cni": cni_role.arn, "aws-ebs-csi-driver": ebs_role.arn}
-        if props.efs_csi_driver:
-            # Only the controller calls the EFS API (it creates an access point per volume);
-            # the nodes mount over NFS without IAM, so their service account needs no role.
-            efs_role = self.irsa_role(
-                "efs-csi-irsa", role_suffix="efs-csi", namespace="kube-system", service_account="efs-csi-controller-sa",
-                managed_policies=("service-role/AmazonEFSCSIDriverPolicy",),
-            )
-            roles["aws-efs-csi-driver"] = efs_role.arn
-        for name in EKS_ADDONS:
-            if name == "aws-efs-csi-driver" and not props.efs_csi_driver:
-                continue
-            role_arn = roles.get(name)
-            # coredns and the CSI controllers are Deployments: they need nodes first.
-            needs_nodes = name in ("coredns", "aws-ebs-csi-driver", "aws-efs-csi-driver")
-            EksAddon(
-                self, f"addon-{name}", cluster_name=self.cluster_name, addon_name=name,
-                service_account_role_arn=role_arn,
-                resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
-                depends_on=self.node_groups if needs_nodes else None,
-            )

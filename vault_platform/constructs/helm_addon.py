@@ -1,7 +1,7 @@
 """A cluster add-on installed as one Helm release, from a pinned chart version.
 
-Add-ons are declared as module-level ``HelmAddonProps`` defaults (``stacks/addons.py``)
-and installed together by ``install_addons``, which refuses, before any construct exists,
+Add-ons declare their chart as ``HelmAddonProps`` in their module (``vault_platform/addons/``)
+and are installed together by ``install_addons``, which refuses, before any construct exists,
 a chart version that is not one exact release and an add-on whose dependencies are not
 installed with it. Values are handed to Helm as one JSON document (JSON is YAML), so a
 value Terraform only knows at apply time (a role ARN by cross-stack reference) sits in the
@@ -35,7 +35,8 @@ def _no_values() -> Mapping[str, object]:
 class HelmAddonProps:
     """name: the add-on's name in the registry (what dependencies refer to). release: the
     Helm release name. depends_on: add-ons that must be installed first, in this stack.
-    values: the chart's values; strings may carry Terraform tokens. create_namespace: let
+    needs: other resources of the stack it must wait for, by the name the stack gives them
+    in ``install_addons(resources=...)`` (a namespace, a ConfigMap it reads). values: the chart's values; strings may carry Terraform tokens. create_namespace: let
     Helm create ``namespace`` (for a namespace no other resource of the stack manages)."""
 
     name: str
@@ -46,6 +47,7 @@ class HelmAddonProps:
     release: str = ""  # default: the add-on name
     description: str = ""
     depends_on: tuple[str, ...] = ()
+    needs: tuple[str, ...] = ()
     create_namespace: bool = False
     values: Mapping[str, object] = field(default_factory=_no_values)
     # Seconds Helm waits for the release's workloads to become ready.
@@ -135,14 +137,29 @@ def validate_addons(addons: Sequence[HelmAddonProps]) -> None:
     check_dependencies(addons)
 
 
+def check_needs(addons: Sequence[HelmAddonProps], resources: Mapping[str, object]) -> None:
+    """Every resource an add-on needs is one the stack names (its value may be None: a
+    resource this environment does not create, e.g. the deploy key Secret over https)."""
+    for addon in addons:
+        for name in addon.needs:
+            if name not in resources:
+                raise ConfigError(
+                    f"addons.{addon.name}.needs", name,
+                    f"add-on '{addon.name}' waits for resource '{name}', which this stack does not name",
+                    f"pass '{name}' in install_addons(resources=...), or drop it from the add-on's needs",
+                )
+
+
 def install_addons(scope: Construct, addons: Sequence[HelmAddonProps], *, provider: TerraformProvider,
-                   after: Mapping[str, Sequence[ITerraformDependable]] | None = None) -> dict[str, HelmAddon]:
-    """Install ``addons`` in order, each after the add-ons it depends on and after the
-    resources ``after`` lists for it by add-on name (a namespace, a ConfigMap it reads)."""
+                   resources: Mapping[str, ITerraformDependable | None] | None = None) -> dict[str, HelmAddon]:
+    """Install ``addons`` in order, each after the stack ``resources`` it needs and the
+    add-ons it depends on (both declared in its props)."""
+    resources = resources or {}
     validate_addons(addons)
+    check_needs(addons, resources)
     installed: dict[str, HelmAddon] = {}
     for addon in addons:
-        needs = [installed[name].release for name in addon.depends_on]
-        installed[addon.name] = HelmAddon(scope, addon.name, addon, provider=provider,
-                                          depends_on=[*(after or {}).get(addon.name, ()), *needs])
+        needs = [resources[name] for name in addon.needs if resources[name] is not None]
+        before = [installed[name].release for name in addon.depends_on]
+        installed[addon.name] = HelmAddon(scope, addon.name, addon, provider=provider, depends_on=[*needs, *before])
     return installed

@@ -14,20 +14,20 @@ Places (the names flows use; places.py finds them in the stacks):
   postgres, efs        the RDS instance and the EFS mount targets
 where <cluster> is ``tooling`` or ``application`` (the roles, whatever the clusters' names).
 
-Webhook ports are the pinned charts' defaults (values of the chart version in flux/ or
-stacks/addons.py), each the container port the API server calls:
-  cert-manager v1.17.1 ``webhook.securePort`` 10250; external-secrets 0.17.0 ``webhook.port``
-  10250; aws-load-balancer-controller chart 1.13.0 ``webhookBindPort`` 9443; vault 0.30.0
-  ``injector.port`` 8080; istiod 1.24.2 sidecar-injector/validation webhook targetPort 15017.
+Admission webhooks are the add-ons' own declarations (``webhooks`` in vault_platform/addons/,
+each the container port of the pinned chart's default that the API server calls): every
+cluster gets a flow to each webhook of the add-ons that run on its kind.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vault_platform.addons import addons_for
+from vault_platform.addons.vault import VAULT_PORT as VAULT_API
+from vault_platform.cluster_roles import APPLICATION, TOOLING
 from vault_platform.constructs.rds import POSTGRES_PORT as POSTGRES
 from vault_platform.stacks.application import KUBERNETES_API_PORT as KUBERNETES_API
-from vault_platform.stacks.tooling import VAULT_PORT as VAULT_API
 from vault_platform.stacks.vpn import DNS_PORT as DNS
 
 TCP, UDP = "tcp", "udp"
@@ -36,11 +36,6 @@ KUBELET = 10250
 VAULT_RAFT = 8201  # cluster_address of the raft HCL in flux/infrastructure/vault/helmrelease.yaml
 NFS = 2049
 HTTPS = 443  # the interface endpoints' rule (constructs/vpc.py)
-LOAD_BALANCER_CONTROLLER_WEBHOOK = 9443
-CERT_MANAGER_WEBHOOK = 10250
-EXTERNAL_SECRETS_WEBHOOK = 10250
-VAULT_INJECTOR_WEBHOOK = 8080
-ISTIOD_WEBHOOK = 15017
 # Istio gateway chart 1.24.2, values.yaml service.ports: status-port, http2, https; the
 # targets listen on the same ports.
 ISTIO_GATEWAY_PORTS = (15021, 80, 443)
@@ -86,9 +81,13 @@ LOAD_BALANCED_SERVICES = (
 )
 
 
-def _webhooks(cluster: str, hooks: tuple[tuple[str, int], ...]) -> tuple[Flow, ...]:
-    return tuple(Flow(f"{cluster}-api-to-{name}-webhook", f"{cluster}.api", f"{cluster}.pods", port,
-                      f"the {cluster} API server calls the {name} admission webhook") for name, port in hooks)
+def _webhooks(cluster: str) -> tuple[Flow, ...]:
+    """One flow per admission webhook of the add-ons that run on ``cluster`` (a kind: the
+    flows name clusters by kind). Add-ons behind a feature switch declare none today; one
+    that did would need the switch on its flow."""
+    return tuple(Flow(f"{cluster}-api-to-{hook.name}-webhook", f"{cluster}.api", f"{cluster}.pods", hook.port,
+                      f"the {cluster} API server calls the {hook.name} admission webhook")
+                 for addon in addons_for(cluster) for hook in addon.webhooks)
 
 
 FLOWS: tuple[Flow, ...] = (
@@ -134,11 +133,8 @@ FLOWS: tuple[Flow, ...] = (
         Flow(f"{cluster}-nodes-to-api", f"{cluster}.pods", f"{cluster}.api", KUBERNETES_API, "kubelets and controllers call the API"),
         Flow(f"{cluster}-api-to-kubelet", f"{cluster}.api", f"{cluster}.pods", KUBELET, "logs, exec, port-forward, metrics"),
     )),
-    *_webhooks("tooling", (("aws-load-balancer-controller", LOAD_BALANCER_CONTROLLER_WEBHOOK),
-                           ("cert-manager", CERT_MANAGER_WEBHOOK), ("external-secrets", EXTERNAL_SECRETS_WEBHOOK))),
-    *_webhooks("application", (("aws-load-balancer-controller", LOAD_BALANCER_CONTROLLER_WEBHOOK),
-                               ("external-secrets", EXTERNAL_SECRETS_WEBHOOK), ("vault-injector", VAULT_INJECTOR_WEBHOOK),
-                               ("istiod", ISTIOD_WEBHOOK))),
+    *_webhooks(TOOLING),
+    *_webhooks(APPLICATION),
 )
 
 # Openings no flow needs that stay, each with its reason: (rule id suffix, reason). The

@@ -4,7 +4,8 @@ The platform stack of each cluster writes these keys into the ConfigMap
 ``flux-system/platform-vars``; Flux Kustomizations under ``flux/`` read them with
 ``postBuild.substituteFrom`` as ``${KEY}``. This module is the one list of keys both sides
 are tested against: a manifest may use only keys listed for its cluster, and the ConfigMap
-must carry every key a manifest of its cluster uses.
+must carry every key a manifest of its cluster uses. The IRSA role keys are not written
+here: each add-on declares its own (``role_arn_var`` in vault_platform/addons/).
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from dataclasses import dataclass
 CONFIGMAP_NAMESPACE = "flux-system"
 CONFIGMAP_NAME = "platform-vars"
 
-TOOLING = "tooling"
-APPLICATION = "application"
-BOTH = (TOOLING, APPLICATION)
+from vault_platform.cluster_roles import APPLICATION, BOTH, TOOLING  # noqa: F401 (re-exported)
 
 EFS = "tooling.efs_enabled"
 
@@ -35,7 +34,7 @@ class PlatformVar:
     feature: str | None = None
 
 
-PLATFORM_VARS: tuple[PlatformVar, ...] = (
+_FIXED_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("ENVIRONMENT_NAME", BOTH, "Environment name, the prefix of every AWS name (e.g. demo)."),
     PlatformVar("AWS_REGION", BOTH, "Region the cluster runs in."),
     PlatformVar("AWS_ACCOUNT_ID", BOTH, "Account the cluster runs in."),
@@ -45,12 +44,8 @@ PLATFORM_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("VAULT_HOSTNAME", BOTH, "Vault's private DNS name (vault.<private zone>)."),
     PlatformVar("PRIVATE_ZONE_NAME", BOTH, "Route 53 private zone shared by both VPCs (e.g. tooling.internal)."),
     PlatformVar("PRIVATE_ZONE_ID", BOTH, "Id of that zone, for external-dns's zone filter."),
-    PlatformVar("EXTERNAL_DNS_ROLE_ARN", BOTH, "IRSA role of external-dns (kube-system/external-dns)."),
-    PlatformVar("EXTERNAL_SECRETS_ROLE_ARN", BOTH, "IRSA role of External Secrets Operator (external-secrets/external-secrets)."),
     PlatformVar("EBS_KMS_KEY_ARN", BOTH, "KMS key that encrypts the cluster's EBS volumes (gp3 StorageClass)."),
     PlatformVar("VAULT_KMS_KEY_ID", (TOOLING,), "KMS key id of Vault's awskms auto-unseal."),
-    PlatformVar("VAULT_ROLE_ARN", (TOOLING,), "IRSA role of Vault's server pods (vault/vault), allowed to use the unseal key."),
-    PlatformVar("GITLAB_RUNNER_ROLE_ARN", (TOOLING,), "IRSA role of the GitLab runner's build pods (gitlab-runner/gitlab-runner-build), ECR push."),
     PlatformVar("ECR_REGISTRY", (TOOLING,), "ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)."),
     PlatformVar("GITLAB_URL", (TOOLING,), "GitLab instance the runner registers with: the environment's [ci] gitlab_url (https, no path)."),
     PlatformVar("EFS_FILE_SYSTEM_ID", (TOOLING,), "EFS file system for shared tooling storage (StorageClass efs-shared provisions on it).",
@@ -67,6 +62,17 @@ PLATFORM_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("DATABASE_MASTER_SECRET_ARN", (TOOLING,), "Secrets Manager secret (managed by RDS) with the master credentials Vault's database engine starts from; readable by the External Secrets role."),
     PlatformVar("VAULT_CA_CERT_B64", (APPLICATION,), "Base64 PEM of the private CA that signs Vault's listener certificate (the tooling platform stack makes it; its key pair is the Secret cert-manager/vault-ca-keypair in the tooling cluster)."),
 )
+
+
+def _role_vars() -> tuple[PlatformVar, ...]:
+    """The IRSA role ARNs, one key per add-on that declares one (vault_platform/addons/)."""
+    from vault_platform.addons import registry
+
+    return tuple(PlatformVar(addon.role_arn_var, addon.cluster_roles, addon.role_arn_description, feature=addon.feature)
+                 for addon in registry().values() if addon.role_arn_var)
+
+
+PLATFORM_VARS: tuple[PlatformVar, ...] = _FIXED_VARS + _role_vars()
 
 
 def keys_for(cluster: str, features_off: Collection[str] = ()) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterable, Mapping
 
 from vault_platform.config.versions import KUBERNETES_VERSIONS, POSTGRES_MAJOR_VERSIONS
-from vault_platform.constructs.eks import EKS_ADDONS
+from vault_platform.addons import eks_managed_names
 
 
 def kubernetes_differences(cluster_versions: Iterable[Mapping]) -> list[str]:
@@ -42,7 +42,7 @@ def addon_differences(kubernetes_version: str, addons: Iterable[Mapping]) -> lis
                     if any(c.get("defaultVersion") for v in addon.get("addonVersions", []) for c in v.get("compatibilities", [])
                            if c.get("clusterVersion") == kubernetes_version)}
     return [f"kubernetes {kubernetes_version}: EKS add-on {name} has no default version for it; pin one in "
-            "constructs/eks.py or keep the previous Kubernetes version" for name in EKS_ADDONS if name not in with_default]
+            "vault_platform/addons/ or keep the previous Kubernetes version" for name in eks_managed_names() if name not in with_default]
 
 
 def postgres_differences(engine_versions: Iterable[Mapping]) -> list[str]:

@@ -4,19 +4,27 @@ shared with it, its API open to Vault's TokenReview, and the demo app's PostgreS
 
 from __future__ import annotations
 
-from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
+from vault_platform.addons.external_secrets import RDS_MASTER_SECRET_NAMES
+from vault_platform.cluster_roles import APPLICATION
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.dns import associate_zone
+from vault_platform.constructs.kms import KmsKey, KmsKeyProps
 from vault_platform.constructs.peering import VpcPeering, VpcPeeringProps
-from vault_platform.constructs.policy import allow, policy_document
+from vault_platform.constructs.policy import allow
 from vault_platform.constructs.rds import Postgres, PostgresProps
-from vault_platform.stacks.base import PlatformStack, cluster_addon_roles, cluster_foundation, plain_key
+from vault_platform.stacks.addon_roles import build_addons, output_roles
+from vault_platform.stacks.base import PlatformStack, cluster_foundation, demo_database_identifier
 from vault_platform.stacks.tooling import ToolingStack
 
 KUBERNETES_API_PORT = 443
+
+# IAM lint findings accepted for the database key's policy (vault_platform/ops/iam_lint.py).
+PARLIAMENT_ACCEPTED = {
+    ("RESOURCE_STAR", "ToolingExternalSecretsReadsMasterSecret"): "in a key policy Resource '*' is the key itself",
+}
 
 
 class ApplicationStack(PlatformStack):
@@ -30,8 +38,8 @@ class ApplicationStack(PlatformStack):
         foundation = cluster_foundation(self, name, config.network, config.cluster)
         self.logs_key, self.ebs_key, self.secrets_key = foundation.logs_key, foundation.ebs_key, foundation.secrets_key
         self.vpc, self.cluster = foundation.vpc, foundation.cluster
-        self.database_key = plain_key(self, "database-key", f"{name}/database", "PostgreSQL storage, backups and master secret", account)
-        self.addon_roles = cluster_addon_roles(self.cluster, account, tooling.zone.zone.arn, env.name)
+        self.database_key = self._database_key(name, tooling)
+        self.addon_roles = build_addons(self, foundation, APPLICATION, zone_arn=tooling.zone.zone.arn)
 
         self.peering = VpcPeering(self, "peering", VpcPeeringProps(
             name=f"{name}-to-{tooling.cluster_name}",
@@ -55,7 +63,7 @@ class ApplicationStack(PlatformStack):
         )
 
         self.database = Postgres(self, "database", PostgresProps(
-            name=f"{name}-demo", database=config.database, vpc_id=self.vpc.vpc_id,
+            name=demo_database_identifier(name), database=config.database, vpc_id=self.vpc.vpc_id,
             subnet_ids=self.vpc.private_subnet_ids, kms_key_arn=self.database_key.arn,
             clients=(
                 ("application-cluster", self.cluster.cluster_security_group_id),
@@ -63,21 +71,36 @@ class ApplicationStack(PlatformStack):
                 ("vault", tooling.cluster.cluster_security_group_id),
             ),
         ))
-        # Vault's database engine starts from the RDS-managed master secret, which the
-        # tooling cluster's External Secrets role may read: this one secret, nothing else.
-        IamRolePolicy(
-            self, "external-secrets-reads-database-master-secret", name=f"{name}-database-master-secret",
-            role=tooling.addon_roles.external_secrets.role.id,
-            policy=policy_document([
-                allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], [self.database.master_secret_arn]),
-                allow(["kms:Decrypt"], [self.database_key.arn],
-                      Condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{env.region}.amazonaws.com"}}),
-            ]),
-        )
         self._outputs()
 
+    def _database_key(self, name: str, tooling: ToolingStack) -> KmsKey:
+        """The key of the database's storage, backups and RDS-managed master secret.
+
+        Vault's database engine starts from that master secret, which the tooling cluster's
+        External Secrets reads (its own role grants the secret: addons/external_secrets.py).
+        Reading it decrypts with this key, so this stack's key policy names that role, for
+        Secrets Manager's decryption of RDS-managed secrets only. The grant lives here, on
+        the resource this stack owns, instead of a policy attached to the tooling stack's
+        role (a stack never edits what another owns); the role exists before this stack
+        deploys, as KMS requires of a principal in a key policy.
+        """
+        account = self.account
+        reader = tooling.addon_roles["external-secrets"].arn
+        secrets = f"arn:{account.partition}:secretsmanager:{account.region}:{account.account_id}:secret:{RDS_MASTER_SECRET_NAMES}"
+        return KmsKey(self, "database-key", KmsKeyProps(
+            alias=f"{name}/database", description="PostgreSQL storage, backups and master secret",
+            account_id=account.account_id, partition=account.partition,
+            extra_statements=(allow(
+                ["kms:Decrypt"], "*", sid="ToolingExternalSecretsReadsMasterSecret", Principal={"AWS": reader},
+                # Secrets Manager decrypts with the secret's ARN as encryption context
+                # (Secrets Manager user guide, "Secret encryption and decryption").
+                Condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{account.region}.amazonaws.com"},
+                           "StringLike": {"kms:EncryptionContext:SecretARN": secrets}},
+            ),),
+        ))
+
     def _outputs(self) -> None:
-        cluster, roles = self.cluster, self.addon_roles
+        cluster = self.cluster
         self.output("cluster_name", cluster.cluster_name, "EKS name of the application cluster")
         self.output("cluster_endpoint", cluster.endpoint, "API endpoint of the application cluster")
         self.output("cluster_certificate_authority", cluster.certificate_authority_data, "Base64 CA of the application cluster API")
@@ -88,9 +111,7 @@ class ApplicationStack(PlatformStack):
         self.output("private_subnet_ids", self.vpc.private_subnet_ids, "Private subnets, one per zone")
         self.output("peering_connection_id", self.peering.connection_id, "Peering to the tooling VPC")
         self.output("ebs_kms_key_arn", self.ebs_key.arn, "KMS key of the cluster's EBS volumes")
-        self.output("load_balancer_controller_role_arn", roles.load_balancer_controller.arn, "IRSA role of kube-system/aws-load-balancer-controller")
-        self.output("external_dns_role_arn", roles.external_dns.arn, "IRSA role of kube-system/external-dns")
-        self.output("external_secrets_role_arn", roles.external_secrets.arn, "IRSA role of external-secrets/external-secrets")
+        output_roles(self, self.addon_roles)
         self.output("database_address", self.database.address, "Host name of the demo PostgreSQL")
         self.output("database_port", self.database.port, "Port of the demo PostgreSQL")
         self.output("database_name", self.database.database_name, "Database of the demo app")

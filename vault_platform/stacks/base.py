@@ -1,6 +1,6 @@
-"""What every AWS stack of an environment shares: provider, backend, account, the keys and
-the IRSA roles both clusters have. Kept here so the two cluster stacks differ only in what
-really differs between them."""
+"""What every AWS stack of an environment shares: provider, backend, account, and the keys,
+VPC and EKS cluster each cluster stack builds the same way. Kept here so the cluster stacks
+differ only in what really differs between them (their add-ons: stacks/addon_roles.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from constructs import Construct
 
 from vault_platform.config.model import ClusterConfig, EnvironmentConfig, NetworkConfig
 from vault_platform.constructs.eks import EksCluster, EksClusterProps
-from vault_platform.constructs.iam import IrsaRole
 from vault_platform.constructs.kms import KmsKey, KmsKeyProps
-from vault_platform.constructs.policy import allow
 from vault_platform.constructs.vpc import Vpc, VpcProps
 from vault_platform.state_backend import session_name, state_backend, state_path  # noqa: F401 (state_path re-exported)
 
@@ -132,11 +130,9 @@ class ClusterFoundation:
     cluster: EksCluster
 
 
-def cluster_foundation(stack: PlatformStack, name: str, network: NetworkConfig, cluster: ClusterConfig, *,
-                       efs_csi_driver: bool = False) -> ClusterFoundation:
+def cluster_foundation(stack: PlatformStack, name: str, network: NetworkConfig, cluster: ClusterConfig) -> ClusterFoundation:
     """Keys, VPC and EKS cluster of one cluster stack, with fixed construct ids (so the
-    Terraform addresses are the same in both stacks and across refactors). efs_csi_driver:
-    the cluster mounts an EFS file system (the tooling stack's, when enabled)."""
+    Terraform addresses are the same in both stacks and across refactors)."""
     env, account = stack.env, stack.account
     logs = logs_key(stack, "logs-key", f"{name}/logs", account)
     ebs = ebs_key(stack, "ebs-key", f"{name}/ebs", account)
@@ -151,40 +147,16 @@ def cluster_foundation(stack: PlatformStack, name: str, network: NetworkConfig, 
         secrets_kms_key_arn=secrets.arn, ebs_kms_key_arn=ebs.arn, log_kms_key_arn=logs.arn,
         node_groups=cluster.node_groups, partition=account.partition, public_access_cidrs=cluster.public_access_cidrs,
         admin_principal_arns=cluster.admin_principal_arns, log_retention_days=cluster.log_retention_days,
-        efs_csi_driver=efs_csi_driver,
     ))
     return ClusterFoundation(logs, ebs, secrets, vpc, eks)
 
 
-@dataclass(frozen=True)
-class ClusterAddonRoles:
-    load_balancer_controller: IrsaRole
-    external_dns: IrsaRole
-    external_secrets: IrsaRole
+def demo_database_identifier(cluster_name: str) -> str:
+    """The RDS identifier of the demo PostgreSQL of the application cluster ``cluster_name``
+    (its EKS name): the application stack names the instance so, and the tooling stack
+    derives the instance's ARN from it without reading the application stack."""
+    return f"{cluster_name}-demo"
 
 
-def cluster_addon_roles(cluster: EksCluster, account: AccountContext, zone_arn: str, env_name: str) -> ClusterAddonRoles:
-    """The IRSA roles every cluster's add-ons need, each bound to one service account."""
-    from vault_platform.stacks.load_balancer_controller_policy import load_balancer_controller_statements
-
-    load_balancer_controller = cluster.irsa_role(
-        "aws-load-balancer-controller-irsa", role_suffix="aws-load-balancer-controller", namespace="kube-system",
-        service_account="aws-load-balancer-controller",
-        statements=load_balancer_controller_statements(cluster.name),
-    )
-    external_dns = cluster.irsa_role(
-        "external-dns-irsa", role_suffix="external-dns", namespace="kube-system", service_account="external-dns",
-        statements=(
-            allow(["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:ListTagsForResource"], [zone_arn]),
-            allow(["route53:ListHostedZones"], "*"),  # listing cannot be scoped to a zone
-        ),
-    )
-    # ESO reads secrets of this environment only: names under "<environment>/".
-    secret_prefix = (f"arn:{account.partition}:secretsmanager:{account.region}:{account.account_id}:"
-                     f"secret:{env_name}/*")
-    external_secrets = cluster.irsa_role(
-        "external-secrets-irsa", role_suffix="external-secrets", namespace="external-secrets",
-        service_account="external-secrets",
-        statements=(allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], [secret_prefix]),),
-    )
-    return ClusterAddonRoles(load_balancer_controller, external_dns, external_secrets)
+def db_instance_arn(account: AccountContext, identifier: str) -> str:
+    return f"arn:{account.partition}:rds:{account.region}:{account.account_id}:db:{identifier}"

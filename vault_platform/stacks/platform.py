@@ -17,9 +17,6 @@ Kustomization (``<gitops.path>/<cluster>``). Everything else is Flux's, from flu
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from cdktf import (
@@ -41,15 +38,17 @@ from cdktf_cdktf_provider_kubernetes.storage_class_v1 import StorageClassV1, Sto
 from cdktf_cdktf_provider_tls.provider import TlsProvider
 from constructs import Construct
 
-from vault_platform.gitops import platform_vars
+from vault_platform.addons import ChartContext, addons_for, install_order
+from vault_platform.addons.flux import FLUX_NAMESPACE, NAMESPACE_RESOURCE
+from vault_platform.addons.flux_sync import GIT_SECRET_RESOURCE, PLATFORM_VARS_RESOURCE
+from vault_platform.addons.vault import VAULT_PORT
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.helm_addon import HelmAddonProps, install_addons, validate_addons
 from vault_platform.constructs.vault_ca import VaultCa, VaultCaProps
-from vault_platform.errors import ConfigError
-from vault_platform.gitops.substitution import required_variables
-from vault_platform.stacks import addons
+from vault_platform.gitops import platform_vars
+from vault_platform.gitops.contract import Unavailable, check_flux_variables, cluster_role, configmap_data, features_off
 from vault_platform.stacks.application import ApplicationStack
-from vault_platform.stacks.tooling import VAULT_PORT, ToolingStack
+from vault_platform.stacks.tooling import ToolingStack
 from vault_platform.state_backend import state_backend
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -71,29 +70,6 @@ KNOWN_HOSTS_VARIABLE = "flux_git_known_hosts"
 KEY_REVISION_VARIABLE = "flux_git_ssh_key_revision"
 
 
-@dataclass(frozen=True)
-class Unavailable:
-    """A platform var the environment cannot fill, and the config field that decides it."""
-
-    field: str
-    value: object
-
-
-def cluster_role(env: EnvironmentConfig, cluster: str) -> str:
-    """The role (platform_vars.TOOLING / APPLICATION) of the cluster the environment names ``cluster``."""
-    roles = {env.tooling.cluster.name: platform_vars.TOOLING, env.application.cluster.name: platform_vars.APPLICATION}
-    if cluster not in roles:
-        raise ConfigError("cluster", cluster, f"is not a cluster of environment '{env.name}' ({env.source or 'in memory'})",
-                          f"use one of: {', '.join(roles)}")
-    return roles[cluster]
-
-
-def features_off(env: EnvironmentConfig) -> frozenset[str]:
-    """The feature switches of platform_vars.py (dotted config fields) this environment turns off."""
-    switches = {var.feature for var in platform_vars.PLATFORM_VARS if var.feature is not None}
-    return frozenset(switch for switch in switches if not functools.reduce(getattr, switch.split("."), env))
-
-
 def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, application: ApplicationStack,
                     vault_ca: VaultCa | None = None) -> dict[str, object]:
     """Key -> value (literal or cross-stack token) of the cluster's platform-vars ConfigMap.
@@ -113,8 +89,6 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
         "VAULT_HOSTNAME": tooling.vault_hostname,
         "PRIVATE_ZONE_NAME": tooling.zone.name,
         "PRIVATE_ZONE_ID": tooling.zone.zone_id,
-        "EXTERNAL_DNS_ROLE_ARN": own.addon_roles.external_dns.arn,
-        "EXTERNAL_SECRETS_ROLE_ARN": own.addon_roles.external_secrets.arn,
         "EBS_KMS_KEY_ARN": own.ebs_key.arn,
         "DATABASE_HOST": application.database.address,
         "DATABASE_PORT": Fn.tostring(application.database.port),  # ConfigMap values are strings
@@ -123,8 +97,6 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
     if role == platform_vars.TOOLING:
         values.update({
             "VAULT_KMS_KEY_ID": tooling.vault_unseal_key.key_id,
-            "VAULT_ROLE_ARN": tooling.vault_role.arn,
-            "GITLAB_RUNNER_ROLE_ARN": tooling.gitlab_runner_role.arn,
             "ECR_REGISTRY": f"{tooling.account.account_id}.dkr.ecr.{env.region}.amazonaws.com",
             # The instance CI's OIDC roles trust is the one the runner serves.
             "GITLAB_URL": env.ci.gitlab_url,
@@ -140,94 +112,23 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
             values["EFS_ACCESS_POINT_ID"] = tooling.efs.access_point_id
     else:
         values["VAULT_CA_CERT_B64"] = Fn.base64encode(vault_ca.certificate_pem) if vault_ca is not None else no_ca
+    # Each add-on's role, under the key it declares (vault_platform/addons/).
+    values.update({addon.role_arn_var: own.addon_roles[addon.name].arn
+                   for addon in addons_for(role, env) if addon.role_arn_var})
     return values
 
 
-def configmap_data(role: str, values: Mapping[str, object], off: Collection[str] = ()) -> dict[str, str]:
-    """Exactly the keys platform_vars.py lists for the cluster, less those of the feature
-    switches in ``off`` (``features_off``), each with a value."""
-    expected = platform_vars.keys_for(role, off)
-    for key in expected:
-        value = values.get(key)
-        if isinstance(value, Unavailable):
-            raise ConfigError(
-                value.field, value.value, f"leaves {key} of the {role} cluster's platform-vars without a value",
-                f"enable it, or drop {key} from the {role} keys in vault_platform/gitops/platform_vars.py (and from flux/)",
-            )
-        if value is None or value == "":
-            raise ConfigError(
-                f"platform-vars.{key}", value,
-                f"vault_platform/gitops/platform_vars.py lists {key} for the {role} cluster but the platform stack gives it no value",
-                "add its value to platform_values() in vault_platform/stacks/platform.py",
-            )
-    optional = platform_vars.optional_keys_for(role)
-    for key in values:
-        if key in optional and optional[key] in off:
-            raise ConfigError(
-                optional[key], False, f"turns {key} off for the {role} cluster but platform_values() still gives it a value",
-                "give the value only when the feature is on (vault_platform/stacks/platform.py)",
-            )
-        if key not in expected:
-            raise ConfigError(
-                f"platform-vars.{key}", "<a value>",
-                f"has a value in platform_values() but vault_platform/gitops/platform_vars.py does not list it for the {role} cluster",
-                f"list {key} for {role} in platform_vars.py with a description, or remove the value",
-            )
-    return {key: values[key] for key in expected}  # type: ignore[misc] - checked above
-
-
-def check_flux_variables(role: str, keys: tuple[str, ...] | list[str], env: EnvironmentConfig, repo_root: Path) -> None:
-    """Every ${VAR} the cluster's Flux tree needs is a key of its platform-vars, and none is
-    a key that only some environments have (whatever this environment's switches)."""
-    entry = f"{env.gitops.path}/{role}"
-    required = dict(required_variables(repo_root, entry))
-    optional = platform_vars.optional_keys_for(role)
-    for name, files in required.items():
-        if name in optional:
-            raise ConfigError(
-                f"${{{name}}}", files[0],
-                f"is substituted without a default by the {role} cluster's Flux tree ({entry}) but "
-                f"{platform_vars.CONFIGMAP_NAME} has {name} only where {optional[name]} is on",
-                f"write ${{{name}:=<default>}} in flux/, or make {name} a key of every environment in "
-                "vault_platform/gitops/platform_vars.py",
-            )
-    unknown = [name for name in required if name not in keys]
-    if unknown:
-        name = unknown[0]
-        more = f" (and {', '.join(unknown[1:])})" if unknown[1:] else ""
-        raise ConfigError(
-            f"${{{name}}}", required[name][0],
-            f"is substituted by the {role} cluster's Flux tree ({entry}) but ConfigMap "
-            f"{platform_vars.CONFIGMAP_NAMESPACE}/{platform_vars.CONFIGMAP_NAME} has no key {name}{more}",
-            f"list {name} for {role} in vault_platform/gitops/platform_vars.py and give it a value in "
-            f"vault_platform/stacks/platform.py, or write ${{{name}:=default}} in flux/",
-        )
-
-
 def cluster_addons(role: str, env: EnvironmentConfig, own: ToolingStack | ApplicationStack) -> tuple[HelmAddonProps, ...]:
-    """The registry's add-ons with what only this cluster's stack knows merged in."""
-    gitops = env.gitops
-    repository_spec: dict[str, object] = {"url": gitops.url, "ref": {"branch": gitops.branch}, "interval": gitops.interval}
-    if gitops.secret_name:
-        repository_spec["secretRef"] = {"name": gitops.secret_name}
-    return (
-        addons.AWS_LOAD_BALANCER_CONTROLLER.with_values({
-            "clusterName": own.cluster.cluster_name,
-            "region": env.region,
-            "vpcId": own.vpc.vpc_id,
-            "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": own.addon_roles.load_balancer_controller.arn}},
-        }),
-        addons.FLUX,
-        addons.FLUX_SYNC.with_values({
-            "gitRepository": {"spec": repository_spec},
-            "kustomization": {"spec": {
-                "path": f"{gitops.path}/{role}",
-                "interval": gitops.interval,
-                "prune": True,
-                "postBuild": {"substituteFrom": [{"kind": "ConfigMap", "name": platform_vars.CONFIGMAP_NAME}]},
-            }},
-        }),
+    """The charts of the add-ons that run on this cluster, in dependency order, with what
+    only this cluster's stack knows merged in (each add-on's ``chart_values``)."""
+    cluster = ChartContext(
+        cluster_name=own.cluster.cluster_name, region=env.region, vpc_id=own.vpc.vpc_id,
+        role_arns={name: irsa.arn for name, irsa in own.addon_roles.items()},
+        gitops=env.gitops, flux_path=f"{env.gitops.path}/{role}",
     )
+    by_name = {addon.name: addon for addon in addons_for(role, env)}
+    return tuple(chart.with_values(by_name[chart.name].chart_values(cluster)) if by_name[chart.name].chart_values else chart
+                 for chart in install_order(by_name.values()))
 
 
 class ClusterPlatformStack(TerraformStack):
@@ -275,7 +176,7 @@ class ClusterPlatformStack(TerraformStack):
             ), kubernetes=kubernetes)
 
         namespace = NamespaceV1(self, "flux-system-namespace", provider=kubernetes,
-                                metadata=NamespaceV1Metadata(name=addons.FLUX_NAMESPACE))
+                                metadata=NamespaceV1Metadata(name=FLUX_NAMESPACE))
         self.platform_vars = ConfigMapV1(
             self, "platform-vars", provider=kubernetes, data=data, depends_on=[namespace],
             metadata=ConfigMapV1Metadata(name=platform_vars.CONFIGMAP_NAME, namespace=platform_vars.CONFIGMAP_NAMESPACE),
@@ -285,10 +186,9 @@ class ClusterPlatformStack(TerraformStack):
         if role == platform_vars.TOOLING and tooling.efs is not None:
             self._efs_storage_class(kubernetes, tooling)
 
-        sync_needs = [namespace, self.platform_vars] + ([git_secret] if git_secret is not None else [])
-        self.addons = install_addons(self, chart_addons, provider=helm, after={
-            addons.FLUX.name: [namespace],
-            addons.FLUX_SYNC.name: sync_needs,
+        # The stack's resources the add-ons' charts may wait for (HelmAddonProps.needs).
+        self.addons = install_addons(self, chart_addons, provider=helm, resources={
+            NAMESPACE_RESOURCE: namespace, PLATFORM_VARS_RESOURCE: self.platform_vars, GIT_SECRET_RESOURCE: git_secret,
         })
 
     def _git_secret(self, kubernetes: KubernetesProvider, namespace: NamespaceV1) -> SecretV1 | None:
@@ -307,7 +207,7 @@ class ClusterPlatformStack(TerraformStack):
             self, "flux-git-deploy-key", provider=kubernetes, depends_on=[namespace],
             # Whether a key is given is not itself secret; the key stays out of the plan.
             count=Token.as_number(Fn.conditional(Fn.nonsensitive(Op.gte(Fn.length_of(key.string_value), 1)), 1, 0)),
-            metadata=SecretV1Metadata(name=gitops.secret_name, namespace=addons.FLUX_NAMESPACE),
+            metadata=SecretV1Metadata(name=gitops.secret_name, namespace=FLUX_NAMESPACE),
             # Write-only: the key reaches the cluster but is never stored in Terraform state.
             data_wo={"identity": key.string_value, "known_hosts": known_hosts.string_value},
             data_wo_revision=revision.number_value,

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from constructs import Construct
 
+from vault_platform.cluster_roles import TOOLING
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.ci_oidc import CiOidc, CiOidcProps
 from vault_platform.constructs.dns import PrivateZone
 from vault_platform.constructs.ecr import EcrRepositories
 from vault_platform.constructs.efs import EfsFileSystem, EfsFileSystemProps
 from vault_platform.constructs.kms import KmsKey
-from vault_platform.constructs.policy import allow
-from vault_platform.stacks.base import PlatformStack, cluster_addon_roles, cluster_foundation, plain_key
-
-VAULT_NAMESPACE = "vault"
-VAULT_SERVICE_ACCOUNT = "vault"
-VAULT_PORT = 8200
+from vault_platform.stacks.addon_roles import build_addons, output_roles
+from vault_platform.stacks.base import (
+    PlatformStack,
+    cluster_foundation,
+    db_instance_arn,
+    demo_database_identifier,
+    plain_key,
+)
 
 
 class ToolingStack(PlatformStack):
@@ -27,7 +30,7 @@ class ToolingStack(PlatformStack):
         self.cluster_name = env.cluster_name(config.cluster)
         name = self.cluster_name
 
-        foundation = cluster_foundation(self, name, config.network, config.cluster, efs_csi_driver=config.efs_enabled)
+        foundation = cluster_foundation(self, name, config.network, config.cluster)
         self.logs_key, self.ebs_key, self.secrets_key = foundation.logs_key, foundation.ebs_key, foundation.secrets_key
         self.vpc, self.cluster = foundation.vpc, foundation.cluster
         self.vault_unseal_key = plain_key(self, "vault-unseal-key", f"{name}/vault-unseal", "Vault awskms auto-unseal", account)
@@ -48,28 +51,19 @@ class ToolingStack(PlatformStack):
                 kms_key_arn=self.efs_key.arn, client_security_group_id=self.cluster.cluster_security_group_id,
             ))
 
-        self.addon_roles = cluster_addon_roles(self.cluster, account, self.zone.zone.arn, env.name)
-        self.vault_role = self.cluster.irsa_role(
-            "vault-irsa", role_suffix="vault", namespace=VAULT_NAMESPACE, service_account=VAULT_SERVICE_ACCOUNT,
-            statements=(allow(["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"], [self.vault_unseal_key.arn],
-                              sid="AutoUnseal"),),
-        )
-        self.gitlab_runner_role = self.cluster.irsa_role(
-            # The build pods' account, not the runner manager's: only CI jobs push to ECR.
-            "gitlab-runner-irsa", role_suffix="gitlab-runner", namespace="gitlab-runner",
-            service_account="gitlab-runner-build",
-            statements=(
-                allow(["ecr:GetAuthorizationToken"], "*", sid="RegistryLogin"),  # not resource-scoped by AWS
-                allow(["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
-                       "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"],
-                      self.ecr.arns, sid="PushToPlatformRepositories"),
-            ),
+        # The application cluster's demo database: its External Secrets reads the RDS-managed
+        # master secret for Vault's database engine (addons/external_secrets.py), named by
+        # the instance ARN, which follows from the names alone.
+        database = db_instance_arn(account, demo_database_identifier(env.cluster_name(env.application.cluster)))
+        self.addon_roles = build_addons(
+            self, foundation, TOOLING, zone_arn=self.zone.zone.arn, vault_unseal_key_arn=self.vault_unseal_key.arn,
+            ecr_repository_arns=tuple(self.ecr.arns), database_instance_arns=(database,),
         )
         self.ci = CiOidc(self, "ci-oidc", CiOidcProps(name=env.name, ci=env.ci, state=env.state, partition=account.partition))
         self._outputs()
 
     def _outputs(self) -> None:
-        cluster, roles = self.cluster, self.addon_roles
+        cluster = self.cluster
         self.output("cluster_name", cluster.cluster_name, "EKS name of the tooling cluster")
         self.output("cluster_endpoint", cluster.endpoint, "API endpoint of the tooling cluster")
         self.output("cluster_certificate_authority", cluster.certificate_authority_data, "Base64 CA of the tooling cluster API")
@@ -84,11 +78,7 @@ class ToolingStack(PlatformStack):
         self.output("vault_hostname", self.vault_hostname, "Vault's private DNS name (external-dns creates the record)")
         self.output("vault_kms_key_id", self.vault_unseal_key.key_id, "KMS key of Vault's auto-unseal")
         self.output("ebs_kms_key_arn", self.ebs_key.arn, "KMS key of the cluster's EBS volumes")
-        self.output("vault_role_arn", self.vault_role.arn, "IRSA role of vault/vault")
-        self.output("gitlab_runner_role_arn", self.gitlab_runner_role.arn, "IRSA role of gitlab-runner/gitlab-runner-build (the build pods)")
-        self.output("load_balancer_controller_role_arn", roles.load_balancer_controller.arn, "IRSA role of kube-system/aws-load-balancer-controller")
-        self.output("external_dns_role_arn", roles.external_dns.arn, "IRSA role of kube-system/external-dns")
-        self.output("external_secrets_role_arn", roles.external_secrets.arn, "IRSA role of external-secrets/external-secrets")
+        output_roles(self, self.addon_roles)
         self.output("ci_plan_role_arn", self.ci.plan_role_arn, "Role GitLab CI plan jobs assume (read-only; the branches of [ci] plan_branches)")
         self.output("ci_deploy_role_arn", self.ci.deploy_role_arn, "Role the GitLab CI deploy job assumes (deploy branch only)")
         self.output("ecr_repository_urls", [repo.repository_url for repo in self.ecr.repositories.values()], "ECR repositories for CI images")

@@ -22,7 +22,8 @@ from vault_platform.constructs.client_vpn import ClientVpn, ClientVpnProps, VpnD
 from vault_platform.constructs.server_certificate import ServerCertificate, ServerCertificateProps
 from vault_platform.stacks.application import KUBERNETES_API_PORT, ApplicationStack
 from vault_platform.stacks.base import PlatformStack
-from vault_platform.stacks.tooling import VAULT_PORT, ToolingStack
+from vault_platform.addons.vault import VAULT_PORT
+from vault_platform.stacks.tooling import ToolingStack
 
 DNS_PORT = 53
 

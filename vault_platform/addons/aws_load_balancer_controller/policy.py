@@ -1,6 +1,6 @@
 """Permissions of the AWS load balancer controller, scoped to what it creates for one cluster.
 
-Derived from what controller v2.13.0 (chart 1.13.0, stacks/addons.py) calls: its published
+Derived from what controller v2.13.0 (chart 1.13.0, addons/aws_load_balancer_controller) calls: its published
 policy (docs/install/iam_policy.json at tag v2.13.0) and its source at that tag
 (pkg/aws/services/*.go, pkg/deploy/elbv2/*, pkg/targetgroupbinding/networking_manager.go).
 Reads are unscoped (EC2 and ELB describe calls cannot be limited to resources). Writes are
