@@ -10,6 +10,8 @@ import re
 import pytest
 
 from tests.synth import StackJson
+from vault_platform.addons import addons_for, with_irsa
+from vault_platform.cluster_roles import BOTH
 
 REFERENCE = re.compile(r"^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.")
 
@@ -230,20 +232,13 @@ def test_private_zone_is_shared_with_the_application_vpc(tooling: StackJson, app
 
 # --- least privilege ------------------------------------------------------------------------
 
+# Role suffix -> the one subject its trust policy names, per cluster, from the add-on registry
+# (the default environment has every feature on, tooling.efs_enabled included).
 IRSA_BINDINGS = {
-    "tooling": {
-        "vault": "system:serviceaccount:vault:vault",
-        "gitlab-runner": "system:serviceaccount:gitlab-runner:gitlab-runner-build",
-        "aws-load-balancer-controller": "system:serviceaccount:kube-system:aws-load-balancer-controller",
-        "external-dns": "system:serviceaccount:kube-system:external-dns",
-        "external-secrets": "system:serviceaccount:external-secrets:external-secrets",
-        "ebs-csi": "system:serviceaccount:kube-system:ebs-csi-controller-sa",
-        "vpc-cni": "system:serviceaccount:kube-system:aws-node",
-    },
+    role: {addon.irsa.role_suffix: f"system:serviceaccount:{addon.irsa.namespace}:{addon.irsa.service_account}"
+           for addon in with_irsa(addons_for(role))}
+    for role in BOTH
 }
-IRSA_BINDINGS["application"] = {k: v for k, v in IRSA_BINDINGS["tooling"].items() if k not in ("vault", "gitlab-runner")}
-# With tooling.efs_enabled (the default): the EFS CSI controller, on the tooling cluster only.
-IRSA_BINDINGS["tooling"]["efs-csi"] = "system:serviceaccount:kube-system:efs-csi-controller-sa"
 
 
 def irsa_roles(stack: StackJson) -> dict[str, dict]:

@@ -26,7 +26,7 @@ from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.constructs.helm_addon import EXACT_CHART_VERSION, check_dependencies, validate_addons
 from vault_platform.errors import ConfigError
 from vault_platform.gitops.substitution import scan_cluster
-from vault_platform.addons import install_order, registry
+from vault_platform.addons import addons_for, install_order, registry
 from vault_platform.gitops.contract import Unavailable, check_flux_variables, configmap_data
 from vault_platform.stacks.platform import REPO_ROOT, ClusterPlatformStack
 from vault_platform.ops.terraform_cli import missing_providers
@@ -200,14 +200,13 @@ def test_every_variable_flux_substitutes_is_a_configmap_key(platform, default_st
 
 
 def test_irsa_role_values_in_platform_vars_belong_to_their_service_accounts(default_stacks):
-    expected = {"EXTERNAL_DNS_ROLE_ARN": "kube-system/external-dns",
-                "EXTERNAL_SECRETS_ROLE_ARN": "external-secrets/external-secrets"}
-    tooling_only = {"VAULT_ROLE_ARN": "vault/vault", "GITLAB_RUNNER_ROLE_ARN": "gitlab-runner/gitlab-runner-build"}
-    for platform, (_, aws_stack) in PLATFORM.items():
+    for platform, (role, aws_stack) in PLATFORM.items():
         data = default_stacks[platform].one("kubernetes_config_map_v1")["data"]
-        for key, account in {**expected, **(tooling_only if aws_stack == "tooling" else {})}.items():
-            producer, role = remote_output(data[key], default_stacks)
-            assert producer == aws_stack and irsa_role_of(default_stacks[aws_stack], role) == account, key
+        expected = {addon.role_arn_var: addon.irsa.subject for addon in addons_for(role) if addon.role_arn_var}
+        assert expected, f"no add-on of the {role} cluster exports its role"
+        for key, account in expected.items():
+            producer, role_name = remote_output(data[key], default_stacks)
+            assert producer == aws_stack and irsa_role_of(default_stacks[aws_stack], role_name) == account, key
 
 
 def test_gitlab_runner_registers_with_the_environments_gitlab_instance(default_stacks, env):
