@@ -10,14 +10,12 @@ from pathlib import Path
 
 import yaml
 
+from vault_platform.constructs.helm_addon import EXACT_CHART_VERSION
+from vault_platform.gitops.platform_vars import CONFIGMAP_NAME
+from vault_platform.gitops.substitution import variable_names
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FLUX_DIR = REPO_ROOT / "flux"
-CONFIGMAP_NAME = "platform-vars"
-GIT_SOURCE = "platform"
-
-# ${NAME}, ${NAME:=default}, ${NAME:-default}: the forms Flux's envsubst reads.
-VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:[:=\-][^}]*)?\}")
-EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$")
 
 
 class BuildError(Exception):
@@ -78,7 +76,7 @@ def locate(directory: Path, needle: str) -> str:
 
 
 def variables(objects: list[dict]) -> set[str]:
-    return set(VAR.findall(yaml.safe_dump_all(objects)))
+    return variable_names(yaml.safe_dump_all(objects))
 
 
 def check_variables(directory: Path, objects: list[dict], allowed: set[str], cluster: str) -> list[str]:
@@ -113,7 +111,7 @@ def check_chart_pinned(directory: Path, obj: dict) -> list[str]:
         return []
     chart = (((obj.get("spec") or {}).get("chart") or {}).get("spec")) or {}
     version = str(chart.get("version", ""))
-    if EXACT_VERSION.match(version):
+    if EXACT_CHART_VERSION.match(version):
         return []
     where = locate(directory, f"chart: {chart.get('chart')}") if chart.get("chart") else rel(directory)
     return [f"{where}: {describe(obj)} has chart version {version or '<none>'!r}, not an exact "

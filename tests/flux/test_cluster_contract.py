@@ -4,9 +4,10 @@ import pytest
 
 import flux_checks
 import requested_vars
+from vault_platform.addons.flux_sync import GIT_REPOSITORY
 from vault_platform.gitops import platform_vars
 
-CLUSTERS = (platform_vars.TOOLING, platform_vars.APPLICATION)
+CLUSTERS = platform_vars.BOTH
 
 
 def allowed(cluster):
@@ -16,7 +17,7 @@ def allowed(cluster):
 @pytest.mark.parametrize("cluster", CLUSTERS)
 def test_every_kustomization_points_at_a_built_directory_of_this_repo(clusters, rendered, cluster):
     for ks, path in clusters[cluster]:
-        assert ks["spec"]["sourceRef"] == {"kind": "GitRepository", "name": flux_checks.GIT_SOURCE}, ks["metadata"]
+        assert ks["spec"]["sourceRef"] == {"kind": "GitRepository", "name": GIT_REPOSITORY}, ks["metadata"]
         assert path in rendered, f"flux/clusters/{cluster}: {ks['metadata']['name']} points at {path}, which has no kustomization.yaml"
 
 

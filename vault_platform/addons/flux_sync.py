@@ -8,6 +8,9 @@ from vault_platform.addons import BOTH, Addon, ChartContext
 from vault_platform.addons.flux import FLUX_NAMESPACE, FLUXCD_COMMUNITY_CHARTS, NAMESPACE_RESOURCE
 from vault_platform.constructs.helm_addon import HelmAddonProps
 
+# The chart names the GitRepository and the root Kustomization after the release: every
+# Kustomization under flux/clusters/ reads its source from this GitRepository.
+GIT_REPOSITORY = "platform"
 # The platform stack's resources the root Kustomization reads: its substitution source and,
 # over ssh, the deploy key (absent when the operator provides the Secret).
 PLATFORM_VARS_RESOURCE = "platform-vars"
@@ -37,7 +40,7 @@ ADDON = Addon(
     name="flux-sync",
     install=HelmAddonProps(
         name="flux-sync",
-        release="platform",  # the chart names the GitRepository and Kustomization after the release
+        release=GIT_REPOSITORY,
         chart="flux2-sync",
         repository=FLUXCD_COMMUNITY_CHARTS,
         version="1.14.2",

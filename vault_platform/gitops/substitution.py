@@ -32,6 +32,12 @@ _FLUX_KUSTOMIZATION_API = "kustomize.toolkit.fluxcd.io/"
 _SUBSTITUTE_ANNOTATION = "kustomize.toolkit.fluxcd.io/substitute"
 
 
+def variable_names(text: str) -> set[str]:
+    """Every variable ``text`` asks Flux to substitute, with a default or without (escaped
+    ``$${NAME}`` excepted): what a manifest may use only if its cluster's contract lists it."""
+    return {match.group(1) for match in _VARIABLE.finditer(text)}
+
+
 @dataclass
 class SubstitutionScan:
     """variables: name -> files (relative to the repository root) that use it without a default."""
