@@ -83,7 +83,7 @@ def test_bad_input_found_late_leaves_previous_output_untouched(
     """A Flux manifest substituting a variable platform-vars lacks passes every config check:
     the tooling platform stack finds it, after the tooling and application stacks are built.
     The manifest lives in a copy of the repository's layout, not in the real flux/."""
-    import vault_platform.stacks.platform as platform
+    import vault_platform.gitops.contract as contract
 
     outdir, before = previous
     repo = tmp_path / "repo"
@@ -91,8 +91,8 @@ def test_bad_input_found_late_leaves_previous_output_untouched(
     (repo / "flux/clusters/tooling/kustomization.yaml").write_text("resources: [settings.yaml]\n")
     (repo / "flux/clusters/tooling/settings.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {bucket: '${BACKUP_BUCKET}'}\n")
-    scan = platform.required_variables
-    monkeypatch.setattr(platform, "required_variables", lambda _root, entry: scan(repo, entry))
+    scan = contract.required_variables
+    monkeypatch.setattr(contract, "required_variables", lambda _root, entry: scan(repo, entry))
     with pytest.raises(ConfigError, match=r"^\$\{BACKUP_BUCKET\} = 'flux/clusters/tooling/settings.yaml': is substituted"):
         synthesize(load_environment(), "default", str(outdir))
     assert read_tree(outdir) == before
