@@ -28,9 +28,11 @@ VAULT_CONFIG_DIR = FLUX_DIR / "infrastructure" / "vault-config"
 HELMRELEASE = FLUX_DIR / "infrastructure" / "vault" / "helmrelease.yaml"
 # How a raft peer reaches pod i through the chart's headless Service.
 PEER_ADDRESS = re.compile(r"https://vault-(\d+)\.vault-internal:8200")
-# The Kubernetes auth mounts and the cluster whose service accounts each admits
-# (init.py enables "kubernetes" for Vault's own cluster, configure.py the other).
-MOUNT_CLUSTERS = {"kubernetes": "tooling", "kubernetes-application": "application"}
+# roles.json's keys and the cluster whose service accounts each admits: init.py enables
+# "kubernetes" for Vault's own cluster; configure.py gives the roles under "kubernetes-*" to
+# every application cluster's mount (kubernetes-<name>, platform_vars.vault_kubernetes_mount),
+# and all of them apply the one Flux tree flux/clusters/application.
+MOUNT_CLUSTERS = {"kubernetes": "tooling", "kubernetes-*": "application"}
 # Vault attaches it to every token; a role may name it without a file.
 BUILTIN_POLICIES = {"default"}
 CONFIGURE_POLICY = "vault-configure"
@@ -193,10 +195,12 @@ def check_roles(roles_file: Path = VAULT_CONFIG_DIR / "config" / "roles.json",
 
 def allowed_role_lists(configure_policy: Path) -> dict[str, dict[str, list[list[str]]]]:
     """Per auth mount, the exact lists vault-configure.hcl lets the configure Job write into a
-    role (allowed_parameters; Vault compares a list parameter as a whole)."""
+    role (allowed_parameters; Vault compares a list parameter as a whole). A mount is named as
+    the policy's path names it: "kubernetes" for auth/kubernetes/role/*, "kubernetes-*" for the
+    glob auth/kubernetes-* (every application cluster's mount, config and roles)."""
     text = configure_policy.read_text()
     allowed: dict[str, dict[str, list[list[str]]]] = {}
-    for block in re.finditer(r'^path\s+"auth/(?P<mount>[^/"]+)/role/\*"\s*\{(?P<body>.*?)^\}', text,
+    for block in re.finditer(r'^path\s+"auth/(?P<mount>[^/"]+-\*|[^/"]+)(?:/role/\*)?"\s*\{(?P<body>.*?)^\}', text,
                              re.MULTILINE | re.DOTALL):
         lists = {}
         for key in ("bound_service_account_namespaces", "token_policies"):

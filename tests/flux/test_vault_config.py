@@ -4,14 +4,18 @@ the problem. The same mistakes against a running server: tests/vault/test_bad_in
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from vault_platform import vault_checks
+from vault_platform.platform_vars import vault_kubernetes_cluster
 from vault_platform.vault_checks import FLUX_DIR, HELMRELEASE, VAULT_CONFIG_DIR
 
 ROLES = VAULT_CONFIG_DIR / "config" / "roles.json"
@@ -77,9 +81,9 @@ def test_a_role_naming_a_service_account_its_cluster_does_not_create(tmp_path):
 
 
 def test_a_role_the_configure_job_may_not_write(tmp_path):
-    roles = edited_roles(tmp_path, "kubernetes-application", "demo-app", bound_service_account_namespaces=["demo", "vault"])
+    roles = edited_roles(tmp_path, "kubernetes-*", "demo-app", bound_service_account_namespaces=["demo", "vault"])
     (problem,) = vault_checks.check_configure_policy(roles)
-    assert "vault-configure.hcl: the configure Job may not write role kubernetes-application/demo-app" in problem
+    assert "vault-configure.hcl: the configure Job may not write role kubernetes-*/demo-app" in problem
     assert '["demo", "vault"]' in problem
 
 
@@ -116,3 +120,50 @@ def test_auth_delegators_are_read_per_cluster():
     assert vault_checks.auth_delegators("tooling", FLUX_DIR) == {("vault", "vault")}
     assert vault_checks.auth_delegators("application", FLUX_DIR) == {("demo", "demo-app"),
                                                                      ("external-secrets", "external-secrets")}
+
+
+# --- VAULT_KUBERNETES_CLUSTERS_B64, as the configure Job reads it -------------------------------
+CONFIGURE = VAULT_CONFIG_DIR / "scripts" / "configure.py"
+CA_B64 = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
+
+
+def cluster(name: str = "application", **changes) -> dict:
+    return {**vault_kubernetes_cluster(name, "https://abc.gr7.eu-west-1.eks.amazonaws.com", CA_B64), **changes}
+
+
+def encoded(value) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+def run_configure(clusters_b64: str | None) -> subprocess.CompletedProcess[str]:
+    """configure.py with no VAULT_ADDR: a run that got past its input check would die on that
+    KeyError, so a clean one-line exit proves the check came before any call to Vault."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
+    if clusters_b64 is not None:
+        env["VAULT_KUBERNETES_CLUSTERS_B64"] = clusters_b64
+    return subprocess.run([sys.executable, str(CONFIGURE)], env=env, capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize(("clusters_b64", "field", "problem"), [
+    (None, "VAULT_KUBERNETES_CLUSTERS_B64", "is missing or empty"),
+    ("not base64!", "VAULT_KUBERNETES_CLUSTERS_B64", "is not base64 of JSON"),
+    (encoded([]), "VAULT_KUBERNETES_CLUSTERS_B64", "is not a non-empty JSON array"),
+    (encoded([{k: v for k, v in cluster().items() if k != "name"}]), "VAULT_KUBERNETES_CLUSTERS_B64[0].name", "is not a cluster short name"),
+    (encoded([cluster(), cluster()]), "VAULT_KUBERNETES_CLUSTERS_B64[1].name", "names a cluster listed before"),
+    (encoded([cluster(mount="kubernetes")]), "VAULT_KUBERNETES_CLUSTERS_B64[0].mount", "is not 'kubernetes-application'"),
+    (encoded([cluster(kubernetes_host="http://10.0.0.1")]), "VAULT_KUBERNETES_CLUSTERS_B64[0].kubernetes_host", "https://"),
+    (encoded([cluster(kubernetes_ca_cert_b64="bm90IGEgY2VydA==")]), "VAULT_KUBERNETES_CLUSTERS_B64[0].kubernetes_ca_cert_b64",
+     "is not base64 of a PEM certificate"),
+], ids=["missing", "not-base64", "empty", "no-name", "duplicate", "the-tooling-mount", "http-host", "not-a-certificate"])
+def test_bad_application_clusters_stop_the_configure_job_before_it_calls_vault(clusters_b64, field, problem):
+    run = run_configure(clusters_b64)
+    assert run.returncode != 0
+    assert run.stdout == "" and "\n" not in run.stderr.strip(), run.stderr
+    line = run.stderr.strip()
+    assert line.startswith(f"VAULT_KUBERNETES_CLUSTERS_B64: {field} = ") and problem in line and "; fix: " in line
+
+
+def test_the_mount_terraform_derives_is_the_one_the_configure_job_accepts():
+    # Without a Vault the good input gets past the check and stops at the missing VAULT_ADDR.
+    run = run_configure(encoded([cluster("application"), cluster("eu-payments")]))
+    assert "KeyError: 'VAULT_ADDR'" in run.stderr

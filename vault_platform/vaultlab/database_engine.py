@@ -68,9 +68,14 @@ def hand_over_master_credential(vault: VaultServer, postgres: PostgresServer) ->
                {"data": {"username": postgres.master_user, "password": postgres.master_password}})
 
 
+# configure.py's steps that act on every application cluster (main() passes them the list).
+CLUSTER_STEPS = frozenset({"kubernetes_auth", "roles"})
+
+
 def run_configure_steps(vault: VaultServer, postgres: PostgresServer, config_dir: Path, steps: tuple[str, ...],
                         token: str | None = None, environment: dict[str, str] | None = None) -> None:
-    """configure.py's ``configure_<step>`` functions in order, as the Job runs them."""
+    """configure.py's ``configure_<step>`` functions in order, as the Job runs them (the
+    application clusters read from ``environment`` as main() reads them)."""
     configure = configure_script()
     client = configure.Vault(addr=vault.addr, cacert=str(vault.ca_cert), token=token or configure_token(vault))
     job_environment = {"DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port),
@@ -79,8 +84,14 @@ def run_configure_steps(vault: VaultServer, postgres: PostgresServer, config_dir
         saved = configure.CONFIG_DIR, configure.POLICY_DIR
         configure.CONFIG_DIR, configure.POLICY_DIR = str(config_dir), str(POLICY_DIR)
         try:
+            clusters = (configure.application_clusters(os.environ.get(configure.CLUSTERS_VAR, ""))
+                        if CLUSTER_STEPS & set(steps) else None)
             for step in steps:
-                getattr(configure, f"configure_{step}")(client)
+                function = getattr(configure, f"configure_{step}")
+                if step in CLUSTER_STEPS:
+                    function(client, clusters)
+                else:
+                    function(client)
         finally:
             configure.CONFIG_DIR, configure.POLICY_DIR = saved
 
