@@ -27,6 +27,7 @@ def test_the_repository_passes_every_vault_check():
     assert vault_checks.check_policy_syntax() == []
     assert vault_checks.check_roles() == []
     assert vault_checks.check_configure_policy() == []
+    assert vault_checks.check_ci_roles() == []
 
 
 def copy_policies(tmp_path: Path) -> Path:
@@ -135,10 +136,12 @@ def encoded(value) -> str:
     return base64.b64encode(json.dumps(value).encode()).decode()
 
 
-def run_configure(clusters_b64: str | None) -> subprocess.CompletedProcess[str]:
+def run_configure(clusters_b64: str | None, gitlab_url: str = "https://gitlab.example.com",
+                  config_dir: Path = VAULT_CONFIG_DIR / "config") -> subprocess.CompletedProcess[str]:
     """configure.py with no VAULT_ADDR: a run that got past its input check would die on that
     KeyError, so a clean one-line exit proves the check came before any call to Vault."""
-    env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "GITLAB_URL": gitlab_url,
+           "CONFIG_DIR": str(config_dir)}
     if clusters_b64 is not None:
         env["VAULT_KUBERNETES_CLUSTERS_B64"] = clusters_b64
     return subprocess.run([sys.executable, str(CONFIGURE)], env=env, capture_output=True, text=True, timeout=30)
@@ -167,3 +170,53 @@ def test_the_mount_terraform_derives_is_the_one_the_configure_job_accepts():
     # Without a Vault the good input gets past the check and stops at the missing VAULT_ADDR.
     run = run_configure(encoded([cluster("application"), cluster("eu-payments")]))
     assert "KeyError: 'VAULT_ADDR'" in run.stderr
+
+
+# --- GitLab CI roles (config/ci-roles.json) ------------------------------------------------------
+CI_ROLES = VAULT_CONFIG_DIR / "config" / "ci-roles.json"
+
+
+def edited_ci_roles(directory: Path, role: str, **changes) -> Path:
+    spec = json.loads(CI_ROLES.read_text())
+    spec["roles"][role].update(changes)
+    for key in [k for k, v in changes.items() if v is None]:
+        del spec["roles"][role][key]
+    shutil.copytree(VAULT_CONFIG_DIR / "config", directory)
+    (directory / "ci-roles.json").write_text(json.dumps(spec))
+    return directory / "ci-roles.json"
+
+
+@pytest.mark.parametrize(("changes", "line"), [
+    ({"project_path": None}, "roles.vault-platform-main.project_path = None: the role is bound to no project"),
+    ({"project_path": "vault-platform"}, "roles.vault-platform-main.project_path = 'vault-platform': the role is bound to no project"),
+    ({"ref_protected": "yes"}, "roles.vault-platform-main.ref_protected = 'yes': is not true or false"),
+    ({"ref_type": None}, "roles.vault-platform-main.ref_type = None: is not branch or tag"),
+    ({"ref": "release/*"}, "roles.vault-platform-main.ref = 'release/*': is not one branch or tag name"),
+], ids=["no-project", "not-a-project-path", "ref-protected-not-bool", "no-ref-type", "ref-pattern"])
+def test_a_bad_ci_role_is_one_line_offline_and_stops_the_configure_job(tmp_path, changes, line):
+    ci_roles = edited_ci_roles(tmp_path / "config", "vault-platform-main", **changes)
+    (problem,) = vault_checks.check_ci_roles(ci_roles)
+    assert problem.startswith(f"{ci_roles}: {line}") and "; fix: " in problem
+    run = run_configure(encoded([cluster()]), config_dir=ci_roles.parent)
+    assert run.returncode != 0 and run.stderr.strip() == f"config/ci-roles.json: {problem.split(': ', 1)[1]}"
+
+
+def test_a_ci_role_naming_a_policy_the_configure_job_may_not_hand_out(tmp_path):
+    ci_roles = edited_ci_roles(tmp_path / "config", "vault-platform-main", token_policies=["external-secrets"])
+    (problem,) = vault_checks.check_ci_roles(ci_roles)
+    assert "vault-configure.hcl: the configure Job may not write CI role vault-platform-main (token_policies " \
+           '["external-secrets"] is not allowed under path "auth/jwt-gitlab/role/*")' in problem
+
+
+def test_a_ci_role_naming_a_policy_that_does_not_exist(tmp_path):
+    ci_roles = edited_ci_roles(tmp_path / "config", "vault-platform-main", token_policies=["ci-nope"])
+    problems = vault_checks.check_ci_roles(ci_roles)
+    assert problems[0] == (f"{ci_roles}: role vault-platform-main names policy ci-nope, which "
+                           "flux/infrastructure/vault-config/policies does not have; add ci-nope.hcl there or fix the name")
+
+
+@pytest.mark.parametrize("url", ["", "http://gitlab.example.com", "https://gitlab.example.com/group"])
+def test_a_bad_gitlab_url_stops_the_configure_job_before_it_calls_vault(url):
+    run = run_configure(encoded([cluster()]), gitlab_url=url)
+    assert run.returncode != 0
+    assert run.stderr.strip().startswith(f"GITLAB_URL: GITLAB_URL = {url!r}: is not the https URL of a GitLab instance")

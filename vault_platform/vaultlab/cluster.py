@@ -28,6 +28,7 @@ from typing import IO, Any
 from vault_platform.emulator import TEST_ACCESS_KEY, Emulator, free_port, stop_process_group
 from vault_platform import vault_checks
 from vault_platform.platform_vars import vault_kubernetes_cluster
+from vault_platform.vaultlab.gitlab_standin import GitLabStandIn
 from vault_platform.vaultlab.kube_standin import KubeStandIn
 from vault_platform.vaultlab.raft_config import (
     LabSite,
@@ -205,6 +206,7 @@ class VaultLab:
         self.tls: LabTls | None = None
         self.kube: KubeStandIn | None = None
         self.application_kube: KubeStandIn | None = None
+        self.gitlab: GitLabStandIn | None = None
         self.kms_key_id = ""
         self.unseal_user = ""
         self.aws_credentials = (TEST_ACCESS_KEY, TEST_ACCESS_KEY)
@@ -239,6 +241,9 @@ class VaultLab:
         self.kube = KubeStandIn(self.tls, auth_delegators=_delegators("tooling")).start()
         self.application_kube = KubeStandIn(self.tls, issuer="https://application.kubernetes.stand-in",
                                             auth_delegators=_delegators("application")).start()
+        # GitLab's OIDC issuer for CI's JWT auth; Vault trusts its certificate as it trusts the
+        # Kubernetes stand-ins' (SSL_CERT_FILE below), as it would trust GitLab's public one.
+        self.gitlab = GitLabStandIn(self.tls).start()
         for index in range(count):
             self.nodes.append(self._node(index))
         for node in self.nodes:
@@ -308,7 +313,7 @@ class VaultLab:
         # costs seconds per node): every node is killed at once.
         for node in self.nodes:
             node.stop(signal.SIGKILL)
-        for stand_in in (self.kube, self.application_kube):
+        for stand_in in (self.kube, self.application_kube, self.gitlab):
             if stand_in is not None:
                 stand_in.stop()
         if self._own_emulator and self.emulator is not None:
@@ -418,4 +423,5 @@ class VaultLab:
     def platform_vars(self) -> dict[str, str]:
         """The tooling platform-vars values of the Jobs that point at the lab's stand-ins (the
         DATABASE_* ones are the caller's: a database runs only where a test starts one)."""
-        return {"VAULT_KUBERNETES_CLUSTERS_B64": self.kubernetes_clusters_b64()}
+        assert self.gitlab is not None
+        return {"VAULT_KUBERNETES_CLUSTERS_B64": self.kubernetes_clusters_b64(), "GITLAB_URL": self.gitlab.issuer}

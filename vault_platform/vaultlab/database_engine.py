@@ -8,21 +8,18 @@ the policy vault-configure.hcl, and the RDS master credential an operator hands 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from vault_platform.vault_checks import configure_script
 from vault_platform.vaultlab.postgres import PostgresServer
 from vault_platform.vaultlab.single_node import VaultServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VAULT_CONFIG_DIR = REPO_ROOT / "flux" / "infrastructure" / "vault-config"
-SCRIPTS_DIR = VAULT_CONFIG_DIR / "scripts"
 DATABASE_JSON = VAULT_CONFIG_DIR / "config" / "database.json"
 POLICY_DIR = VAULT_CONFIG_DIR / "policies"
 CONFIGURE_POLICY = POLICY_DIR / "vault-configure.hcl"
@@ -32,13 +29,6 @@ def load_database_spec(path: Path = DATABASE_JSON) -> dict[str, Any]:
     spec: dict[str, Any] = json.loads(path.read_text())
     spec.pop("_comment", None)
     return spec
-
-
-def configure_script() -> ModuleType:
-    """The Job's configure.py as a module (it imports vaultapi from its own directory)."""
-    if str(SCRIPTS_DIR) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS_DIR))
-    return importlib.import_module("configure")
 
 
 @contextlib.contextmanager

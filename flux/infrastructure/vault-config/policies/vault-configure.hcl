@@ -59,6 +59,34 @@ path "auth/kubernetes-*" {
     "token_ttl"                        = []
   }
 }
+# GitLab CI's JWT auth (config/ci-roles.json): the mount, its issuer, and roles with exactly
+# the values configure.py writes and the policy lists of ci-roles.json. bound_claims is a map,
+# which allowed_parameters cannot pin: configure.py refuses a role bound to no project, and a
+# role can only ever hand out a policy listed here.
+path "sys/auth/jwt-gitlab" {
+  capabilities = ["create", "read", "update", "sudo"]
+  allowed_parameters = { "type" = ["jwt"] }
+}
+path "auth/jwt-gitlab/config" {
+  capabilities = ["create", "read", "update"]
+  allowed_parameters = {
+    "oidc_discovery_url" = []
+    "bound_issuer"       = []
+  }
+}
+path "auth/jwt-gitlab/role/*" {
+  capabilities = ["create", "read", "update"]
+  allowed_parameters = {
+    "role_type"         = ["jwt"]
+    "user_claim"        = ["project_path"]
+    "bound_audiences"   = [["vault-platform"]]
+    "bound_claims_type" = ["string"]
+    "bound_claims"      = []
+    "token_policies"    = [["ci-vault-platform"]]
+    "token_ttl"         = ["5m"]
+    "token_max_ttl"     = ["15m"]
+  }
+}
 path "database/config/*"   { capabilities = ["create", "read", "update"] }
 path "database/roles/*"    { capabilities = ["create", "read", "update"] }
 path "database/rotate-root/*" { capabilities = ["update"] }

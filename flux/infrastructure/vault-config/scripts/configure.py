@@ -121,6 +121,88 @@ def configure_kubernetes_auth(vault, clusters):
             print(f"removed Kubernetes auth {path} (its cluster is no longer in {CLUSTERS_VAR})", flush=True)
 
 
+# GitLab CI jobs log in with their own id_tokens JWT (README "GitLab CI -> Vault"). The mount
+# trusts the instance's issuer (GITLAB_URL: its discovery document is
+# <GITLAB_URL>/.well-known/openid-configuration, its keys at <GITLAB_URL>/oauth/discovery/keys).
+CI_MOUNT = "jwt-gitlab"
+CI_ROLES = "config/ci-roles.json"
+# What every CI role gets besides its bindings; vault-configure.hcl allows exactly these values.
+# user_claim: the entity (and the audit log) names the project, not the person who pushed.
+CI_ROLE_DEFAULTS = {"role_type": "jwt", "user_claim": "project_path", "bound_claims_type": "string",
+                    "token_ttl": "5m", "token_max_ttl": "15m"}
+GITLAB_PROJECT_PATH = re.compile(r"[\w.-]+(/[\w.-]+)+")
+
+
+def ci_role_problems(spec):
+    """One line per problem of ci-roles.json (empty: usable); also run offline by
+    vault_platform.vault_checks. A role bound to no project would admit every project's jobs."""
+    fix = "see the README section \"GitLab CI -> Vault\""
+    audience = spec.get("audience")
+    problems = []
+    if not isinstance(audience, str) or not audience:
+        problems.append(f"{CI_ROLES}: audience = {audience!r}: is missing; fix: name the aud the jobs' id_tokens ask for ({fix})")
+    roles = spec.get("roles")
+    if not isinstance(roles, dict):
+        return problems + [f"{CI_ROLES}: roles = {roles!r}: is not an object of roles; fix: {fix}"]
+    for name, role in roles.items():
+        where = f"{CI_ROLES}: roles.{name}"
+        project = role.get("project_path")
+        if not isinstance(project, str) or not GITLAB_PROJECT_PATH.fullmatch(project):
+            problems.append(f"{where}.project_path = {project!r}: the role is bound to no project (any project's "
+                            "jobs could log in); fix: set the one GitLab project path (group/project) it serves")
+        if role.get("ref_type") not in ("branch", "tag"):
+            problems.append(f"{where}.ref_type = {role.get('ref_type')!r}: is not branch or tag; fix: set one")
+        if not isinstance(role.get("ref_protected"), bool):
+            problems.append(f"{where}.ref_protected = {role.get('ref_protected')!r}: is not true or false; "
+                            "fix: true, unless unprotected refs may have this role's secrets")
+        if "ref" in role and (not isinstance(role["ref"], str) or not role["ref"] or "*" in role["ref"]):
+            problems.append(f"{where}.ref = {role['ref']!r}: is not one branch or tag name; fix: name one, or drop ref")
+        policies = role.get("token_policies")
+        if not isinstance(policies, list) or not policies:
+            problems.append(f"{where}.token_policies = {policies!r}: is empty; fix: list the policies (policies/*.hcl)")
+    return problems
+
+
+def ci_role_body(spec, role):
+    claims = {"project_path": role["project_path"], "ref_type": role["ref_type"],
+              # GitLab's id_tokens carry ref_protected as the string "true" or "false".
+              "ref_protected": "true" if role["ref_protected"] else "false"}
+    if "ref" in role:
+        claims["ref"] = role["ref"]
+    return {**CI_ROLE_DEFAULTS, "bound_audiences": [spec["audience"]], "bound_claims": claims,
+            "token_policies": role["token_policies"]}
+
+
+def gitlab_issuer(url):
+    if not url or not re.fullmatch(r"https://[^\s/]+", url):
+        raise input_error("GITLAB_URL", "GITLAB_URL", url, "is not the https URL of a GitLab instance (no path)",
+                          "it is the tooling platform-vars' GITLAB_URL, the environment's [ci] gitlab_url")
+    return url
+
+
+def ci_roles():
+    spec = load("ci-roles.json")
+    problems = ci_role_problems(spec)
+    if problems:
+        raise SystemExit(problems[0])
+    return spec
+
+
+def configure_ci_auth(vault, spec, issuer):
+    if vault.ensure_auth(CI_MOUNT, "jwt"):
+        print(f"enabled JWT auth at {CI_MOUNT}/ for GitLab CI ({issuer})", flush=True)
+    # Vault reads the issuer's discovery document and keys itself, and checks iss against it.
+    vault.write(f"auth/{CI_MOUNT}/config", {"oidc_discovery_url": issuer, "bound_issuer": issuer})
+    for name, role in spec["roles"].items():
+        try:
+            vault.write(f"auth/{CI_MOUNT}/role/{name}", ci_role_body(spec, role))
+        except ApiError as err:
+            if err.status != 403:
+                raise
+            raise SystemExit(f"{CI_ROLES}: role {name} is not one vault-configure.hcl lets this Job write (its "
+                             "audience or policies); see `python -m vault_platform.vault_checks`") from None
+
+
 def configure_policies(vault):
     for path in sorted(glob.glob(os.path.join(POLICY_DIR, "*.hcl"))):
         name = os.path.basename(path)[: -len(".hcl")]
@@ -298,7 +380,9 @@ def configure_database(vault):
 
 
 def main():
+    # Every input is checked before the first call to Vault.
     clusters = application_clusters(os.environ.get(CLUSTERS_VAR, ""))
+    issuer, ci = gitlab_issuer(os.environ.get("GITLAB_URL", "")), ci_roles()
     vault = Vault()
     vault.wait_until_reachable()
     vault.login_kubernetes("kubernetes", SELF)
@@ -307,6 +391,7 @@ def main():
     configure_kubernetes_auth(vault, clusters)
     configure_policies(vault)
     configure_roles(vault, clusters)
+    configure_ci_auth(vault, ci, issuer)
     configure_database(vault)
     # A Job that could not finish must fail (Flux then shows the Kustomization not ready and
     # the Job is retried), never report success on a Vault that cannot issue credentials.
