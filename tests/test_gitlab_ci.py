@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.synth import StackJson
+from vault_platform.gitops import vault_checks
 from vault_platform.config import load_environment
 from vault_platform.config.load import parse_environment
 from vault_platform.errors import ConfigError
@@ -74,3 +77,46 @@ def test_bad_ci_config_is_one_line(field: str, value: str, message: str) -> None
     with pytest.raises(ConfigError, match=message) as error:
         parse_environment(data)
     assert f"ci.{field}" in str(error.value) and "\n" not in str(error.value)
+
+
+# --- CI -> Vault with the job's own JWT (README "GitLab CI -> Vault") ----------------------------
+VAULT_CONFIG = ROOT / "flux" / "infrastructure" / "vault-config"
+CI_ROLES = json.loads((VAULT_CONFIG / "config" / "ci-roles.json").read_text())
+LOGIN = re.compile(r"bao write -field=token auth/(?P<mount>[\w-]+)/login role=(?P<role>[\w-]+) "
+                   r'jwt="\$(?P<token>\w+)"')
+KV_GET = re.compile(r"bao kv get -mount=(?P<mount>\w+) -field=\w+ (?P<path>\S+)")
+
+
+def vault_jobs() -> dict[str, dict]:
+    return {name: job for name, job in JOBS.items() if any(LOGIN.search(line) for line in job.get("script", []))}
+
+
+def test_a_job_logs_in_to_vault_with_its_own_id_token_for_vaults_audience() -> None:
+    jobs = vault_jobs()
+    assert jobs, "no job logs in to Vault with its id_tokens JWT"
+    for name, job in jobs.items():
+        login = next(LOGIN.search(line) for line in job["script"] if LOGIN.search(line))
+        assert login["mount"] == vault_checks.configure_script().CI_MOUNT
+        assert job["id_tokens"][login["token"]]["aud"] == CI_ROLES["audience"], name
+
+
+def test_the_vault_job_runs_only_where_its_role_admits_it() -> None:
+    ci = load_environment("default").ci
+    for name, job in vault_jobs().items():
+        login = next(LOGIN.search(line) for line in job["script"] if LOGIN.search(line))
+        role = CI_ROLES["roles"][login["role"]]
+        assert role["project_path"] == ci.project_path and role["ref_protected"] is True
+        # The role is bound to one branch: the job runs on that branch only.
+        assert job["rules"] == [{"if": f'$CI_COMMIT_BRANCH == "{role["ref"]}"', "when": "manual"}], name
+
+
+def test_the_vault_job_reads_a_secret_its_roles_policy_allows() -> None:
+    for name, job in vault_jobs().items():
+        login = next(LOGIN.search(line) for line in job["script"] if LOGIN.search(line))
+        (policy,) = CI_ROLES["roles"][login["role"]]["token_policies"]
+        readable = re.findall(r'path "(?P<mount>\w+)/data/(?P<prefix>[^"*]+)\*"\s*\{[^}]*"read"',
+                              (VAULT_CONFIG / "policies" / f"{policy}.hcl").read_text())
+        for line in job["script"]:
+            for read in KV_GET.finditer(line):
+                assert any(read["mount"] == mount and read["path"].startswith(prefix) for mount, prefix in readable), \
+                    f"{name} reads {read['mount']}/{read['path']}, which policy {policy} does not allow"

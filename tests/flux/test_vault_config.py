@@ -4,14 +4,18 @@ the problem. The same mistakes against a running server: tests/vault/test_bad_in
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from vault_platform.gitops import vault_checks
+from vault_platform.gitops.platform_vars import vault_kubernetes_cluster
 from vault_platform.gitops.vault_checks import FLUX_DIR, HELMRELEASE, VAULT_CONFIG_DIR
 
 ROLES = VAULT_CONFIG_DIR / "config" / "roles.json"
@@ -23,6 +27,7 @@ def test_the_repository_passes_every_vault_check():
     assert vault_checks.check_policy_syntax() == []
     assert vault_checks.check_roles() == []
     assert vault_checks.check_configure_policy() == []
+    assert vault_checks.check_ci_roles() == []
 
 
 def copy_policies(tmp_path: Path) -> Path:
@@ -77,9 +82,9 @@ def test_a_role_naming_a_service_account_its_cluster_does_not_create(tmp_path):
 
 
 def test_a_role_the_configure_job_may_not_write(tmp_path):
-    roles = edited_roles(tmp_path, "kubernetes-application", "demo-app", bound_service_account_namespaces=["demo", "vault"])
+    roles = edited_roles(tmp_path, "kubernetes-*", "demo-app", bound_service_account_namespaces=["demo", "vault"])
     (problem,) = vault_checks.check_configure_policy(roles)
-    assert "vault-configure.hcl: the configure Job may not write role kubernetes-application/demo-app" in problem
+    assert "vault-configure.hcl: the configure Job may not write role kubernetes-*/demo-app" in problem
     assert '["demo", "vault"]' in problem
 
 
@@ -116,3 +121,102 @@ def test_auth_delegators_are_read_per_cluster():
     assert vault_checks.auth_delegators("tooling", FLUX_DIR) == {("vault", "vault")}
     assert vault_checks.auth_delegators("application", FLUX_DIR) == {("demo", "demo-app"),
                                                                      ("external-secrets", "external-secrets")}
+
+
+# --- VAULT_KUBERNETES_CLUSTERS_B64, as the configure Job reads it -------------------------------
+CONFIGURE = VAULT_CONFIG_DIR / "scripts" / "configure.py"
+CA_B64 = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
+
+
+def cluster(name: str = "application", **changes) -> dict:
+    return {**vault_kubernetes_cluster(name, "https://abc.gr7.eu-west-1.eks.amazonaws.com", CA_B64), **changes}
+
+
+def encoded(value) -> str:
+    return base64.b64encode(json.dumps(value).encode()).decode()
+
+
+def run_configure(clusters_b64: str | None, gitlab_url: str = "https://gitlab.example.com",
+                  config_dir: Path = VAULT_CONFIG_DIR / "config") -> subprocess.CompletedProcess[str]:
+    """configure.py with no VAULT_ADDR: a run that got past its input check would die on that
+    KeyError, so a clean one-line exit proves the check came before any call to Vault."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "GITLAB_URL": gitlab_url,
+           "CONFIG_DIR": str(config_dir)}
+    if clusters_b64 is not None:
+        env["VAULT_KUBERNETES_CLUSTERS_B64"] = clusters_b64
+    return subprocess.run([sys.executable, str(CONFIGURE)], env=env, capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize(("clusters_b64", "field", "problem"), [
+    (None, "VAULT_KUBERNETES_CLUSTERS_B64", "is missing or empty"),
+    ("not base64!", "VAULT_KUBERNETES_CLUSTERS_B64", "is not base64 of JSON"),
+    (encoded([]), "VAULT_KUBERNETES_CLUSTERS_B64", "is not a non-empty JSON array"),
+    (encoded([{k: v for k, v in cluster().items() if k != "name"}]), "VAULT_KUBERNETES_CLUSTERS_B64[0].name", "is not a cluster short name"),
+    (encoded([cluster(), cluster()]), "VAULT_KUBERNETES_CLUSTERS_B64[1].name", "names a cluster listed before"),
+    (encoded([cluster(mount="kubernetes")]), "VAULT_KUBERNETES_CLUSTERS_B64[0].mount", "is not 'kubernetes-application'"),
+    (encoded([cluster(kubernetes_host="http://10.0.0.1")]), "VAULT_KUBERNETES_CLUSTERS_B64[0].kubernetes_host", "https://"),
+    (encoded([cluster(kubernetes_ca_cert_b64="bm90IGEgY2VydA==")]), "VAULT_KUBERNETES_CLUSTERS_B64[0].kubernetes_ca_cert_b64",
+     "is not base64 of a PEM certificate"),
+], ids=["missing", "not-base64", "empty", "no-name", "duplicate", "the-tooling-mount", "http-host", "not-a-certificate"])
+def test_bad_application_clusters_stop_the_configure_job_before_it_calls_vault(clusters_b64, field, problem):
+    run = run_configure(clusters_b64)
+    assert run.returncode != 0
+    assert run.stdout == "" and "\n" not in run.stderr.strip(), run.stderr
+    line = run.stderr.strip()
+    assert line.startswith(f"VAULT_KUBERNETES_CLUSTERS_B64: {field} = ") and problem in line and "; fix: " in line
+
+
+def test_the_mount_terraform_derives_is_the_one_the_configure_job_accepts():
+    # Without a Vault the good input gets past the check and stops at the missing VAULT_ADDR.
+    run = run_configure(encoded([cluster("application"), cluster("eu-payments")]))
+    assert "KeyError: 'VAULT_ADDR'" in run.stderr
+
+
+# --- GitLab CI roles (config/ci-roles.json) ------------------------------------------------------
+CI_ROLES = VAULT_CONFIG_DIR / "config" / "ci-roles.json"
+
+
+def edited_ci_roles(directory: Path, role: str, **changes) -> Path:
+    spec = json.loads(CI_ROLES.read_text())
+    spec["roles"][role].update(changes)
+    for key in [k for k, v in changes.items() if v is None]:
+        del spec["roles"][role][key]
+    shutil.copytree(VAULT_CONFIG_DIR / "config", directory)
+    (directory / "ci-roles.json").write_text(json.dumps(spec))
+    return directory / "ci-roles.json"
+
+
+@pytest.mark.parametrize(("changes", "line"), [
+    ({"project_path": None}, "roles.vault-platform-main.project_path = None: the role is bound to no project"),
+    ({"project_path": "vault-platform"}, "roles.vault-platform-main.project_path = 'vault-platform': the role is bound to no project"),
+    ({"ref_protected": "yes"}, "roles.vault-platform-main.ref_protected = 'yes': is not true or false"),
+    ({"ref_type": None}, "roles.vault-platform-main.ref_type = None: is not branch or tag"),
+    ({"ref": "release/*"}, "roles.vault-platform-main.ref = 'release/*': is not one branch or tag name"),
+], ids=["no-project", "not-a-project-path", "ref-protected-not-bool", "no-ref-type", "ref-pattern"])
+def test_a_bad_ci_role_is_one_line_offline_and_stops_the_configure_job(tmp_path, changes, line):
+    ci_roles = edited_ci_roles(tmp_path / "config", "vault-platform-main", **changes)
+    (problem,) = vault_checks.check_ci_roles(ci_roles)
+    assert problem.startswith(f"{ci_roles}: {line}") and "; fix: " in problem
+    run = run_configure(encoded([cluster()]), config_dir=ci_roles.parent)
+    assert run.returncode != 0 and run.stderr.strip() == f"config/ci-roles.json: {problem.split(': ', 1)[1]}"
+
+
+def test_a_ci_role_naming_a_policy_the_configure_job_may_not_hand_out(tmp_path):
+    ci_roles = edited_ci_roles(tmp_path / "config", "vault-platform-main", token_policies=["external-secrets"])
+    (problem,) = vault_checks.check_ci_roles(ci_roles)
+    assert "vault-configure.hcl: the configure Job may not write CI role vault-platform-main (token_policies " \
+           '["external-secrets"] is not allowed under path "auth/jwt-gitlab/role/*")' in problem
+
+
+def test_a_ci_role_naming_a_policy_that_does_not_exist(tmp_path):
+    ci_roles = edited_ci_roles(tmp_path / "config", "vault-platform-main", token_policies=["ci-nope"])
+    problems = vault_checks.check_ci_roles(ci_roles)
+    assert problems[0] == (f"{ci_roles}: role vault-platform-main names policy ci-nope, which "
+                           "flux/infrastructure/vault-config/policies does not have; add ci-nope.hcl there or fix the name")
+
+
+@pytest.mark.parametrize("url", ["", "http://gitlab.example.com", "https://gitlab.example.com/group"])
+def test_a_bad_gitlab_url_stops_the_configure_job_before_it_calls_vault(url):
+    run = run_configure(encoded([cluster()]), gitlab_url=url)
+    assert run.returncode != 0
+    assert run.stderr.strip().startswith(f"GITLAB_URL: GITLAB_URL = {url!r}: is not the https URL of a GitLab instance")

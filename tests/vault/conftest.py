@@ -28,10 +28,8 @@ def kms_emulator() -> Iterator[Emulator]:
 def flux_values(lab: VaultLab, **overrides: str) -> dict[str, str]:
     """platform-vars values the Jobs read, pointing at the lab. No database runs in these
     tests unless a test gives DATABASE_* of one (tests/vault/test_database*.py)."""
-    assert lab.application_kube is not None
     return {
-        "APPLICATION_CLUSTER_ENDPOINT": lab.application_kube.url,
-        "APPLICATION_CLUSTER_CA": lab.application_ca_b64(),
+        **lab.platform_vars(),
         "DATABASE_HOST": "127.0.0.1",
         "DATABASE_PORT": "1",
         "DATABASE_NAME": "platform",

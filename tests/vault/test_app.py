@@ -13,7 +13,6 @@ dropped under it), one checking the file every half second (the usual path).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -31,6 +30,7 @@ import yaml
 
 from tests.vault.test_database import DATABASE_NAME, MASTER_USER, short_ttl_copy
 from vault_platform.ops.emulator import free_port, stop_process_group
+from vault_platform.vaultlab.cluster import APPLICATION_CLUSTER, kubernetes_clusters_b64
 from vault_platform.vaultlab.agent import (
     DEMO_DEPLOYMENT, SECRETS_DIR, SERVICE_ACCOUNT_DIR, AGENT_HOME, AgentSpecError, agent_config,
     agent_spec_from_annotations, demo_agent_spec, running_agent,
@@ -147,8 +147,7 @@ def test_the_app_keeps_serving_through_two_rotations(tmp_path: Path) -> None:
         run_configure_steps(vault, postgres, config_dir, ("engines",), token)
         hand_over_master_credential(vault, postgres)
         run_configure_steps(vault, postgres, config_dir, ("kubernetes_auth", "policies", "roles", "database"), token,
-                            environment={"APPLICATION_CLUSTER_ENDPOINT": kube.url,
-                                         "APPLICATION_CLUSTER_CA": base64.b64encode(kube.tls.ca_cert.read_bytes()).decode()})
+                            environment={"VAULT_KUBERNETES_CLUSTERS_B64": kubernetes_clusters_b64({APPLICATION_CLUSTER: kube})})
         kube.write_service_account_dir(lab_dirs[SERVICE_ACCOUNT_DIR], "demo", "demo-app")
         (lab_dirs[PurePosixPath("/vault/ca")] / "ca.crt").write_bytes(vault.ca_cert.read_bytes())
         spec = demo_agent_spec()

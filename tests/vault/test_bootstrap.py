@@ -18,7 +18,7 @@ from vault_platform.vaultlab.tls import write_lab_tls
 
 pytestmark = pytest.mark.integration
 
-CHANGES = ("enabled", "wrote policy", "configured")
+CHANGES = ("enabled", "removed", "wrote policy", "configured")
 
 
 def output(run: subprocess.CompletedProcess[str]) -> str:

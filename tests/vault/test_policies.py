@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 
 from tests.vault.conftest import Bootstrapped
-from vault_platform.gitops.vault_checks import VAULT_CONFIG_DIR
+from vault_platform.gitops.vault_checks import VAULT_CONFIG_DIR, configure_script
 
 pytestmark = pytest.mark.integration
 
 POLICY_DIR = VAULT_CONFIG_DIR / "policies"
 ROLES = json.loads((VAULT_CONFIG_DIR / "config" / "roles.json").read_text())
+CI = json.loads((VAULT_CONFIG_DIR / "config" / "ci-roles.json").read_text())
+CI_ROLE = CI["roles"]["vault-platform-main"]
 EVERYTHING = 'path "*" { capabilities = ["create", "read", "update", "delete", "list", "sudo"] }'
 
 
@@ -37,6 +39,13 @@ HOLDERS = {
     "demo-app": Login("kubernetes-application", "demo-app", "demo", "demo-app"),
     "vault-configure": Login("kubernetes", "vault-configure", "vault", "vault-configure"),
 }
+# CI policies, held by a job of their project logging in with its id_tokens JWT (ci-roles.json).
+CI_HOLDERS = {"ci-vault-platform": "vault-platform-main"}
+
+
+def ci_role(**changes: Any) -> dict[str, Any]:
+    """The CI role as configure.py writes it, with ``changes``."""
+    return {**configure_script().ci_role_body(CI, CI_ROLE), **changes}
 
 
 @dataclass(frozen=True)
@@ -60,12 +69,16 @@ MAY: dict[str, list[Case]] = {
                          Case("GET", "kv/data/apps/demo"), Case("GET", "kv/metadata/apps/demo")],
     "gitlab-runner": [Case("GET", "kv/data/ci/deploy"), Case("LIST", "kv/metadata/ci")],
     "demo-app": [Case("GET", "database/creds/demo-app")],
+    "ci-vault-platform": [Case("GET", "kv/data/ci/platform/vault-platform/deploy"),
+                          Case("GET", "kv/metadata/ci/platform/vault-platform/deploy")],
     "vault-configure": [
         Case("GET", "sys/mounts"), Case("GET", "sys/auth"), Case("GET", "sys/audit"),
         Case("POST", "sys/policies/acl/demo-app", {"policy": (POLICY_DIR / "demo-app.hcl").read_text()}),
         Case("POST", "auth/kubernetes/role/gitlab-runner", ROLES["kubernetes"]["gitlab-runner"]),
-        Case("POST", "auth/kubernetes-application/role/demo-app", ROLES["kubernetes-application"]["demo-app"]),
+        Case("POST", "auth/kubernetes-application/role/demo-app", ROLES["kubernetes-*"]["demo-app"]),
         Case("GET", "auth/kubernetes-application/config"),
+        Case("POST", "auth/jwt-gitlab/role/vault-platform-main", ci_role()),
+        Case("GET", "auth/jwt-gitlab/config"),
         Case("GET", "kv/data/platform/database-admin"),
     ],
 }
@@ -82,6 +95,11 @@ MAY_NOT: dict[str, list[Case]] = {
     "demo-app": [
         Case("GET", "kv/data/apps/demo"), Case("GET", "database/creds/other-role"),
         Case("POST", "database/roles/demo-app", {"db_name": "x"}), Case("GET", "database/config/platform-postgres")],
+    "ci-vault-platform": [
+        Case("GET", "kv/data/ci/deploy", why="another project's (the runner's) CI secrets"),
+        Case("GET", "kv/data/ci/platform/other-project/deploy"), Case("GET", "kv/data/platform/database-admin"),
+        Case("POST", "kv/data/ci/platform/vault-platform/deploy", {"data": {"k": "v"}}),
+        Case("LIST", "kv/metadata/ci/platform/vault-platform")],
     "vault-configure": [
         Case("POST", "sys/policies/acl/vault-configure", {"policy": EVERYTHING}, "rewrite its own policy"),
         Case("POST", "sys/policies/acl/default", {"policy": EVERYTHING}, "the default policy is on its own token"),
@@ -101,6 +119,38 @@ MAY_NOT: dict[str, list[Case]] = {
         Case("POST", "sys/mounts/transit", {"type": "transit"}),
         Case("POST", "auth/kubernetes/config", {"kubernetes_host": "https://127.0.0.1:1"},
              "repoint the tooling cluster's token reviews"),
+        # The application clusters' mounts (auth/kubernetes-*): the Job makes and removes them,
+        # never the tooling cluster's, never of another type, never reviewing with Vault's token.
+        Case("DELETE", "sys/auth/kubernetes", why="remove the tooling cluster's mount (init.py's)"),
+        Case("POST", "sys/auth/kubernetes-x", {"type": "approle"}, "another auth type under the clusters' prefix"),
+        Case("POST", "sys/auth/kubernetes-x/tune", {"listing_visibility": "unauth"}, "tune beyond type"),
+        Case("POST", "auth/kubernetes-application/config",
+             {"kubernetes_host": "https://127.0.0.1:1", "disable_local_ca_jwt": False},
+             "send Vault's own service-account token to a host it chose"),
+        Case("POST", "auth/kubernetes-application/config",
+             {"kubernetes_host": "https://127.0.0.1:1", "token_reviewer_jwt": "x", "disable_local_ca_jwt": True},
+             "store a long-lived reviewer token"),
+        Case("POST", "auth/kubernetes-application/role/escalate", role(["vault"], ["demo-app"]),
+             "bind the vault namespace on an application cluster"),
+        Case("POST", "auth/kubernetes-application/role/escalate", role(["demo"], ["vault-configure"]),
+             "hand its own policy out on an application cluster"),
+        Case("POST", "auth/kubernetes-application/role/escalate", role(["demo"], ["demo-app"], token_no_default_policy=True),
+             "a role parameter outside the allowed ones"),
+        # GitLab CI's JWT auth: roles only with ci-roles.json's policies and audience, the
+        # values configure.py writes, and never a key of its own to sign tokens with.
+        Case("POST", "auth/jwt-gitlab/role/escalate", ci_role(token_policies=["vault-configure"]), "its own policy to CI"),
+        Case("POST", "auth/jwt-gitlab/role/escalate", ci_role(token_policies=["external-secrets"]),
+             "a workload's policy to CI"),
+        Case("POST", "auth/jwt-gitlab/role/escalate", ci_role(bound_audiences=["sts.amazonaws.com"]),
+             "accept tokens meant for another service"),
+        Case("POST", "auth/jwt-gitlab/role/escalate", ci_role(bound_claims_type="glob"), "wildcard claims"),
+        Case("POST", "auth/jwt-gitlab/role/escalate", ci_role(token_ttl="768h"), "long-lived CI tokens"),
+        Case("POST", "auth/jwt-gitlab/role/escalate", ci_role(token_no_default_policy=True), "another role parameter"),
+        Case("POST", "auth/jwt-gitlab/config", {"jwt_validation_pubkeys": ["x"]}, "trust a key of its own"),
+        Case("POST", "auth/jwt-gitlab/config", {"oidc_discovery_url": "https://127.0.0.1:1", "oidc_discovery_ca_pem": "x"},
+             "trust a CA of its own"),
+        Case("POST", "sys/auth/jwt-other", {"type": "jwt"}, "another JWT mount"),
+        Case("DELETE", "sys/auth/jwt-gitlab"),
         Case("DELETE", "sys/mounts/kv"), Case("DELETE", "sys/audit/file", why="blind the audit log"),
         Case("GET", "kv/data/gitlab/runner", why="it reads no secrets but the one admin credential"),
         Case("GET", "database/creds/demo-app"),
@@ -116,7 +166,8 @@ def holders(bootstrapped: Bootstrapped) -> Iterator[dict[str, str]]:
     """One token per policy, from its holder's own login, with some secrets in place."""
     with bootstrapped.operator_root() as root:
         client = bootstrapped.lab.client(root)
-        for path in ("gitlab/runner", "apps/demo", "ci/deploy", "platform/database-admin"):
+        for path in ("gitlab/runner", "apps/demo", "ci/deploy", "platform/database-admin",
+                     "ci/platform/vault-platform/deploy", "ci/platform/other-project/deploy"):
             assert client.request("POST", f"kv/data/{path}", {"data": {"value": "lab"}}).status == 200
     tokens = {}
     for policy, login in HOLDERS.items():
@@ -124,12 +175,21 @@ def holders(bootstrapped: Bootstrapped) -> Iterator[dict[str, str]]:
         assert answer.status == 200, f"{policy}: login {login} answered {answer.status} {answer.body}"
         assert policy in answer.body["auth"]["policies"]
         tokens[policy] = answer.body["auth"]["client_token"]
+    gitlab = bootstrapped.lab.gitlab
+    assert gitlab is not None
+    for policy, name in CI_HOLDERS.items():
+        role = CI["roles"][name]
+        jwt = gitlab.id_token(role["project_path"], role["ref"], aud=CI["audience"], ref_type=role["ref_type"])
+        answer = bootstrapped.lab.client().request("POST", "auth/jwt-gitlab/login", {"role": name, "jwt": jwt})
+        assert answer.status == 200, f"{policy}: CI login as {name} answered {answer.status} {answer.body}"
+        assert policy in answer.body["auth"]["policies"]
+        tokens[policy] = answer.body["auth"]["client_token"]
     yield tokens
 
 
 def test_every_policy_file_has_a_table_both_ways():
     files = {p.stem for p in POLICY_DIR.glob("*.hcl")}
-    assert files == set(MAY) == set(MAY_NOT) == set(HOLDERS)
+    assert files == set(MAY) == set(MAY_NOT) == set(HOLDERS) | set(CI_HOLDERS)
 
 
 @pytest.mark.parametrize(("policy", "case", "allowed"), TABLE,

@@ -54,14 +54,35 @@ _FIXED_VARS: tuple[PlatformVar, ...] = (
                 feature=EFS),
     PlatformVar("VAULT_CLIENT_CIDRS", (TOOLING,), "Ranges Vault's internal NLB admits (both VPCs, comma-separated): "
                 "the load balancer controller's default for an internal NLB is its own VPC only."),
-    PlatformVar("APPLICATION_CLUSTER_ENDPOINT", (TOOLING,), "API endpoint of the application cluster, for Vault's Kubernetes auth of that cluster."),
-    PlatformVar("APPLICATION_CLUSTER_CA", (TOOLING,), "Base64 CA certificate of the application cluster, for the same."),
+    PlatformVar("VAULT_KUBERNETES_CLUSTERS_B64", (TOOLING,), "Base64 of a JSON array, one object per application cluster "
+                "sorted by name ({name, mount, kubernetes_host, kubernetes_ca_cert_b64}): vault-configure makes one "
+                "Kubernetes auth mount per entry and removes the kubernetes-* mounts of clusters no longer listed."),
+    PlatformVar("VAULT_KUBERNETES_MOUNT", (APPLICATION,), "This cluster's Kubernetes auth mount in Vault (kubernetes-<name>), "
+                "for the ESO ClusterSecretStore and the Vault injector's authPath."),
     PlatformVar("DATABASE_HOST", BOTH, "Address of the application's PostgreSQL (Vault's database engine connects to it)."),
     PlatformVar("DATABASE_PORT", BOTH, "Port of that PostgreSQL."),
     PlatformVar("DATABASE_NAME", BOTH, "Database name the demo app uses."),
     PlatformVar("DATABASE_MASTER_SECRET_ARN", (TOOLING,), "Secrets Manager secret (managed by RDS) with the master credentials Vault's database engine starts from; readable by the External Secrets role."),
     PlatformVar("VAULT_CA_CERT_B64", (APPLICATION,), "Base64 PEM of the private CA that signs Vault's listener certificate (the tooling platform stack makes it; its key pair is the Secret cert-manager/vault-ca-keypair in the tooling cluster)."),
 )
+
+
+# Vault's Kubernetes auth mount of an application cluster. vault-configure.hcl lets the
+# configure Job manage exactly the mounts under this prefix (a policy glob may only end a
+# path), and configure.py removes the ones no longer listed; the tooling cluster's own mount
+# "kubernetes" has no hyphen, so it is never among them.
+VAULT_KUBERNETES_MOUNT_PREFIX = "kubernetes-"
+
+
+def vault_kubernetes_mount(cluster_short_name: str) -> str:
+    """The Vault auth mount of the application cluster named ``cluster_short_name``."""
+    return f"{VAULT_KUBERNETES_MOUNT_PREFIX}{cluster_short_name}"
+
+
+def vault_kubernetes_cluster(cluster_short_name: str, kubernetes_host: object, ca_cert_b64: object) -> dict[str, object]:
+    """One entry of VAULT_KUBERNETES_CLUSTERS_B64 (values may be Terraform tokens)."""
+    return {"name": cluster_short_name, "mount": vault_kubernetes_mount(cluster_short_name),
+            "kubernetes_host": kubernetes_host, "kubernetes_ca_cert_b64": ca_cert_b64}
 
 
 def _role_vars() -> tuple[PlatformVar, ...]:

@@ -12,6 +12,7 @@ dependencies; the rest is the standard library and PyYAML.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shutil
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 
@@ -28,9 +30,11 @@ VAULT_CONFIG_DIR = FLUX_DIR / "infrastructure" / "vault-config"
 HELMRELEASE = FLUX_DIR / "infrastructure" / "vault" / "helmrelease.yaml"
 # How a raft peer reaches pod i through the chart's headless Service.
 PEER_ADDRESS = re.compile(r"https://vault-(\d+)\.vault-internal:8200")
-# The Kubernetes auth mounts and the cluster whose service accounts each admits
-# (init.py enables "kubernetes" for Vault's own cluster, configure.py the other).
-MOUNT_CLUSTERS = {"kubernetes": "tooling", "kubernetes-application": "application"}
+# roles.json's keys and the cluster whose service accounts each admits: init.py enables
+# "kubernetes" for Vault's own cluster; configure.py gives the roles under "kubernetes-*" to
+# every application cluster's mount (kubernetes-<name>, platform_vars.vault_kubernetes_mount),
+# and all of them apply the one Flux tree flux/clusters/application.
+MOUNT_CLUSTERS = {"kubernetes": "tooling", "kubernetes-*": "application"}
 # Vault attaches it to every token; a role may name it without a file.
 BUILTIN_POLICIES = {"default"}
 CONFIGURE_POLICY = "vault-configure"
@@ -193,13 +197,15 @@ def check_roles(roles_file: Path = VAULT_CONFIG_DIR / "config" / "roles.json",
 
 def allowed_role_lists(configure_policy: Path) -> dict[str, dict[str, list[list[str]]]]:
     """Per auth mount, the exact lists vault-configure.hcl lets the configure Job write into a
-    role (allowed_parameters; Vault compares a list parameter as a whole)."""
+    role (allowed_parameters; Vault compares a list parameter as a whole). A mount is named as
+    the policy's path names it: "kubernetes" for auth/kubernetes/role/*, "kubernetes-*" for the
+    glob auth/kubernetes-* (every application cluster's mount, config and roles)."""
     text = configure_policy.read_text()
     allowed: dict[str, dict[str, list[list[str]]]] = {}
-    for block in re.finditer(r'^path\s+"auth/(?P<mount>[^/"]+)/role/\*"\s*\{(?P<body>.*?)^\}', text,
+    for block in re.finditer(r'^path\s+"auth/(?P<mount>[^/"]+-\*|[^/"]+)(?:/role/\*)?"\s*\{(?P<body>.*?)^\}', text,
                              re.MULTILINE | re.DOTALL):
         lists = {}
-        for key in ("bound_service_account_namespaces", "token_policies"):
+        for key in ("bound_service_account_namespaces", "token_policies", "bound_audiences"):
             value = re.search(rf'"{key}"\s*=\s*(\[.*?\]\])', block["body"], re.DOTALL)
             lists[key] = json.loads(value.group(1)) if value else []
         allowed[block["mount"]] = lists
@@ -224,8 +230,47 @@ def check_configure_policy(roles_file: Path = VAULT_CONFIG_DIR / "config" / "rol
     return problems
 
 
+# --- GitLab CI roles (config/ci-roles.json) ------------------------------------------------------
+SCRIPTS_DIR = VAULT_CONFIG_DIR / "scripts"
+CI_ROLES_FILE = VAULT_CONFIG_DIR / "config" / "ci-roles.json"
+
+
+def configure_script() -> ModuleType:
+    """The configure Job's configure.py as a module (it imports vaultapi from its own directory),
+    so an offline check runs the very check the Job runs."""
+    if str(SCRIPTS_DIR) not in sys.path:
+        sys.path.insert(0, str(SCRIPTS_DIR))
+    return importlib.import_module("configure")
+
+
+def check_ci_roles(ci_roles_file: Path = CI_ROLES_FILE, policy_dir: Path = VAULT_CONFIG_DIR / "policies") -> list[str]:
+    """configure.py's own check of ci-roles.json (a role bound to no project, ...), then: every
+    role's policies exist, and the configure Job's policy lets it write the role."""
+    configure = configure_script()
+    spec = load_roles(ci_roles_file)
+    problems = [line.replace(configure.CI_ROLES, rel(ci_roles_file), 1) for line in configure.ci_role_problems(spec)]
+    if problems:
+        return problems
+    configure_policy = policy_dir / f"{CONFIGURE_POLICY}.hcl"
+    allowed = allowed_role_lists(configure_policy).get(configure.CI_MOUNT, {})
+    policies = set(policy_files(policy_dir)) | BUILTIN_POLICIES
+    path = f'"auth/{configure.CI_MOUNT}/role/*"'
+    for name, role in spec["roles"].items():
+        for policy in role["token_policies"]:
+            if policy not in policies:
+                problems.append(f"{rel(ci_roles_file)}: role {name} names policy {policy}, which {rel(policy_dir)} "
+                                f"does not have; add {policy}.hcl there or fix the name")
+        for key, value in (("token_policies", role["token_policies"]), ("bound_audiences", [spec["audience"]])):
+            if value not in allowed.get(key, []):
+                problems.append(f"{rel(configure_policy)}: the configure Job may not write CI role {name} ({key} "
+                                f"{json.dumps(value)} is not allowed under path {path}); add it to allowed_parameters "
+                                "there and apply the policy with the bootstrap-token path (README)")
+    return problems
+
+
 def check_all() -> list[str]:
-    return check_raft_config() + check_policy_syntax() + check_roles() + check_configure_policy()
+    return (check_raft_config() + check_policy_syntax() + check_roles() + check_configure_policy()
+            + check_ci_roles())
 
 
 if __name__ == "__main__":

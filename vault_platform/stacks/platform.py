@@ -103,14 +103,17 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
             # Operators arrive source-NATed into the tooling VPC, the application cluster
             # through the peering (vault_platform/flows/declared.py).
             "VAULT_CLIENT_CIDRS": f"{env.tooling.network.cidr},{env.application.network.cidr}",
-            "APPLICATION_CLUSTER_ENDPOINT": application.cluster.endpoint,
-            "APPLICATION_CLUSTER_CA": application.cluster.certificate_authority_data,
+            # Every application cluster, sorted by name (today the one; CONTRACT of issue #15).
+            "VAULT_KUBERNETES_CLUSTERS_B64": Fn.base64encode(Fn.jsonencode([platform_vars.vault_kubernetes_cluster(
+                env.application.cluster.name, application.cluster.endpoint,
+                application.cluster.certificate_authority_data)])),
             "DATABASE_MASTER_SECRET_ARN": application.database.master_secret_arn,
         })
         if tooling.efs is not None:  # feature tooling.efs_enabled: off, the ConfigMap lacks these keys
             values["EFS_FILE_SYSTEM_ID"] = tooling.efs.file_system_id
             values["EFS_ACCESS_POINT_ID"] = tooling.efs.access_point_id
     else:
+        values["VAULT_KUBERNETES_MOUNT"] = platform_vars.vault_kubernetes_mount(env.application.cluster.name)
         values["VAULT_CA_CERT_B64"] = Fn.base64encode(vault_ca.certificate_pem) if vault_ca is not None else no_ca
     # Each add-on's role, under the key it declares (vault_platform/addons/).
     values.update({addon.role_arn_var: own.addon_roles[addon.name].arn

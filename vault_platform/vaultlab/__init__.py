@@ -11,8 +11,7 @@ Usage::
     from vault_platform.vaultlab import JobRunner, VaultLab
 
     with VaultLab() as lab:                    # 3 nodes (server.ha.replicas), all answering 501
-        jobs = JobRunner(lab, flux_values={"APPLICATION_CLUSTER_ENDPOINT": lab.application_kube.url,
-                                           "APPLICATION_CLUSTER_CA": lab.application_ca_b64(),
+        jobs = JobRunner(lab, flux_values={**lab.platform_vars(),  # the stand-ins' addresses
                                            "DATABASE_HOST": ..., "DATABASE_PORT": ..., "DATABASE_NAME": ...})
         assert jobs.run("init").returncode == 0     # sys/init, keys in the stand-in's Secret
         keys = lab.kube.secret_data("vault", "vault-recovery-keys")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -29,7 +30,9 @@ from typing import Any
 import yaml
 
 from vault_platform.ops.emulator import stop_process_group
-from vault_platform.vaultlab.cluster import bao_binary
+from vault_platform.gitops.platform_vars import vault_kubernetes_mount
+from vault_platform.vaultlab.cluster import APPLICATION_CLUSTER, bao_binary
+from vault_platform.vaultlab.raft_config import FLUX_VARIABLE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_DEPLOYMENT = REPO_ROOT / "flux" / "apps" / "demo" / "deployment-app.yaml"
@@ -65,9 +68,21 @@ class AgentSpec:
     secrets: tuple[InjectedSecret, ...]
 
 
-def _injector_auth_path(release: Path) -> str:
+# What Flux substitutes into the application tree for the lab's one application cluster.
+LAB_APPLICATION_VARS = {"VAULT_KUBERNETES_MOUNT": vault_kubernetes_mount(APPLICATION_CLUSTER)}
+
+
+def _injector_auth_path(release: Path, platform_vars: Mapping[str, str]) -> str:
+    """The injector's authPath after Flux's substitution from the cluster's platform-vars."""
     values = yaml.safe_load(release.read_text())["spec"]["values"]
-    return str(values.get("injector", {}).get("authPath", "auth/kubernetes"))
+    path = str(values.get("injector", {}).get("authPath", "auth/kubernetes"))
+
+    def flux(match: re.Match[str]) -> str:
+        if match.group(1) not in platform_vars:
+            raise AgentSpecError(f"{release.relative_to(REPO_ROOT)}: authPath {path}: ${{{match.group(1)}}} has no lab value")
+        return platform_vars[match.group(1)]
+
+    return FLUX_VARIABLE.sub(flux, path)
 
 
 def agent_spec_from_annotations(annotations: Mapping[str, str], injector_auth_path: str,
@@ -90,9 +105,10 @@ def agent_spec_from_annotations(annotations: Mapping[str, str], injector_auth_pa
                      ca_cert=PurePosixPath(ours.get("ca-cert", "")), secrets=secrets)
 
 
-def demo_agent_spec(deployment: Path = DEMO_DEPLOYMENT, injector: Path = INJECTOR_RELEASE) -> AgentSpec:
+def demo_agent_spec(deployment: Path = DEMO_DEPLOYMENT, injector: Path = INJECTOR_RELEASE,
+                    platform_vars: Mapping[str, str] = LAB_APPLICATION_VARS) -> AgentSpec:
     annotations = yaml.safe_load(deployment.read_text())["spec"]["template"]["metadata"]["annotations"]
-    return agent_spec_from_annotations(annotations, _injector_auth_path(injector),
+    return agent_spec_from_annotations(annotations, _injector_auth_path(injector, platform_vars),
                                        str(deployment.relative_to(REPO_ROOT)))
 
 

@@ -20,12 +20,15 @@ import unittest.mock
 import urllib.error
 import uuid
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from vault_platform.ops.emulator import TEST_ACCESS_KEY, Emulator, free_port, stop_process_group
 from vault_platform.gitops import vault_checks
+from vault_platform.gitops.platform_vars import vault_kubernetes_cluster
+from vault_platform.vaultlab.gitlab_standin import GitLabStandIn
 from vault_platform.vaultlab.kube_standin import KubeStandIn
 from vault_platform.vaultlab.raft_config import (
     LabSite,
@@ -38,6 +41,8 @@ from vault_platform.vaultlab.raft_config import (
 from vault_platform.vaultlab.tls import LabTls, write_lab_tls
 
 REGION = "eu-west-1"
+# The default environment's one application cluster (environments/default.toml), the lab's.
+APPLICATION_CLUSTER = "application"
 STARTUP_TIMEOUT_SECONDS = 30.0
 # Where the kubelet mounts a pod's service account. OpenBao's Kubernetes auth reads the CA and
 # its own token from there (no setting moves it), so each node gets one, as in the pod.
@@ -89,6 +94,14 @@ def _check_private_mounts() -> None:
                        f"namespace, and `unshare --user --map-root-user --mount` failed here ({probe.stderr.strip()}); "
                        "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1) or run "
                        "the container with a seccomp profile that permits unshare")
+
+
+def kubernetes_clusters_b64(clusters: Mapping[str, KubeStandIn]) -> str:
+    """VAULT_KUBERNETES_CLUSTERS_B64 as the tooling platform stack writes it, for application
+    clusters' API stand-ins by short name, sorted by name."""
+    entries = [vault_kubernetes_cluster(name, kube.url, base64.b64encode(kube.tls.ca_cert.read_bytes()).decode())
+               for name, kube in sorted(clusters.items())]
+    return base64.b64encode(json.dumps(entries).encode()).decode()
 
 
 @dataclass(frozen=True)
@@ -193,6 +206,7 @@ class VaultLab:
         self.tls: LabTls | None = None
         self.kube: KubeStandIn | None = None
         self.application_kube: KubeStandIn | None = None
+        self.gitlab: GitLabStandIn | None = None
         self.kms_key_id = ""
         self.unseal_user = ""
         self.aws_credentials = (TEST_ACCESS_KEY, TEST_ACCESS_KEY)
@@ -227,6 +241,9 @@ class VaultLab:
         self.kube = KubeStandIn(self.tls, auth_delegators=_delegators("tooling")).start()
         self.application_kube = KubeStandIn(self.tls, issuer="https://application.kubernetes.stand-in",
                                             auth_delegators=_delegators("application")).start()
+        # GitLab's OIDC issuer for CI's JWT auth; Vault trusts its certificate as it trusts the
+        # Kubernetes stand-ins' (SSL_CERT_FILE below), as it would trust GitLab's public one.
+        self.gitlab = GitLabStandIn(self.tls).start()
         for index in range(count):
             self.nodes.append(self._node(index))
         for node in self.nodes:
@@ -296,7 +313,7 @@ class VaultLab:
         # costs seconds per node): every node is killed at once.
         for node in self.nodes:
             node.stop(signal.SIGKILL)
-        for stand_in in (self.kube, self.application_kube):
+        for stand_in in (self.kube, self.application_kube, self.gitlab):
             if stand_in is not None:
                 stand_in.stop()
         if self._own_emulator and self.emulator is not None:
@@ -398,5 +415,13 @@ class VaultLab:
         assert self.tls is not None
         return VaultClient(target.client.address, self.tls.ca_cert, token)
 
-    def application_ca_b64(self) -> str:
-        return base64.b64encode(self.ca_cert.read_bytes()).decode()
+    def kubernetes_clusters_b64(self, clusters: Mapping[str, KubeStandIn] | None = None) -> str:
+        """VAULT_KUBERNETES_CLUSTERS_B64 of ``clusters`` (default: the lab's one application cluster)."""
+        assert self.application_kube is not None
+        return kubernetes_clusters_b64(clusters if clusters is not None else {APPLICATION_CLUSTER: self.application_kube})
+
+    def platform_vars(self) -> dict[str, str]:
+        """The tooling platform-vars values of the Jobs that point at the lab's stand-ins (the
+        DATABASE_* ones are the caller's: a database runs only where a test starts one)."""
+        assert self.gitlab is not None
+        return {"VAULT_KUBERNETES_CLUSTERS_B64": self.kubernetes_clusters_b64(), "GITLAB_URL": self.gitlab.issuer}

@@ -8,21 +8,18 @@ the policy vault-configure.hcl, and the RDS master credential an operator hands 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from vault_platform.gitops.vault_checks import configure_script
 from vault_platform.vaultlab.postgres import PostgresServer
 from vault_platform.vaultlab.single_node import VaultServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VAULT_CONFIG_DIR = REPO_ROOT / "flux" / "infrastructure" / "vault-config"
-SCRIPTS_DIR = VAULT_CONFIG_DIR / "scripts"
 DATABASE_JSON = VAULT_CONFIG_DIR / "config" / "database.json"
 POLICY_DIR = VAULT_CONFIG_DIR / "policies"
 CONFIGURE_POLICY = POLICY_DIR / "vault-configure.hcl"
@@ -32,13 +29,6 @@ def load_database_spec(path: Path = DATABASE_JSON) -> dict[str, Any]:
     spec: dict[str, Any] = json.loads(path.read_text())
     spec.pop("_comment", None)
     return spec
-
-
-def configure_script() -> ModuleType:
-    """The Job's configure.py as a module (it imports vaultapi from its own directory)."""
-    if str(SCRIPTS_DIR) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS_DIR))
-    return importlib.import_module("configure")
 
 
 @contextlib.contextmanager
@@ -68,9 +58,14 @@ def hand_over_master_credential(vault: VaultServer, postgres: PostgresServer) ->
                {"data": {"username": postgres.master_user, "password": postgres.master_password}})
 
 
+# configure.py's steps that act on every application cluster (main() passes them the list).
+CLUSTER_STEPS = frozenset({"kubernetes_auth", "roles"})
+
+
 def run_configure_steps(vault: VaultServer, postgres: PostgresServer, config_dir: Path, steps: tuple[str, ...],
                         token: str | None = None, environment: dict[str, str] | None = None) -> None:
-    """configure.py's ``configure_<step>`` functions in order, as the Job runs them."""
+    """configure.py's ``configure_<step>`` functions in order, as the Job runs them (the
+    application clusters read from ``environment`` as main() reads them)."""
     configure = configure_script()
     client = configure.Vault(addr=vault.addr, cacert=str(vault.ca_cert), token=token or configure_token(vault))
     job_environment = {"DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port),
@@ -79,8 +74,14 @@ def run_configure_steps(vault: VaultServer, postgres: PostgresServer, config_dir
         saved = configure.CONFIG_DIR, configure.POLICY_DIR
         configure.CONFIG_DIR, configure.POLICY_DIR = str(config_dir), str(POLICY_DIR)
         try:
+            clusters = (configure.application_clusters(os.environ.get(configure.CLUSTERS_VAR, ""))
+                        if CLUSTER_STEPS & set(steps) else None)
             for step in steps:
-                getattr(configure, f"configure_{step}")(client)
+                function = getattr(configure, f"configure_{step}")
+                if step in CLUSTER_STEPS:
+                    function(client, clusters)
+                else:
+                    function(client)
         finally:
             configure.CONFIG_DIR, configure.POLICY_DIR = saved
 

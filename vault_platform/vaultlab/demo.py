@@ -126,9 +126,8 @@ def main() -> int:
             say("starting PostgreSQL 16 (TLS, scram) and the Vault lab ...")
             postgres = stack.enter_context(running_postgres(database.database_name, database.master_username))
             lab = stack.enter_context(VaultLab())
-            assert lab.application_kube is not None
             jobs = JobRunner(lab, flux_values={
-                "APPLICATION_CLUSTER_ENDPOINT": lab.application_kube.url, "APPLICATION_CLUSTER_CA": lab.application_ca_b64(),
+                **lab.platform_vars(),
                 "DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port), "DATABASE_NAME": postgres.database})
             run_job(jobs, "init")
             # Fails, as on a fresh deploy, until the operator hands the master credential over.

@@ -21,23 +21,18 @@ from __future__ import annotations
 
 import base64
 import copy
-import json
 import re
-import ssl
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from vault_platform.ops.emulator import HOST
 from vault_platform.gitops.vault_checks import VAULT_CONFIG_DIR
+from vault_platform.vaultlab.standin import HttpsStandIn, RsaSigner
 from vault_platform.vaultlab.tls import LabTls
 
 RBAC_FILE = VAULT_CONFIG_DIR / "rbac.yaml"
@@ -46,14 +41,6 @@ IN_CLUSTER_ISSUER = "https://kubernetes.default.svc"
 TOKEN_LIFETIME_SECONDS = 3600
 SECRET_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[a-z0-9-]+)/secrets(?:/(?P<name>[a-z0-9.-]+))?$")
 TOKEN_REVIEW_PATH = "/apis/authentication.k8s.io/v1/tokenreviews"
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True)
@@ -101,7 +88,7 @@ class Fault:
 
 
 @dataclass
-class KubeStandIn:
+class KubeStandIn(HttpsStandIn):
     """The stand-in as a context manager::
 
         with KubeStandIn(tls) as kube:
@@ -116,12 +103,11 @@ class KubeStandIn:
     requests: list[tuple[str, str, int]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
 
+    name = "kube-stand-in"
+
     def __post_init__(self) -> None:
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self._key_id = uuid.uuid4().hex
+        self._signer = RsaSigner()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._resource_version = 0
 
     # --- tokens -------------------------------------------------------------------------
@@ -134,26 +120,15 @@ class KubeStandIn:
             "kubernetes.io": {"namespace": namespace,
                               "serviceaccount": {"name": name, "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{namespace}/{name}"))}},
         }
-        header = {"alg": "RS256", "typ": "JWT", "kid": self._key_id}
-        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
-        signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-        return f"{signing_input}.{_b64url(signature)}"
+        return self._signer.sign(claims)
 
     def verify(self, token: str) -> dict[str, Any] | None:
         """The claims of a token this stand-in issued and that has not expired, else None."""
-        try:
-            header, payload, signature = token.strip().split(".")
-            self._key.public_key().verify(_b64url_decode(signature), f"{header}.{payload}".encode(),
-                                          padding.PKCS1v15(), hashes.SHA256())
-            claims = json.loads(_b64url_decode(payload))
-        except Exception:  # any malformed or foreign token is simply unauthenticated
-            return None
-        return claims if claims.get("exp", 0) > time.time() else None
+        return self._signer.verify(token)
 
     @property
     def public_key_pem(self) -> str:
-        return self._key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        return self._signer.public_key_pem
 
     def write_service_account_dir(self, directory: Path, namespace: str, name: str) -> Path:
         """What the kubelet mounts at /var/run/secrets/kubernetes.io/serviceaccount."""
@@ -282,58 +257,8 @@ class KubeStandIn:
         return 201, {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
                      "spec": (body or {}).get("spec", {}), "status": status}
 
-    # --- serving ------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the Kubernetes API stand-in is not running; use it inside `with KubeStandIn(...)`")
-        return f"https://{HOST}:{self._server.server_address[1]}"
-
-    def start(self) -> KubeStandIn:
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else None
-                auth = self.headers.get("Authorization", "")
-                bearer = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
-                status, answer = stand_in.handle(self.command, self.path, bearer, body)
-                stand_in.requests.append((self.command, self.path, status))
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_PUT = do_POST = do_DELETE = _serve
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer((HOST, 0), Handler)
-        server.daemon_threads = True
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(self.tls.cert, self.tls.key)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="kube-stand-in", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> KubeStandIn:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def served(self, method: str, path: str, status: int) -> None:
+        self.requests.append((method, path, status))
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:

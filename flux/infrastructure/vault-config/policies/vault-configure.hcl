@@ -8,8 +8,12 @@
 #   vault), never to vault-configure or root, never by namespace selector or wildcard;
 # - enable an auth method or engine other than the ones it manages (an approle mount would
 #   let it mint itself tokens for any role it writes);
-# - repoint the tooling cluster's Kubernetes auth at another API server (vault-init's).
-# It can: rewrite the policies workloads use and their roles within those namespaces, the
+# - repoint the tooling cluster's Kubernetes auth at another API server (vault-init's), or
+#   remove it: the application clusters' mounts are kubernetes-<name> (a policy glob can only
+#   end a path, so the hyphen is what keeps "kubernetes" out of auth/kubernetes-*).
+# It can: rewrite the policies workloads use and their roles within those namespaces, make,
+# configure and remove the application clusters' Kubernetes auth mounts (kubernetes-*, type
+# kubernetes only, never reviewing with Vault's own token: disable_local_ca_jwt true), the
 # database engine's connection and roles, and read the one-time database admin credential.
 # Each allowed value below is one role's exact list from config/roles.json (Vault compares a
 # list parameter as a whole); an offline check (tests/flux/test_vault_config.py) names any
@@ -19,13 +23,15 @@ path "sys/mounts"          { capabilities = ["read"] }
 path "sys/mounts/kv"       { capabilities = ["create", "read", "update"] }
 path "sys/mounts/database" { capabilities = ["create", "read", "update"] }
 path "sys/auth"            { capabilities = ["read"] }
-path "sys/auth/kubernetes-application" { capabilities = ["create", "read", "update", "sudo"] }
+path "sys/auth/kubernetes-*" {
+  capabilities = ["create", "read", "update", "delete", "sudo"]
+  allowed_parameters = { "type" = ["kubernetes"] }
+}
 path "sys/audit"           { capabilities = ["read", "sudo"] }
 path "sys/audit/file"      { capabilities = ["create", "update", "sudo"] }
 path "sys/policies/acl/*"  { capabilities = ["create", "read", "update"] }
 path "sys/policies/acl/vault-configure" { capabilities = ["read"] }
 path "sys/policies/acl/default"         { capabilities = ["read"] }
-path "auth/kubernetes-application/config" { capabilities = ["create", "read", "update"] }
 path "auth/kubernetes/role/*" {
   capabilities = ["create", "read", "update"]
   allowed_parameters = {
@@ -36,13 +42,49 @@ path "auth/kubernetes/role/*" {
   }
 }
 path "auth/kubernetes/role/vault-configure" { capabilities = ["read"] }
-path "auth/kubernetes-application/role/*" {
+# Every application cluster's mount: its config and its roles (config/roles.json "kubernetes-*").
+# One glob covers both (a glob ends the path, so config and role/* cannot be told apart under
+# it): the allowed parameters are the config's three and the roles' four; each is ignored by
+# the other endpoint. disable_local_ca_jwt = false would send Vault's own service-account
+# token to whatever kubernetes_host says, hence [true].
+path "auth/kubernetes-*" {
   capabilities = ["create", "read", "update"]
   allowed_parameters = {
+    "kubernetes_host"                  = []
+    "kubernetes_ca_cert"               = []
+    "disable_local_ca_jwt"             = [true]
     "bound_service_account_names"      = []
     "bound_service_account_namespaces" = [["external-secrets"], ["demo"]]
     "token_policies"                   = [["external-secrets"], ["demo-app"]]
     "token_ttl"                        = []
+  }
+}
+# GitLab CI's JWT auth (config/ci-roles.json): the mount, its issuer, and roles with exactly
+# the values configure.py writes and the policy lists of ci-roles.json. bound_claims is a map,
+# which allowed_parameters cannot pin: configure.py refuses a role bound to no project, and a
+# role can only ever hand out a policy listed here.
+path "sys/auth/jwt-gitlab" {
+  capabilities = ["create", "read", "update", "sudo"]
+  allowed_parameters = { "type" = ["jwt"] }
+}
+path "auth/jwt-gitlab/config" {
+  capabilities = ["create", "read", "update"]
+  allowed_parameters = {
+    "oidc_discovery_url" = []
+    "bound_issuer"       = []
+  }
+}
+path "auth/jwt-gitlab/role/*" {
+  capabilities = ["create", "read", "update"]
+  allowed_parameters = {
+    "role_type"         = ["jwt"]
+    "user_claim"        = ["project_path"]
+    "bound_audiences"   = [["vault-platform"]]
+    "bound_claims_type" = ["string"]
+    "bound_claims"      = []
+    "token_policies"    = [["ci-vault-platform"]]
+    "token_ttl"         = ["5m"]
+    "token_max_ttl"     = ["15m"]
   }
 }
 path "database/config/*"   { capabilities = ["create", "read", "update"] }

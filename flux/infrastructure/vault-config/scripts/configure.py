@@ -44,16 +44,163 @@ def configure_engines(vault):
         print("enabled the database engine", flush=True)
 
 
-def configure_kubernetes_auth(vault):
-    # The tooling mount "kubernetes" is configured by init.py. The application cluster's
-    # tokens are reviewed with the caller's own JWT (disable_local_ca_jwt): its service
-    # accounts hold system:auth-delegator there, so Vault stores no long-lived token.
-    vault.ensure_auth("kubernetes-application", "kubernetes")
-    vault.write("auth/kubernetes-application/config", {
-        "kubernetes_host": os.environ["APPLICATION_CLUSTER_ENDPOINT"],
-        "kubernetes_ca_cert": base64.b64decode(os.environ["APPLICATION_CLUSTER_CA"]).decode(),
-        "disable_local_ca_jwt": True,
-    })
+def input_error(source, field, value, problem, fix):
+    """Bad input as one line, in the project's ConfigError form, raised before any write."""
+    return SystemExit(f"{source}: {field} = {value!r}: {problem}; fix: {fix}")
+
+
+# Application clusters' auth mounts: exactly the paths vault-configure.hcl lets this Job
+# manage (auth/kubernetes-*). The tooling cluster's "kubernetes" (init.py's) is not one of them.
+CLUSTER_MOUNT_PREFIX = "kubernetes-"
+CLUSTERS_VAR = "VAULT_KUBERNETES_CLUSTERS_B64"
+CLUSTER_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+CLUSTERS_FIX = "it is Terraform's (the tooling platform stack's platform-vars); re-run `cdktf deploy` of that stack"
+
+
+def application_clusters(encoded):
+    """The application clusters of VAULT_KUBERNETES_CLUSTERS_B64, checked, or one line naming the problem."""
+    if not encoded:
+        raise input_error(CLUSTERS_VAR, CLUSTERS_VAR, encoded, "is missing or empty", CLUSTERS_FIX)
+    try:
+        clusters = json.loads(base64.b64decode(encoded, validate=True))
+    except ValueError as err:
+        raise input_error(CLUSTERS_VAR, CLUSTERS_VAR, encoded[:40], f"is not base64 of JSON ({err})", CLUSTERS_FIX) from None
+    if not isinstance(clusters, list) or not clusters:
+        # An empty list would remove every application cluster's mount: never on a garbled value.
+        raise input_error(CLUSTERS_VAR, CLUSTERS_VAR, clusters, "is not a non-empty JSON array of clusters", CLUSTERS_FIX)
+    seen = set()
+    for index, cluster in enumerate(clusters):
+        where = f"{CLUSTERS_VAR}[{index}]"
+        if not isinstance(cluster, dict):
+            raise input_error(CLUSTERS_VAR, where, cluster, "is not an object", CLUSTERS_FIX)
+        name = cluster.get("name")
+        if not isinstance(name, str) or not CLUSTER_NAME.fullmatch(name):
+            raise input_error(CLUSTERS_VAR, f"{where}.name", name, "is not a cluster short name (a-z, 0-9, -)", CLUSTERS_FIX)
+        if name in seen:
+            raise input_error(CLUSTERS_VAR, f"{where}.name", name, "names a cluster listed before", CLUSTERS_FIX)
+        seen.add(name)
+        if cluster.get("mount") != CLUSTER_MOUNT_PREFIX + name:
+            raise input_error(CLUSTERS_VAR, f"{where}.mount", cluster.get("mount"),
+                              f"is not {CLUSTER_MOUNT_PREFIX + name!r}, the only mount this Job may make for "
+                              f"cluster {name}", CLUSTERS_FIX)
+        host = cluster.get("kubernetes_host")
+        if not isinstance(host, str) or not re.fullmatch(r"https://[^\s/]+/?", host):
+            raise input_error(CLUSTERS_VAR, f"{where}.kubernetes_host", host, "is not the https:// URL of an API server",
+                              CLUSTERS_FIX)
+        try:
+            ca = base64.b64decode(cluster.get("kubernetes_ca_cert_b64") or "", validate=True).decode()
+        except ValueError:
+            ca = ""
+        if "-----BEGIN CERTIFICATE-----" not in ca:
+            raise input_error(CLUSTERS_VAR, f"{where}.kubernetes_ca_cert_b64", (cluster.get("kubernetes_ca_cert_b64") or "")[:40],
+                              "is not base64 of a PEM certificate (EKS's certificate_authority.data)", CLUSTERS_FIX)
+        cluster["kubernetes_ca_cert"] = ca
+    return clusters
+
+
+def configure_kubernetes_auth(vault, clusters):
+    """One Kubernetes auth mount per application cluster; the mounts of clusters no longer
+    listed are removed (with their roles), so a removed cluster's tokens log in nowhere.
+
+    The tooling mount "kubernetes" is configured by init.py. An application cluster's tokens
+    are reviewed with the caller's own JWT (disable_local_ca_jwt): its service accounts hold
+    system:auth-delegator there, so Vault stores no long-lived token."""
+    for cluster in clusters:
+        if vault.ensure_auth(cluster["mount"], "kubernetes"):
+            print(f"enabled Kubernetes auth at {cluster['mount']}/ for cluster {cluster['name']}", flush=True)
+        vault.write(f"auth/{cluster['mount']}/config", {
+            "kubernetes_host": cluster["kubernetes_host"],
+            "kubernetes_ca_cert": cluster["kubernetes_ca_cert"],
+            "disable_local_ca_jwt": True,
+        })
+    listed = {f"{cluster['mount']}/" for cluster in clusters}
+    auths = vault.call("GET", "sys/auth")
+    for path, mount in sorted(auths.get("data", auths).items()):
+        if path.startswith(CLUSTER_MOUNT_PREFIX) and mount.get("type") == "kubernetes" and path not in listed:
+            vault.call("DELETE", f"sys/auth/{path.rstrip('/')}")
+            print(f"removed Kubernetes auth {path} (its cluster is no longer in {CLUSTERS_VAR})", flush=True)
+
+
+# GitLab CI jobs log in with their own id_tokens JWT (README "GitLab CI -> Vault"). The mount
+# trusts the instance's issuer (GITLAB_URL: its discovery document is
+# <GITLAB_URL>/.well-known/openid-configuration, its keys at <GITLAB_URL>/oauth/discovery/keys).
+CI_MOUNT = "jwt-gitlab"
+CI_ROLES = "config/ci-roles.json"
+# What every CI role gets besides its bindings; vault-configure.hcl allows exactly these values.
+# user_claim: the entity (and the audit log) names the project, not the person who pushed.
+CI_ROLE_DEFAULTS = {"role_type": "jwt", "user_claim": "project_path", "bound_claims_type": "string",
+                    "token_ttl": "5m", "token_max_ttl": "15m"}
+GITLAB_PROJECT_PATH = re.compile(r"[\w.-]+(/[\w.-]+)+")
+
+
+def ci_role_problems(spec):
+    """One line per problem of ci-roles.json (empty: usable); also run offline by
+    vault_platform.gitops.vault_checks. A role bound to no project would admit every project's jobs."""
+    fix = "see the README section \"GitLab CI -> Vault\""
+    audience = spec.get("audience")
+    problems = []
+    if not isinstance(audience, str) or not audience:
+        problems.append(f"{CI_ROLES}: audience = {audience!r}: is missing; fix: name the aud the jobs' id_tokens ask for ({fix})")
+    roles = spec.get("roles")
+    if not isinstance(roles, dict):
+        return problems + [f"{CI_ROLES}: roles = {roles!r}: is not an object of roles; fix: {fix}"]
+    for name, role in roles.items():
+        where = f"{CI_ROLES}: roles.{name}"
+        project = role.get("project_path")
+        if not isinstance(project, str) or not GITLAB_PROJECT_PATH.fullmatch(project):
+            problems.append(f"{where}.project_path = {project!r}: the role is bound to no project (any project's "
+                            "jobs could log in); fix: set the one GitLab project path (group/project) it serves")
+        if role.get("ref_type") not in ("branch", "tag"):
+            problems.append(f"{where}.ref_type = {role.get('ref_type')!r}: is not branch or tag; fix: set one")
+        if not isinstance(role.get("ref_protected"), bool):
+            problems.append(f"{where}.ref_protected = {role.get('ref_protected')!r}: is not true or false; "
+                            "fix: true, unless unprotected refs may have this role's secrets")
+        if "ref" in role and (not isinstance(role["ref"], str) or not role["ref"] or "*" in role["ref"]):
+            problems.append(f"{where}.ref = {role['ref']!r}: is not one branch or tag name; fix: name one, or drop ref")
+        policies = role.get("token_policies")
+        if not isinstance(policies, list) or not policies:
+            problems.append(f"{where}.token_policies = {policies!r}: is empty; fix: list the policies (policies/*.hcl)")
+    return problems
+
+
+def ci_role_body(spec, role):
+    claims = {"project_path": role["project_path"], "ref_type": role["ref_type"],
+              # GitLab's id_tokens carry ref_protected as the string "true" or "false".
+              "ref_protected": "true" if role["ref_protected"] else "false"}
+    if "ref" in role:
+        claims["ref"] = role["ref"]
+    return {**CI_ROLE_DEFAULTS, "bound_audiences": [spec["audience"]], "bound_claims": claims,
+            "token_policies": role["token_policies"]}
+
+
+def gitlab_issuer(url):
+    if not url or not re.fullmatch(r"https://[^\s/]+", url):
+        raise input_error("GITLAB_URL", "GITLAB_URL", url, "is not the https URL of a GitLab instance (no path)",
+                          "it is the tooling platform-vars' GITLAB_URL, the environment's [ci] gitlab_url")
+    return url
+
+
+def ci_roles():
+    spec = load("ci-roles.json")
+    problems = ci_role_problems(spec)
+    if problems:
+        raise SystemExit(problems[0])
+    return spec
+
+
+def configure_ci_auth(vault, spec, issuer):
+    if vault.ensure_auth(CI_MOUNT, "jwt"):
+        print(f"enabled JWT auth at {CI_MOUNT}/ for GitLab CI ({issuer})", flush=True)
+    # Vault reads the issuer's discovery document and keys itself, and checks iss against it.
+    vault.write(f"auth/{CI_MOUNT}/config", {"oidc_discovery_url": issuer, "bound_issuer": issuer})
+    for name, role in spec["roles"].items():
+        try:
+            vault.write(f"auth/{CI_MOUNT}/role/{name}", ci_role_body(spec, role))
+        except ApiError as err:
+            if err.status != 403:
+                raise
+            raise SystemExit(f"{CI_ROLES}: role {name} is not one vault-configure.hcl lets this Job write (its "
+                             "audience or policies); see `python -m vault_platform.gitops.vault_checks`") from None
 
 
 def configure_policies(vault):
@@ -74,16 +221,22 @@ def configure_policies(vault):
         print(f"wrote policy {name}", flush=True)
 
 
-def configure_roles(vault):
-    for mount, roles in load("roles.json").items():
-        for role, body in roles.items():
-            try:
-                vault.write(f"auth/{mount}/role/{role}", body)
-            except ApiError as err:
-                if err.status != 403:
-                    raise
-                raise SystemExit(f"config/roles.json: role {mount}/{role} is not one vault-configure.hcl lets this Job "
-                                 "write (its namespaces or policies); see `python -m vault_platform.gitops.vault_checks`") from None
+# roles.json's key for the roles every application cluster's mount gets.
+EVERY_APPLICATION_CLUSTER = CLUSTER_MOUNT_PREFIX + "*"
+
+
+def configure_roles(vault, clusters):
+    for key, roles in load("roles.json").items():
+        mounts = [c["mount"] for c in clusters] if key == EVERY_APPLICATION_CLUSTER else [key]
+        for mount in mounts:
+            for role, body in roles.items():
+                try:
+                    vault.write(f"auth/{mount}/role/{role}", body)
+                except ApiError as err:
+                    if err.status != 403:
+                        raise
+                    raise SystemExit(f"config/roles.json: role {mount}/{role} is not one vault-configure.hcl lets this "
+                                     "Job write (its namespaces or policies); see `python -m vault_platform.gitops.vault_checks`") from None
 
 
 ADMIN_SECRET = "kv/data/platform/database-admin"
@@ -227,14 +380,18 @@ def configure_database(vault):
 
 
 def main():
+    # Every input is checked before the first call to Vault.
+    clusters = application_clusters(os.environ.get(CLUSTERS_VAR, ""))
+    issuer, ci = gitlab_issuer(os.environ.get("GITLAB_URL", "")), ci_roles()
     vault = Vault()
     vault.wait_until_reachable()
     vault.login_kubernetes("kubernetes", SELF)
     configure_audit(vault)
     configure_engines(vault)
-    configure_kubernetes_auth(vault)
+    configure_kubernetes_auth(vault, clusters)
     configure_policies(vault)
-    configure_roles(vault)
+    configure_roles(vault, clusters)
+    configure_ci_auth(vault, ci, issuer)
     configure_database(vault)
     # A Job that could not finish must fail (Flux then shows the Kustomization not ready and
     # the Job is retried), never report success on a Vault that cannot issue credentials.
