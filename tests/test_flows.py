@@ -51,7 +51,15 @@ def _resources(stacks, stack_id: str, rtype: str) -> dict:
 
 # GIVEN each environment's synthesized stacks WHEN checked THEN every flow is open, no
 # opening is undeclared, and each platform stack's deploy finds its flows open.
-@pytest.mark.parametrize("environment", environment_names())
+# The flow contract names places of one application cluster ("application.api"); the
+# flows-n branch generalises it to every cluster and drops this mark (strict: it fails
+# as soon as the contract holds for the three-cluster environment).
+PENDING_N_CLUSTER_FLOWS = {"multi"}
+
+
+@pytest.mark.parametrize("environment", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="flow contract of N application clusters: flows-n branch"))
+    if name in PENDING_N_CLUSTER_FLOWS else name for name in environment_names()])
 def test_every_environment_keeps_the_flow_contract(environment: str, default_synth: Synthesized,
                                                    all_environment_stacks: dict[str, StackJson]) -> None:
     if environment == "default":
