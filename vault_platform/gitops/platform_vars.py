@@ -61,12 +61,22 @@ PLATFORM_VARS: tuple[PlatformVar, ...] = (
                 "the load balancer controller's default for an internal NLB is its own VPC only."),
     PlatformVar("APPLICATION_CLUSTER_ENDPOINT", (TOOLING,), "API endpoint of the application cluster, for Vault's Kubernetes auth of that cluster."),
     PlatformVar("APPLICATION_CLUSTER_CA", (TOOLING,), "Base64 CA certificate of the application cluster, for the same."),
+    PlatformVar("VAULT_KUBERNETES_CLUSTERS_B64", (TOOLING,), "Base64 of a JSON array, one object per application cluster sorted by "
+                "name: name, mount (kubernetes-<name>), kubernetes_host, kubernetes_ca_cert_b64; Vault's Kubernetes auth mount of each."),
     PlatformVar("DATABASE_HOST", BOTH, "Address of the application's PostgreSQL (Vault's database engine connects to it)."),
     PlatformVar("DATABASE_PORT", BOTH, "Port of that PostgreSQL."),
     PlatformVar("DATABASE_NAME", BOTH, "Database name the demo app uses."),
     PlatformVar("DATABASE_MASTER_SECRET_ARN", (TOOLING,), "Secrets Manager secret (managed by RDS) with the master credentials Vault's database engine starts from; readable by the External Secrets role."),
+    PlatformVar("VAULT_KUBERNETES_MOUNT", (APPLICATION,), "This cluster's Kubernetes auth mount in Vault (kubernetes-<name>), for ESO's "
+                "ClusterSecretStore and the injector's authPath."),
     PlatformVar("VAULT_CA_CERT_B64", (APPLICATION,), "Base64 PEM of the private CA that signs Vault's listener certificate (the tooling platform stack makes it; its key pair is the Secret cert-manager/vault-ca-keypair in the tooling cluster)."),
 )
+
+
+def kubernetes_auth_mount(cluster_name: str) -> str:
+    """Vault's Kubernetes auth mount path of the application cluster with this short name
+    (CONTRACT.md); the tooling cluster's own mount stays "kubernetes"."""
+    return f"kubernetes-{cluster_name}"
 
 
 def keys_for(cluster: str, features_off: Collection[str] = ()) -> tuple[str, ...]:

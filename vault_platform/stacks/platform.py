@@ -141,12 +141,17 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ow
             "VAULT_CLIENT_CIDRS": ",".join([env.tooling.network.cidr, *(app.network.cidr for app in env.application_clusters)]),
             "APPLICATION_CLUSTER_ENDPOINT": first.cluster.endpoint,
             "APPLICATION_CLUSTER_CA": first.cluster.certificate_authority_data,
+            "VAULT_KUBERNETES_CLUSTERS_B64": Fn.base64encode(Fn.jsonencode([
+                {"name": app.config.cluster.name, "mount": platform_vars.kubernetes_auth_mount(app.config.cluster.name),
+                 "kubernetes_host": app.cluster.endpoint, "kubernetes_ca_cert_b64": app.cluster.certificate_authority_data}
+                for app in sorted(applications, key=lambda app: app.config.cluster.name)])),
             "DATABASE_MASTER_SECRET_ARN": database.master_secret_arn,
         })
         if tooling.efs is not None:  # feature tooling.efs_enabled: off, the ConfigMap lacks these keys
             values["EFS_FILE_SYSTEM_ID"] = tooling.efs.file_system_id
             values["EFS_ACCESS_POINT_ID"] = tooling.efs.access_point_id
     else:
+        values["VAULT_KUBERNETES_MOUNT"] = platform_vars.kubernetes_auth_mount(own.config.cluster.name)
         values["VAULT_CA_CERT_B64"] = Fn.base64encode(vault_ca.certificate_pem) if vault_ca is not None else no_ca
     return values
 
