@@ -19,6 +19,7 @@ SHARED_FIXTURE_GROUPS = {
     "tests/test_all_environments.py": "all-environments",
     "tests/test_policy_gate.py": "all-environments",
     "tests/test_flows.py": "all-environments",
+    "tests/test_clusters.py": "all-environments",
     "tests/flux/": "flux",
     "tests/test_synth_output.py": "main-process",
 }

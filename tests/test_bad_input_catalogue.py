@@ -37,6 +37,31 @@ def both(*changes: Callable[[dict], None]) -> Callable[[dict], None]:
     return change
 
 
+def clusters(*changes: dict) -> Callable[[dict], None]:
+    """The file in list form: the default's application cluster, then one more cluster per
+    change (a dict merged into a copy of it, with its own name and range unless given)."""
+    def change(data: dict) -> None:
+        first = data.pop("application")
+        data["application_clusters"] = [first]
+        for index, extra in enumerate(changes, start=1):
+            table = json.loads(json.dumps(first))
+            table.pop("database", None)
+            table["cluster"]["name"] = f"team{index}"
+            table["network"]["cidr"] = f"10.{20 + index}.0.0/16"
+            for key, value in extra.items():
+                *parents, last = key.split(".")
+                node = table
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[last] = value
+            data["application_clusters"].append(table)
+    return change
+
+
+def many_clusters(count: int) -> Callable[[dict], None]:
+    return clusters(*({"network.cidr": f"10.{100 + index}.0.0/16"} for index in range(count - 1)))
+
+
 # (case, change, field named, value named, words of the fix)
 CONFIG_CASES = [
     *CORE_CONFIG_CASES,
@@ -56,7 +81,7 @@ CONFIG_CASES = [
     ("state key in another account", with_state(kms_key_arn=KEY.replace("111122223333", "999999999999")), "state.kms_key_arn",
      KEY.replace("111122223333", "999999999999"), "own account"),
     ("state as a value, not a table", set_at("state", "s3://acme-tfstate"), "state", "s3://acme-tfstate", "[state]"),
-    ("VPN range overlapping a VPC", set_at("vpn.client_cidr", "10.10.0.0/22"), "vpn.client_cidr", "10.10.0.0/22", "outside both VPCs"),
+    ("VPN range overlapping a VPC", set_at("vpn.client_cidr", "10.10.0.0/22"), "vpn.client_cidr", "10.10.0.0/22", "outside every VPC"),
     ("VPN range too small", set_at("vpn.client_cidr", "172.16.0.0/24"), "vpn.client_cidr", "172.16.0.0/24", "172.16.0.0/22"),
     ("VPN session length", set_at("vpn.session_timeout_hours", 6), "vpn.session_timeout_hours", "6", "(8, 10, 12, 24)"),
     ("VPN associations beyond the zones", set_at("vpn.association_count", 5), "vpn.association_count", "5", "from 1 to 3"),
@@ -99,6 +124,36 @@ CONFIG_CASES = [
     ("spot spelled wrong", set_at("application.cluster.node_groups", [{"name": "workers", "capacity_type": "spot"}]),
      "application.cluster.node_groups[0].capacity_type", "spot", "ON_DEMAND or SPOT"),
     ("missing tooling table", drop("tooling"), "tooling", "<missing>", "add 'tooling = ...'"),
+    # Several application clusters ([[application_clusters]], issue 15).
+    ("legacy [application] next to [[application_clusters]]", both(clusters({}), set_at("application", {"network": {}})),
+     "application", "<table>", "move [application...] into one more [[application_clusters]] table"),
+    ("no application cluster at all", drop("application"), "application_clusters", "<missing>", "add a [[application_clusters]] table"),
+    ("two clusters with one name", clusters({"cluster.name": "application"}), "application_clusters[1].cluster.name",
+     "application", "give each application cluster its own name"),
+    ("application VPCs overlapping each other", clusters({"network.cidr": "10.20.128.0/17"}), "application_clusters[1].network.cidr",
+     "10.20.128.0/17", "outside the application_clusters[0] VPC (10.20.0.0/16)"),
+    ("third VPC overlapping the second", clusters({}, {"network.cidr": "10.21.0.0/20"}), "application_clusters[2].network.cidr",
+     "10.21.0.0/20", "outside the application_clusters[1] VPC"),
+    ("VPN range overlapping the second application VPC", both(clusters({"network.cidr": "172.16.0.0/16"})),
+     "vpn.client_cidr", "172.16.0.0/22", "outside every VPC"),
+    ("cluster named like the vpn stack", clusters({"cluster.name": "vpn"}), "application_clusters[1].cluster.name", "vpn",
+     "not one of tooling, vpn, state-bootstrap"),
+    ("cluster named like a platform stack", clusters({"cluster.name": "search-platform"}), "application_clusters[1].cluster.name",
+     "search-platform", "nor ending in '-platform'"),
+    ("cluster name too long for its IAM roles", clusters({"cluster.name": "a" * 31}), "application_clusters[1].cluster.name",
+     "a" * 31, "within 35 characters"),
+    ("second demo database", clusters({"database": {}}), "application_clusters[1].database", "<table>",
+     "remove the table from application_clusters[1]"),
+    ("no demo database", both(drop("application.database"), clusters({})), "application_clusters[].database", "<none>",
+     "add an [application_clusters.database] table to one cluster"),
+    ("second cluster's API private while deploying through public endpoints",
+     both(set_at("deploy.access", "public-endpoint"), set_at("tooling.cluster.public_access_cidrs", ["203.0.113.0/24"]),
+          set_at("application.cluster.public_access_cidrs", ["203.0.113.0/24"]), clusters({"cluster.public_access_cidrs": []})),
+     "application_clusters[1].cluster.public_access_cidrs", "[]", "deploy.access = 'vpn'"),
+    ("more clusters than peering connections per VPC", many_clusters(51), "application_clusters", "51 clusters",
+     "quota code L-7E9ECCDB"),
+    ("more clusters than routes per route table", many_clusters(48), "application_clusters", "48 clusters",
+     "quota code L-93826ACB"),
 ]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
-from vault_platform.app import STACK_ORDER, stack_id, synthesize
+from vault_platform.app import stack_id, stack_order, synthesize
 from vault_platform.config import environment_names, load_environment
 from vault_platform.config.model import DeployConfig
 from vault_platform.errors import ConfigError
@@ -51,7 +51,15 @@ def _resources(stacks, stack_id: str, rtype: str) -> dict:
 
 # GIVEN each environment's synthesized stacks WHEN checked THEN every flow is open, no
 # opening is undeclared, and each platform stack's deploy finds its flows open.
-@pytest.mark.parametrize("environment", environment_names())
+# The flow contract names places of one application cluster ("application.api"); the
+# flows-n branch generalises it to every cluster and drops this mark (strict: it fails
+# as soon as the contract holds for the three-cluster environment).
+PENDING_N_CLUSTER_FLOWS = {"multi"}
+
+
+@pytest.mark.parametrize("environment", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="flow contract of N application clusters: flows-n branch"))
+    if name in PENDING_N_CLUSTER_FLOWS else name for name in environment_names()])
 def test_every_environment_keeps_the_flow_contract(environment: str, default_synth: Synthesized,
                                                    all_environment_stacks: dict[str, StackJson]) -> None:
     if environment == "default":
@@ -59,7 +67,7 @@ def test_every_environment_keeps_the_flow_contract(environment: str, default_syn
     else:
         # The session's one synth of every environment (tests/conftest.py), this one's stacks.
         outdir = next(iter(all_environment_stacks.values())).path.parents[2]
-        synth = Synthesized.read(outdir, stack_ids=tuple(stack_id(environment, name) for name in STACK_ORDER))
+        synth = Synthesized.read(outdir, stack_ids=stack_order(load_environment(environment), environment))
     report = _report(synth, environment)
     assert report.problems() == []
     assert len(report.results) >= 30
@@ -176,7 +184,8 @@ def _public_deploy(env, cidr: str = "203.0.113.0/24"):
     def public(side):
         return dataclasses.replace(side, cluster=dataclasses.replace(side.cluster, public_access_cidrs=(cidr,)))
     return dataclasses.replace(env, deploy=DeployConfig(access="public-endpoint"),
-                               tooling=public(env.tooling), application=public(env.application))
+                               tooling=public(env.tooling),
+                               application_clusters=tuple(public(app) for app in env.application_clusters))
 
 
 def test_deploying_from_public_ranges_needs_the_public_endpoints(default_synth: Synthesized) -> None:

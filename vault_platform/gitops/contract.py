@@ -29,7 +29,8 @@ class Unavailable:
 
 def cluster_role(env: EnvironmentConfig, cluster: str) -> str:
     """The role (platform_vars.TOOLING / APPLICATION) of the cluster the environment names ``cluster``."""
-    roles = {env.tooling.cluster.name: platform_vars.TOOLING, env.application.cluster.name: platform_vars.APPLICATION}
+    roles = {env.tooling.cluster.name: platform_vars.TOOLING,
+             **{app.cluster.name: platform_vars.APPLICATION for app in env.application_clusters}}
     if cluster not in roles:
         raise ConfigError("cluster", cluster, f"is not a cluster of environment '{env.name}' ({env.source or 'in memory'})",
                           f"use one of: {', '.join(roles)}")

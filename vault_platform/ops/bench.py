@@ -2,6 +2,7 @@
 
     python -m vault_platform.ops.bench [--env NAME] [--runs N]
     python -m vault_platform.ops.bench --all-envs [--runs N]   # added cost of each environment
+    python -m vault_platform.ops.bench --clusters [--runs N]   # added cost of each application cluster
 
 Each figure is a whole process, as a user runs it: ``main.py`` with the interpreter flags of
 cdktf.json's ``app`` command (what ``cdktf synth`` and ``make synth`` run) for the synth, and
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shlex
 import statistics
 import subprocess
@@ -23,12 +25,20 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vault_platform.config.model import EnvironmentConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_RATIO = 1.3
 TARGET_SECONDS = 10.0
 # --all-envs: each environment after the first may add at most this share of its synth time.
 TARGET_ADDED_PER_ENVIRONMENT = 0.10
+# --clusters: each application cluster after the first may add at most this share of the
+# synth time of an environment with one (issue 15: scale as a measured property).
+TARGET_ADDED_PER_CLUSTER = 0.06
+CLUSTER_COUNTS = (1, 2, 3)
 # Terraform provider name -> the Python package of its cdktf bindings.
 BINDINGS = {
     "aws": "cdktf_cdktf_provider_aws",
@@ -50,6 +60,15 @@ def timed(command: list[str]) -> float:
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
+
+
+def cpu_timed(command: list[str]) -> float:
+    """CPU seconds (user + system) of the command and its children (the jsii node process):
+    unlike wall time, not inflated by other work on a shared machine."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    timed(command)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def providers_used(outdir: Path) -> list[str]:
@@ -95,14 +114,74 @@ def all_environments(runs: int) -> int:
     return 0
 
 
+def with_clusters(env: EnvironmentConfig, count: int) -> EnvironmentConfig:
+    """The environment with ``count`` application clusters: its first, then copies of it
+    (own name and /16, no database), validated like a file would be."""
+    from dataclasses import replace
+
+    from vault_platform.config.validate import validate_environment
+
+    first = env.application_clusters[0]
+    base = int(first.network.cidr.split(".")[1])
+    extra = tuple(replace(first, database=None, cluster=replace(first.cluster, name=f"team{index}"),
+                          network=replace(first.network, cidr=f"10.{base + index}.0.0/16"))
+                  for index in range(1, count))
+    env = replace(env, application_clusters=(first, *extra))
+    validate_environment(env)
+    return env
+
+
+def synth_clusters(count: int, outdir: str) -> int:
+    """One synth (this process) of the default environment with ``count`` application clusters."""
+    from vault_platform.app import synthesize
+    from vault_platform.config import load_environment
+
+    synthesize(with_clusters(load_environment("default"), count), "default", outdir)
+    return 0
+
+
+def clusters(runs: int) -> int:
+    """Synth processes of the default environment with 1, 2 and 3 application clusters, in
+    turn, run by run; the slope from 1 to the last count is what each cluster adds. Timed in
+    CPU seconds (cpu_timed): the figure is a share of a few seconds, which the wall clock of
+    a shared machine moves by more than that."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        commands = {count: [sys.executable, *interpreter_flags(), "-m", "vault_platform.ops.bench", "--synth-clusters",
+                            str(count), "--outdir", str(Path(work) / str(count))] for count in CLUSTER_COUNTS}
+        for command in commands.values():
+            timed(command)  # warm-up
+        times: dict[int, list[float]] = {count: [] for count in CLUSTER_COUNTS}
+        for run in range(1, runs + 1):
+            for count, command in commands.items():
+                times[count].append(cpu_timed(command))
+            print(f"  run {run}/{runs}: " + ", ".join(f"{c} cluster(s) {times[c][-1]:.2f} s CPU" for c in CLUSTER_COUNTS), file=sys.stderr)
+        stacks = {count: len(list((Path(work) / str(count)).glob("stacks/*/cdk.tf.json"))) for count in CLUSTER_COUNTS}
+    medians = {count: statistics.median(values) for count, values in times.items()}
+    first, last = CLUSTER_COUNTS[0], CLUSTER_COUNTS[-1]
+    added = (medians[last] - medians[first]) / (last - first)
+    share = added / medians[first]
+    for count in CLUSTER_COUNTS:
+        print(f"{count} application cluster(s): {medians[count]:.2f} s CPU  (median of {runs}; {stacks[count]} stacks)")
+    print(f"added per cluster:  {added:.2f} s = {share:.1%} of one environment's synth  (target <= {TARGET_ADDED_PER_CLUSTER:.0%})")
+    print(f"target: {'met' if share <= TARGET_ADDED_PER_CLUSTER else 'MISSED'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="synth time of all stacks vs. loading the provider libraries")
     parser.add_argument("--env", default="default")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--all-envs", action="store_true", help="added synth time of each environment after the first")
+    parser.add_argument("--clusters", action="store_true", help="added synth time of each application cluster after the first")
+    parser.add_argument("--synth-clusters", type=int, help=argparse.SUPPRESS)  # one timed process of --clusters
+    parser.add_argument("--outdir", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.synth_clusters:
+        return synth_clusters(args.synth_clusters, args.outdir)
     if args.all_envs:
         return all_environments(args.runs)
+    if args.clusters:
+        return clusters(args.runs)
 
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         outdir = Path(work) / "cdktf.out"

@@ -117,9 +117,10 @@ def synthesize_into(environment: str, outdir: Path, *, allow_destroy: bool = Fal
 
 
 def expected_stack_ids(environment: str) -> list[str]:
-    from vault_platform.app import STACK_ORDER, stack_id
+    from vault_platform.app import stack_order
+    from vault_platform.config import load_environment
 
-    return [stack_id(environment, name) for name in STACK_ORDER]
+    return list(stack_order(load_environment(environment), environment))
 
 
 def _mirror_for(stack_json: dict) -> Path:

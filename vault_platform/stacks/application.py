@@ -1,6 +1,7 @@
-"""The application stack: its own VPC and EKS cluster, peered to tooling, the private zone
-shared with it, its API open to Vault's TokenReview, and the demo app's PostgreSQL (seed
-001 §5). It reaches Vault through Vault's NLB on 8200 (flux/, vault_platform/flows/). Reads the tooling stack by cross-stack reference, so it deploys after it."""
+"""An application stack, one per ``[[application_clusters]]`` table: its own VPC and EKS
+cluster, peered to tooling only (hub and spoke: no route to another application VPC), the
+private zone shared with it, its API open to Vault's TokenReview, and, in the one cluster
+that has it, the demo app's PostgreSQL (seed 001 §5). It reaches Vault through Vault's NLB on 8200 (flux/, vault_platform/flows/). Reads the tooling stack by cross-stack reference, so it deploys after it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from constructs import Construct
 
 from vault_platform.addons.external_secrets import RDS_MASTER_SECRET_NAMES
 from vault_platform.cluster_roles import APPLICATION
-from vault_platform.config.model import EnvironmentConfig
+from vault_platform.config.model import ApplicationConfig, DatabaseConfig, EnvironmentConfig
 from vault_platform.constructs.dns import associate_zone
 from vault_platform.constructs.kms import KmsKey, KmsKeyProps
 from vault_platform.constructs.peering import VpcPeering, VpcPeeringProps
@@ -28,9 +29,10 @@ PARLIAMENT_ACCEPTED = {
 
 
 class ApplicationStack(PlatformStack):
-    def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig, *, tooling: ToolingStack) -> None:
+    def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig, *, config: ApplicationConfig,
+                 tooling: ToolingStack) -> None:
         super().__init__(scope, stack_id, env)
-        config = env.application
+        self.config = config
         account = self.account
         self.cluster_name = env.cluster_name(config.cluster)
         name = self.cluster_name
@@ -38,7 +40,9 @@ class ApplicationStack(PlatformStack):
         foundation = cluster_foundation(self, name, config.network, config.cluster)
         self.logs_key, self.ebs_key, self.secrets_key = foundation.logs_key, foundation.ebs_key, foundation.secrets_key
         self.vpc, self.cluster = foundation.vpc, foundation.cluster
-        self.database_key = self._database_key(name, tooling)
+        # Only the cluster with the demo database has its key (a KMS key is billed monthly
+        # and protected from destroy: one that encrypts nothing would outlive its reason).
+        self.database_key = self._database_key(name, tooling) if config.database is not None else None
         self.addon_roles = build_addons(self, foundation, APPLICATION, zone_arn=tooling.zone.zone.arn)
 
         self.peering = VpcPeering(self, "peering", VpcPeeringProps(
@@ -62,16 +66,22 @@ class ApplicationStack(PlatformStack):
             description="EKS API from Vault (TokenReview of the Kubernetes auth)",
         )
 
+        self.database: Postgres | None = None
+        if config.database is not None and self.database_key is not None:
+            self._database(config.database, self.database_key, tooling)
+        self._outputs()
+
+    def _database(self, database: DatabaseConfig, key: KmsKey, tooling: ToolingStack) -> None:
+        name = self.cluster_name
         self.database = Postgres(self, "database", PostgresProps(
-            name=demo_database_identifier(name), database=config.database, vpc_id=self.vpc.vpc_id,
-            subnet_ids=self.vpc.private_subnet_ids, kms_key_arn=self.database_key.arn,
+            name=demo_database_identifier(name), database=database, vpc_id=self.vpc.vpc_id,
+            subnet_ids=self.vpc.private_subnet_ids, kms_key_arn=key.arn,
             clients=(
                 ("application-cluster", self.cluster.cluster_security_group_id),
                 # Vault's database engine connects from the tooling cluster, across the peering.
                 ("vault", tooling.cluster.cluster_security_group_id),
             ),
         ))
-        self._outputs()
 
     def _database_key(self, name: str, tooling: ToolingStack) -> KmsKey:
         """The key of the database's storage, backups and RDS-managed master secret.
@@ -112,6 +122,8 @@ class ApplicationStack(PlatformStack):
         self.output("peering_connection_id", self.peering.connection_id, "Peering to the tooling VPC")
         self.output("ebs_kms_key_arn", self.ebs_key.arn, "KMS key of the cluster's EBS volumes")
         output_roles(self, self.addon_roles)
+        if self.database is None:
+            return
         self.output("database_address", self.database.address, "Host name of the demo PostgreSQL")
         self.output("database_port", self.database.port, "Port of the demo PostgreSQL")
         self.output("database_name", self.database.database_name, "Database of the demo app")

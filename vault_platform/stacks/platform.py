@@ -1,6 +1,6 @@
 """The platform stack of one cluster: what runs inside Kubernetes before Flux takes over.
 
-One instance per cluster (``tooling-platform``, ``application-platform``). Its kubernetes
+One instance per cluster (``tooling-platform``, ``<name>-platform`` per application cluster). Its kubernetes
 and helm providers reach the cluster that the AWS stack made, by cross-stack reference
 (endpoint, CA, name), and authenticate with ``aws eks get-token`` on every run: a token
 read once from ``aws_eks_cluster_auth`` would expire 15 minutes into a long apply. The
@@ -12,11 +12,14 @@ KMS-encrypted gp3 StorageClass (and on the tooling cluster with EFS, ``efs-share
 ConfigMap ``flux-system/platform-vars`` (every key of ``platform_vars.keys_for(cluster)``
 except those of features the environment turns off, filled from the AWS stacks), the Git credentials
 Secret when the key is given, and Flux's GitRepository ``platform`` with the cluster's root
-Kustomization (``<gitops.path>/<cluster>``). Everything else is Flux's, from flux/.
+Kustomization (``<gitops.path>/<role>``: every application cluster syncs the one
+``flux/clusters/application`` tree, told apart only by its platform vars). Everything else
+is Flux's, from flux/.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from cdktf import (
@@ -70,14 +73,16 @@ KNOWN_HOSTS_VARIABLE = "flux_git_known_hosts"
 KEY_REVISION_VARIABLE = "flux_git_ssh_key_revision"
 
 
-def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, application: ApplicationStack,
-                    vault_ca: VaultCa | None = None) -> dict[str, object]:
+def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, own: ToolingStack | ApplicationStack,
+                    applications: Sequence[ApplicationStack], vault_ca: VaultCa | None = None) -> dict[str, object]:
     """Key -> value (literal or cross-stack token) of the cluster's platform-vars ConfigMap.
 
-    The one place a key gets its value; ``configmap_data`` checks it against
-    platform_vars.py both ways.
+    ``own``: the cluster's AWS stack; ``applications``: every application cluster's, in file
+    order (the tooling cluster's keys cover all of them). The one place a key gets its value;
+    ``configmap_data`` checks it against platform_vars.py both ways.
     """
-    own = tooling if role == platform_vars.TOOLING else application
+    # The one application cluster with the demo database (config/validate.py).
+    database = next(app.database for app in applications if app.database is not None)
     no_ca = Unavailable("vault_ca", "<none>")  # the tooling platform stack's CA, passed to the application one
     values: dict[str, object] = {
         "ENVIRONMENT_NAME": env.name,
@@ -90,9 +95,9 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
         "PRIVATE_ZONE_NAME": tooling.zone.name,
         "PRIVATE_ZONE_ID": tooling.zone.zone_id,
         "EBS_KMS_KEY_ARN": own.ebs_key.arn,
-        "DATABASE_HOST": application.database.address,
-        "DATABASE_PORT": Fn.tostring(application.database.port),  # ConfigMap values are strings
-        "DATABASE_NAME": application.database.database_name,
+        "DATABASE_HOST": database.address,
+        "DATABASE_PORT": Fn.tostring(database.port),  # ConfigMap values are strings
+        "DATABASE_NAME": database.database_name,
     }
     if role == platform_vars.TOOLING:
         values.update({
@@ -100,20 +105,21 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
             "ECR_REGISTRY": f"{tooling.account.account_id}.dkr.ecr.{env.region}.amazonaws.com",
             # The instance CI's OIDC roles trust is the one the runner serves.
             "GITLAB_URL": env.ci.gitlab_url,
-            # Operators arrive source-NATed into the tooling VPC, the application cluster
-            # through the peering (vault_platform/flows/declared.py).
-            "VAULT_CLIENT_CIDRS": f"{env.tooling.network.cidr},{env.application.network.cidr}",
-            # Every application cluster, sorted by name (today the one; CONTRACT of issue #15).
-            "VAULT_KUBERNETES_CLUSTERS_B64": Fn.base64encode(Fn.jsonencode([platform_vars.vault_kubernetes_cluster(
-                env.application.cluster.name, application.cluster.endpoint,
-                application.cluster.certificate_authority_data)])),
-            "DATABASE_MASTER_SECRET_ARN": application.database.master_secret_arn,
+            # Operators arrive source-NATed into the tooling VPC, each application cluster
+            # through its peering (vault_platform/flows/declared.py).
+            "VAULT_CLIENT_CIDRS": ",".join([env.tooling.network.cidr, *(app.network.cidr for app in env.application_clusters)]),
+            # Every application cluster, sorted by name: one Kubernetes auth mount each (vault-configure).
+            "VAULT_KUBERNETES_CLUSTERS_B64": Fn.base64encode(Fn.jsonencode([
+                platform_vars.vault_kubernetes_cluster(app.config.cluster.name, app.cluster.endpoint,
+                                                       app.cluster.certificate_authority_data)
+                for app in sorted(applications, key=lambda app: app.config.cluster.name)])),
+            "DATABASE_MASTER_SECRET_ARN": database.master_secret_arn,
         })
         if tooling.efs is not None:  # feature tooling.efs_enabled: off, the ConfigMap lacks these keys
             values["EFS_FILE_SYSTEM_ID"] = tooling.efs.file_system_id
             values["EFS_ACCESS_POINT_ID"] = tooling.efs.access_point_id
     else:
-        values["VAULT_KUBERNETES_MOUNT"] = platform_vars.vault_kubernetes_mount(env.application.cluster.name)
+        values["VAULT_KUBERNETES_MOUNT"] = platform_vars.vault_kubernetes_mount(own.config.cluster.name)
         values["VAULT_CA_CERT_B64"] = Fn.base64encode(vault_ca.certificate_pem) if vault_ca is not None else no_ca
     # Each add-on's role, under the key it declares (vault_platform/addons/).
     values.update({addon.role_arn_var: own.addon_roles[addon.name].arn
@@ -140,13 +146,14 @@ class ClusterPlatformStack(TerraformStack):
     (which trusts Vault's certificate through it); the tooling stack makes it itself."""
 
     def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig, *, cluster: str,
-                 tooling: ToolingStack, application: ApplicationStack, vault_ca: VaultCa | None = None,
+                 tooling: ToolingStack, applications: Sequence[ApplicationStack], vault_ca: VaultCa | None = None,
                  repo_root: Path = REPO_ROOT) -> None:
         # Everything that can be refused is checked before the stack exists. The tooling
         # stack's CA does not exist yet at this point: its one value is filled in below.
         role = cluster_role(env, cluster)
-        own = tooling if role == platform_vars.TOOLING else application
-        data = configmap_data(role, platform_values(role, env, tooling, application, vault_ca), features_off(env))
+        own = tooling if role == platform_vars.TOOLING else next(
+            app for app in applications if app.config.cluster.name == cluster)
+        data = configmap_data(role, platform_values(role, env, tooling, own, applications, vault_ca), features_off(env))
         check_flux_variables(role, list(data), env, repo_root)
         chart_addons = cluster_addons(role, env, own)
         validate_addons(chart_addons)

@@ -54,7 +54,7 @@ class ToolingStack(PlatformStack):
         # The application cluster's demo database: its External Secrets reads the RDS-managed
         # master secret for Vault's database engine (addons/external_secrets.py), named by
         # the instance ARN, which follows from the names alone.
-        database = db_instance_arn(account, demo_database_identifier(env.cluster_name(env.application.cluster)))
+        database = db_instance_arn(account, demo_database_identifier(env.cluster_name(env.database_cluster.cluster)))
         self.addon_roles = build_addons(
             self, foundation, TOOLING, zone_arn=self.zone.zone.arn, vault_unseal_key_arn=self.vault_unseal_key.arn,
             ecr_repository_arns=tuple(self.ecr.arns), database_instance_arns=(database,),
