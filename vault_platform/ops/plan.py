@@ -276,7 +276,7 @@ def _flow_changes(environment: str, synth_dir: Path, saved: Path, env: Environme
     from vault_platform.flows.matrix import changes, matrix
 
     try:
-        report, _, _ = report_for(environment, synth_dir, env)
+        report, _ = report_for(environment, synth_dir, env)
     except ConfigError as error:  # a flow naming nothing: the summary says so, the plan goes on
         return [f"flow check refused: {error}"]
     new = matrix(report)
