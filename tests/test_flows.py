@@ -249,8 +249,9 @@ def test_matrix_changes_say_which_flow_changed(default_synth: Synthesized) -> No
     text = render(new)
     assert "tooling.pods       application.api            tcp/443    BLOCKED" in text
     assert json.loads(json.dumps(new)) == new  # what --save writes
-    markdown = render_markdown([], title="T", flow_changes=lines)
-    assert "## Network flows (`make flows`)" in markdown and "open -> blocked" in markdown
+    markdown = render_markdown([], title="T", flow_changes=lines, flow_base="compared with the matrix in `m.json`")
+    assert "## Network flows (`make flows`)\n\n_Compared with the matrix in `m.json`._" in markdown
+    assert "open -> blocked" in markdown
 
 
 def test_plan_summary_compares_with_the_matrix_the_previous_plan_saved(default_stacks: dict[str, StackJson],
@@ -271,6 +272,25 @@ def test_plan_summary_compares_with_the_matrix_the_previous_plan_saved(default_s
         "changed flow `vault-tokenreview-application` `tooling.pods` -> `application.api` tcp/443: blocked -> open",
         "undeclared opening closed: application:aws_vpc_security_group_ingress_rule.vault-from-application-vpc (...)",
     ]
+
+
+def test_the_plan_keeps_its_flow_matrix_outside_what_a_synth_replaces() -> None:
+    """It was cdktf.out/flows-<env>.json by default: every synth replaced it, and CI never
+    had it, so every summary said "no previous matrix"."""
+    from vault_platform.ops.plan import default_flow_matrix, parser
+
+    assert default_flow_matrix("staging").parts == ("flow-matrix", "flows-staging.json")
+    assert parser().parse_args(["--summary", "cdktf.out/s.md"]).flow_matrix is None  # then the default above
+
+
+def test_matrix_changes_name_added_and_removed_clusters() -> None:
+    flow = {"source": "a.pods", "destination": "vault.nlb", "port": "tcp/8200", "status": "open", "why": "", "blocked_at": ""}
+    base = {"clusters": ["tooling", "a"], "flows": {"a-workloads-to-vault": flow}, "undeclared": []}
+    new = {"clusters": ["tooling", "b"], "flows": {"b-workloads-to-vault": {**flow, "source": "b.pods"}}, "undeclared": []}
+    assert changes(base, new) == ["added cluster `b`", "removed cluster `a`",
+                                  "added flow `b-workloads-to-vault` `b.pods` -> `vault.nlb` tcp/8200: open",
+                                  "removed flow `a-workloads-to-vault`"]
+    assert changes({k: v for k, v in base.items() if k != "clusters"}, base) == [], "a matrix saved before clusters"
 
 
 def test_make_flows_prints_the_matrix_and_exits_0(default_stacks: dict[str, StackJson], tmp_path: Path,

@@ -49,6 +49,7 @@ class Report:
     undeclared: tuple[Rule, ...]  # openings no declared flow needs and none is accepted
     accepted: tuple[tuple[Rule, str], ...] = field(default=())
     examined: int = 0  # rules and routes the walk looked at (the checker's work, counted)
+    clusters: tuple[str, ...] = ()  # the keys of the clusters checked (app.cluster_stacks), tooling first
 
     @property
     def blocked(self) -> tuple[FlowResult, ...]:
@@ -250,7 +251,8 @@ def _database_cluster(env: EnvironmentConfig, clusters: tuple[ClusterStacks, ...
 def check(net: Network, env: EnvironmentConfig, environment: str, flows: tuple[Flow, ...] | None = None) -> Report:
     """flows: the environment's declared flows (flows_of) unless given."""
     walk = _Walk(net)
-    flows = flows_of(env, environment) if flows is None else flows
+    clusters = cluster_stacks(env, environment)
+    flows = declared_flows(clusters, database=_database_cluster(env, clusters)) if flows is None else flows
     results = tuple(evaluate(flow, net, environment, walk) for flow in flows if _feature_on(env, flow.feature))
     used = {rule.rule_id for result in results for rule in result.used}
     undeclared, accepted = [], []
@@ -259,7 +261,8 @@ def check(net: Network, env: EnvironmentConfig, environment: str, flows: tuple[F
             continue
         reason = next((why for suffix, why in ACCEPTED_OPENINGS if rule.rule_id.endswith(suffix)), None)
         (accepted.append((rule, reason)) if reason else undeclared.append(rule))
-    return Report(environment, results, tuple(undeclared), tuple(accepted), examined=walk.examined)
+    return Report(environment, results, tuple(undeclared), tuple(accepted), examined=walk.examined,
+                  clusters=tuple(c.key for c in clusters))
 
 
 def model_of(synth: Synthesized, env: EnvironmentConfig, environment_file: str, repo_root: Path) -> Network:
