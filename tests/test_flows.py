@@ -323,3 +323,46 @@ def test_older_rule_shapes_become_one_rule_per_peer() -> None:
         ("s:aws_security_group_rule.r", "egress", "0.0.0.0/0", None),
     ]
     assert rules[2].admits("udp", 53) and not rules[0].admits("tcp", 23)
+
+
+def _hub_and_spokes(spokes: int):
+    """A hub VPC whose route table and NLB group hold one route and one rule per spoke,
+    as the tooling VPC's and Vault's NLB's do per application cluster."""
+    from ipaddress import IPv4Network
+
+    from vault_platform.flows.network import Network, Place, Rule, SecurityGroup
+
+    net = Network()
+    net.vpc_cidrs["hub"] = IPv4Network("10.10.0.0/16")
+    net.subnets["hub-subnet"] = ("hub", IPv4Network("10.10.1.0/24"))
+    net.groups["nlb"] = SecurityGroup("nlb", "nlb", "hub", "hub")
+    net.subnet_routes["hub-subnet"] = []
+    for n in range(spokes):
+        vpc, cidr = f"spoke-{n}", IPv4Network(f"10.{100 + n}.0.0/16")
+        net.vpc_cidrs[vpc] = cidr
+        net.subnets[f"{vpc}-subnet"] = (vpc, IPv4Network(f"10.{100 + n}.1.0/24"))
+        net.peerings[f"pcx-{n}"] = frozenset({"hub", vpc})
+        net.subnet_routes["hub-subnet"].append((cidr, f"pcx-{n}", None))
+        net.subnet_routes[f"{vpc}-subnet"] = [(IPv4Network("10.10.0.0/16"), f"pcx-{n}", None)]
+        net.add_rule(Rule(f"nlb-from-{vpc}", "ingress", "nlb", "tcp", 8200, 8200, cidr=cidr))
+    net.places["hub.nlb"] = Place("hub.nlb", "hub", (IPv4Network("10.10.1.0/24"),), ("nlb",), ("hub-subnet",))
+    last = f"spoke-{spokes - 1}"
+    net.places["spoke.pods"] = Place("spoke.pods", last, (net.subnets[f"{last}-subnet"][1],), (), (f"{last}-subnet",))
+    return net
+
+
+# GIVEN a hub whose rules and routes grow with the spokes WHEN the last spoke's flow is
+# checked THEN the rules and routes examined stay the same: the checker looks the address's
+# enclosing networks up instead of scanning (scanning, as before, examined 3, 7 and 21:
+# with _Lookup.covering scanning every item this fails). Counted, not timed.
+def test_a_hub_with_a_rule_per_cluster_costs_each_flow_the_same() -> None:
+    from vault_platform.flows.check import _Walk, evaluate
+
+    examined = []
+    for spokes in (1, 3, 10):
+        net = _hub_and_spokes(spokes)
+        walk = _Walk(net)
+        result = evaluate(Flow("spoke-to-hub", "spoke.pods", "hub.nlb", 8200, "test"), net, "test", walk)
+        assert result.open, result.blocked_at
+        examined.append(walk.examined)
+    assert examined[0] == examined[1] == examined[2]
