@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, env in environments:
         state = f"state s3://{env.state.bucket}" if env.state else "local state"
         print(f"Synthesized environment '{name}' ({env.source}, region {env.region}, {state}) into {args.outdir}/:")
-        ids = _ids_of(name)
+        ids = _ids_of(name, env)
         for stack in stacks:
             if stack.stack_id in ids:
                 print(f"  {stack.stack_id:<32} {stack.path}")
@@ -88,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _ids_of(environment_file: str) -> set[str]:
-    from vault_platform.app import STACK_ORDER, STATE_BOOTSTRAP, stack_id
+def _ids_of(environment_file: str, env: object) -> set[str]:
+    from vault_platform.app import STATE_BOOTSTRAP, stack_id, stack_order
 
-    return {stack_id(environment_file, name) for name in (STATE_BOOTSTRAP, *STACK_ORDER)}
+    return {stack_id(environment_file, STATE_BOOTSTRAP), *stack_order(env, environment_file)}
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import pytest
 
 from tests.synth import StackJson
 from tests.test_safety import AWS_ACCESS_KEY, PEM, literal_secrets
-from vault_platform.app import STACK_ORDER, stack_id
+from vault_platform.app import stack_id, stack_order
 from vault_platform.config import environment_names, load_environment
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.protection import STATEFUL_RESOURCE_TYPES
@@ -32,8 +32,12 @@ def all_stacks(all_environment_stacks: dict[str, StackJson]) -> dict[str, StackJ
     return all_environment_stacks  # synthesized once per session (tests/conftest.py)
 
 
+def ids_of(environment: str) -> tuple[str, ...]:
+    return stack_order(load_environment(environment), environment)
+
+
 def stacks_of(all_stacks: dict[str, StackJson], environment: str) -> list[StackJson]:
-    return [all_stacks[stack_id(environment, name)] for name in STACK_ORDER]
+    return [all_stacks[sid] for sid in ids_of(environment)]
 
 
 def test_environments_span_regions_and_accounts(configs: dict[str, EnvironmentConfig]) -> None:
@@ -45,9 +49,11 @@ def test_environments_span_regions_and_accounts(configs: dict[str, EnvironmentCo
 
 
 def test_one_output_holds_every_environment_with_namespaced_ids(all_stacks: dict[str, StackJson]) -> None:
-    expected = {stack_id(environment, name) for environment in ENVIRONMENTS for name in STACK_ORDER}
-    assert set(all_stacks) == expected and len(expected) == len(ENVIRONMENTS) * len(STACK_ORDER)
-    assert set(STACK_ORDER) <= set(all_stacks), "the default environment keeps the plain stack ids"
+    every = [sid for environment in ENVIRONMENTS for sid in ids_of(environment)]
+    expected = set(every)
+    assert set(all_stacks) == expected and len(expected) == len(every)
+    assert {"tooling", "application", "vpn", "tooling-platform", "application-platform"} <= set(all_stacks), \
+        "the default environment keeps the plain stack ids"
     manifest = json.loads((next(iter(all_stacks.values())).path.parents[2] / "manifest.json").read_text())
     assert set(manifest["stacks"]) == expected
 
@@ -60,7 +66,7 @@ def test_default_environment_is_byte_identical_alone_and_with_the_others(
 
 def test_stacks_of_an_environment_reference_only_that_environment(all_stacks: dict[str, StackJson]) -> None:
     for environment in ENVIRONMENTS:
-        own = {stack_id(environment, name) for name in STACK_ORDER}
+        own = set(ids_of(environment))
         for stack in stacks_of(all_stacks, environment):
             for name in stack.data.get("data", {}).get("terraform_remote_state", {}):
                 producer = name.removeprefix("cross-stack-reference-input-")
@@ -130,7 +136,7 @@ def test_cross_stack_references_read_the_producers_s3_state(
                 # Reading needs no lock: everything of the producer's backend but use_lockfile.
                 assert remote["config"] == {k: v for k, v in config.items() if k != "use_lockfile"}, stack.stack_id
                 checked += kind == "s3"
-    assert checked >= 2 * len(STACK_ORDER), "the remote-state environments' references were not seen"
+    assert checked >= 2 * len(ids_of("default")), "the remote-state environments' references were not seen"
 
 
 def test_assume_role_reaches_the_other_account_everywhere_credentials_are_used(

@@ -56,7 +56,7 @@ CONFIG_CASES = [
     ("state key in another account", with_state(kms_key_arn=KEY.replace("111122223333", "999999999999")), "state.kms_key_arn",
      KEY.replace("111122223333", "999999999999"), "own account"),
     ("state as a value, not a table", set_at("state", "s3://acme-tfstate"), "state", "s3://acme-tfstate", "[state]"),
-    ("VPN range overlapping a VPC", set_at("vpn.client_cidr", "10.10.0.0/22"), "vpn.client_cidr", "10.10.0.0/22", "outside both VPCs"),
+    ("VPN range overlapping a VPC", set_at("vpn.client_cidr", "10.10.0.0/22"), "vpn.client_cidr", "10.10.0.0/22", "outside every VPC"),
     ("VPN range too small", set_at("vpn.client_cidr", "172.16.0.0/24"), "vpn.client_cidr", "172.16.0.0/24", "172.16.0.0/22"),
     ("VPN session length", set_at("vpn.session_timeout_hours", 6), "vpn.session_timeout_hours", "6", "(8, 10, 12, 24)"),
     ("VPN associations beyond the zones", set_at("vpn.association_count", 5), "vpn.association_count", "5", "from 1 to 3"),

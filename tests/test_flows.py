@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
-from vault_platform.app import VPN, cluster_stacks, stack_id, synthesize
+from vault_platform.app import stack_order, synthesize
 from vault_platform.config import environment_names, load_environment
 from vault_platform.config.model import DeployConfig
 from vault_platform.errors import ConfigError
@@ -59,9 +59,7 @@ def test_every_environment_keeps_the_flow_contract(environment: str, default_syn
     else:
         # The session's one synth of every environment (tests/conftest.py), this one's stacks.
         outdir = next(iter(all_environment_stacks.values())).path.parents[2]
-        clusters = cluster_stacks(load_environment(environment), environment)
-        synth = Synthesized.read(outdir, stack_ids=(*(s for c in clusters for s in (c.aws, c.platform)),
-                                                    stack_id(environment, VPN)))
+        synth = Synthesized.read(outdir, stack_ids=stack_order(load_environment(environment), environment))
     report = _report(synth, environment)
     assert report.problems() == []
     assert len(report.results) >= 30
@@ -218,7 +216,8 @@ def _public_deploy(env, cidr: str = "203.0.113.0/24"):
     def public(side):
         return dataclasses.replace(side, cluster=dataclasses.replace(side.cluster, public_access_cidrs=(cidr,)))
     return dataclasses.replace(env, deploy=DeployConfig(access="public-endpoint"),
-                               tooling=public(env.tooling), application=public(env.application))
+                               tooling=public(env.tooling),
+                               application_clusters=tuple(public(app) for app in env.application_clusters))
 
 
 def test_deploying_from_public_ranges_needs_the_public_endpoints(default_synth: Synthesized) -> None:

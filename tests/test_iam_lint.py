@@ -11,7 +11,7 @@ import pytest
 
 from tests.synth import StackJson
 from vault_platform.ops.accepted_findings import collect
-from vault_platform.app import STACK_ORDER, stack_id, synthesize_environments
+from vault_platform.app import stack_id, stack_order, synthesize_environments
 from vault_platform.config import environment_names, load_environment
 from vault_platform.constructs.policy import allow, policy_document
 from vault_platform.ops.iam_lint import IamLintInputError, Placement, lint_stacks, placement_of, report_lines
@@ -27,8 +27,8 @@ def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str
     stacks = synthesize_environments(configs, str(tmp_path_factory.mktemp("iam") / "cdktf.out"), bootstrap=True)
     data = {s.stack_id: json.loads(s.path.read_text()) for s in stacks}
     result = {}
-    for name, _ in configs:
-        ids = [stack_id(name, "state-bootstrap"), *(stack_id(name, stack) for stack in STACK_ORDER)]
+    for name, env in configs:
+        ids = [stack_id(name, "state-bootstrap"), *stack_order(env, name)]
         result[name] = {sid: data[sid] for sid in ids if sid in data}
     return result
 

@@ -20,7 +20,7 @@ from cdktf import App
 
 from tests.synth import StackJson
 from vault_platform.gitops import platform_vars
-from vault_platform.app import STACK_ORDER, stack_id
+from vault_platform.app import stack_order
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.constructs.helm_addon import EXACT_CHART_VERSION, check_dependencies, validate_addons
@@ -93,11 +93,11 @@ def test_stack_dependencies_in_manifest_follow_stack_order(default_stacks):
     # vpn: the platform stacks' providers reach the private APIs through it (deploy.access = "vpn").
     assert dependencies["tooling-platform"] >= {"tooling", "application", "vpn"}
     assert dependencies["application-platform"] >= {"tooling", "application", "tooling-platform", "vpn"}
-    order = [stack_id("default", name) for name in STACK_ORDER]
+    order = list(stack_order(load_environment("default"), "default"))
     assert order.index("vpn") < order.index("tooling-platform") < order.index("application-platform")
     for stack, needs in dependencies.items():
         for dependency in needs:
-            assert order.index(dependency) < order.index(stack), f"{stack} needs {dependency}, deployed after it in STACK_ORDER"
+            assert order.index(dependency) < order.index(stack), f"{stack} needs {dependency}, deployed after it in stack_order()"
 
 
 # --- Helm add-ons ---------------------------------------------------------------------------
@@ -253,7 +253,7 @@ def one_line(error: pytest.ExceptionInfo[ConfigError]) -> str:
 def test_platform_stack_for_a_cluster_the_environment_does_not_define(env, tmp_path):
     with pytest.raises(ConfigError) as error:
         ClusterPlatformStack(App(outdir=str(tmp_path)), "x-platform", env, cluster="analytics",
-                             tooling=None, application=None)  # refused before either is read
+                             tooling=None, applications=())  # refused before either is read
     assert one_line(error).startswith("cluster = 'analytics': is not a cluster of environment 'demo'")
     assert "use one of: tooling, application" in str(error.value)
 

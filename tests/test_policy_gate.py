@@ -8,7 +8,7 @@ import pytest
 
 from tests.synth import StackJson
 from vault_platform.ops import policy_gate
-from vault_platform.app import STACK_ORDER, stack_id
+from vault_platform.app import stack_order
 from vault_platform.config import environment_names, load_environment
 from vault_platform.ops.policy_gate import ANY, GateResult, evaluate, gate, report_lines, suppressions
 
@@ -57,7 +57,7 @@ def every_environment(all_environment_stacks: dict[str, StackJson], one_checkov_
     outcomes = {}
     for name in environment_names():
         env = load_environment(name)
-        files = {stack_id(name, s): all_environment_stacks[stack_id(name, s)].path for s in STACK_ORDER}
+        files = {sid: all_environment_stacks[sid].path for sid in stack_order(env, name)}
         outcomes[name] = gate(files, env.policy.accepted, env.source, reports=for_files(one_checkov_run, files))
     return outcomes
 

@@ -15,7 +15,12 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
-from vault_platform.app import STACK_ORDER, stack_id
+from vault_platform.app import stack_order
+from vault_platform.config import load_environment
+
+# Snapshots are of the default environment only: the others are checked by property
+# (tests/test_all_environments.py), which keeps their cost and review load flat.
+DEFAULT_STACKS = stack_order(load_environment("default"), "default")
 
 SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
 UPDATE = os.environ.get("UPDATE_SNAPSHOTS") == "1" and os.environ.get("CI") != "true"
@@ -48,7 +53,7 @@ def describe_difference(expected: dict, actual: dict) -> str:
     return "\n".join(lines) or "  (only formatting or metadata differs)"
 
 
-@pytest.mark.parametrize("stack", [stack_id("default", name) for name in STACK_ORDER])
+@pytest.mark.parametrize("stack", DEFAULT_STACKS)
 def test_stack_matches_reviewed_snapshot(stack: str, default_stacks: dict[str, StackJson]) -> None:
     actual = default_stacks[stack].data
     snapshot = SNAPSHOT_DIR / f"{stack}.json"
@@ -69,7 +74,7 @@ def test_stack_matches_reviewed_snapshot(stack: str, default_stacks: dict[str, S
 
 def test_snapshot_files_belong_to_existing_stacks() -> None:
     """A stack that was removed or renamed must not leave its old snapshot behind."""
-    known = {stack_id("default", name) for name in STACK_ORDER}
+    known = set(DEFAULT_STACKS)
     stale = sorted(p.stem for p in SNAPSHOT_DIR.glob("*.json") if p.stem not in known)
     assert not stale, f"snapshots without a stack: {stale}; delete them if the stack is gone on purpose"
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
-from vault_platform.app import STACK_ORDER, stack_id
+from vault_platform.app import stack_order
+from vault_platform.config import load_environment
 from vault_platform.ops.terraform_cli import (
     TerraformUnavailable,
     find_mirror,
@@ -35,7 +36,7 @@ def unavailable(reason: str) -> None:
 
 
 @pytest.mark.terraform
-@pytest.mark.parametrize("stack", [stack_id("default", name) for name in STACK_ORDER])
+@pytest.mark.parametrize("stack", stack_order(load_environment("default"), "default"))
 def test_terraform_validate(stack: str, default_stacks: dict[str, StackJson], tmp_path: Path) -> None:
     synthesized = default_stacks[stack]
     missing = missing_providers(synthesized.data)

@@ -20,8 +20,8 @@ def test_every_environment_uses_versions_in_standard_support_today(environment: 
     env = load_environment(environment)  # validation itself refuses a version past its end
     today = date.today()
     for version, table in ((env.tooling.cluster.kubernetes_version, KUBERNETES_VERSIONS),
-                           (env.application.cluster.kubernetes_version, KUBERNETES_VERSIONS),
-                           (env.application.database.engine_version, POSTGRES_MAJOR_VERSIONS)):
+                           *((app.cluster.kubernetes_version, KUBERNETES_VERSIONS) for app in env.application_clusters),
+                           (env.database_cluster.database.engine_version, POSTGRES_MAJOR_VERSIONS)):
         row = find(table, version)
         assert row is not None and row.standard_support_ends >= today, (environment, version)
 

@@ -32,7 +32,7 @@ from vault_platform.ops.terraform_cli import (
 
 ENV = load_environment()
 TOOLING_CIDR = ENV.tooling.network.cidr  # 10.10.0.0/16
-APPLICATION_CIDR = ENV.application.network.cidr  # 10.20.0.0/16
+APPLICATION_CIDR = ENV.application_clusters[0].network.cidr  # 10.20.0.0/16
 DEFAULT = tomllib.loads((ENVIRONMENTS_DIR / "default.toml").read_text())
 
 
@@ -201,9 +201,9 @@ def test_vpn_table_drives_the_stack(tmp_path: Path) -> None:
 # Bad input: one line naming the field, the value and the fix
 
 BAD_VPN = [
-    ("client range overlaps tooling", {"client_cidr": "10.10.4.0/22"}, "vpn.client_cidr", "10.10.4.0/22", "outside both VPCs"),
-    ("client range overlaps application", {"client_cidr": "10.20.0.0/22"}, "vpn.client_cidr", "10.20.0.0/22", "outside both VPCs"),
-    ("client range covers both VPCs", {"client_cidr": "10.0.0.0/12"}, "vpn.client_cidr", "10.0.0.0/12", "outside both VPCs"),
+    ("client range overlaps tooling", {"client_cidr": "10.10.4.0/22"}, "vpn.client_cidr", "10.10.4.0/22", "outside every VPC"),
+    ("client range overlaps application", {"client_cidr": "10.20.0.0/22"}, "vpn.client_cidr", "10.20.0.0/22", "outside every VPC"),
+    ("client range covers both VPCs", {"client_cidr": "10.0.0.0/12"}, "vpn.client_cidr", "10.0.0.0/12", "outside every VPC"),
     ("client range too small", {"client_cidr": "172.16.0.0/24"}, "vpn.client_cidr", "172.16.0.0/24", "172.16.0.0/22"),
     ("client range too large", {"client_cidr": "172.0.0.0/8"}, "vpn.client_cidr", "172.0.0.0/8", "172.16.0.0/22"),
     ("client range not a network", {"client_cidr": "172.16.1.0/22"}, "vpn.client_cidr", "172.16.1.0/22", "network address"),

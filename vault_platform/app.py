@@ -18,15 +18,14 @@ from vault_platform.stacks.tooling import ToolingStack
 from vault_platform.stacks.vpn import VpnStack
 
 TOOLING = "tooling"
+# The default environment's one application cluster: its stacks are "application" and
+# "application-platform" because that is its name (an application cluster's stacks are
+# "<name>" and "<name>-platform").
 APPLICATION = "application"
-TOOLING_PLATFORM = "tooling-platform"
-APPLICATION_PLATFORM = "application-platform"
+PLATFORM_SUFFIX = "-platform"
+TOOLING_PLATFORM = TOOLING + PLATFORM_SUFFIX
+APPLICATION_PLATFORM = APPLICATION + PLATFORM_SUFFIX
 VPN = "vpn"
-# Deploy order: each stack reads only stacks before it. The vpn stack comes before the
-# platform stacks: with deploy.access = "vpn" (the default) their providers reach the private
-# EKS APIs through it, so they depend on it (tests/test_flows.py proves the order
-# from the flow contract).
-STACK_ORDER = (TOOLING, APPLICATION, VPN, TOOLING_PLATFORM, APPLICATION_PLATFORM)
 
 
 @dataclass(frozen=True)
@@ -46,13 +45,26 @@ class ClusterStacks:
 
 
 def cluster_stacks(env: EnvironmentConfig, environment_file: str) -> tuple[ClusterStacks, ...]:
-    """Every cluster of the environment, tooling first, then the application clusters."""
+    """Every cluster of the environment, tooling first, then the application clusters in
+    file order."""
     return (
         ClusterStacks(TOOLING, TOOLING, env.tooling.cluster.name,
                       stack_id(environment_file, TOOLING), stack_id(environment_file, TOOLING_PLATFORM)),
-        ClusterStacks(APPLICATION, APPLICATION, env.application.cluster.name,
-                      stack_id(environment_file, APPLICATION), stack_id(environment_file, APPLICATION_PLATFORM)),
+        *(ClusterStacks(name, APPLICATION, name, stack_id(environment_file, name),
+                        stack_id(environment_file, name + PLATFORM_SUFFIX))
+          for name in (app.cluster.name for app in env.application_clusters)),
     )
+
+
+def stack_order(env: EnvironmentConfig, environment_file: str) -> tuple[str, ...]:
+    """The environment's stack ids in deploy order: each stack reads only stacks before it.
+    tooling, each application cluster, vpn, tooling-platform, each application platform. The
+    vpn stack comes before the platform stacks: with deploy.access = "vpn" (the default)
+    their providers reach the private EKS APIs through it, so they depend on it
+    (tests/test_flows.py proves the order from the flow contract)."""
+    tooling, *applications = cluster_stacks(env, environment_file)
+    return (tooling.aws, *(c.aws for c in applications), stack_id(environment_file, VPN),
+            tooling.platform, *(c.platform for c in applications))
 
 
 # Synthesized only on request (--bootstrap), before everything else: it creates the S3
@@ -85,22 +97,25 @@ def add_environment(app: App, env: EnvironmentConfig, environment_file: str, *, 
         from vault_platform.stacks.state_bootstrap import StateBootstrapStack
 
         ids.append(StateBootstrapStack(app, stack_id(environment_file, STATE_BOOTSTRAP), env).node.id)
-    tooling = ToolingStack(app, stack_id(environment_file, TOOLING), env)
-    application = ApplicationStack(app, stack_id(environment_file, APPLICATION), env, tooling=tooling)
-    vpn = VpnStack(app, stack_id(environment_file, VPN), env, tooling=tooling, application=application)
-    # One platform stack per cluster; each reads both AWS stacks (tooling's platform-vars
-    # carry the application cluster's endpoint and database), so both come after them, and
-    # the application one reads Vault's CA from the tooling one.
-    tooling_platform = ClusterPlatformStack(app, stack_id(environment_file, TOOLING_PLATFORM), env,
-                                            cluster=env.tooling.cluster.name, tooling=tooling, application=application)
-    application_platform = ClusterPlatformStack(
-        app, stack_id(environment_file, APPLICATION_PLATFORM), env, cluster=env.application.cluster.name,
-        tooling=tooling, application=application, vault_ca=tooling_platform.vault_ca)
+    tooling_ids, *application_ids = cluster_stacks(env, environment_file)
+    tooling = ToolingStack(app, tooling_ids.aws, env)
+    applications = tuple(ApplicationStack(app, ids.aws, env, config=config, tooling=tooling)
+                         for ids, config in zip(application_ids, env.application_clusters))
+    vpn = VpnStack(app, stack_id(environment_file, VPN), env, tooling=tooling, applications=applications)
+    # One platform stack per cluster; each reads the AWS stacks (tooling's platform-vars
+    # carry every application cluster's endpoint, every one's the database), so all come
+    # after them, and each application one reads Vault's CA from the tooling one.
+    tooling_platform = ClusterPlatformStack(app, tooling_ids.platform, env, cluster=env.tooling.cluster.name,
+                                            tooling=tooling, applications=applications)
+    platforms = [tooling_platform, *(
+        ClusterPlatformStack(app, ids.platform, env, cluster=ids.cluster_name, tooling=tooling,
+                             applications=applications, vault_ca=tooling_platform.vault_ca)
+        for ids in application_ids)]
     if env.deploy.access == DEPLOY_VIA_VPN:
         # Their providers call the private EKS APIs over the VPN: no reference says so.
-        tooling_platform.add_dependency(vpn)
-        application_platform.add_dependency(vpn)
-    return ids + [stack_id(environment_file, name) for name in STACK_ORDER]
+        for platform in platforms:
+            platform.add_dependency(vpn)
+    return ids + list(stack_order(env, environment_file))
 
 
 def build_app(env: EnvironmentConfig, environment_file: str, outdir: str, *, allow_destroy: bool = False,

@@ -29,8 +29,8 @@ from vault_platform.vaultlab.single_node import VaultLabError, VaultServer, runn
 
 pytestmark = pytest.mark.integration
 
-# Named as the platform's RDS instance is (environments/default.toml, [application.database]).
-DATABASE = load_environment("default").application.database
+# Named as the platform's RDS instance is (environments/default.toml, the application cluster's database table).
+DATABASE = load_environment("default").database_cluster.database
 DATABASE_NAME, MASTER_USER = DATABASE.database_name, DATABASE.master_username
 
 

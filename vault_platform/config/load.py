@@ -63,17 +63,52 @@ def load_environment(name: str = DEFAULT_ENVIRONMENT, directory: Path = ENVIRONM
     return parse_environment(data, source=source)
 
 
+# The one application cluster of files written before [[application_clusters]]: it loads
+# as a one-element list, and errors name its fields as that file wrote them.
+LEGACY_APPLICATION = "application"
+APPLICATION_CLUSTERS = "application_clusters"
+_LEGACY_PREFIX = f"{APPLICATION_CLUSTERS}[0]"
+
+
 def parse_environment(data: Mapping[str, object], *, source: str = "<memory>") -> EnvironmentConfig:
     """Build and validate an environment from already-parsed data (a TOML table)."""
+    legacy = LEGACY_APPLICATION in data
     try:
-        environment = _build(EnvironmentConfig, data, prefix="")
+        environment = _build(EnvironmentConfig, _application_clusters(data), prefix="")
         environment = dataclasses.replace(environment, source=source)
         validate_environment(environment)
     except ConfigError as error:
-        if error.source:
+        if error.source and not legacy:
             raise
+        if legacy:
+            error = _as_legacy(error)
         raise ConfigError(error.field, error.value, error.problem, error.fix, source=source) from None
     return environment
+
+
+def _application_clusters(data: Mapping[str, object]) -> Mapping[str, object]:
+    """The file's tables with a legacy [application] table turned into a one-element
+    [[application_clusters]] list. Such a table without [application.database] keeps the
+    database it always had: dropping it silently would destroy the RDS instance on apply."""
+    if APPLICATION_CLUSTERS not in data and LEGACY_APPLICATION not in data:
+        raise ConfigError(APPLICATION_CLUSTERS, "<missing>", "the environment has no application cluster",
+                          "add a [[application_clusters]] table with network, cluster and (in one cluster) database")
+    if LEGACY_APPLICATION not in data:
+        return data
+    if APPLICATION_CLUSTERS in data:
+        raise ConfigError(LEGACY_APPLICATION, "<table>", f"is the legacy single-cluster form of {APPLICATION_CLUSTERS}, which the file also has",
+                          f"move [{LEGACY_APPLICATION}...] into one more [[{APPLICATION_CLUSTERS}]] table, or remove it")
+    legacy = data[LEGACY_APPLICATION]
+    if isinstance(legacy, Mapping) and "database" not in legacy:
+        legacy = {**legacy, "database": {}}
+    return {**{key: value for key, value in data.items() if key != LEGACY_APPLICATION}, APPLICATION_CLUSTERS: [legacy]}
+
+
+def _as_legacy(error: ConfigError) -> ConfigError:
+    """An error about the one cluster, named as a legacy file wrote it ("application.network.cidr")."""
+    def named(text: str) -> str:
+        return text.replace(_LEGACY_PREFIX, LEGACY_APPLICATION)
+    return ConfigError(named(error.field), error.value, named(error.problem), named(error.fix), source=error.source)
 
 
 def _build(cls: type, data: object, prefix: str) -> object:

@@ -84,9 +84,14 @@ class ToolingConfig:
 
 @dataclass(frozen=True)
 class ApplicationConfig:
+    """One application cluster (a ``[[application_clusters]]`` table): its own VPC, peered
+    to tooling only, and EKS cluster; ``cluster.name`` names its stacks and Vault mount."""
+
     network: NetworkConfig
     cluster: ClusterConfig
-    database: DatabaseConfig = DatabaseConfig()
+    # The demo app's PostgreSQL. Exactly one application cluster of an environment carries
+    # it: Vault's database engine has one connection (config/validate.py).
+    database: DatabaseConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -218,7 +223,9 @@ class EnvironmentConfig:
     name: str
     region: str
     tooling: ToolingConfig
-    application: ApplicationConfig
+    # In file order, at least one. The legacy single [application] table loads as a
+    # one-element tuple (config/load.py).
+    application_clusters: tuple[ApplicationConfig, ...]
     vpn: VpnConfig = VpnConfig()
     deploy: DeployConfig = DeployConfig()
     gitops: GitOpsConfig = GitOpsConfig()
@@ -244,3 +251,8 @@ class EnvironmentConfig:
 
     def cluster_name(self, cluster: ClusterConfig) -> str:
         return f"{self.name}-{cluster.name}"
+
+    @property
+    def database_cluster(self) -> ApplicationConfig:
+        """The application cluster that carries the demo database (validated: exactly one)."""
+        return next(app for app in self.application_clusters if app.database is not None)

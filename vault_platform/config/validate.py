@@ -9,6 +9,7 @@ from datetime import date
 
 from vault_platform.config.model import (
     DEPLOY_ACCESS,
+    ApplicationConfig,
     DEPLOY_VIA_PUBLIC_ENDPOINT,
     CiConfig,
     ClusterConfig,
@@ -21,6 +22,7 @@ from vault_platform.config.model import (
     StateConfig,
     VpnConfig,
 )
+from vault_platform.config.quotas import check_quotas
 from vault_platform.config.regions import ZONES_BY_REGION
 from vault_platform.config.versions import (
     KUBERNETES_VERSIONS,
@@ -72,30 +74,76 @@ def validate_environment(env: EnvironmentConfig) -> None:
             raise ConfigError(f"tags.{key}", value, "is longer than AWS's 256-character tag value limit", "shorten the value")
 
     tooling_cidr = _check_network("tooling.network", env.tooling.network, env.availability_zone_count)
-    application_cidr = _check_network("application.network", env.application.network, env.availability_zone_count)
-    if tooling_cidr.overlaps(application_cidr):
-        raise ConfigError(
-            "application.network.cidr", str(application_cidr),
-            f"overlaps tooling.network.cidr {tooling_cidr}; VPC peering needs disjoint ranges",
-            "pick a range outside the tooling VPC, e.g. 10.20.0.0/16 next to 10.10.0.0/16",
-        )
     _check_cluster("tooling.cluster", env.tooling.cluster, env)
-    _check_cluster("application.cluster", env.application.cluster, env)
-    if env.tooling.cluster.name == env.application.cluster.name:
-        raise ConfigError("application.cluster.name", env.application.cluster.name, "is the same as tooling.cluster.name", "give the two clusters different names")
     if not _DNS_ZONE.match(env.tooling.private_zone_name):
         raise ConfigError("tooling.private_zone_name", env.tooling.private_zone_name, "is not a DNS zone name", "use lower-case labels separated by dots, e.g. tooling.internal")
     for index, repository in enumerate(env.tooling.ecr_repositories):
         if not re.match(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", repository) or len(repository) > 200:
             raise ConfigError(f"tooling.ecr_repositories[{index}]", repository, "is not a valid ECR repository name", "use lower-case letters, digits, '.', '_', '-' and '/'")
-    _check_database("application.database", env.application.database)
+    vpcs = [("tooling.network.cidr", tooling_cidr)]
+    for field, application in application_fields(env):
+        vpcs.append((f"{field}.network.cidr", _check_network(f"{field}.network", application.network, env.availability_zone_count)))
+        _check_application_cluster(field, application, env)
+    _check_disjoint(vpcs)
+    _check_databases(env)
     _check_ci("ci", env.ci, remote_state=env.state is not None)
     _check_gitops("gitops", env.gitops)
-    _check_vpn("vpn", env.vpn, env, (("tooling.network.cidr", tooling_cidr), ("application.network.cidr", application_cidr)))
+    _check_vpn("vpn", env.vpn, env, tuple(vpcs))
     _check_deploy("deploy", env)
+    check_quotas(env)
     if env.state is not None:
         _check_state("state", env.state, env)
     _check_policy("policy", env.policy)
+
+
+# Stack ids an application cluster's name would collide with (app.py: "<name>" and
+# "<name>-platform" next to "tooling", "vpn", "tooling-platform", "state-bootstrap").
+RESERVED_CLUSTER_NAMES = ("tooling", "vpn", "state-bootstrap")
+RESERVED_CLUSTER_SUFFIX = "-platform"
+
+
+def application_fields(env: EnvironmentConfig) -> tuple[tuple[str, ApplicationConfig], ...]:
+    """Each application cluster with the field its errors name, application_clusters[i]."""
+    return tuple((f"application_clusters[{index}]", app) for index, app in enumerate(env.application_clusters))
+
+
+def _check_application_cluster(field: str, application: ApplicationConfig, env: EnvironmentConfig) -> None:
+    name = application.cluster.name
+    _check_cluster(f"{field}.cluster", application.cluster, env)
+    if name == env.tooling.cluster.name:
+        raise ConfigError(f"{field}.cluster.name", name, "is the same as tooling.cluster.name", "give the two clusters different names")
+    if name in RESERVED_CLUSTER_NAMES or name.endswith(RESERVED_CLUSTER_SUFFIX):
+        raise ConfigError(f"{field}.cluster.name", name, "is reserved: the cluster's stacks would take the id of another stack",
+                          f"pick another name, not one of {', '.join(RESERVED_CLUSTER_NAMES)} nor ending in '{RESERVED_CLUSTER_SUFFIX}'")
+    first = next(other for other, app in application_fields(env) if app.cluster.name == name)
+    if first != field:
+        raise ConfigError(f"{field}.cluster.name", name, f"is also {first}.cluster.name; its AWS names and stacks would collide",
+                          "give each application cluster its own name")
+    if application.database is not None:
+        _check_database(f"{field}.database", application.database)
+
+
+def _check_disjoint(vpcs: list[tuple[str, ipaddress.IPv4Network]]) -> None:
+    """Every pair of VPC ranges: peering and the VPN's routes need disjoint ones."""
+    for later, (field, cidr) in enumerate(vpcs):
+        for other_field, other in vpcs[:later]:
+            if cidr.overlaps(other):
+                raise ConfigError(
+                    field, str(cidr), f"overlaps {other_field} {other}; VPC peering and the VPN's routes need disjoint ranges",
+                    f"pick a range outside the {other_field.removesuffix('.network.cidr')} VPC ({other}), e.g. a /16 of its own such as 10.20.0.0/16 next to 10.10.0.0/16",
+                )
+
+
+def _check_databases(env: EnvironmentConfig) -> None:
+    """Exactly one application cluster carries the demo database: Vault's database engine
+    has one connection, and the demo app's Flux tree reads its platform vars."""
+    carriers = [field for field, app in application_fields(env) if app.database is not None]
+    if not carriers:
+        raise ConfigError("application_clusters[].database", "<none>", "no application cluster has the demo database that Vault's database engine and the demo app need",
+                          "add an [application_clusters.database] table to one cluster")
+    if len(carriers) > 1:
+        raise ConfigError(f"{carriers[1]}.database", "<table>", f"is a second demo database ({carriers[0]} has one); Vault's database engine connects to one",
+                          f"remove the table from {carriers[1]} (or from {carriers[0]})")
 
 
 def _check_supported(field: str, version: str, table: tuple[SupportedVersion, ...], what: str,
@@ -118,11 +166,12 @@ def _check_deploy(field: str, env: EnvironmentConfig) -> None:
         raise ConfigError(f"{field}.access", access, "is not a way the deploying machine can reach the private EKS APIs",
                           f"use one of {', '.join(DEPLOY_ACCESS)}")
     if access == DEPLOY_VIA_PUBLIC_ENDPOINT:
-        for role in ("tooling", "application"):
-            if not getattr(env, role).cluster.public_access_cidrs:
+        clusters = [("tooling", env.tooling.cluster), *((name, app.cluster) for name, app in application_fields(env))]
+        for role, cluster in clusters:
+            if not cluster.public_access_cidrs:
                 raise ConfigError(
                     f"{role}.cluster.public_access_cidrs", [],
-                    f"{field}.access = '{access}' needs the {role} cluster's public endpoint, which is off without ranges",
+                    f"{field}.access = '{access}' needs the cluster's public endpoint, which is off without ranges",
                     "list the deploying machine's egress ranges there, or set deploy.access = 'vpn'",
                 )
 
@@ -277,7 +326,7 @@ def _check_vpn(field: str, vpn: VpnConfig, env: EnvironmentConfig,
         if client.overlaps(vpc_cidr):
             raise ConfigError(
                 f"{field}.client_cidr", vpn.client_cidr, f"overlaps {vpc_field} {vpc_cidr}; clients could not route to that VPC",
-                "pick a range outside both VPCs, e.g. 172.16.0.0/22",
+                "pick a range outside every VPC, e.g. 172.16.0.0/22",
             )
     if vpn.session_timeout_hours not in CLIENT_VPN_SESSION_HOURS:
         raise ConfigError(f"{field}.session_timeout_hours", vpn.session_timeout_hours, "is not a Client VPN session length", f"use one of {CLIENT_VPN_SESSION_HOURS}")

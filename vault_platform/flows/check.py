@@ -245,7 +245,8 @@ def flows_of(env: EnvironmentConfig, environment_file: str) -> tuple[Flow, ...]:
 
 def _database_cluster(env: EnvironmentConfig, clusters: tuple[ClusterStacks, ...]) -> str | None:
     """The key of the application cluster the environment gives the demo database."""
-    return next((c.key for c in clusters if c.role == APPLICATION and env.application.database is not None), None)
+    with_database = {app.cluster.name for app in env.application_clusters if app.database is not None}
+    return next((c.key for c in clusters if c.role == APPLICATION and c.cluster_name in with_database), None)
 
 
 def check(net: Network, env: EnvironmentConfig, environment: str, flows: tuple[Flow, ...] | None = None) -> Report:

@@ -119,8 +119,8 @@ def _people(net: Network, env: EnvironmentConfig, environment_file: str) -> None
                           description="Client VPN clients, source-NATed into the association subnets")
         net.places["operators"] = operators
     if env.deploy.access == DEPLOY_VIA_PUBLIC_ENDPOINT:
-        ranges = tuple(dict.fromkeys(IPv4Network(c) for cluster in (env.tooling.cluster, env.application.cluster)
-                                     for c in cluster.public_access_cidrs))
+        clusters = (env.tooling.cluster, *(app.cluster for app in env.application_clusters))
+        ranges = tuple(dict.fromkeys(IPv4Network(c) for cluster in clusters for c in cluster.public_access_cidrs))
         net.places["deployer"] = Place("deployer", None, ranges, description="the deploying machine, from its public ranges")
     elif vpn is not None:
         net.places["deployer"] = Place("deployer", vpn.vpc, net.places["operators"].addresses, vpn.groups,

@@ -118,13 +118,11 @@ def synthesize_into(environment: str, outdir: Path, *, allow_destroy: bool = Fal
 
 
 def expected_stack_ids(environment: str, env: EnvironmentConfig | None = None) -> list[str]:
-    """The environment's stack ids in deploy order: every cluster's AWS stack (app.cluster_stacks:
-    tooling first), the vpn stack, then every cluster's platform stack."""
-    from vault_platform.app import VPN, cluster_stacks, stack_id
+    """The environment's stack ids in deploy order (app.stack_order)."""
+    from vault_platform.app import stack_order
     from vault_platform.config import load_environment
 
-    clusters = cluster_stacks(env or load_environment(environment), environment)
-    return [*(c.aws for c in clusters), stack_id(environment, VPN), *(c.platform for c in clusters)]
+    return list(stack_order(env or load_environment(environment), environment))
 
 
 def _mirror_for(stack_json: dict) -> Path:

@@ -1,6 +1,7 @@
-"""The application stack: its own VPC and EKS cluster, peered to tooling, the private zone
-shared with it, its API open to Vault's TokenReview, and the demo app's PostgreSQL (seed
-001 §5). It reaches Vault through Vault's NLB on 8200 (flux/, vault_platform/flows/). Reads the tooling stack by cross-stack reference, so it deploys after it."""
+"""An application stack, one per ``[[application_clusters]]`` table: its own VPC and EKS
+cluster, peered to tooling only (hub and spoke: no route to another application VPC), the
+private zone shared with it, its API open to Vault's TokenReview, and, in the one cluster
+that has it, the demo app's PostgreSQL (seed 001 §5). It reaches Vault through Vault's NLB on 8200 (flux/, vault_platform/flows/). Reads the tooling stack by cross-stack reference, so it deploys after it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
-from vault_platform.config.model import EnvironmentConfig
+from vault_platform.config.model import ApplicationConfig, DatabaseConfig, EnvironmentConfig
 from vault_platform.constructs.dns import associate_zone
+from vault_platform.constructs.kms import KmsKey
 from vault_platform.constructs.peering import VpcPeering, VpcPeeringProps
 from vault_platform.constructs.policy import allow, policy_document
 from vault_platform.constructs.rds import Postgres, PostgresProps
@@ -20,9 +22,10 @@ KUBERNETES_API_PORT = 443
 
 
 class ApplicationStack(PlatformStack):
-    def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig, *, tooling: ToolingStack) -> None:
+    def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig, *, config: ApplicationConfig,
+                 tooling: ToolingStack) -> None:
         super().__init__(scope, stack_id, env)
-        config = env.application
+        self.config = config
         account = self.account
         self.cluster_name = env.cluster_name(config.cluster)
         name = self.cluster_name
@@ -30,7 +33,8 @@ class ApplicationStack(PlatformStack):
         foundation = cluster_foundation(self, name, config.network, config.cluster)
         self.logs_key, self.ebs_key, self.secrets_key = foundation.logs_key, foundation.ebs_key, foundation.secrets_key
         self.vpc, self.cluster = foundation.vpc, foundation.cluster
-        self.database_key = plain_key(self, "database-key", f"{name}/database", "PostgreSQL storage, backups and master secret", account)
+        self.database_key = (plain_key(self, "database-key", f"{name}/database", "PostgreSQL storage, backups and master secret", account)
+                             if config.database is not None else None)
         self.addon_roles = cluster_addon_roles(self.cluster, account, tooling.zone.zone.arn, env.name)
 
         self.peering = VpcPeering(self, "peering", VpcPeeringProps(
@@ -54,9 +58,16 @@ class ApplicationStack(PlatformStack):
             description="EKS API from Vault (TokenReview of the Kubernetes auth)",
         )
 
+        self.database: Postgres | None = None
+        if config.database is not None and self.database_key is not None:
+            self._database(config.database, self.database_key, tooling)
+        self._outputs()
+
+    def _database(self, database: DatabaseConfig, key: KmsKey, tooling: ToolingStack) -> None:
+        name, env = self.cluster_name, self.env
         self.database = Postgres(self, "database", PostgresProps(
-            name=f"{name}-demo", database=config.database, vpc_id=self.vpc.vpc_id,
-            subnet_ids=self.vpc.private_subnet_ids, kms_key_arn=self.database_key.arn,
+            name=f"{name}-demo", database=database, vpc_id=self.vpc.vpc_id,
+            subnet_ids=self.vpc.private_subnet_ids, kms_key_arn=key.arn,
             clients=(
                 ("application-cluster", self.cluster.cluster_security_group_id),
                 # Vault's database engine connects from the tooling cluster, across the peering.
@@ -70,11 +81,10 @@ class ApplicationStack(PlatformStack):
             role=tooling.addon_roles.external_secrets.role.id,
             policy=policy_document([
                 allow(["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], [self.database.master_secret_arn]),
-                allow(["kms:Decrypt"], [self.database_key.arn],
+                allow(["kms:Decrypt"], [key.arn],
                       Condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{env.region}.amazonaws.com"}}),
             ]),
         )
-        self._outputs()
 
     def _outputs(self) -> None:
         cluster, roles = self.cluster, self.addon_roles
@@ -91,6 +101,8 @@ class ApplicationStack(PlatformStack):
         self.output("load_balancer_controller_role_arn", roles.load_balancer_controller.arn, "IRSA role of kube-system/aws-load-balancer-controller")
         self.output("external_dns_role_arn", roles.external_dns.arn, "IRSA role of kube-system/external-dns")
         self.output("external_secrets_role_arn", roles.external_secrets.arn, "IRSA role of external-secrets/external-secrets")
+        if self.database is None:
+            return
         self.output("database_address", self.database.address, "Host name of the demo PostgreSQL")
         self.output("database_port", self.database.port, "Port of the demo PostgreSQL")
         self.output("database_name", self.database.database_name, "Database of the demo app")

@@ -1,6 +1,6 @@
 """The platform stack of one cluster: what runs inside Kubernetes before Flux takes over.
 
-One instance per cluster (``tooling-platform``, ``application-platform``). Its kubernetes
+One instance per cluster (``tooling-platform``, ``<name>-platform`` per application cluster). Its kubernetes
 and helm providers reach the cluster that the AWS stack made, by cross-stack reference
 (endpoint, CA, name), and authenticate with ``aws eks get-token`` on every run: a token
 read once from ``aws_eks_cluster_auth`` would expire 15 minutes into a long apply. The
@@ -12,13 +12,15 @@ KMS-encrypted gp3 StorageClass (and on the tooling cluster with EFS, ``efs-share
 ConfigMap ``flux-system/platform-vars`` (every key of ``platform_vars.keys_for(cluster)``
 except those of features the environment turns off, filled from the AWS stacks), the Git credentials
 Secret when the key is given, and Flux's GitRepository ``platform`` with the cluster's root
-Kustomization (``<gitops.path>/<cluster>``). Everything else is Flux's, from flux/.
+Kustomization (``<gitops.path>/<role>``: every application cluster syncs the one
+``flux/clusters/application`` tree, told apart only by its platform vars). Everything else
+is Flux's, from flux/.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +83,8 @@ class Unavailable:
 
 def cluster_role(env: EnvironmentConfig, cluster: str) -> str:
     """The role (platform_vars.TOOLING / APPLICATION) of the cluster the environment names ``cluster``."""
-    roles = {env.tooling.cluster.name: platform_vars.TOOLING, env.application.cluster.name: platform_vars.APPLICATION}
+    roles = {env.tooling.cluster.name: platform_vars.TOOLING,
+             **{app.cluster.name: platform_vars.APPLICATION for app in env.application_clusters}}
     if cluster not in roles:
         raise ConfigError("cluster", cluster, f"is not a cluster of environment '{env.name}' ({env.source or 'in memory'})",
                           f"use one of: {', '.join(roles)}")
@@ -94,14 +97,19 @@ def features_off(env: EnvironmentConfig) -> frozenset[str]:
     return frozenset(switch for switch in switches if not functools.reduce(getattr, switch.split("."), env))
 
 
-def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, application: ApplicationStack,
-                    vault_ca: VaultCa | None = None) -> dict[str, object]:
+def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, own: ToolingStack | ApplicationStack,
+                    applications: Sequence[ApplicationStack], vault_ca: VaultCa | None = None) -> dict[str, object]:
     """Key -> value (literal or cross-stack token) of the cluster's platform-vars ConfigMap.
 
-    The one place a key gets its value; ``configmap_data`` checks it against
-    platform_vars.py both ways.
+    ``own``: the cluster's AWS stack; ``applications``: every application cluster's, in file
+    order (the tooling cluster's keys cover all of them). The one place a key gets its value;
+    ``configmap_data`` checks it against platform_vars.py both ways.
     """
-    own = tooling if role == platform_vars.TOOLING else application
+    # The one application cluster with the demo database (config/validate.py).
+    database = next(app.database for app in applications if app.database is not None)
+    # Until the Vault side reads VAULT_KUBERNETES_CLUSTERS_B64 (CONTRACT.md), Vault's
+    # Kubernetes auth knows the first application cluster of the file.
+    first = applications[0]
     no_ca = Unavailable("vault_ca", "<none>")  # the tooling platform stack's CA, passed to the application one
     values: dict[str, object] = {
         "ENVIRONMENT_NAME": env.name,
@@ -116,9 +124,9 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
         "EXTERNAL_DNS_ROLE_ARN": own.addon_roles.external_dns.arn,
         "EXTERNAL_SECRETS_ROLE_ARN": own.addon_roles.external_secrets.arn,
         "EBS_KMS_KEY_ARN": own.ebs_key.arn,
-        "DATABASE_HOST": application.database.address,
-        "DATABASE_PORT": Fn.tostring(application.database.port),  # ConfigMap values are strings
-        "DATABASE_NAME": application.database.database_name,
+        "DATABASE_HOST": database.address,
+        "DATABASE_PORT": Fn.tostring(database.port),  # ConfigMap values are strings
+        "DATABASE_NAME": database.database_name,
     }
     if role == platform_vars.TOOLING:
         values.update({
@@ -128,12 +136,12 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ap
             "ECR_REGISTRY": f"{tooling.account.account_id}.dkr.ecr.{env.region}.amazonaws.com",
             # The instance CI's OIDC roles trust is the one the runner serves.
             "GITLAB_URL": env.ci.gitlab_url,
-            # Operators arrive source-NATed into the tooling VPC, the application cluster
-            # through the peering (vault_platform/flows/declared.py).
-            "VAULT_CLIENT_CIDRS": f"{env.tooling.network.cidr},{env.application.network.cidr}",
-            "APPLICATION_CLUSTER_ENDPOINT": application.cluster.endpoint,
-            "APPLICATION_CLUSTER_CA": application.cluster.certificate_authority_data,
-            "DATABASE_MASTER_SECRET_ARN": application.database.master_secret_arn,
+            # Operators arrive source-NATed into the tooling VPC, each application cluster
+            # through its peering (vault_platform/flows/declared.py).
+            "VAULT_CLIENT_CIDRS": ",".join([env.tooling.network.cidr, *(app.network.cidr for app in env.application_clusters)]),
+            "APPLICATION_CLUSTER_ENDPOINT": first.cluster.endpoint,
+            "APPLICATION_CLUSTER_CA": first.cluster.certificate_authority_data,
+            "DATABASE_MASTER_SECRET_ARN": database.master_secret_arn,
         })
         if tooling.efs is not None:  # feature tooling.efs_enabled: off, the ConfigMap lacks these keys
             values["EFS_FILE_SYSTEM_ID"] = tooling.efs.file_system_id
@@ -236,13 +244,14 @@ class ClusterPlatformStack(TerraformStack):
     (which trusts Vault's certificate through it); the tooling stack makes it itself."""
 
     def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig, *, cluster: str,
-                 tooling: ToolingStack, application: ApplicationStack, vault_ca: VaultCa | None = None,
+                 tooling: ToolingStack, applications: Sequence[ApplicationStack], vault_ca: VaultCa | None = None,
                  repo_root: Path = REPO_ROOT) -> None:
         # Everything that can be refused is checked before the stack exists. The tooling
         # stack's CA does not exist yet at this point: its one value is filled in below.
         role = cluster_role(env, cluster)
-        own = tooling if role == platform_vars.TOOLING else application
-        data = configmap_data(role, platform_values(role, env, tooling, application, vault_ca), features_off(env))
+        own = tooling if role == platform_vars.TOOLING else next(
+            app for app in applications if app.config.cluster.name == cluster)
+        data = configmap_data(role, platform_values(role, env, tooling, own, applications, vault_ca), features_off(env))
         check_flux_variables(role, list(data), env, repo_root)
         chart_addons = cluster_addons(role, env, own)
         validate_addons(chart_addons)

@@ -1,14 +1,17 @@
 """The vpn stack: a private root CA, a server certificate, and an AWS Client VPN endpoint in
 the tooling VPC through which operators reach Vault (https://vault.<zone>:8200) and the
-private EKS API endpoints of both clusters, with nothing public (seed 001 §8.4, §9.7).
+private EKS API endpoints of every cluster, with nothing public (seed 001 §8.4, §9.7). Each
+application VPC gets its route (per association), authorization rule and egress rule, and
+its cluster's API admits the endpoint's security group.
 
 Reads the tooling and application stacks by cross-stack reference, so it deploys after
-both. User profiles are made outside Terraform: ``python -m vault_platform.vpn client NAME``.
+all of them. User profiles are made outside Terraform: ``python -m vault_platform.vpn client NAME``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 
 from cdktf_cdktf_provider_aws.acm_certificate import AcmCertificate
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
@@ -39,13 +42,15 @@ def vpn_server_name(env: EnvironmentConfig) -> str:
 
 class VpnStack(PlatformStack):
     def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig, *,
-                 tooling: ToolingStack, application: ApplicationStack) -> None:
+                 tooling: ToolingStack, applications: Sequence[ApplicationStack]) -> None:
         super().__init__(scope, stack_id, env)
         TlsProvider(self, "tls")
         config = env.vpn
         name = f"{env.name}-vpn"
         tooling_cidr = env.tooling.network.cidr
-        application_cidr = env.application.network.cidr
+        # Keyed by the cluster's short name: the Terraform ids of its rules carry it, so adding
+        # or removing a cluster never renames another's (the default's is "application").
+        spokes = [(application.config.cluster.name, application) for application in applications]
         zone_count = config.association_count if config.association_count is not None else env.availability_zone_count
         association_subnet_ids = tuple(tooling.vpc.private_subnet_ids[:zone_count])
         resolver = vpc_resolver(tooling_cidr)
@@ -79,16 +84,18 @@ class VpnStack(PlatformStack):
             association_subnet_ids=association_subnet_ids,
             authorized=(
                 VpnDestination("tooling-vpc", tooling_cidr, "Tooling VPC: Vault, tooling EKS API, DNS"),
-                VpnDestination("application-vpc", application_cidr, "Application VPC through the peering: EKS API"),
+                *(VpnDestination(f"{key}-vpc", app.config.network.cidr, "Application VPC through the peering: EKS API")
+                  for key, app in spokes),
             ),
-            routed=(VpnDestination("application-vpc", application_cidr, "Application VPC through the peering"),),
+            routed=tuple(VpnDestination(f"{key}-vpc", app.config.network.cidr, "Application VPC through the peering")
+                         for key, app in spokes),
             egress=(
                 VpnEgress("vault", tooling_cidr, "tcp", VAULT_PORT, "Vault API"),
                 VpnEgress("tooling-kubernetes-api", tooling_cidr, "tcp", KUBERNETES_API_PORT, "Tooling EKS API (private endpoint)"),
                 VpnEgress("dns-udp", f"{resolver}/32", "udp", DNS_PORT, "VPC resolver (private zone)"),
                 VpnEgress("dns-tcp", f"{resolver}/32", "tcp", DNS_PORT, "VPC resolver (private zone, large answers)"),
-                VpnEgress("application-kubernetes-api", application_cidr, "tcp", KUBERNETES_API_PORT,
-                          "Application EKS API (private endpoint), through the peering"),
+                *(VpnEgress(f"{key}-kubernetes-api", app.config.network.cidr, "tcp", KUBERNETES_API_PORT,
+                            "Application EKS API (private endpoint), through the peering") for key, app in spokes),
             ),
             server_certificate_arn=server_acm.arn, client_root_certificate_arn=ca_acm.arn,
             dns_servers=(resolver,), log_kms_key_arn=tooling.logs_key.arn,
@@ -101,11 +108,11 @@ class VpnStack(PlatformStack):
         # on an ENI that carries the endpoint's security group. Hence:
         # - the EKS API (private endpoint ENIs carry each cluster's security group) admits the
         #   endpoint's security group itself: exactly the VPN, nothing else in those subnets.
-        #   Same-region peering lets the application cluster's group reference it too.
+        #   Same-region peering lets each application cluster's group reference it too.
         # - Vault is reached through its internal NLB, whose controller-made security group
         #   admits the tooling VPC (these subnets included): no rule here (flows/declared.py).
         for cluster_name, cluster_sg in (("tooling", tooling.cluster.cluster_security_group_id),
-                                         ("application", application.cluster.cluster_security_group_id)):
+                                         *((key, app.cluster.cluster_security_group_id) for key, app in spokes)):
             VpcSecurityGroupIngressRule(
                 self, f"{cluster_name}-kubernetes-api-from-vpn", security_group_id=cluster_sg, ip_protocol="tcp",
                 from_port=KUBERNETES_API_PORT, to_port=KUBERNETES_API_PORT,

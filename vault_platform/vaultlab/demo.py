@@ -118,7 +118,7 @@ def instructions(lab: VaultLab, operator_token: str, app_url: str, credentials: 
 
 
 def main() -> int:
-    database = load_environment("default").application.database
+    database = load_environment("default").database_cluster.database
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
