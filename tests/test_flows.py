@@ -365,3 +365,42 @@ def test_a_hub_with_a_rule_per_cluster_costs_each_flow_the_same() -> None:
         assert result.open, result.blocked_at
         examined.append(walk.examined)
     assert examined[0] == examined[1] == examined[2]
+
+
+@pytest.fixture(scope="module")
+def two_clusters(tmp_path_factory: pytest.TempPathFactory):
+    """The default environment with a second application cluster (app-1, 10.101.0.0/16, no
+    database), built in memory (ops/bench.py) and synthesized once for this module."""
+    from vault_platform.ops.bench import with_application_clusters
+
+    env = with_application_clusters(load_environment("default"), 2)
+    outdir = tmp_path_factory.mktemp("two-clusters")
+    synthesize(env, "default", str(outdir))
+    return env, Synthesized.read(outdir)
+
+
+# GIVEN two application clusters WHEN checked THEN each has its own flows (VPN and
+# deployer to its API, its pods to Vault's NLB, Vault's TokenReview to it, its gateway),
+# all open, the database's only in the cluster that has it, and no opening undeclared.
+def test_every_application_cluster_gets_its_flows_open(two_clusters) -> None:
+    env, synth = two_clusters
+    report = _report(synth, env=env)
+    assert report.problems() == [] and unreachable_at_deploy(report, synth) == []
+    assert report.clusters == ("tooling", "application", "app-1")
+    names = {r.flow.name for r in report.results}
+    assert {"operators-to-app-1-api", "deployer-to-app-1-api", "app-1-workloads-to-vault", "vault-tokenreview-app-1",
+            "app-1-workloads-to-istio-gateway", "app-1-istio-gateway-nlb-to-gateway-443", "app-1-nodes-to-api",
+            "app-1-api-to-istiod-webhook"} <= names
+    assert "app-1-workloads-to-postgres" not in names and "application-workloads-to-postgres" in names
+    deployer = next(r for r in report.results if r.flow.name == "deployer-to-app-1-api")
+    assert deployer.flow.deploy_of == ("app-1-platform",)
+
+
+# GIVEN two application clusters, each peered with tooling only (hub and spoke) WHEN a flow
+# between them is declared THEN it is blocked at routing, both ways: no path joins them.
+@pytest.mark.parametrize(("source", "destination"), [("application.pods", "app-1.api"), ("app-1.pods", "application.pods")])
+def test_a_flow_between_two_application_clusters_is_blocked(two_clusters, source: str, destination: str) -> None:
+    env, synth = two_clusters
+    flow = Flow("spoke-to-spoke", source, destination, 443, "no such path may exist")
+    report = _report(synth, env=env, flows=(flow,))
+    assert _blocked(report, "spoke-to-spoke").startswith("routing: subnet ")

@@ -170,10 +170,12 @@ def flows_at_scale(runs: int) -> int:
     return 0
 
 
-def _seconds(call) -> float:
+def _seconds(call, repeat: int = 10) -> float:
+    """Mean of ``repeat`` calls: one takes tens of milliseconds, too little to time alone."""
     start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
+    for _ in range(repeat):
+        call()
+    return (time.perf_counter() - start) / repeat
 
 
 def main(argv: list[str] | None = None) -> int:
