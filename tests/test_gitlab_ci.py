@@ -38,6 +38,21 @@ def test_plan_keeps_its_summary_as_artifact() -> None:
     assert any("vault_platform.ops.plan" in line and "--summary plan-summary.md" in line for line in plan["script"])
 
 
+def test_plan_keeps_the_flow_matrix_it_compares_with_between_pipelines() -> None:
+    """The base of the summary's flow section survives a fresh clone: the path the plan
+    writes is the cache's (written on the default branch only) and an artifact."""
+    from vault_platform.ops.plan import FLOW_MATRIX_DIR
+
+    plan = JOBS["plan"]
+    assert any(f'--flow-matrix "{FLOW_MATRIX_DIR}/flows-$ENV.json"' in line for line in plan["script"])
+    assert plan["cache"]["paths"] == [f"{FLOW_MATRIX_DIR}/"] and f"{FLOW_MATRIX_DIR}/" in plan["artifacts"]["paths"]
+    assert "$ENV" in plan["cache"]["key"]
+    policies = {rule["if"]: rule["variables"]["FLOW_MATRIX_CACHE_POLICY"] for rule in plan["rules"]}
+    assert policies == {'$CI_PIPELINE_SOURCE == "merge_request_event"': "pull",
+                        "$CI_COMMIT_BRANCH == $CI_DEFAULT_BRANCH": "pull-push"}
+    assert plan["cache"]["policy"] == "$FLOW_MATRIX_CACHE_POLICY"
+
+
 def test_aws_jobs_use_an_oidc_id_token_with_the_roles_audience() -> None:
     audience = load_environment("default").ci.audience
     for name in ("plan", "deploy"):

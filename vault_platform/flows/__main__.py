@@ -27,8 +27,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def report_for(environment: str, synth_dir: Path | None = None, env: EnvironmentConfig | None = None):
     """(report, synthesized stacks) of an environment, synthesizing it into a temporary
     directory when no directory is given. env: the environment's config, when the caller
-    has loaded it already."""
-    from vault_platform.app import stack_id
+    has loaded it already (or built it in memory: ops/bench.py)."""
     from vault_platform.config import load_environment
     from vault_platform.flows.check import check, model_of
     from vault_platform.flows.synthesized import Synthesized
@@ -42,8 +41,7 @@ def report_for(environment: str, synth_dir: Path | None = None, env: Environment
             synth = Synthesized.read(Path(scratch))
     else:
         synth = Synthesized.read(synth_dir)
-    ids = {name: stack_id(environment, name) for name in ("tooling-platform", "application-platform")}
-    return check(model_of(synth, env, environment, REPO_ROOT), env, environment), synth, ids
+    return check(model_of(synth, env, environment, REPO_ROOT), env, environment), synth
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,13 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     from vault_platform.flows.matrix import changes, matrix, render
 
     try:
-        report, synth, ids = report_for(args.env, args.synth_dir)
+        report, synth = report_for(args.env, args.synth_dir)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     data = matrix(report)
     print(render(data))
-    late = unreachable_at_deploy(report, synth, ids)
+    late = unreachable_at_deploy(report, synth)
     for line in late:
         print(f"DEPLOY ORDER {line}")
     if args.base is not None:

@@ -12,7 +12,9 @@ Places (the names flows use; places.py finds them in the stacks):
   tooling.resolver     the tooling VPC's Amazon-provided DNS server
   vault.nlb, istio-gateway.nlb   the internal NLBs flux/ asks the load balancer controller for
   postgres, efs        the RDS instance and the EFS mount targets
-where <cluster> is ``tooling`` or ``application`` (the roles, whatever the clusters' names).
+where <cluster> is a cluster's key (app.ClusterStacks): ``tooling``, or an application
+cluster's short name (the default environment's is ``application``). Flows that exist once
+per application cluster are templates over that key (``declared_flows``).
 
 Admission webhooks are the add-ons' own declarations (``webhooks`` in vault_platform/addons/,
 each the container port of the pinned chart's default that the API server calls): every
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 
 from vault_platform.addons import addons_for
 from vault_platform.addons.vault import VAULT_PORT as VAULT_API
+from vault_platform.app import ClusterStacks
 from vault_platform.cluster_roles import APPLICATION, TOOLING
 from vault_platform.constructs.rds import POSTGRES_PORT as POSTGRES
 from vault_platform.stacks.application import KUBERNETES_API_PORT as KUBERNETES_API
@@ -45,8 +48,8 @@ EFS_FEATURE = "tooling.efs_enabled"
 
 @dataclass(frozen=True)
 class Flow:
-    """source -> destination on port/protocol, and why. deploy_of: the stacks whose
-    deploy needs this flow (their providers call through it). feature: a dotted config
+    """source -> destination on port/protocol, and why. deploy_of: the ids of the stacks
+    whose deploy needs this flow (their providers call through it). feature: a dotted config
     switch; where it is off the flow does not exist."""
 
     name: str
@@ -66,76 +69,106 @@ class LoadBalancedService:
     top to the Service (empty for a Service itself, the values block for a chart's).
     default_ports: (port, target port) when the chart's defaults decide."""
 
-    place: str
-    cluster: str
+    place: str  # for an application role, per_cluster(key, place, ".") in each application cluster
+    role: str  # the role of the cluster it lives in (app.TOOLING or APPLICATION)
     manifest: str
     service_path: tuple[str, ...] = ()
     default_ports: tuple[tuple[int, int], ...] = ()
 
 
+def per_cluster(key: str, name: str, separator: str = "-") -> str:
+    """The name of something every application cluster has once, whose name today carries no
+    cluster key (the ingress gateway's NLB place, "istio-gateway.nlb", and its flows). The
+    cluster keyed "application" (the default environment's) keeps the bare name, so that
+    environment's matrix, and any matrix saved from it, stays as it was; every other cluster's
+    is prefixed with its key ("<key>.istio-gateway.nlb"), so two clusters' never collide."""
+    return name if key == APPLICATION else f"{key}{separator}{name}"
+
+
 LOAD_BALANCED_SERVICES = (
-    LoadBalancedService("vault.nlb", "tooling", "flux/infrastructure/vault/service-nlb.yaml"),
-    LoadBalancedService("istio-gateway.nlb", "application", "flux/infrastructure/istio/helmrelease-gateway.yaml",
+    LoadBalancedService("vault.nlb", TOOLING, "flux/infrastructure/vault/service-nlb.yaml"),
+    LoadBalancedService("istio-gateway.nlb", APPLICATION, "flux/infrastructure/istio/helmrelease-gateway.yaml",
                         service_path=("spec", "values", "service"),
                         default_ports=tuple((port, port) for port in ISTIO_GATEWAY_PORTS)),
 )
 
 
-def _webhooks(cluster: str) -> tuple[Flow, ...]:
-    """One flow per admission webhook of the add-ons that run on ``cluster`` (a kind: the
-    flows name clusters by kind). Add-ons behind a feature switch declare none today; one
-    that did would need the switch on its flow."""
-    return tuple(Flow(f"{cluster}-api-to-{hook.name}-webhook", f"{cluster}.api", f"{cluster}.pods", hook.port,
-                      f"the {cluster} API server calls the {hook.name} admission webhook")
-                 for addon in addons_for(cluster) for hook in addon.webhooks)
+def _webhooks(key: str, kind: str) -> tuple[Flow, ...]:
+    """One flow per admission webhook of the add-ons that run on a cluster of ``kind``
+    (tooling or application), for the cluster keyed ``key``. Add-ons behind a feature switch
+    declare none today; one that did would need the switch on its flow."""
+    return tuple(Flow(f"{key}-api-to-{hook.name}-webhook", f"{key}.api", f"{key}.pods", hook.port,
+                      f"the {key} API server calls the {hook.name} admission webhook")
+                 for addon in addons_for(kind) for hook in addon.webhooks)
 
 
-FLOWS: tuple[Flow, ...] = (
-    # People and the deploying machine.
-    Flow("operators-to-tooling-api", "operators", "tooling.api", KUBERNETES_API, "operators run kubectl/flux against the tooling cluster"),
-    Flow("operators-to-application-api", "operators", "application.api", KUBERNETES_API,
-         "operators run kubectl/flux against the application cluster, through the peering"),
-    Flow("operators-to-vault", "operators", "vault.nlb", VAULT_API, "operators use Vault's API and UI (https://vault.<zone>:8200)"),
-    Flow("operators-to-dns", "operators", "tooling.resolver", DNS, "VPN clients resolve the private zone", protocol=UDP),
-    Flow("operators-to-dns-tcp", "operators", "tooling.resolver", DNS, "large private-zone answers", protocol=TCP),
-    Flow("deployer-to-tooling-api", "deployer", "tooling.api", KUBERNETES_API,
-         "the tooling-platform stack's kubernetes and helm providers", deploy_of=("tooling-platform",)),
-    Flow("deployer-to-application-api", "deployer", "application.api", KUBERNETES_API,
-         "the application-platform stack's kubernetes and helm providers", deploy_of=("application-platform",)),
-    # Secrets: Vault through its NLB, and what Vault itself calls.
-    Flow("application-workloads-to-vault", "application.pods", "vault.nlb", VAULT_API,
-         "Vault Agent sidecars (injector) and apps in the application cluster read secrets"),
-    Flow("application-external-secrets-to-vault", "application.pods", "vault.nlb", VAULT_API,
-         "External Secrets in the application cluster (ClusterSecretStore at VAULT_ADDR)"),
-    Flow("tooling-external-secrets-to-vault", "tooling.pods", "vault.nlb", VAULT_API,
-         "External Secrets in the tooling cluster (ClusterSecretStore at VAULT_ADDR)"),
-    Flow("vault-nlb-to-vault", "vault.nlb", "tooling.pods", VAULT_API, "the NLB forwards to the Vault pods (IP targets) and health-checks them"),
-    Flow("vault-raft", "tooling.pods", "tooling.pods", VAULT_RAFT, "Vault raft peers replicate and forward to the leader"),
-    Flow("vault-tokenreview-tooling", "tooling.pods", "tooling.api", KUBERNETES_API,
-         "Vault's Kubernetes auth reviews tooling service-account tokens (TokenReview)"),
-    Flow("vault-tokenreview-application", "tooling.pods", "application.api", KUBERNETES_API,
-         "Vault's Kubernetes auth reviews application service-account tokens (TokenReview), through the peering"),
-    Flow("vault-to-postgres", "tooling.pods", "postgres", POSTGRES, "Vault's database engine manages the demo app's credentials"),
-    Flow("application-workloads-to-postgres", "application.pods", "postgres", POSTGRES, "the demo app uses its database"),
-    # The ingress gateway's NLB and its targets.
-    Flow("application-workloads-to-istio-gateway", "application.pods", "istio-gateway.nlb", 443,
-         "clients in the application VPC reach the mesh's ingress gateway (HTTPS)"),
-    Flow("application-workloads-to-istio-gateway-http", "application.pods", "istio-gateway.nlb", 80,
-         "clients in the application VPC reach the mesh's ingress gateway (HTTP)"),
-    *(Flow(f"istio-gateway-nlb-to-gateway-{port}", "istio-gateway.nlb", "application.pods", port,
-           "the NLB forwards to (and health-checks) the ingress gateway pods") for port in ISTIO_GATEWAY_PORTS),
-    # Storage and AWS APIs.
-    Flow("tooling-to-efs", "tooling.pods", "efs", NFS, "the EFS CSI driver mounts shared volumes (TLS over NFS)", feature=EFS_FEATURE),
-    Flow("tooling-to-vpc-endpoints", "tooling.pods", "tooling.vpc-endpoints", HTTPS, "STS (IRSA), ECR, KMS (auto-unseal), Logs"),
-    Flow("application-to-vpc-endpoints", "application.pods", "application.vpc-endpoints", HTTPS, "STS (IRSA), ECR, KMS, Logs"),
-    # Each cluster's own traffic between control plane and nodes.
-    *(flow for cluster in ("tooling", "application") for flow in (
-        Flow(f"{cluster}-nodes-to-api", f"{cluster}.pods", f"{cluster}.api", KUBERNETES_API, "kubelets and controllers call the API"),
-        Flow(f"{cluster}-api-to-kubelet", f"{cluster}.api", f"{cluster}.pods", KUBELET, "logs, exec, port-forward, metrics"),
-    )),
-    *_webhooks(TOOLING),
-    *_webhooks(APPLICATION),
-)
+def declared_flows(clusters: tuple[ClusterStacks, ...], database: str | None = None) -> tuple[Flow, ...]:
+    """Every flow of an environment whose clusters are ``clusters`` (app.cluster_stacks:
+    tooling first). Flows that exist once per application cluster are written once, as
+    templates over its key k, so N clusters give N copies and nothing joins two application
+    clusters (hub and spoke: each reaches only the tooling VPC, through its own peering).
+    database: the key of the application cluster whose stack holds the demo database."""
+    tooling = next(c for c in clusters if c.role == TOOLING)
+    apps = tuple(c for c in clusters if c.role == APPLICATION)
+    return (
+        # People and the deploying machine.
+        Flow("operators-to-tooling-api", "operators", "tooling.api", KUBERNETES_API,
+             "operators run kubectl/flux against the tooling cluster"),
+        *(Flow(f"operators-to-{k}-api", "operators", f"{k}.api", KUBERNETES_API,
+               f"operators run kubectl/flux against the {k} cluster, through the peering") for k in _keys(apps)),
+        Flow("operators-to-vault", "operators", "vault.nlb", VAULT_API, "operators use Vault's API and UI (https://vault.<zone>:8200)"),
+        Flow("operators-to-dns", "operators", "tooling.resolver", DNS, "VPN clients resolve the private zone", protocol=UDP),
+        Flow("operators-to-dns-tcp", "operators", "tooling.resolver", DNS, "large private-zone answers", protocol=TCP),
+        *(Flow(f"deployer-to-{c.key}-api", "deployer", f"{c.key}.api", KUBERNETES_API,
+               f"the {c.key}-platform stack's kubernetes and helm providers", deploy_of=(c.platform,))
+          for c in (tooling, *apps)),
+        # Secrets: Vault through its NLB, and what Vault itself calls.
+        *(Flow(f"{k}-workloads-to-vault", f"{k}.pods", "vault.nlb", VAULT_API,
+               f"Vault Agent sidecars (injector), apps and External Secrets (ClusterSecretStore at VAULT_ADDR) "
+               f"in the {k} cluster read secrets") for k in _keys(apps)),
+        Flow("tooling-external-secrets-to-vault", "tooling.pods", "vault.nlb", VAULT_API,
+             "External Secrets in the tooling cluster (ClusterSecretStore at VAULT_ADDR)"),
+        Flow("vault-nlb-to-vault", "vault.nlb", "tooling.pods", VAULT_API,
+             "the NLB forwards to the Vault pods (IP targets) and health-checks them"),
+        Flow("vault-raft", "tooling.pods", "tooling.pods", VAULT_RAFT, "Vault raft peers replicate and forward to the leader"),
+        Flow("vault-tokenreview-tooling", "tooling.pods", "tooling.api", KUBERNETES_API,
+             "Vault's Kubernetes auth reviews tooling service-account tokens (TokenReview)"),
+        *(Flow(f"vault-tokenreview-{k}", "tooling.pods", f"{k}.api", KUBERNETES_API,
+               f"Vault's Kubernetes auth reviews {k} service-account tokens (TokenReview), through the peering")
+          for k in _keys(apps)),
+        *((Flow("vault-to-postgres", "tooling.pods", "postgres", POSTGRES,
+                "Vault's database engine manages the demo app's credentials"),
+           Flow(f"{database}-workloads-to-postgres", f"{database}.pods", "postgres", POSTGRES,
+                "the demo app uses its database")) if database else ()),
+        # The ingress gateway's NLB and its targets, in each application cluster.
+        *(flow for k in _keys(apps) for flow in (
+            Flow(f"{k}-workloads-to-istio-gateway", f"{k}.pods", per_cluster(k, "istio-gateway.nlb", "."), 443,
+                 f"clients in the {k} VPC reach the mesh's ingress gateway (HTTPS)"),
+            Flow(f"{k}-workloads-to-istio-gateway-http", f"{k}.pods", per_cluster(k, "istio-gateway.nlb", "."), 80,
+                 f"clients in the {k} VPC reach the mesh's ingress gateway (HTTP)"),
+            *(Flow(per_cluster(k, f"istio-gateway-nlb-to-gateway-{port}"), per_cluster(k, "istio-gateway.nlb", "."),
+                   f"{k}.pods", port, "the NLB forwards to (and health-checks) the ingress gateway pods")
+              for port in ISTIO_GATEWAY_PORTS),
+        )),
+        # Storage and AWS APIs.
+        Flow("tooling-to-efs", "tooling.pods", "efs", NFS, "the EFS CSI driver mounts shared volumes (TLS over NFS)",
+             feature=EFS_FEATURE),
+        *(Flow(f"{c.key}-to-vpc-endpoints", f"{c.key}.pods", f"{c.key}.vpc-endpoints", HTTPS,
+               "STS (IRSA), ECR, KMS" + (" (auto-unseal)" if c.role == TOOLING else "") + ", Logs")
+          for c in (tooling, *apps)),
+        # Each cluster's own traffic between control plane and nodes.
+        *(flow for k in _keys((tooling, *apps)) for flow in (
+            Flow(f"{k}-nodes-to-api", f"{k}.pods", f"{k}.api", KUBERNETES_API, "kubelets and controllers call the API"),
+            Flow(f"{k}-api-to-kubelet", f"{k}.api", f"{k}.pods", KUBELET, "logs, exec, port-forward, metrics"),
+        )),
+        *_webhooks(tooling.key, TOOLING),
+        *(flow for k in _keys(apps) for flow in _webhooks(k, APPLICATION)),
+    )
+
+
+def _keys(clusters: tuple[ClusterStacks, ...]) -> tuple[str, ...]:
+    return tuple(c.key for c in clusters)
+
 
 # Openings no flow needs that stay, each with its reason: (rule id suffix, reason). The
 # suffix matches the end of a rule id as the checker prints it.

@@ -8,13 +8,12 @@ from vault_platform.flows.check import Report
 from vault_platform.flows.synthesized import Synthesized
 
 
-def unreachable_at_deploy(report: Report, synth: Synthesized, stack_ids: dict[str, str]) -> list[str]:
-    """One line per flow a stack needs but cannot have when it deploys. stack_ids maps the
-    plain stack names of Flow.deploy_of to this environment's stack ids."""
+def unreachable_at_deploy(report: Report, synth: Synthesized) -> list[str]:
+    """One line per flow a stack needs but cannot have when it deploys (Flow.deploy_of names
+    this environment's stack ids)."""
     problems = []
     for result in report.results:
-        for needed_by in result.flow.deploy_of:
-            stack = stack_ids[needed_by]
+        for stack in result.flow.deploy_of:
             if not result.open:
                 problems.append(f"stack {stack}: flow '{result.flow.name}' is blocked at {result.blocked_at}")
                 continue

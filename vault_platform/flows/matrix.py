@@ -10,6 +10,7 @@ def matrix(report: Report) -> dict:
     """Plain data, stable across runs: what `--save` writes and `changes` compares."""
     return {
         "environment": report.environment,
+        "clusters": list(report.clusters),
         "flows": {r.flow.name: {"source": r.flow.source, "destination": r.flow.destination,
                                 "port": f"{r.flow.protocol}/{r.flow.port}", "status": r.status,
                                 "why": r.flow.why, "blocked_at": r.blocked_at} for r in report.results},
@@ -24,7 +25,7 @@ def render(data: dict) -> str:
               f"{name}: {f['why']}" + (f" [blocked at {f['blocked_at']}]" if f["blocked_at"] else ""))
              for name, f in data["flows"].items()]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [f"Network flows of environment '{data['environment']}'", ""]
+    lines = [f"Network flows of environment '{data['environment']}' (clusters: {', '.join(data.get('clusters', ()))})", ""]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths)) + "  " + row[4] for row in rows]
     blocked = sum(1 for f in data["flows"].values() if f["status"] != "open")
     lines += ["", f"{len(data['flows'])} flows, {blocked} blocked, {len(data['undeclared'])} undeclared openings"]
@@ -34,12 +35,16 @@ def render(data: dict) -> str:
 
 
 def changes(base: dict | None, new: dict) -> list[str]:
-    """What a change does to the matrix, one line each; base None: no previous matrix."""
+    """What a change does to the matrix, one line each; base None: no previous matrix.
+    Linear in the flows: a flow is found in the base by name, an opening in a set."""
     if base is None:
         return [f"no previous matrix to compare with: {len(new['flows'])} flows, "
                 f"{sum(1 for f in new['flows'].values() if f['status'] != 'open')} blocked, "
                 f"{len(new['undeclared'])} undeclared openings"]
-    lines = []
+    # A matrix saved before clusters were recorded compares flow by flow only.
+    old_clusters, new_clusters = base.get("clusters", new.get("clusters", [])), new.get("clusters", [])
+    lines = [f"added cluster `{key}`" for key in new_clusters if key not in old_clusters]
+    lines += [f"removed cluster `{key}`" for key in old_clusters if key not in new_clusters]
     for name, flow in new["flows"].items():
         old = base["flows"].get(name)
         row = f"`{flow['source']}` -> `{flow['destination']}` {flow['port']}"
@@ -50,6 +55,7 @@ def changes(base: dict | None, new: dict) -> list[str]:
             lines.append(f"changed flow `{name}` {row}: {old['status']} -> {flow['status']}"
                          + (f" (blocked at {flow['blocked_at']})" if flow["blocked_at"] else ""))
     lines += [f"removed flow `{name}`" for name in base["flows"] if name not in new["flows"]]
-    lines += [f"new undeclared opening {entry}" for entry in new["undeclared"] if entry not in base["undeclared"]]
-    lines += [f"undeclared opening closed: {entry}" for entry in base["undeclared"] if entry not in new["undeclared"]]
+    old_undeclared, new_undeclared = set(base["undeclared"]), set(new["undeclared"])
+    lines += [f"new undeclared opening {entry}" for entry in new["undeclared"] if entry not in old_undeclared]
+    lines += [f"undeclared opening closed: {entry}" for entry in base["undeclared"] if entry not in new_undeclared]
     return lines

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import yaml
 
-from vault_platform.app import APPLICATION, APPLICATION_PLATFORM, TOOLING, TOOLING_PLATFORM, VPN, stack_id
+from vault_platform.app import APPLICATION, TOOLING, VPN, ClusterStacks, stack_id
 from vault_platform.config.model import DEPLOY_VIA_PUBLIC_ENDPOINT, EnvironmentConfig
-from vault_platform.flows.declared import LOAD_BALANCED_SERVICES, LoadBalancedService
+from vault_platform.flows.declared import LOAD_BALANCED_SERVICES, LoadBalancedService, per_cluster
 from vault_platform.flows.network import (
     ANYWHERE,
     AWS_DEFAULT,
@@ -28,27 +28,30 @@ from vault_platform.flows.network import (
 )
 from vault_platform.flows.synthesized import Synthesized
 
-ROLES = {"tooling": (TOOLING, TOOLING_PLATFORM), "application": (APPLICATION, APPLICATION_PLATFORM)}
 _VARIABLE = re.compile(r"\$\{(\w+)(?::=([^}]*))?\}")
 SOURCE_RANGES_ANNOTATION = "service.beta.kubernetes.io/load-balancer-source-ranges"
 SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
 HEALTH_CHECK_PORT = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port"
 
 
-def add_places(net: Network, synth: Synthesized, env: EnvironmentConfig, environment_file: str, repo_root: Path) -> None:
-    for role, (aws_stack, _) in ROLES.items():
-        sid = stack_id(environment_file, aws_stack)
-        if sid in synth.stacks:
-            _cluster_places(net, synth, role, sid)
-    _database_and_efs(net, synth, stack_id(environment_file, APPLICATION), stack_id(environment_file, TOOLING))
-    _people(net, env, environment_file, synth)
-    for service in LOAD_BALANCED_SERVICES:
-        platform = stack_id(environment_file, ROLES[service.cluster][1])
-        if f"{service.cluster}.pods" in net.places:
-            _load_balancer(net, synth, service, platform, repo_root)
+def add_places(net: Network, synth: Synthesized, env: EnvironmentConfig, clusters: tuple[ClusterStacks, ...],
+               environment_file: str, repo_root: Path) -> None:
+    """clusters: app.cluster_stacks of the environment. Each cluster's places are read from
+    its own stacks only, so the work grows with the clusters, not with their pairs."""
+    present = tuple(c for c in clusters if c.aws in synth.stacks)
+    for cluster in present:
+        _cluster_places(net, synth, cluster.key, cluster.aws)
+    _database(net, synth, tuple(c.aws for c in present if c.role == APPLICATION))
+    _efs(net, synth, next((c.aws for c in present if c.role == TOOLING), ""))
+    _people(net, env, environment_file)
+    for cluster in present:
+        for service in LOAD_BALANCED_SERVICES:
+            if service.role == cluster.role:
+                place = per_cluster(cluster.key, service.place, ".") if cluster.role == APPLICATION else service.place
+                _load_balancer(net, synth, service, place, cluster.key, cluster.platform, repo_root)
 
 
-def _cluster_places(net: Network, synth: Synthesized, role: str, sid: str) -> None:
+def _cluster_places(net: Network, synth: Synthesized, key: str, sid: str) -> None:
     stack = synth.stacks[sid]
     (cluster_name, cluster), = stack.resources("aws_eks_cluster").items()
     config = _block(cluster.get("vpc_config"))
@@ -57,7 +60,7 @@ def _cluster_places(net: Network, synth: Synthesized, role: str, sid: str) -> No
     extra = tuple(str(synth.resolve(sid, g)) for g in config.get("security_group_ids", ()) or ())
     vpc = net.subnets[subnets[0]][0]
     public = tuple(IPv4Network(c) for c in config.get("public_access_cidrs") or ()) if config.get("endpoint_public_access") else ()
-    net.places[f"{role}.api"] = Place(f"{role}.api", vpc, subnet_ranges(net, subnets), (cluster_group, *extra), subnets, sid,
+    net.places[f"{key}.api"] = Place(f"{key}.api", vpc, subnet_ranges(net, subnets), (cluster_group, *extra), subnets, sid,
                                       public_endpoint_cidrs=public, description=f"EKS API of {cluster.get('name')}")
     templates = stack.resources("aws_launch_template")
     node_subnets: list[str] = []
@@ -69,31 +72,36 @@ def _cluster_places(net: Network, synth: Synthesized, role: str, sid: str) -> No
         # A launch template naming groups replaces the cluster group on the nodes (EKS docs).
         node_groups += [str(synth.resolve(sid, g)) for g in template.get("vpc_security_group_ids") or ()] or [cluster_group]
     node_subnets = list(dict.fromkeys(node_subnets))
-    net.places[f"{role}.pods"] = Place(f"{role}.pods", vpc, subnet_ranges(net, tuple(node_subnets)),
+    net.places[f"{key}.pods"] = Place(f"{key}.pods", vpc, subnet_ranges(net, tuple(node_subnets)),
                                        tuple(dict.fromkeys(node_groups)), tuple(node_subnets), sid,
                                        description=f"nodes and pods of {cluster.get('name')}")
     endpoint_groups: list[str] = []
     for endpoint in stack.resources("aws_vpc_endpoint").values():
         if endpoint.get("vpc_endpoint_type") == "Interface":
             endpoint_groups += [str(synth.resolve(sid, g)) for g in endpoint.get("security_group_ids", ())]
-    net.places[f"{role}.vpc-endpoints"] = Place(f"{role}.vpc-endpoints", vpc, subnet_ranges(net, subnets),
+    net.places[f"{key}.vpc-endpoints"] = Place(f"{key}.vpc-endpoints", vpc, subnet_ranges(net, subnets),
                                                 tuple(dict.fromkeys(endpoint_groups)), subnets, sid,
                                                 description="interface VPC endpoints")
     resolver = resolver_of(net.vpc_cidrs[vpc])
-    net.places[f"{role}.resolver"] = Place(f"{role}.resolver", vpc, (resolver,), (), subnets, sid,
+    net.places[f"{key}.resolver"] = Place(f"{key}.resolver", vpc, (resolver,), (), subnets, sid,
                                            description="Amazon-provided DNS (no security group)")
 
 
-def _database_and_efs(net: Network, synth: Synthesized, application: str, tooling: str) -> None:
-    for sid, rtype, place in ((application, "aws_db_instance", "postgres"),):
-        stack = synth.stacks.get(sid)
-        for body in (stack.resources(rtype).values() if stack else ()):
+def _database(net: Network, synth: Synthesized, application_stacks: tuple[str, ...]) -> None:
+    """The demo database, in whichever application cluster's stack holds it (at most one)."""
+    for sid in application_stacks:
+        stack = synth.stacks[sid]
+        for body in stack.resources("aws_db_instance").values():
             groups = tuple(str(synth.resolve(sid, g)) for g in body.get("vpc_security_group_ids", ()))
             subnet_group = str(body.get("db_subnet_group_name", ""))
             subnets = next((tuple(str(synth.resolve(sid, s)) for s in g.get("subnet_ids", ()))
                             for n, g in stack.resources("aws_db_subnet_group").items() if f".{n}." in subnet_group), ())
             vpc = net.groups[groups[0]].vpc if groups and groups[0] in net.groups else None
-            net.places[place] = Place(place, vpc, subnet_ranges(net, subnets), groups, subnets, sid, description="RDS PostgreSQL")
+            net.places["postgres"] = Place("postgres", vpc, subnet_ranges(net, subnets), groups, subnets, sid,
+                                           description="RDS PostgreSQL")
+
+
+def _efs(net: Network, synth: Synthesized, tooling: str) -> None:
     stack = synth.stacks.get(tooling)
     targets = list(stack.resources("aws_efs_mount_target").values()) if stack else []
     if targets:
@@ -103,7 +111,7 @@ def _database_and_efs(net: Network, synth: Synthesized, application: str, toolin
                                   description="EFS mount targets")
 
 
-def _people(net: Network, env: EnvironmentConfig, environment_file: str, synth: Synthesized) -> None:
+def _people(net: Network, env: EnvironmentConfig, environment_file: str) -> None:
     vpn = net.vpn
     if vpn is not None:
         operators = Place("operators", vpn.vpc, subnet_ranges(net, vpn.association_subnets), vpn.groups,
@@ -137,8 +145,13 @@ def read_service(service: LoadBalancedService, repo_root: Path, variables: dict[
     return document
 
 
-def _load_balancer(net: Network, synth: Synthesized, service: LoadBalancedService, platform: str, repo_root: Path) -> None:
-    targets = net.places[f"{service.cluster}.pods"]
+def _load_balancer(net: Network, synth: Synthesized, service: LoadBalancedService, place: str, cluster: str,
+                   platform: str, repo_root: Path) -> None:
+    """The NLB ``place`` that ``service`` gets in the cluster keyed ``cluster``, whose
+    platform stack (``platform``) holds the platform-vars its ${VARS} come from."""
+    if f"{cluster}.pods" not in net.places:
+        return
+    targets = net.places[f"{cluster}.pods"]
     stack = synth.stacks.get(platform)
     config_maps = stack.resources("kubernetes_config_map_v1") if stack else {}
     variables = next((dict(c.get("data", {})) for c in config_maps.values()), {})
@@ -152,7 +165,7 @@ def _load_balancer(net: Network, synth: Synthesized, service: LoadBalancedServic
     internal = annotations.get(SCHEME_ANNOTATION, "internal") == "internal"
     vpc_cidr = net.vpc_cidrs[targets.vpc]
     sources = tuple(IPv4Network(c.strip()) for c in ranges_text.split(",") if c.strip()) or ((vpc_cidr,) if internal else (ANYWHERE,))
-    frontend, backend = f"{service.place}:frontend", f"{service.place}:backend"
+    frontend, backend = f"{place}:frontend", f"{place}:backend"
     origin_stack = platform
     for group_id in (frontend, backend):
         group = net.groups[group_id] = SecurityGroup(group_id, group_id, targets.vpc, origin_stack)
@@ -170,8 +183,8 @@ def _load_balancer(net: Network, synth: Synthesized, service: LoadBalancedServic
             net.add_rule(Rule(f"{backend}:{port}", "ingress", target_group, "tcp", port, port, referenced_group=backend,
                               origin=CONTROLLER, stack=origin_stack,
                               description="backend group into the targets' group (controller-managed rule)"))
-    net.places[service.place] = Place(
-        service.place, targets.vpc, subnet_ranges(net, targets.subnets), (frontend, backend), targets.subnets, origin_stack,
+    net.places[place] = Place(
+        place, targets.vpc, subnet_ranges(net, targets.subnets), (frontend, backend), targets.subnets, origin_stack,
         description=f"internal NLB of {service.manifest}",
     )
 

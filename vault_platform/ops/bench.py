@@ -3,6 +3,7 @@
     python -m vault_platform.ops.bench [--env NAME] [--runs N]
     python -m vault_platform.ops.bench --all-envs [--runs N]   # added cost of each environment
     python -m vault_platform.ops.bench --clusters [--runs N]   # added cost of each application cluster
+    python -m vault_platform.ops.bench --flows [--runs N]      # flow checker and plan summary at 1, 3, 10 clusters
 
 Each figure is a whole process, as a user runs it: ``main.py`` with the interpreter flags of
 cdktf.json's ``app`` command (what ``cdktf synth`` and ``make synth`` run) for the synth, and
@@ -115,17 +116,18 @@ def all_environments(runs: int) -> int:
 
 
 def with_clusters(env: EnvironmentConfig, count: int) -> EnvironmentConfig:
-    """The environment with ``count`` application clusters: its first, then copies of it
-    (own name and /16, no database), validated like a file would be."""
+    """The environment with ``count`` application clusters: its own first one, then copies
+    of it without the database, each named app-<n> on its own /16 (10.100+n.0.0/16, disjoint
+    from the default environment's VPCs and VPN range), validated like a file would be. In
+    memory: what the scale measurements and the multi-cluster tests run on."""
     from dataclasses import replace
 
     from vault_platform.config.validate import validate_environment
 
     first = env.application_clusters[0]
-    base = int(first.network.cidr.split(".")[1])
-    extra = tuple(replace(first, database=None, cluster=replace(first.cluster, name=f"team{index}"),
-                          network=replace(first.network, cidr=f"10.{base + index}.0.0/16"))
-                  for index in range(1, count))
+    extra = tuple(replace(first, database=None, cluster=replace(first.cluster, name=f"app-{n}"),
+                          network=replace(first.network, cidr=f"10.{100 + n}.0.0/16"))
+                  for n in range(1, count))
     env = replace(env, application_clusters=(first, *extra))
     validate_environment(env)
     return env
@@ -167,6 +169,73 @@ def clusters(runs: int) -> int:
     return 0
 
 
+FLOW_CLUSTER_COUNTS = (1, 3, 10)
+
+
+def flows_at_scale(runs: int) -> int:
+    """The flow checker (`make flows` on a synthesized output) and the plan summary's flow
+    section (compare with the saved matrix, save, render) at 1, 3 and 10 application
+    clusters, each environment synthesized once beforehand; per cluster, the median time and
+    the rules and routes the checker examined, and the ratios 3-vs-1 and 10-vs-1 per cluster
+    (1.0: linear; a ratio growing with the count: worse than linear)."""
+    os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
+    from vault_platform.app import synthesize
+    from vault_platform.config import load_environment
+    from vault_platform.flows.__main__ import report_for
+    from vault_platform.flows.deploy_order import unreachable_at_deploy
+    from vault_platform.ops.plan import _flow_changes
+    from vault_platform.ops.plan_summary import StackPlan, render_markdown
+
+    base = load_environment("default")
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="bench-flows-") as work:
+        for count in FLOW_CLUSTER_COUNTS:
+            env = with_clusters(base, count)
+            outdir = Path(work) / f"clusters-{count}"
+            stacks = synthesize(env, "default", str(outdir))
+            saved = Path(work) / f"flows-{count}.json"
+
+            def checker():
+                report, synth = report_for("default", outdir, env)
+                return report, unreachable_at_deploy(report, synth)
+
+            def summary():
+                lines = _flow_changes("default", outdir, saved, env)
+                return render_markdown([StackPlan(s.stack_id, "skipped", reason="bench") for s in stacks],
+                                       title="bench", flow_changes=lines)
+
+            report, late = checker()
+            if report.problems() or late:  # a broken contract would time a different walk
+                print(f"error: {count} clusters: " + "; ".join(report.problems() + late), file=sys.stderr)
+                return 1
+            summary()  # saves the base the timed runs compare with
+            check_times, summary_times = [], []
+            for _ in range(runs):
+                check_times.append(_seconds(checker))
+                summary_times.append(_seconds(summary))
+            figures[count] = (statistics.median(check_times), statistics.median(summary_times),
+                              report.examined, len(report.results))
+            print(f"  {count} application cluster(s): {len(stacks)} stacks, {len(report.results)} flows", file=sys.stderr)
+    print("application clusters | flows | checker s (per cluster) | summary s (per cluster) | rules+routes examined (per cluster)")
+    for count, (check_s, summary_s, examined, flows) in figures.items():
+        print(f"{count:>20} | {flows:>5} | {check_s:7.3f} ({check_s / count:.3f}) | {summary_s:7.3f} ({summary_s / count:.3f}) "
+              f"| {examined} ({examined / count:.0f})")
+    one = figures[FLOW_CLUSTER_COUNTS[0]]
+    for count in FLOW_CLUSTER_COUNTS[1:]:
+        many = figures[count]
+        ratios = [(many[i] / count) / one[i] for i in (0, 1, 2)]
+        print(f"per cluster, {count} vs 1: checker {ratios[0]:.2f}, summary {ratios[1]:.2f}, examined {ratios[2]:.2f}")
+    return 0
+
+
+def _seconds(call, repeat: int = 10) -> float:
+    """Mean of ``repeat`` calls: one takes tens of milliseconds, too little to time alone."""
+    start = time.perf_counter()
+    for _ in range(repeat):
+        call()
+    return (time.perf_counter() - start) / repeat
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="synth time of all stacks vs. loading the provider libraries")
     parser.add_argument("--env", default="default")
@@ -175,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clusters", action="store_true", help="added synth time of each application cluster after the first")
     parser.add_argument("--synth-clusters", type=int, help=argparse.SUPPRESS)  # one timed process of --clusters
     parser.add_argument("--outdir", help=argparse.SUPPRESS)
+    parser.add_argument("--flows", action="store_true",
+                        help="flow checker and plan summary at 1, 3 and 10 application clusters, per cluster")
     args = parser.parse_args(argv)
     if args.synth_clusters:
         return synth_clusters(args.synth_clusters, args.outdir)
@@ -182,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         return all_environments(args.runs)
     if args.clusters:
         return clusters(args.runs)
+    if args.flows:
+        return flows_at_scale(args.runs)
 
     with tempfile.TemporaryDirectory(prefix="bench-") as work:
         outdir = Path(work) / "cdktf.out"

@@ -1,6 +1,7 @@
-"""Deploy the embedded default environment for real, into the local emulator, and tear it down.
+"""Deploy an environment's AWS stacks (every cluster's) for real, into the local emulator, and tear them down.
 
-    python -m vault_platform.ops.emulator_deploy            # deploy, re-plan, destroy
+    python -m vault_platform.ops.emulator_deploy            # default environment: deploy, re-plan, destroy
+    python -m vault_platform.ops.emulator_deploy --env NAME --no-destroy   # deploy and re-plan only
     python -m vault_platform.ops.emulator_deploy --keep     # deploy and re-plan, leave it up until Enter
 
 What runs, in a temporary directory (state included, nothing lands in the repository):
@@ -34,10 +35,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vault_platform.ops.emulator import Emulator, stop_process_group
 from vault_platform.ops.emulator_gaps import FORGOTTEN_BEFORE_DESTROY, PERPETUAL_DIFFS, check_replan, emulator_copy
 from vault_platform.ops.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, missing_providers, required_providers
+
+if TYPE_CHECKING:
+    from vault_platform.config.model import EnvironmentConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDKTF_TIMEOUT_SECONDS = 300
@@ -80,9 +85,16 @@ def _say(message: str, started: float) -> None:
     print(f"[{time.monotonic() - started:5.0f}s] {message}", flush=True)
 
 
-def synth(outdir: Path, *, allow_destroy: bool, environment: str = "default") -> None:
-    """`python main.py` as the cdktf CLI would run it (cdktf.json "app", with its -O), into outdir."""
+def synth(outdir: Path, *, allow_destroy: bool, environment: str = "default", env: EnvironmentConfig | None = None) -> None:
+    """`python main.py` as the cdktf CLI would run it (cdktf.json "app", with its -O), into
+    outdir; env: an environment built in memory (no file to name), synthesized in this process."""
     from vault_platform.ops.bench import interpreter_flags
+
+    if env is not None:
+        from vault_platform.app import synthesize
+
+        synthesize(env, environment, str(outdir), allow_destroy=allow_destroy)
+        return
 
     command = [sys.executable, *interpreter_flags(), "main.py", "--env", environment, "--outdir", str(outdir)]
     if allow_destroy:
@@ -217,9 +229,13 @@ def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], w
     return _state_resources(workdir, stack_dir.name), still_protected
 
 
-def round_trip(workdir: Path, *, environment: str = "default", destroy: bool = True, rehearse_teardown: bool = False,
-               port: int | None = None, pause: bool = False) -> RoundTrip:
-    """rehearse_teardown: the teardown up to a `terraform plan -destroy` instead of the
+def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentConfig | None = None,
+               destroy: bool = True, rehearse_teardown: bool = False, port: int | None = None,
+               pause: bool = False) -> RoundTrip:
+    """Every AWS stack of the environment, one per cluster (app.stack_order: tooling, then
+    each application cluster), deployed, re-planned and torn down. env: the environment's
+    config when built in memory (environment then only names its stacks).
+    rehearse_teardown: the teardown up to a `terraform plan -destroy` instead of the
     destroy itself (see _terraform_destroy); what the test suite runs."""
     from vault_platform.ops.plan import expected_stack_ids
 
@@ -227,8 +243,8 @@ def round_trip(workdir: Path, *, environment: str = "default", destroy: bool = T
     report = RoundTrip()
     outdir = workdir / "cdktf.out"  # stacks/<id>/../../../ = workdir: the state lands here
     _say(f"synthesizing '{environment}' into {outdir}", started)
-    synth(outdir, allow_destroy=False, environment=environment)
-    stacks, report.skipped = deployable_stacks(outdir, expected_stack_ids(environment))
+    synth(outdir, allow_destroy=False, environment=environment, env=env)
+    stacks, report.skipped = deployable_stacks(outdir, expected_stack_ids(environment, env))
     for stack_id, reason in report.skipped.items():
         _say(f"{stack_id}: skipped: {reason}", started)
     if not stacks:
@@ -272,7 +288,7 @@ def round_trip(workdir: Path, *, environment: str = "default", destroy: bool = T
             step = time.monotonic()
             verb = "terraform plan -destroy (teardown rehearsal)" if rehearse_teardown else "terraform destroy"
             _say(f"re-synthesizing with --allow-destroy (deliberate teardown) for {verb}", started)
-            synth(outdir, allow_destroy=True, environment=environment)
+            synth(outdir, allow_destroy=True, environment=environment, env=env)
             filter_for_emulator(outdir, stacks)
             order = list(reversed(stacks))  # a destroy goes last deployed first
 
@@ -302,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     from vault_platform.ops.emulator import EmulatorError
 
     parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.emulator_deploy", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="default", help="environment file name under environments/")
+    parser.add_argument("--no-destroy", action="store_true", help="deploy and re-plan only (the multi-cluster test's shape)")
     parser.add_argument("--keep", action="store_true", help="pause after the re-plan so you can look around, then destroy")
     parser.add_argument("--emulator-port", type=int, help="port for the emulator (default: a free one)")
     parser.add_argument("--workdir", type=Path, help="keep the work directory (synth, state, logs) here")
@@ -309,10 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.workdir:
             args.workdir.mkdir(parents=True, exist_ok=True)
-            report = round_trip(args.workdir, port=args.emulator_port, pause=args.keep)
+            report = round_trip(args.workdir, environment=args.env, port=args.emulator_port, pause=args.keep,
+                                destroy=not args.no_destroy)
         else:
             with tempfile.TemporaryDirectory(prefix="vault-platform-emulator-") as name:
-                report = round_trip(Path(name), port=args.emulator_port, pause=args.keep)
+                report = round_trip(Path(name), environment=args.env, port=args.emulator_port, pause=args.keep,
+                                    destroy=not args.no_destroy)
     except (DeployError, TerraformUnavailable, EmulatorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 EMULATOR, AWS = "emulator", "aws"
 PLAN_FILE = "plan.tfplan"
+FLOW_MATRIX_DIR = "flow-matrix"  # kept between plans (and CI pipelines): not under cdktf.out/
 EMULATOR_SUFFIX = ".emulator"  # sibling dir of a stack: same depth, so the same state path
 
 
@@ -116,11 +117,12 @@ def synthesize_into(environment: str, outdir: Path, *, allow_destroy: bool = Fal
     return [stack.stack_id for stack in synthesize(env, environment, str(outdir), allow_destroy=allow_destroy)]
 
 
-def expected_stack_ids(environment: str) -> list[str]:
+def expected_stack_ids(environment: str, env: EnvironmentConfig | None = None) -> list[str]:
+    """The environment's stack ids in deploy order (app.stack_order)."""
     from vault_platform.app import stack_order
     from vault_platform.config import load_environment
 
-    return list(stack_order(load_environment(environment), environment))
+    return list(stack_order(env or load_environment(environment), environment))
 
 
 def _mirror_for(stack_json: dict) -> Path:
@@ -216,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         workdir = cleanup.enter_context(_workdir(args.workdir))
         if args.synth_dir:
             source = args.synth_dir
-            expected = expected_stack_ids(args.env)
+            expected = expected_stack_ids(args.env, env_config)
         else:
             source = workdir / "synth"
             print(f"Synthesizing environment '{args.env}'...", flush=True)
@@ -250,10 +252,12 @@ def run(args: argparse.Namespace) -> int:
                     plan = StackPlan(plan.stack_id, "failed", reason=f"apply to the emulator: {error}")
             plans.append(plan)
 
-        flow_changes = _flow_changes(args.env, source, args.summary.parent / f"flows-{args.env}.json", env_config)
+        flow_matrix = args.flow_matrix or default_flow_matrix(args.env)
+        flow_changes = _flow_changes(args.env, source, flow_matrix, env_config)
 
     title = f"Plan summary: environment `{args.env}` ({'local emulator' if target == EMULATOR else 'AWS'})"
-    markdown = render_markdown(plans, title=title, flow_changes=flow_changes)
+    markdown = render_markdown(plans, title=title, flow_changes=flow_changes,
+                               flow_base=f"compared with the matrix in `{flow_matrix}`, which now holds this one")
     args.summary.parent.mkdir(parents=True, exist_ok=True)
     args.summary.write_text(markdown + "\n")
     print("")
@@ -267,9 +271,17 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(plan.status == "failed" for plan in plans) else 0
 
 
+def default_flow_matrix(environment: str) -> Path:
+    """Where a plan keeps the flow matrix the next plan compares with: outside cdktf.out/,
+    which every synth replaces, and a path CI can keep between pipelines (.gitlab-ci.yml
+    caches flow-matrix/: README "Network flows")."""
+    return Path(FLOW_MATRIX_DIR) / f"flows-{environment}.json"
+
+
 def _flow_changes(environment: str, synth_dir: Path, saved: Path, env: EnvironmentConfig | None = None) -> list[str]:
-    """The network-flow matrix of this synth against the one the previous plan saved (the
-    base), then saved as the base of the next: the plan summary's "Network flows" section."""
+    """The network-flow matrix of this synth, every cluster's flows, against the one the
+    previous plan saved (the base), then saved as the base of the next: the plan summary's
+    "Network flows" section."""
     import json
 
     from vault_platform.errors import ConfigError
@@ -277,7 +289,7 @@ def _flow_changes(environment: str, synth_dir: Path, saved: Path, env: Environme
     from vault_platform.flows.matrix import changes, matrix
 
     try:
-        report, _, _ = report_for(environment, synth_dir, env)
+        report, _ = report_for(environment, synth_dir, env)
     except ConfigError as error:  # a flow naming nothing: the summary says so, the plan goes on
         return [f"flow check refused: {error}"]
     new = matrix(report)
@@ -296,6 +308,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--target", choices=(EMULATOR, AWS),
                    help="where to plan: the local emulator (default when the environment names no account_id) or AWS")
     p.add_argument("--summary", type=Path, default=Path("cdktf.out/plan-summary.md"), help="Markdown summary to write")
+    p.add_argument("--flow-matrix", type=Path,
+                   help=f"the flow matrix to compare with and then replace (default: {FLOW_MATRIX_DIR}/flows-<env>.json)")
     p.add_argument("--synth-dir", type=Path, help="use this synthesized output instead of synthesizing")
     p.add_argument("--stacks", type=lambda v: [s for s in v.split(",") if s], help="comma-separated subset of stacks")
     p.add_argument("--emulator-port", type=int, help="port for the emulator (default: a free one)")

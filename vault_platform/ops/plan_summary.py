@@ -79,9 +79,11 @@ def summarize(stack_id: str, plan_json: dict, protected: frozenset[str] = frozen
     return StackPlan(stack_id, "planned", changes=tuple(changes), protected=protected)
 
 
-def render_markdown(plans: list[StackPlan], *, title: str, flow_changes: list[str] | None = None) -> str:
-    """flow_changes: lines of vault_platform.flows.matrix.changes (and the checker's
-    problems), shown as their own section; None leaves it out."""
+def render_markdown(plans: list[StackPlan], *, title: str, flow_changes: list[str] | None = None,
+                    flow_base: str = "") -> str:
+    """flow_changes: lines of vault_platform.flows.matrix.changes over every cluster's flows
+    (and the checker's problems), shown as their own section; None leaves it out.
+    flow_base: where the matrix compared with came from, said under the heading."""
     lines = [f"# {title}", ""]
     dangerous = [(plan.stack_id, change) for plan in plans for change in plan.dangerous()]
     failed = [plan for plan in plans if plan.status == "failed"]
@@ -123,6 +125,8 @@ def render_markdown(plans: list[StackPlan], *, title: str, flow_changes: list[st
         lines.append("")
     if flow_changes is not None:
         lines += ["## Network flows (`make flows`)", ""]
+        if flow_base:
+            lines += [f"_{flow_base[0].upper()}{flow_base[1:]}._", ""]
         lines += [f"- {line}" for line in flow_changes] or ["No change to the flow matrix."]
         lines.append("")
     return "\n".join(lines)
