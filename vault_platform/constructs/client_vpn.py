@@ -144,6 +144,8 @@ class ClientVpn(Construct):
         self.endpoint_id = self.endpoint.id
         self.dns_name = self.endpoint.dns_name
 
+        # Ids keep the subnet's position: association_subnet_ids are the first N private
+        # subnets in zone order, so the position is the zone (see Vpc) and N grows at the end.
         self.associations = [
             Ec2ClientVpnNetworkAssociation(self, f"association-{index}", client_vpn_endpoint_id=self.endpoint_id,
                                            subnet_id=subnet_id)

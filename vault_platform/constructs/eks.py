@@ -43,7 +43,8 @@ from cdktf_cdktf_provider_aws.launch_template import (
 )
 from constructs import Construct
 
-from vault_platform.config.model import NodeGroupConfig
+from vault_platform.config.model import NodeGroupConfig, principal_key
+from vault_platform.constructs.addresses import moved_from
 from vault_platform.constructs.iam import IrsaRole, IrsaRoleProps
 from vault_platform.constructs.policy import allow, policy_document, service_assume_role_policy
 
@@ -147,12 +148,17 @@ class EksCluster(Construct):
         self.oidc_issuer_host = Fn.replace(issuer, "https://", "")
 
         for index, principal in enumerate(props.admin_principal_arns):
-            entry = EksAccessEntry(self, f"admin-{index}", cluster_name=self.cluster_name, principal_arn=principal, type="STANDARD")
-            EksAccessPolicyAssociation(
-                self, f"admin-{index}-policy", cluster_name=self.cluster_name, principal_arn=entry.principal_arn,
+            # Keyed by the principal (config/model.py principal_key), so removing one admin
+            # does not re-create the others; earlier versions keyed it by list position, hence the moves.
+            key = f"admin-{principal_key(principal)}"
+            entry = EksAccessEntry(self, key, cluster_name=self.cluster_name, principal_arn=principal, type="STANDARD")
+            moved_from(entry, f"admin-{index}")
+            association = EksAccessPolicyAssociation(
+                self, f"{key}-policy", cluster_name=self.cluster_name, principal_arn=entry.principal_arn,
                 policy_arn=f"arn:{props.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 access_scope=EksAccessPolicyAssociationAccessScope(type="cluster"),
             )
+            moved_from(association, f"admin-{index}-policy")
 
         self.node_role = self._node_role(props)
         self.node_groups = [self._node_group(props, group) for group in props.node_groups]
@@ -175,9 +181,11 @@ class EksCluster(Construct):
         role = IamRole(self, "node-role", name=f"{props.name}-node",
                        assume_role_policy=service_assume_role_policy("ec2.amazonaws.com"))
         # The CNI policy is not here: vpc-cni gets it through its own IRSA role below.
+        # Keyed by the policy's name; earlier versions keyed it by its position here, hence the moves.
         for index, name in enumerate(("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly")):
-            IamRolePolicyAttachment(self, f"node-role-policy-{index}", role=role.name,
-                                    policy_arn=_managed_policy(props.partition, name))
+            attachment = IamRolePolicyAttachment(self, f"node-role-policy-{name}", role=role.name,
+                                                 policy_arn=_managed_policy(props.partition, name))
+            moved_from(attachment, f"node-role-policy-{index}")
         return role
 
     def _node_group(self, props: EksClusterProps, group: NodeGroupConfig) -> EksNodeGroup:

@@ -94,6 +94,10 @@ class Vpc(Construct):
 
         self.public_subnet_ids, self.private_subnet_ids, self.private_route_table_ids = [], [], []
         nat_gateway_ids: list[str] = []
+        # Ids keep the zone's position: it is the zone's identity here. The zones are a prefix
+        # of config/regions.py's fixed list, so a count change adds or drops zones at the end
+        # only, and the position also picks the subnet's CIDR (subnet_layout), so a zone at
+        # another position would be a new subnet anyway.
         for index, (zone, public_cidr, private_cidr) in enumerate(zip(props.availability_zones, public_cidrs, private_cidrs, strict=True)):
             public = Subnet(
                 self, f"public-{index}", vpc_id=self.vpc_id, cidr_block=public_cidr, availability_zone=zone,
