@@ -23,6 +23,7 @@ from vault_platform.config import load_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.ci_oidc import CiOidc, CiOidcProps, gitlab_trust_policy
+from vault_platform.stacks.base import PARTITION
 from vault_platform.terraform_cli import TerraformUnavailable, find_mirror, required_providers, validate_directory
 
 PROJECT = "project_path:platform/vault-platform:ref_type:branch:ref:"
@@ -37,7 +38,7 @@ def synth_ci(env: EnvironmentConfig, outdir: Path) -> StackJson:
     app = App(outdir=str(outdir))
     stack = TerraformStack(app, "ci")
     AwsProvider(stack, "aws", region=env.region)
-    CiOidc(stack, "ci-oidc", CiOidcProps(name=env.name, ci=env.ci, state=env.state))
+    CiOidc(stack, "ci-oidc", CiOidcProps(name=env.name, ci=env.ci, state=env.state, partition=PARTITION))
     app.synth()
     path = outdir / "stacks" / "ci" / "cdk.tf.json"
     return StackJson("ci", path, json.loads(path.read_text()))

@@ -28,8 +28,7 @@ from constructs import Construct
 
 from tests.synth import StackJson
 from tests.test_terraform_validate import unavailable
-from vault_platform.config.model import NodeGroupConfig
-from vault_platform.config.versions import DEFAULT_KUBERNETES_VERSION
+from vault_platform.config.model import ClusterConfig
 from vault_platform.constructs.addresses import logical_id
 from vault_platform.constructs.eks import EksCluster, EksClusterProps
 from vault_platform.constructs.iam import IrsaRoleProps
@@ -150,10 +149,9 @@ def cluster_config(outdir: Path, admins: tuple[str, ...] = ADMINS) -> dict:
     stack = TerraformStack(app, "cluster")
     AwsProvider(stack, "aws", region="eu-west-1")
     EksCluster(stack, "eks", EksClusterProps(
-        name="demo", kubernetes_version=DEFAULT_KUBERNETES_VERSION, subnet_ids=["subnet-a", "subnet-b"],
-        secrets_kms_key_arn=KEY_ARN, ebs_kms_key_arn=KEY_ARN, log_kms_key_arn=KEY_ARN,
-        node_groups=(NodeGroupConfig(name="system"),), partition="aws", public_access_cidrs=(),
-        admin_principal_arns=admins, log_retention_days=90, efs_csi_driver=False,
+        name="demo", cluster=ClusterConfig(name="demo", admin_principal_arns=admins), subnet_ids=["subnet-a", "subnet-b"],
+        secrets_kms_key_arn=KEY_ARN, ebs_kms_key_arn=KEY_ARN, log_kms_key_arn=KEY_ARN, partition="aws",
+        efs_csi_driver=False,
     ))
     app.synth()
     return json.loads((outdir / "stacks" / "cluster" / "cdk.tf.json").read_text())

@@ -20,6 +20,7 @@ from tests.test_terraform_validate import unavailable
 from vault_platform.app import VPN, build_app, stack_id
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
+from vault_platform.config.model import VpnConfig
 from vault_platform.constructs.client_vpn import ClientVpnProps, VpnDestination
 from vault_platform.errors import ConfigError
 from vault_platform.terraform_cli import (
@@ -229,7 +230,7 @@ def test_bad_vpn_table_is_one_line(case: str, table: dict, field: str, value: st
 
 def _props(**change: object) -> ClientVpnProps:
     base = dict(
-        name="t", vpc_id="vpc-1", client_cidr="172.16.0.0/22", association_subnet_ids=("subnet-1",),
+        name="t", vpc_id="vpc-1", vpn=VpnConfig(), association_subnet_ids=("subnet-1",),
         authorized=(VpnDestination("tooling-vpc", TOOLING_CIDR, "t"),), routed=(), egress=(),
         server_certificate_arn="arn:s", client_root_certificate_arn="arn:c", dns_servers=("10.10.0.2",),
         log_kms_key_arn="arn:k",

@@ -43,7 +43,7 @@ from cdktf_cdktf_provider_aws.launch_template import (
 )
 from constructs import Construct
 
-from vault_platform.config.model import NodeGroupConfig, principal_key
+from vault_platform.config.model import ClusterConfig, NodeGroupConfig, principal_key
 from vault_platform.constructs.addresses import moved_from
 from vault_platform.constructs.iam import IrsaRole, IrsaRoleProps
 from vault_platform.constructs.policy import allow, policy_document, service_assume_role_policy
@@ -63,24 +63,21 @@ CHECKOV_SUPPRESSIONS = {
 
 @dataclass(frozen=True)
 class EksClusterProps:
-    """public_access_cidrs: empty means no public endpoint at all (private-only, via VPN).
-    secrets_kms_key_arn: envelope encryption of Kubernetes Secrets. ebs_kms_key_arn: node
-    root volumes and the EBS CSI driver's grants. admin_principal_arns: cluster admins by
-    access entry, in addition to the identity that creates the cluster."""
+    """name: the cluster's AWS name (``<environment>-<cluster>``). cluster: its version,
+    public endpoint (empty public_access_cidrs: private-only, via VPN), node groups, admins
+    (by access entry, in addition to the identity that creates the cluster) and log
+    retention. secrets_kms_key_arn: envelope encryption of Kubernetes Secrets.
+    ebs_kms_key_arn: node root volumes and the EBS CSI driver's grants."""
 
     name: str
-    kubernetes_version: str
+    cluster: ClusterConfig
     subnet_ids: list[str]
     secrets_kms_key_arn: str
     ebs_kms_key_arn: str
     log_kms_key_arn: str
-    node_groups: tuple[NodeGroupConfig, ...]
-    partition: str = "aws"
-    public_access_cidrs: tuple[str, ...] = ()
-    admin_principal_arns: tuple[str, ...] = ()
-    log_retention_days: int = 90
+    partition: str
     # The EFS CSI driver add-on with its IRSA role, for clusters that mount an EFS file system.
-    efs_csi_driver: bool = False
+    efs_csi_driver: bool
 
 
 def _managed_policy(partition: str, name: str) -> str:
@@ -97,7 +94,7 @@ class EksCluster(Construct):
         # retention period, instead of creating an unencrypted one that never expires.
         log_group = CloudwatchLogGroup(
             self, "control-plane-logs", name=f"/aws/eks/{props.name}/cluster",
-            retention_in_days=props.log_retention_days, kms_key_id=props.log_kms_key_arn,
+            retention_in_days=props.cluster.log_retention_days, kms_key_id=props.log_kms_key_arn,
         )
 
         cluster_role = IamRole(self, "cluster-role", name=f"{props.name}-cluster",
@@ -111,17 +108,17 @@ class EksCluster(Construct):
                                           [props.secrets_kms_key_arn])]),
         )
 
-        public = bool(props.public_access_cidrs)
+        public = bool(props.cluster.public_access_cidrs)
         self.cluster = EksClusterResource(
             self, "cluster",
             name=props.name,
-            version=props.kubernetes_version,
+            version=props.cluster.kubernetes_version,
             role_arn=cluster_role.arn,
             vpc_config=EksClusterVpcConfig(
                 subnet_ids=props.subnet_ids,
                 endpoint_private_access=True,
                 endpoint_public_access=public,
-                public_access_cidrs=list(props.public_access_cidrs) if public else None,
+                public_access_cidrs=list(props.cluster.public_access_cidrs) if public else None,
             ),
             encryption_config=EksClusterEncryptionConfig(
                 provider=EksClusterEncryptionConfigProvider(key_arn=props.secrets_kms_key_arn),
@@ -147,7 +144,7 @@ class EksCluster(Construct):
         self.oidc_provider_arn = self.oidc_provider.arn
         self.oidc_issuer_host = Fn.replace(issuer, "https://", "")
 
-        for index, principal in enumerate(props.admin_principal_arns):
+        for index, principal in enumerate(props.cluster.admin_principal_arns):
             # Keyed by the principal (config/model.py principal_key), so removing one admin
             # does not re-create the others; earlier versions keyed it by list position, hence the moves.
             key = f"admin-{principal_key(principal)}"
@@ -161,7 +158,7 @@ class EksCluster(Construct):
             moved_from(association, f"admin-{index}-policy")
 
         self.node_role = self._node_role(props)
-        self.node_groups = [self._node_group(props, group) for group in props.node_groups]
+        self.node_groups = [self._node_group(props, group) for group in props.cluster.node_groups]
         self._addons(props)
 
     def irsa_role(self, id: str, *, role_suffix: str, namespace: str, service_account: str,
