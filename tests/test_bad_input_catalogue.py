@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_config import BAD_INPUT as CORE_CONFIG_CASES
-from tests.test_config import drop, set_at, with_change
+from tests.helpers import drop, set_at, with_change
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.errors import ConfigError
 

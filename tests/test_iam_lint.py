@@ -4,12 +4,11 @@ on a fresh account; and the lint rejects the defects it was written for."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from tests.synth import StackJson
+from tests.synth import StackJson, read_stacks
 from vault_platform.accepted_findings import collect
 from vault_platform.app import STACK_ORDER, stack_id, synthesize_environments
 from vault_platform.config import environment_names, load_environment
@@ -24,8 +23,8 @@ ENVIRONMENTS = environment_names()
 def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict]]:
     """environment -> stack id -> JSON, bootstrap stacks included (they write the state key's policy)."""
     configs = [(name, load_environment(name)) for name in ENVIRONMENTS]
-    stacks = synthesize_environments(configs, str(tmp_path_factory.mktemp("iam") / "cdktf.out"), bootstrap=True)
-    data = {s.stack_id: json.loads(s.path.read_text()) for s in stacks}
+    stacks = read_stacks(synthesize_environments(configs, str(tmp_path_factory.mktemp("iam") / "cdktf.out"), bootstrap=True))
+    data = {sid: stack.data for sid, stack in stacks.items()}
     result = {}
     for name, _ in configs:
         ids = [stack_id(name, "state-bootstrap"), *(stack_id(name, stack) for stack in STACK_ORDER)]

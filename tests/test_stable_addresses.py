@@ -15,26 +15,24 @@ state holding the old addresses plans as moves (constructs/addresses.py ``moved_
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from cdktf import App, TerraformStack
-from cdktf_cdktf_provider_aws.provider import AwsProvider
+from cdktf import TerraformStack
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from constructs import Construct
 
-from tests.synth import StackJson
-from tests.test_terraform_validate import unavailable
+from tests.helpers import FAKE_CREDENTIALS, terraform_mirror
+from tests.synth import StackJson, synth_construct
 from vault_platform.config.model import ClusterConfig
 from vault_platform.constructs.addresses import logical_id
 from vault_platform.constructs.eks import EksCluster, EksClusterProps
 from vault_platform.constructs.iam import IrsaRoleProps
-from vault_platform.errors import ConfigError
 from vault_platform.constructs.protection import protected_lifecycle
-from vault_platform.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, required_providers
+from vault_platform.errors import ConfigError
+from vault_platform.terraform_cli import Terraform, first_error
 
 OLD_ADDRESS = "aws_s3_bucket.audit-logs"
 BUCKET = "example-audit-logs"
@@ -43,17 +41,15 @@ BUCKET = "example-audit-logs"
 def synth(outdir: Path, *, refactored: bool) -> dict:
     """Before: S3Bucket(stack, "audit-logs"). After the refactor it lives in a construct
     "storage" with id "audit", and says where it moved from."""
-    app = App(outdir=str(outdir))
-    stack = TerraformStack(app, "refactor")
-    AwsProvider(stack, "aws", region="eu-west-1")
-    if refactored:
-        storage = Construct(stack, "storage")
-        bucket = S3Bucket(storage, "audit", bucket=BUCKET, lifecycle=protected_lifecycle(storage))
-        bucket.move_from_id(OLD_ADDRESS)
-    else:
-        S3Bucket(stack, "audit-logs", bucket=BUCKET, lifecycle=protected_lifecycle(stack))
-    app.synth()
-    return json.loads((outdir / "stacks" / "refactor" / "cdk.tf.json").read_text())
+    def build(stack: TerraformStack) -> None:
+        if refactored:
+            storage = Construct(stack, "storage")
+            bucket = S3Bucket(storage, "audit", bucket=BUCKET, lifecycle=protected_lifecycle(storage))
+            bucket.move_from_id(OLD_ADDRESS)
+        else:
+            S3Bucket(stack, "audit-logs", bucket=BUCKET, lifecycle=protected_lifecycle(stack))
+
+    return synth_construct(outdir, build, stack_id="refactor").data
 
 
 @pytest.fixture(scope="module")
@@ -97,16 +93,9 @@ Change = tuple[str, "str | None", list[str]]
 def planning(config: dict, state: dict, workdir: Path) -> Iterator[Callable[[dict], list[Change]]]:
     """Terraform initialized in workdir with ``state``; yields plan(config) -> every resource
     change as (address, previous address, actions), sorted. Skips (fails in CI) without
-    terraform or the AWS provider mirror."""
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
-    try:
-        mirror = find_mirror(required_providers(config)[0])
-    except TerraformUnavailable as error:
-        unavailable(str(error))
+    terraform or the AWS provider mirror (tests/helpers.py)."""
+    mirror = terraform_mirror(config)
     (workdir / "terraform.tfstate").write_text(json.dumps(state))
-    fake_credentials = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-secret",
-                        "AWS_EC2_METADATA_DISABLED": "true"}
 
     def plan(config: dict) -> list[Change]:
         (workdir / "cdk.tf.json").write_text(json.dumps(offline(config)))
@@ -115,7 +104,7 @@ def planning(config: dict, state: dict, workdir: Path) -> Iterator[Callable[[dic
         changes = terraform.show_json("plan.out")["resource_changes"]
         return sorted((c["address"], c.get("previous_address"), c["change"]["actions"]) for c in changes)
 
-    with Terraform(workdir, mirror, env=fake_credentials) as terraform:
+    with Terraform(workdir, mirror, env=FAKE_CREDENTIALS) as terraform:
         (workdir / "cdk.tf.json").write_text(json.dumps(offline(config)))
         terraform.init(backend=True)
         yield plan
@@ -145,16 +134,14 @@ ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPoli
 
 
 def cluster_config(outdir: Path, admins: tuple[str, ...] = ADMINS) -> dict:
-    app = App(outdir=str(outdir))
-    stack = TerraformStack(app, "cluster")
-    AwsProvider(stack, "aws", region="eu-west-1")
-    EksCluster(stack, "eks", EksClusterProps(
-        name="demo", cluster=ClusterConfig(name="demo", admin_principal_arns=admins), subnet_ids=["subnet-a", "subnet-b"],
-        secrets_kms_key_arn=KEY_ARN, ebs_kms_key_arn=KEY_ARN, log_kms_key_arn=KEY_ARN, partition="aws",
-        efs_csi_driver=False,
-    ))
-    app.synth()
-    return json.loads((outdir / "stacks" / "cluster" / "cdk.tf.json").read_text())
+    def build(stack: TerraformStack) -> None:
+        EksCluster(stack, "eks", EksClusterProps(
+            name="demo", cluster=ClusterConfig(name="demo", admin_principal_arns=admins), subnet_ids=["subnet-a", "subnet-b"],
+            secrets_kms_key_arn=KEY_ARN, ebs_kms_key_arn=KEY_ARN, log_kms_key_arn=KEY_ARN, partition="aws",
+            efs_csi_driver=False,
+        ))
+
+    return synth_construct(outdir, build, stack_id="cluster").data
 
 
 def _attachment(role: str, policy: str) -> dict:
