@@ -11,16 +11,12 @@ import jsii
 import pytest
 from cdktf import Aspects, IAspect
 
+from tests.synth import read_tree
 import vault_platform.app as app_module
 from vault_platform.app import build_app, synthesize
 from vault_platform.config import load_environment
 from vault_platform.errors import ConfigError
 from vault_platform.outdir import atomic_outdir, lock_path
-
-
-
-def read_tree(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def leftovers(outdir: Path) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_config import BAD_INPUT as CORE_CONFIG_CASES
-from tests.test_config import drop, set_at, with_change
+from tests.helpers import drop, set_at, with_change
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.errors import ConfigError
 
@@ -114,6 +114,10 @@ CONFIG_CASES = [
     ("unknown ECR repository name", set_at("tooling.ecr_repositories", ["Demo App"]), "tooling.ecr_repositories[0]", "Demo App", "lower-case"),
     ("EKS admin not an ARN", set_at("application.cluster.admin_principal_arns", ["alice"]), "application.cluster.admin_principal_arns[0]",
      "alice", "arn:aws:iam::"),
+    ("two EKS admins with one access-entry id",
+     set_at("application.cluster.admin_principal_arns", ["arn:aws:iam::123456789012:role/ops/admin",
+                                                         "arn:aws:iam::210987654321:role/admin"]),
+     "application.cluster.admin_principal_arns[1]", "arn:aws:iam::210987654321:role/admin", "list each role or user once"),
     ("database engine version", set_at("application.database.engine_version", "9.6"), "application.database.engine_version", "9.6", "16"),
     ("Kubernetes past EKS standard support", set_at("tooling.cluster.kubernetes_version", "1.33"), "tooling.cluster.kubernetes_version",
      "1.33", "use one in standard support: "),

@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from pathlib import Path
-import tomllib
 
 import pytest
-from cdktf import App, TerraformStack
-from cdktf_cdktf_provider_aws.provider import AwsProvider
 
-from tests.synth import StackJson
-from tests.test_terraform_validate import unavailable
+from tests.helpers import assert_terraform_validates, environment_variant, set_at
+from tests.synth import StackJson, synth_construct
 from vault_platform.config import load_environment
-from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.ci_oidc import CiOidc, CiOidcProps, gitlab_trust_policy
-from vault_platform.ops.terraform_cli import TerraformUnavailable, find_mirror, required_providers, validate_directory
+from vault_platform.stacks.base import PARTITION
 
 PROJECT = "project_path:platform/vault-platform:ref_type:branch:ref:"
 KEY_ARN = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -34,13 +29,8 @@ GUARDED_ACTIONS = {"iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:Delet
 
 def synth_ci(env: EnvironmentConfig, outdir: Path) -> StackJson:
     """Only the CI construct, in a stack of its own: fast, and valid Terraform on its own."""
-    app = App(outdir=str(outdir))
-    stack = TerraformStack(app, "ci")
-    AwsProvider(stack, "aws", region=env.region)
-    CiOidc(stack, "ci-oidc", CiOidcProps(name=env.name, ci=env.ci, state=env.state))
-    app.synth()
-    path = outdir / "stacks" / "ci" / "cdk.tf.json"
-    return StackJson("ci", path, json.loads(path.read_text()))
+    return synth_construct(outdir, lambda stack: CiOidc(stack, "ci-oidc", CiOidcProps(
+        name=env.name, ci=env.ci, state=env.state, partition=PARTITION)), stack_id="ci", region=env.region)
 
 
 def with_ci(env: EnvironmentConfig, **fields: object) -> EnvironmentConfig:
@@ -103,12 +93,9 @@ def test_plan_limited_to_protected_branches(tmp_path: Path) -> None:
 
 
 def test_plan_branches_from_the_environment_file() -> None:
-    from tests.test_config import set_at, with_change
-    from vault_platform.config import parse_environment
-
     default = load_environment("default")
     assert default.state is None and default.ci.effective_plan_branches(remote_state=False) == ("*",)
-    env = parse_environment(with_change(set_at("ci.plan_branches", ["main", "release/*"])))
+    env = environment_variant(set_at("ci.plan_branches", ["main", "release/*"]))
     assert env.ci.plan_branches == ("main", "release/*")
 
 
@@ -201,16 +188,7 @@ def test_administrator_access_stays_and_its_suppression_names_the_guardrails(too
 
 @pytest.mark.terraform
 def test_terraform_validate_with_remote_state(staging: StackJson, tmp_path: Path) -> None:
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
-    try:
-        mirror = find_mirror(required_providers(staging.data)[0])
-    except TerraformUnavailable as error:
-        unavailable(str(error))
-    work = tmp_path / "ci"
-    shutil.copytree(staging.path.parent, work)
-    valid, problems = validate_directory(work, mirror)
-    assert valid, "\n".join(problems)
+    assert_terraform_validates(staging, tmp_path / "ci")
 
 
 def test_with_remote_state_only_the_deploy_branch_plans_by_default(tmp_path: Path) -> None:
@@ -224,12 +202,8 @@ def test_with_remote_state_only_the_deploy_branch_plans_by_default(tmp_path: Pat
 
 
 def test_any_branch_with_remote_state_is_refused_in_one_line() -> None:
-    from tests.test_config import set_at, with_change
-    from vault_platform.config import parse_environment
     from vault_platform.errors import ConfigError
 
-    staging = tomllib.loads((ENVIRONMENTS_DIR / "staging.toml").read_text())
-    staging.setdefault("ci", {})["plan_branches"] = ["*"]
     with pytest.raises(ConfigError, match=r"^[^\n]*ci\.plan_branches = \['\*'\]: .*CA private keys; fix: list protected branches"):
-        parse_environment(staging)
-    assert parse_environment(with_change(set_at("ci.plan_branches", ["*"]))).ci.plan_branches == ("*",)  # local state
+        environment_variant(set_at("ci.plan_branches", ["*"]), base="staging")
+    assert environment_variant(set_at("ci.plan_branches", ["*"])).ci.plan_branches == ("*",)  # local state

@@ -3,24 +3,15 @@ that names the field, the value and the fix, before any construct is built."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import tomllib
 
+from tests.helpers import drop, set_at, with_change
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.errors import ConfigError
-
-DEFAULT = tomllib.loads((ENVIRONMENTS_DIR / "default.toml").read_text())
-
-
-def with_change(change: Callable[[dict], None]) -> dict:
-    data = copy.deepcopy(DEFAULT)
-    change(data)
-    return data
 
 
 def test_default_environment_loads_frozen_and_complete() -> None:
@@ -33,24 +24,6 @@ def test_default_environment_loads_frozen_and_complete() -> None:
         env.region = "us-east-1"  # type: ignore[misc]
     with pytest.raises(TypeError):
         env.tags["owner"] = "someone"  # type: ignore[index]
-
-
-def set_at(path: str, value: object) -> Callable[[dict], None]:
-    def change(data: dict) -> None:
-        *parents, last = path.split(".")
-        for key in parents:
-            data = data.setdefault(key, {})
-        data[last] = value
-    return change
-
-
-def drop(path: str) -> Callable[[dict], None]:
-    def change(data: dict) -> None:
-        *parents, last = path.split(".")
-        for key in parents:
-            data = data[key]
-        del data[last]
-    return change
 
 
 # (case, change, field named in the message, value named, words of the fix)

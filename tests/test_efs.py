@@ -4,18 +4,14 @@ synthesizes without any of it, and its tooling ConfigMap lacks the EFS keys."""
 
 from __future__ import annotations
 
-import copy
 import json
 import re
-import tomllib
 
 import pytest
 
-from tests.synth import StackJson
+from tests.helpers import environment_variant, set_at
+from tests.synth import StackJson, synth_config
 from vault_platform.gitops import platform_vars
-from vault_platform.app import synthesize
-from vault_platform.config import parse_environment
-from vault_platform.config.load import ENVIRONMENTS_DIR
 
 EFS_TYPES = ("aws_efs_file_system", "aws_efs_mount_target", "aws_efs_access_point", "aws_efs_file_system_policy",
              "aws_efs_backup_policy")
@@ -97,12 +93,9 @@ def test_efs_keys_are_optional_and_on_by_default(default_stacks: dict[str, Stack
 def without_efs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJson]:
     """The default environment with ``[tooling] efs_enabled = false``, through the same
     synthesize() as main.py."""
-    data = copy.deepcopy(tomllib.loads((ENVIRONMENTS_DIR / "default.toml").read_text()))
-    data["tooling"]["efs_enabled"] = False
-    env = parse_environment(data, source="environments/noefs.toml")
-    stacks = synthesize(env, "noefs", str(tmp_path_factory.mktemp("noefs")))
-    return {s.stack_id.removeprefix("noefs-"): StackJson(s.stack_id, s.path, json.loads(s.path.read_text()))
-            for s in stacks}
+    env = environment_variant(set_at("tooling.efs_enabled", False), name="noefs")
+    stacks = synth_config(env, "noefs", tmp_path_factory.mktemp("noefs") / "cdktf.out")
+    return {stack_id.removeprefix("noefs-"): stack for stack_id, stack in stacks.items()}
 
 
 def test_without_efs_every_stack_synthesizes(without_efs: dict[str, StackJson]) -> None:

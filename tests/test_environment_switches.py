@@ -4,35 +4,23 @@ extra admins by access entry, and no account other than the named one."""
 
 from __future__ import annotations
 
-import copy
-import tomllib
-from pathlib import Path
-
 import pytest
 
-from tests.synth import StackJson
-from vault_platform.app import build_app
-from vault_platform.config import parse_environment
-from vault_platform.config.load import ENVIRONMENTS_DIR
+from tests.helpers import environment_variant, set_at
+from tests.synth import StackJson, synth_config
 
 ADMIN = "arn:aws:iam::111122223333:role/platform-admins"
 
 
 @pytest.fixture(scope="module")
 def variant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJson]:
-    import json
-
-    data = copy.deepcopy(tomllib.loads((ENVIRONMENTS_DIR / "default.toml").read_text()))
-    data["availability_zone_count"] = 2
-    data["account_id"] = "111122223333"
-    data["tooling"]["network"]["single_nat_gateway"] = True
-    data["tooling"]["cluster"]["public_access_cidrs"] = ["203.0.113.0/24"]
-    data["tooling"]["cluster"]["admin_principal_arns"] = [ADMIN]
-    env = parse_environment(data, source="environments/variant.toml")
-    outdir = tmp_path_factory.mktemp("variant")
-    build_app(env, "variant", str(outdir)).synth()
-    return {name: StackJson(name, path, json.loads(path.read_text()))
-            for name, path in ((p.parent.name, p) for p in outdir.glob("stacks/*/cdk.tf.json"))}
+    env = environment_variant(
+        set_at("availability_zone_count", 2), set_at("account_id", "111122223333"),
+        set_at("tooling.network.single_nat_gateway", True),
+        set_at("tooling.cluster.public_access_cidrs", ["203.0.113.0/24"]),
+        set_at("tooling.cluster.admin_principal_arns", [ADMIN]),
+    )
+    return synth_config(env, "variant", tmp_path_factory.mktemp("variant") / "cdktf.out")
 
 
 def test_other_environments_get_namespaced_stack_ids(variant: dict[str, StackJson]) -> None:

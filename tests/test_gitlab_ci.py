@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers import environment_variant, set_at
 from tests.synth import StackJson
 from vault_platform.gitops import vault_checks
 from vault_platform.config import load_environment
-from vault_platform.config.load import parse_environment
 from vault_platform.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,12 +85,8 @@ def test_roles_trust_one_project_and_deploy_only_from_main(tooling: StackJson) -
     ("deploy_branch", "release/*", "not a single branch name"),
 ])
 def test_bad_ci_config_is_one_line(field: str, value: str, message: str) -> None:
-    import tomllib
-
-    data = tomllib.loads((ROOT / "environments" / "default.toml").read_text())
-    data["ci"] = {field: value}
     with pytest.raises(ConfigError, match=message) as error:
-        parse_environment(data)
+        environment_variant(set_at("ci", {field: value}))
     assert f"ci.{field}" in str(error.value) and "\n" not in str(error.value)
 
 

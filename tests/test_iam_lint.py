@@ -4,14 +4,12 @@ on a fresh account; and the lint rejects the defects it was written for."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import pytest
 
-from tests.synth import StackJson
-from vault_platform.ops.accepted_findings import collect
+from tests.synth import StackJson, read_stacks
 from vault_platform.app import stack_id, stack_order, synthesize_environments
+from vault_platform.ops.accepted_findings import collect
 from vault_platform.config import environment_names, load_environment
 from vault_platform.constructs.policy import allow, policy_document
 from vault_platform.ops.iam_lint import IamLintInputError, Placement, lint_stacks, placement_of, report_lines
@@ -24,8 +22,8 @@ ENVIRONMENTS = environment_names()
 def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict]]:
     """environment -> stack id -> JSON, bootstrap stacks included (they write the state key's policy)."""
     configs = [(name, load_environment(name)) for name in ENVIRONMENTS]
-    stacks = synthesize_environments(configs, str(tmp_path_factory.mktemp("iam") / "cdktf.out"), bootstrap=True)
-    data = {s.stack_id: json.loads(s.path.read_text()) for s in stacks}
+    stacks = read_stacks(synthesize_environments(configs, str(tmp_path_factory.mktemp("iam") / "cdktf.out"), bootstrap=True))
+    data = {sid: stack.data for sid, stack in stacks.items()}
     result = {}
     for name, env in configs:
         ids = [stack_id(name, "state-bootstrap"), *stack_order(env, name)]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,11 +17,11 @@ import pytest
 import yaml
 from cdktf import App
 
+from tests.helpers import environment_variant, set_at
 from tests.synth import StackJson
-from vault_platform.gitops import platform_vars
 from vault_platform.app import stack_order
-from vault_platform.config import load_environment, parse_environment
-from vault_platform.config.load import ENVIRONMENTS_DIR
+from vault_platform.config import load_environment
+from vault_platform.gitops import platform_vars
 from vault_platform.constructs.helm_addon import EXACT_CHART_VERSION, check_dependencies, validate_addons
 from vault_platform.errors import ConfigError
 from vault_platform.gitops.substitution import scan_cluster
@@ -273,18 +272,14 @@ def test_missing_addon_dependency_names_both_addons():
                                  "http://gitlab.example.com/platform/vault-platform.git",
                                  "file:///srv/git/vault-platform.git", "gitlab.example.com/platform"])
 def test_git_url_that_is_not_ssh_or_https_stops_synth(url):
-    data = tomllib.loads((ENVIRONMENTS_DIR / "default.toml").read_text())
-    data["gitops"] = {"url": url}
     with pytest.raises(ConfigError) as error:
-        parse_environment(data, source="environments/default.toml")
+        environment_variant(set_at("gitops", {"url": url}), name="default")
     assert one_line(error).startswith(f"environments/default.toml: gitops.url = {url!r}: is not an ssh:// or https:// Git URL")
 
 
 def test_ssh_url_without_a_secret_name_is_refused():
-    data = tomllib.loads((ENVIRONMENTS_DIR / "default.toml").read_text())
-    data["gitops"] = {"secret_name": ""}
     with pytest.raises(ConfigError, match=r"gitops.secret_name = '': is empty but an ssh:// URL needs a deploy key"):
-        parse_environment(data)
+        environment_variant(set_at("gitops", {"secret_name": ""}))
 
 
 def write(root: Path, path: str, text: str) -> None:

@@ -39,7 +39,7 @@ def addresses(data: dict) -> dict[str, object]:
                 found[f"{'data.' if block == 'data' else ''}{type_name}.{name}"] = body
     for name, body in data.get("output", {}).items():
         found[f"output.{name}"] = body
-    for name in ("provider", "terraform", "variable", "locals"):
+    for name in ("provider", "terraform", "variable", "locals", "moved"):
         if name in data:
             found[name] = data[name]
     return found

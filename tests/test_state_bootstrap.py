@@ -6,33 +6,24 @@ provider. A stack on the S3 backend validates too."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.synth import StackJson
-from tests.test_terraform_validate import unavailable
-from vault_platform.app import STATE_BOOTSTRAP, stack_id, synthesize
+from tests.helpers import FAKE_CREDENTIALS, assert_terraform_validates, terraform_mirror
+from tests.synth import StackJson, synth_environment
+from vault_platform.app import STATE_BOOTSTRAP, stack_id
 from vault_platform.config import load_environment
 from vault_platform.constructs.protection import STATEFUL_RESOURCE_TYPES
 from vault_platform.state_backend import state_path
-from vault_platform.ops.terraform_cli import (
-    Terraform,
-    TerraformUnavailable,
-    find_mirror,
-    required_providers,
-    validate_directory,
-)
+from vault_platform.ops.terraform_cli import Terraform
 
 BOOTSTRAP = stack_id("staging", STATE_BOOTSTRAP)
 
 
 @pytest.fixture(scope="module")
 def staging(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJson]:
-    outdir = tmp_path_factory.mktemp("bootstrap") / "cdktf.out"
-    stacks = synthesize(load_environment("staging"), "staging", str(outdir), bootstrap=True)
-    return {s.stack_id: StackJson(s.stack_id, s.path, json.loads(s.path.read_text())) for s in stacks}
+    return synth_environment("staging", tmp_path_factory.mktemp("bootstrap") / "cdktf.out", bootstrap=True)
 
 
 def test_bootstrap_is_first_and_only_on_request(staging: dict[str, StackJson], default_stacks: dict[str, StackJson]) -> None:
@@ -83,33 +74,21 @@ def test_state_key_rotates_is_protected_and_has_the_configured_alias(staging: di
 
 
 def test_allow_destroy_lifts_the_bucket_protection_only_when_asked(tmp_path: Path) -> None:
-    stacks = synthesize(load_environment("staging"), "staging", str(tmp_path / "out"), bootstrap=True, allow_destroy=True)
-    data = json.loads(stacks[0].path.read_text())
-    assert next(iter(data["resource"]["aws_s3_bucket"].values()))["lifecycle"]["prevent_destroy"] is False
+    stacks = synth_environment("staging", tmp_path / "out", bootstrap=True, allow_destroy=True)
+    assert stacks[BOOTSTRAP].one("aws_s3_bucket")["lifecycle"]["prevent_destroy"] is False
 
 
 @pytest.mark.terraform
 @pytest.mark.parametrize("stack", [BOOTSTRAP])
 def test_terraform_validate(stack: str, staging: dict[str, StackJson], tmp_path: Path) -> None:
     """The bootstrap stack with the real AWS provider (a stack on the S3 backend: the test below)."""
-    synthesized = staging[stack]
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
-    try:
-        mirror = find_mirror(required_providers(synthesized.data)[0])
-    except TerraformUnavailable as error:
-        unavailable(str(error))
-    work = tmp_path / stack
-    shutil.copytree(synthesized.path.parent, work)
-    valid, problems = validate_directory(work, mirror)
-    assert valid, f"{stack} is not valid:\n" + "\n".join(problems)
+    assert_terraform_validates(staging[stack], tmp_path / stack)
 
 
 # Credentials that reach nothing: Terraform decodes the backend block, then fails to connect.
-NOWHERE = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-secret", "AWS_MAX_ATTEMPTS": "1",
+NOWHERE = {**FAKE_CREDENTIALS, "AWS_MAX_ATTEMPTS": "1",
            "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/dev/null",
-           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+           "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
 
 
 @pytest.mark.terraform
@@ -119,16 +98,9 @@ def test_terraform_accepts_the_s3_backend_block(tmp_path_factory: pytest.TempPat
     same run with one unknown argument fails on that argument, so the check can fail.
     Production's block has every argument any environment's has; with assume_role, init
     stops at the first STS call instead of retrying S3 for a quarter of a minute."""
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
     environment, stack = "production", stack_id("production", "tooling")
-    outdir = tmp_path_factory.mktemp("s3-backend") / "cdktf.out"
-    synthesized = {s.stack_id: s for s in synthesize(load_environment(environment), environment, str(outdir))}[stack]
-    data = json.loads(synthesized.path.read_text())
-    try:
-        mirror = find_mirror(required_providers(data)[0])
-    except TerraformUnavailable as error:
-        unavailable(str(error))
+    data = synth_environment(environment, tmp_path_factory.mktemp("s3-backend") / "cdktf.out")[stack].data
+    mirror = terraform_mirror(data)
 
     def init(backend: dict) -> str:
         work = tmp_path_factory.mktemp("init")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.synth import StackJson
+from tests.synth import StackJson, read_tree
 from vault_platform.ops.bench import interpreter_flags
 from vault_platform.node_runtime import PROJECT_BIN, prefer_project_node
 from vault_platform.provider_imports import EAGER_IMPORT_ENV, ProviderLayoutChanged, strip_eager_imports
@@ -23,10 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_main(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, *interpreter_flags(), "main.py", *args], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=300)
-
-
-def read_tree(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def path_without_project_node() -> str:

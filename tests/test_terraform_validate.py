@@ -9,30 +9,15 @@ stop running.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import assert_terraform_validates
 from tests.synth import StackJson
 from vault_platform.app import stack_order
 from vault_platform.config import load_environment
-from vault_platform.ops.terraform_cli import (
-    TerraformUnavailable,
-    find_mirror,
-    missing_providers,
-    required_providers,
-    validate_directory,
-)
-
-IN_CI = os.environ.get("CI") == "true"
-
-
-def unavailable(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"terraform validate cannot run in CI: {reason}")
-    pytest.skip(f"terraform validate not run: {reason}")
+from vault_platform.ops.terraform_cli import TerraformUnavailable, find_mirror, missing_providers
 
 
 @pytest.mark.terraform
@@ -44,16 +29,7 @@ def test_terraform_validate(stack: str, default_stacks: dict[str, StackJson], tm
         names = ", ".join(f"{m.source} {m.version}" for m in missing)
         pytest.skip(f"{stack}: provider(s) {names} not in any local mirror on this machine; "
                     "checked at synth level only (validate runs where they can be installed)")
-    try:
-        mirror = find_mirror(required_providers(synthesized.data)[0])
-    except TerraformUnavailable as error:
-        unavailable(str(error))
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
-    work = tmp_path / stack
-    shutil.copytree(synthesized.path.parent, work)
-    valid, problems = validate_directory(work, mirror)
-    assert valid, f"{stack} is not valid:\n" + "\n".join(problems)
+    problems = assert_terraform_validates(synthesized, tmp_path / stack)
     assert not [p for p in problems if p.startswith("error")]
 
 

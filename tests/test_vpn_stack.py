@@ -9,31 +9,22 @@ import copy
 import ipaddress
 import json
 import re
-import shutil
-import tomllib
 from pathlib import Path
 
 import pytest
 
-from tests.synth import StackJson
-from tests.test_terraform_validate import unavailable
-from vault_platform.app import VPN, build_app, stack_id
-from vault_platform.config import load_environment, parse_environment
-from vault_platform.config.load import ENVIRONMENTS_DIR
+from tests.helpers import environment_variant, set_at, terraform_mirror
+from tests.synth import StackJson, synth_config
+from vault_platform.app import VPN, stack_id
+from vault_platform.config import load_environment
+from vault_platform.config.model import VpnConfig
 from vault_platform.constructs.client_vpn import ClientVpnProps, VpnDestination
 from vault_platform.errors import ConfigError
-from vault_platform.ops.terraform_cli import (
-    ProviderRequirement,
-    TerraformUnavailable,
-    find_mirror,
-    missing_providers,
-    validate_directory,
-)
+from vault_platform.ops.terraform_cli import missing_providers, validate_directory
 
 ENV = load_environment()
 TOOLING_CIDR = ENV.tooling.network.cidr  # 10.10.0.0/16
 APPLICATION_CIDR = ENV.application_clusters[0].network.cidr  # 10.20.0.0/16
-DEFAULT = tomllib.loads((ENVIRONMENTS_DIR / "default.toml").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -184,13 +175,9 @@ def test_cli_stack_id_matches_the_app() -> None:
 # GIVEN a different [vpn] table WHEN synthesized THEN the stack follows it
 
 def test_vpn_table_drives_the_stack(tmp_path: Path) -> None:
-    data = copy.deepcopy(DEFAULT)
-    data["vpn"] = {"client_cidr": "192.168.100.0/22", "association_count": 2, "split_tunnel": False,
-                   "session_timeout_hours": 12, "log_retention_days": 30}
-    env = parse_environment(data, source="environments/test.toml")
-    build_app(env, "default", str(tmp_path)).synth()
-    stack = StackJson("vpn", tmp_path / "stacks" / "vpn" / "cdk.tf.json",
-                      json.loads((tmp_path / "stacks" / "vpn" / "cdk.tf.json").read_text()))
+    env = environment_variant(set_at("vpn", {"client_cidr": "192.168.100.0/22", "association_count": 2, "split_tunnel": False,
+                                             "session_timeout_hours": 12, "log_retention_days": 30}), name="test")
+    stack = synth_config(env, "default", tmp_path / "out")["vpn"]
     endpoint = stack.one("aws_ec2_client_vpn_endpoint")
     assert (endpoint["client_cidr_block"], endpoint["split_tunnel"], endpoint["session_timeout_hours"]) == ("192.168.100.0/22", False, 12)
     assert len(stack.resources("aws_ec2_client_vpn_network_association")) == 2
@@ -217,10 +204,8 @@ BAD_VPN = [
 
 @pytest.mark.parametrize(("case", "table", "field", "value", "fix"), BAD_VPN, ids=[c[0] for c in BAD_VPN])
 def test_bad_vpn_table_is_one_line(case: str, table: dict, field: str, value: str, fix: str) -> None:
-    data = copy.deepcopy(DEFAULT)
-    data["vpn"] = table
     with pytest.raises(ConfigError) as raised:
-        parse_environment(data, source="environments/test.toml")
+        environment_variant(set_at("vpn", table), name="test")
     message = str(raised.value)
     assert "\n" not in message and raised.value.field == field
     assert message.startswith(f"environments/test.toml: {field} = "), message
@@ -229,7 +214,7 @@ def test_bad_vpn_table_is_one_line(case: str, table: dict, field: str, value: st
 
 def _props(**change: object) -> ClientVpnProps:
     base = dict(
-        name="t", vpc_id="vpc-1", client_cidr="172.16.0.0/22", association_subnet_ids=("subnet-1",),
+        name="t", vpc_id="vpc-1", vpn=VpnConfig(), association_subnet_ids=("subnet-1",),
         authorized=(VpnDestination("tooling-vpc", TOOLING_CIDR, "t"),), routed=(), egress=(),
         server_certificate_arn="arn:s", client_root_certificate_arn="arn:c", dns_servers=("10.10.0.2",),
         log_kms_key_arn="arn:k",
@@ -272,14 +257,9 @@ def aws_part(data: dict) -> dict:
 
 @pytest.mark.terraform
 def test_aws_part_validates(vpn: StackJson, tmp_path: Path) -> None:
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
-    try:
-        mirror = find_mirror(ProviderRequirement("hashicorp/aws", "5.100.0"))
-    except TerraformUnavailable as error:
-        unavailable(str(error))
     subset = aws_part(vpn.data)
     assert not missing_providers(subset)
+    mirror = terraform_mirror(subset)
     (tmp_path / "cdk.tf.json").write_text(json.dumps(subset))
     valid, problems = validate_directory(tmp_path, mirror)
     assert valid, "vpn stack (AWS part) is not valid:\n" + "\n".join(problems)

@@ -7,6 +7,7 @@ defaults documented here are the only defaults: constructs do not invent their o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -45,6 +46,15 @@ class ClusterConfig:
     # IAM principals (role/user ARNs) given cluster-admin through an EKS access entry.
     admin_principal_arns: tuple[str, ...] = ()
     log_retention_days: int = 90
+
+
+def principal_key(principal_arn: str) -> str:
+    """What an admin principal is called in Terraform addresses (its EKS access entry), so
+    removing one from the list leaves the others' addresses alone: ``role-<name>`` or
+    ``user-<name>``, the name after the ARN's last '/', with the characters IAM names allow
+    but Terraform ids do not (+=,.@) as '-'. config/validate.py refuses two with one key."""
+    kind, _, path = principal_arn.split(":", 5)[-1].partition("/")
+    return f"{kind}-" + re.sub(r"[^A-Za-z0-9_-]", "-", path.rsplit("/", 1)[-1])
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from vault_platform.config.model import (
     PolicyConfig,
     StateConfig,
     VpnConfig,
+    principal_key,
 )
 from vault_platform.config.quotas import check_quotas
 from vault_platform.config.regions import ZONES_BY_REGION
@@ -221,9 +222,18 @@ def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig) -
             raise ConfigError(where, cidr, f"is not a valid IPv4 network ({error})", "write e.g. 203.0.113.0/24") from None
         if network.prefixlen == 0:
             raise ConfigError(where, cidr, "opens the Kubernetes API to the whole internet", "list your office or CI egress ranges, or leave the list empty for private-only")
+    keys: dict[str, str] = {}
     for index, principal in enumerate(cluster.admin_principal_arns):
         if not re.match(r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$", principal):
             raise ConfigError(f"{field}.admin_principal_arns[{index}]", principal, "is not an IAM role or user ARN", "write arn:aws:iam::<account>:role/<name>")
+        key = principal_key(principal)
+        if key in keys:
+            raise ConfigError(
+                f"{field}.admin_principal_arns[{index}]", principal,
+                f"has the access-entry id '{key}' of {keys[key]} (the type and the name after the last '/', +=,.@ as '-')",
+                "list each role or user once; two principals whose names differ only there or in path or account cannot both be admins",
+            )
+        keys[key] = principal
     if cluster.log_retention_days not in _LOG_RETENTION_DAYS:
         raise ConfigError(f"{field}.log_retention_days", cluster.log_retention_days, "is not a CloudWatch retention period", f"use one of {_LOG_RETENTION_DAYS}")
     if not cluster.node_groups:

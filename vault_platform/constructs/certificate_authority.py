@@ -17,6 +17,8 @@ from constructs import Construct
 from vault_platform.constructs.protection import protected_lifecycle
 
 HOURS_PER_YEAR = 365 * 24
+# A CA lives long: a new one invalidates every certificate it signed.
+CA_VALIDITY_HOURS = 10 * HOURS_PER_YEAR
 # AWS Client VPN accepts RSA keys for its server and client certificates; 2048 bits is
 # the size every OpenVPN client and ACM import supports.
 RSA_BITS = 2048
@@ -29,7 +31,7 @@ class CertificateAuthorityProps:
 
     common_name: str
     organization: str
-    validity_hours: int = 10 * HOURS_PER_YEAR
+    validity_hours: int = CA_VALIDITY_HOURS
 
 
 class CertificateAuthority(Construct):

@@ -64,8 +64,8 @@ class CiOidcProps:
 
     name: str
     ci: CiConfig
-    state: StateConfig | None = None
-    partition: str = "aws"
+    state: StateConfig | None
+    partition: str
 
 
 def branch_subjects(project_path: str, branches: Sequence[str]) -> list[str]:

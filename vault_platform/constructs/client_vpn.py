@@ -24,6 +24,7 @@ from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityGroupEgressRule
 from constructs import Construct
 
+from vault_platform.config.model import VpnConfig
 from vault_platform.errors import ConfigError
 
 # The port and transport AWS Client VPN and its downloadable profiles use by default.
@@ -62,14 +63,16 @@ class ClientVpnProps:
     association_subnet_ids: one per zone to use; each association is billed per hour.
     authorized: ranges any authenticated client may reach (certificate auth has no groups).
     routed: ranges outside the endpoint's VPC (peered), routed through every association;
-    the endpoint's own VPC is routed by AWS when a subnet is associated.
+    the endpoint's own VPC is routed by AWS when a subnet is associated. vpn: the client
+    range, session timeout, split tunnel and log retention (association_count is the
+    stack's: it picks association_subnet_ids).
     server_certificate_arn / client_root_certificate_arn: ACM imports; clients must present
     a certificate that chains to the second. dns_servers: the VPC resolver, so private zones
     resolve for clients."""
 
     name: str
     vpc_id: str
-    client_cidr: str
+    vpn: VpnConfig
     association_subnet_ids: tuple[str, ...]
     authorized: tuple[VpnDestination, ...]
     routed: tuple[VpnDestination, ...]
@@ -78,9 +81,6 @@ class ClientVpnProps:
     client_root_certificate_arn: str
     dns_servers: tuple[str, ...]
     log_kms_key_arn: str
-    log_retention_days: int = 90
-    session_timeout_hours: int = 8
-    split_tunnel: bool = True
 
     def __post_init__(self) -> None:
         if not self.association_subnet_ids:
@@ -104,7 +104,7 @@ class ClientVpn(Construct):
         # encrypted and expires, not in one AWS would create without either.
         log_group = CloudwatchLogGroup(
             self, "connection-log-group", name=f"/aws/client-vpn/{props.name}",
-            retention_in_days=props.log_retention_days, kms_key_id=props.log_kms_key_arn,
+            retention_in_days=props.vpn.log_retention_days, kms_key_id=props.log_kms_key_arn,
         )
         self.security_group = SecurityGroup(
             self, "security-group", name=f"{props.name}-client-vpn", vpc_id=props.vpc_id,
@@ -123,7 +123,7 @@ class ClientVpn(Construct):
         self.endpoint = Ec2ClientVpnEndpoint(
             self, "endpoint",
             description=f"{props.name} operator access (mutual TLS)",
-            client_cidr_block=props.client_cidr,
+            client_cidr_block=props.vpn.client_cidr,
             server_certificate_arn=props.server_certificate_arn,
             authentication_options=[Ec2ClientVpnEndpointAuthenticationOptions(
                 type="certificate-authentication", root_certificate_chain_arn=props.client_root_certificate_arn,
@@ -132,8 +132,8 @@ class ClientVpn(Construct):
                 enabled=True, cloudwatch_log_group=log_group.name,
             ),
             dns_servers=list(props.dns_servers),
-            split_tunnel=props.split_tunnel,
-            session_timeout_hours=props.session_timeout_hours,
+            split_tunnel=props.vpn.split_tunnel,
+            session_timeout_hours=props.vpn.session_timeout_hours,
             transport_protocol=VPN_TRANSPORT,
             vpn_port=VPN_PORT,
             vpc_id=props.vpc_id,
@@ -144,6 +144,8 @@ class ClientVpn(Construct):
         self.endpoint_id = self.endpoint.id
         self.dns_name = self.endpoint.dns_name
 
+        # Ids keep the subnet's position: association_subnet_ids are the first N private
+        # subnets in zone order, so the position is the zone (see Vpc) and N grows at the end.
         self.associations = [
             Ec2ClientVpnNetworkAssociation(self, f"association-{index}", client_vpn_endpoint_id=self.endpoint_id,
                                            subnet_id=subnet_id)

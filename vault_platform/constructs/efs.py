@@ -84,6 +84,8 @@ class EfsFileSystem(Construct):
             from_port=2049, to_port=2049, referenced_security_group_id=props.client_security_group_id,
             description="NFS from the cluster security group",
         )
+        # Ids keep the subnet's position: subnet_ids are Vpc.private_subnet_ids, one per zone
+        # in zone order, so the position is the zone (see Vpc), which only grows at the end.
         for index, subnet_id in enumerate(props.subnet_ids):
             EfsMountTarget(self, f"mount-target-{index}", file_system_id=self.file_system_id, subnet_id=subnet_id,
                            security_groups=[security_group_id])

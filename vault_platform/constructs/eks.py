@@ -44,7 +44,8 @@ from cdktf_cdktf_provider_aws.launch_template import (
 )
 from constructs import Construct
 
-from vault_platform.config.model import NodeGroupConfig
+from vault_platform.config.model import ClusterConfig, NodeGroupConfig, principal_key
+from vault_platform.constructs.addresses import moved_from
 from vault_platform.constructs.iam import IrsaRole, IrsaRoleProps
 from vault_platform.constructs.policy import allow, policy_document, service_assume_role_policy
 
@@ -60,22 +61,19 @@ CHECKOV_SUPPRESSIONS = {
 
 @dataclass(frozen=True)
 class EksClusterProps:
-    """public_access_cidrs: empty means no public endpoint at all (private-only, via VPN).
-    secrets_kms_key_arn: envelope encryption of Kubernetes Secrets. ebs_kms_key_arn: node
-    root volumes and the EBS CSI driver's grants. admin_principal_arns: cluster admins by
-    access entry, in addition to the identity that creates the cluster."""
+    """name: the cluster's AWS name (``<environment>-<cluster>``). cluster: its version,
+    public endpoint (empty public_access_cidrs: private-only, via VPN), node groups, admins
+    (by access entry, in addition to the identity that creates the cluster) and log
+    retention. secrets_kms_key_arn: envelope encryption of Kubernetes Secrets.
+    ebs_kms_key_arn: node root volumes and the EBS CSI driver's grants."""
 
     name: str
-    kubernetes_version: str
+    cluster: ClusterConfig
     subnet_ids: list[str]
     secrets_kms_key_arn: str
     ebs_kms_key_arn: str
     log_kms_key_arn: str
-    node_groups: tuple[NodeGroupConfig, ...]
-    partition: str = "aws"
-    public_access_cidrs: tuple[str, ...] = ()
-    admin_principal_arns: tuple[str, ...] = ()
-    log_retention_days: int = 90
+    partition: str
 
 
 def _managed_policy(partition: str, name: str) -> str:
@@ -92,7 +90,7 @@ class EksCluster(Construct):
         # retention period, instead of creating an unencrypted one that never expires.
         log_group = CloudwatchLogGroup(
             self, "control-plane-logs", name=f"/aws/eks/{props.name}/cluster",
-            retention_in_days=props.log_retention_days, kms_key_id=props.log_kms_key_arn,
+            retention_in_days=props.cluster.log_retention_days, kms_key_id=props.log_kms_key_arn,
         )
 
         cluster_role = IamRole(self, "cluster-role", name=f"{props.name}-cluster",
@@ -106,17 +104,17 @@ class EksCluster(Construct):
                                           [props.secrets_kms_key_arn])]),
         )
 
-        public = bool(props.public_access_cidrs)
+        public = bool(props.cluster.public_access_cidrs)
         self.cluster = EksClusterResource(
             self, "cluster",
             name=props.name,
-            version=props.kubernetes_version,
+            version=props.cluster.kubernetes_version,
             role_arn=cluster_role.arn,
             vpc_config=EksClusterVpcConfig(
                 subnet_ids=props.subnet_ids,
                 endpoint_private_access=True,
                 endpoint_public_access=public,
-                public_access_cidrs=list(props.public_access_cidrs) if public else None,
+                public_access_cidrs=list(props.cluster.public_access_cidrs) if public else None,
             ),
             encryption_config=EksClusterEncryptionConfig(
                 provider=EksClusterEncryptionConfigProvider(key_arn=props.secrets_kms_key_arn),
@@ -142,16 +140,21 @@ class EksCluster(Construct):
         self.oidc_provider_arn = self.oidc_provider.arn
         self.oidc_issuer_host = Fn.replace(issuer, "https://", "")
 
-        for index, principal in enumerate(props.admin_principal_arns):
-            entry = EksAccessEntry(self, f"admin-{index}", cluster_name=self.cluster_name, principal_arn=principal, type="STANDARD")
-            EksAccessPolicyAssociation(
-                self, f"admin-{index}-policy", cluster_name=self.cluster_name, principal_arn=entry.principal_arn,
+        for index, principal in enumerate(props.cluster.admin_principal_arns):
+            # Keyed by the principal (config/model.py principal_key), so removing one admin
+            # does not re-create the others; earlier versions keyed it by list position, hence the moves.
+            key = f"admin-{principal_key(principal)}"
+            entry = EksAccessEntry(self, key, cluster_name=self.cluster_name, principal_arn=principal, type="STANDARD")
+            moved_from(entry, f"admin-{index}")
+            association = EksAccessPolicyAssociation(
+                self, f"{key}-policy", cluster_name=self.cluster_name, principal_arn=entry.principal_arn,
                 policy_arn=f"arn:{props.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 access_scope=EksAccessPolicyAssociationAccessScope(type="cluster"),
             )
+            moved_from(association, f"admin-{index}-policy")
 
         self.node_role = self._node_role(props)
-        self.node_groups = [self._node_group(props, group) for group in props.node_groups]
+        self.node_groups = [self._node_group(props, group) for group in props.cluster.node_groups]
 
     def irsa_role(self, id: str, *, role_suffix: str, namespace: str, service_account: str,
                   statements: tuple = (), managed_policies: tuple[str, ...] = ()) -> IrsaRole:
@@ -170,9 +173,11 @@ class EksCluster(Construct):
         role = IamRole(self, "node-role", name=f"{props.name}-node",
                        assume_role_policy=service_assume_role_policy("ec2.amazonaws.com"))
         # The CNI policy is not here: vpc-cni gets it through its own IRSA role below.
+        # Keyed by the policy's name; earlier versions keyed it by its position here, hence the moves.
         for index, name in enumerate(("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly")):
-            IamRolePolicyAttachment(self, f"node-role-policy-{index}", role=role.name,
-                                    policy_arn=_managed_policy(props.partition, name))
+            attachment = IamRolePolicyAttachment(self, f"node-role-policy-{name}", role=role.name,
+                                                 policy_arn=_managed_policy(props.partition, name))
+            moved_from(attachment, f"node-role-policy-{index}")
         return role
 
     def _node_group(self, props: EksClusterProps, group: NodeGroupConfig) -> EksNodeGroup:

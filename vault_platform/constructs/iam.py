@@ -14,7 +14,9 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
+from vault_platform.constructs.addresses import moved_from
 from vault_platform.constructs.policy import Statement, policy_document
+from vault_platform.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,19 @@ class IrsaRoleProps:
     service_account: str
     statements: tuple[Statement, ...] = ()
     managed_policy_arns: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [managed_policy_name(arn) for arn in self.managed_policy_arns]
+        for arn, name in zip(self.managed_policy_arns, names, strict=True):
+            if names.count(name) > 1:
+                raise ConfigError(f"IrsaRoleProps({self.role_name}).managed_policy_arns", arn,
+                                  f"shares the name '{name}', which keys its attachment, with another policy",
+                                  "attach each managed policy once")
+
+
+def managed_policy_name(policy_arn: str) -> str:
+    """A managed policy's name: the part of its ARN after the last '/'."""
+    return policy_arn.rsplit("/", 1)[-1]
 
 
 def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer_host: str, namespace: str, service_account: str) -> str:
@@ -64,6 +79,10 @@ class IrsaRole(Construct):
         )
         if props.statements:
             IamRolePolicy(self, "policy", name="least-privilege", role=self.role.id, policy=policy_document(props.statements))
+        # Keyed by the policy's name (after the ARN's last '/'); earlier versions keyed it by
+        # its position in managed_policy_arns, hence the moves.
         for index, policy_arn in enumerate(props.managed_policy_arns):
-            IamRolePolicyAttachment(self, f"managed-{index}", role=self.role.name, policy_arn=policy_arn)
+            attachment = IamRolePolicyAttachment(self, f"managed-{managed_policy_name(policy_arn)}", role=self.role.name,
+                                                 policy_arn=policy_arn)
+            moved_from(attachment, f"managed-{index}")
         self.arn = self.role.arn

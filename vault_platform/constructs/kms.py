@@ -30,7 +30,7 @@ class KmsKeyProps:
     alias: str
     description: str
     account_id: str
-    partition: str = "aws"
+    partition: str
     extra_statements: tuple[Statement, ...] = ()
 
 

@@ -37,6 +37,8 @@ class VpcPeering(Construct):
             tags={"Name": props.name},
         )
         self.connection_id = self.connection.id
+        # Ids keep the route table's position: the tables are Vpc.private_route_table_ids, one
+        # per zone in zone order, so the position is the zone (see Vpc), which only grows at the end.
         for index, table_id in enumerate(props.requester_route_table_ids):
             Route(self, f"requester-route-{index}", route_table_id=table_id,
                   destination_cidr_block=props.accepter_cidr, vpc_peering_connection_id=self.connection_id)

@@ -17,7 +17,7 @@ from cdktf_cdktf_provider_kubernetes.namespace_v1 import NamespaceV1, NamespaceV
 from cdktf_cdktf_provider_kubernetes.secret_v1 import SecretV1, SecretV1Metadata
 from constructs import Construct
 
-from vault_platform.constructs.certificate_authority import CertificateAuthority, CertificateAuthorityProps
+from vault_platform.constructs.certificate_authority import CA_VALIDITY_HOURS, CertificateAuthority, CertificateAuthorityProps
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class VaultCaProps:
     organization: str
     namespace: str = "cert-manager"
     secret_name: str = "vault-ca-keypair"
-    validity_hours: int = 10 * 365 * 24
+    validity_hours: int = CA_VALIDITY_HOURS
 
 
 class VaultCa(Construct):

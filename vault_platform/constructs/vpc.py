@@ -30,6 +30,7 @@ from cdktf_cdktf_provider_aws.vpc_endpoint import VpcEndpoint
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
+from vault_platform.config.model import NetworkConfig
 from vault_platform.constructs.policy import allow, policy_document, service_assume_role_policy
 
 # Interface endpoints that let private nodes pull images, get IRSA credentials, use KMS
@@ -46,17 +47,16 @@ CHECKOV_SUPPRESSIONS = {
 
 @dataclass(frozen=True)
 class VpcProps:
-    """name: prefix of Name tags. cluster_name: the EKS cluster whose load balancers use the
-    subnets (subnet discovery tags). flow_log_kms_key_arn: key of the flow-log group."""
+    """name: prefix of Name tags. network: the VPC's range, NAT and flow-log settings.
+    cluster_name: the EKS cluster whose load balancers use the subnets (subnet discovery
+    tags). flow_log_kms_key_arn: key of the flow-log group."""
 
     name: str
-    cidr: str
+    network: NetworkConfig
     availability_zones: tuple[str, ...]
     region: str
     cluster_name: str
     flow_log_kms_key_arn: str
-    single_nat_gateway: bool = False
-    flow_log_retention_days: int = 90
 
 
 def subnet_layout(cidr: str, zone_count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -71,11 +71,11 @@ def subnet_layout(cidr: str, zone_count: int) -> tuple[tuple[str, ...], tuple[st
 class Vpc(Construct):
     def __init__(self, scope: Construct, id: str, props: VpcProps) -> None:
         super().__init__(scope, id)
-        self.cidr = props.cidr
-        private_cidrs, public_cidrs = subnet_layout(props.cidr, len(props.availability_zones))
+        self.cidr = props.network.cidr
+        private_cidrs, public_cidrs = subnet_layout(self.cidr, len(props.availability_zones))
 
         self.vpc = VpcResource(
-            self, "vpc", cidr_block=props.cidr, enable_dns_support=True, enable_dns_hostnames=True,
+            self, "vpc", cidr_block=self.cidr, enable_dns_support=True, enable_dns_hostnames=True,
             tags={"Name": props.name},
         )
         self.vpc_id = self.vpc.id
@@ -94,6 +94,10 @@ class Vpc(Construct):
 
         self.public_subnet_ids, self.private_subnet_ids, self.private_route_table_ids = [], [], []
         nat_gateway_ids: list[str] = []
+        # Ids keep the zone's position: it is the zone's identity here. The zones are a prefix
+        # of config/regions.py's fixed list, so a count change adds or drops zones at the end
+        # only, and the position also picks the subnet's CIDR (subnet_layout), so a zone at
+        # another position would be a new subnet anyway.
         for index, (zone, public_cidr, private_cidr) in enumerate(zip(props.availability_zones, public_cidrs, private_cidrs, strict=True)):
             public = Subnet(
                 self, f"public-{index}", vpc_id=self.vpc_id, cidr_block=public_cidr, availability_zone=zone,
@@ -106,7 +110,7 @@ class Vpc(Construct):
                                   route_table_id=self.public_route_table_id)
             self.public_subnet_ids.append(public_subnet_id)
 
-            if index == 0 or not props.single_nat_gateway:
+            if index == 0 or not props.network.single_nat_gateway:
                 eip = Eip(self, f"nat-{index}-address", domain="vpc", tags={"Name": f"{props.name}-nat-{zone}"}, depends_on=[igw])
                 nat_gateway_ids.append(NatGateway(
                     self, f"nat-{index}", allocation_id=eip.allocation_id, subnet_id=public_subnet_id,
@@ -147,7 +151,7 @@ class Vpc(Construct):
         endpoint_sg_id = endpoint_sg.id
         VpcSecurityGroupIngressRule(
             self, "endpoints-https-from-vpc", security_group_id=endpoint_sg_id, ip_protocol="tcp",
-            from_port=443, to_port=443, cidr_ipv4=props.cidr, description="HTTPS from the VPC",
+            from_port=443, to_port=443, cidr_ipv4=self.cidr, description="HTTPS from the VPC",
         )
         for service in INTERFACE_ENDPOINT_SERVICES:
             VpcEndpoint(
@@ -160,7 +164,7 @@ class Vpc(Construct):
     def _flow_logs(self, props: VpcProps) -> None:
         log_group = CloudwatchLogGroup(
             self, "flow-log-group", name=f"/aws/vpc/{props.name}/flow-logs",
-            retention_in_days=props.flow_log_retention_days, kms_key_id=props.flow_log_kms_key_arn,
+            retention_in_days=props.network.flow_log_retention_days, kms_key_id=props.flow_log_kms_key_arn,
         )
         role = IamRole(
             self, "flow-log-role", name=f"{props.name}-flow-logs",

@@ -89,20 +89,47 @@ def checkov_binary() -> str:
 
 
 def run_checkov(stack_files: dict[str, Path]) -> list[dict]:
-    """One checkov run over all stacks (it starts slowly); its JSON report, one per framework."""
-    command = [checkov_binary(), "--framework", "terraform_json", "-o", "json", "--compact",
-               "--skip-download", "--soft-fail"]
-    for path in stack_files.values():
-        command += ["-f", str(path)]
-    # Offline: no guideline or policy download from the vendor's platform.
-    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "LOG_LEVEL": "ERROR"}
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    """One checkov run over all stacks (it starts slowly); its JSON report, one per framework.
+
+    Checkov 3.3's terraform_json parser fails on a top-level ``moved`` list (it takes only
+    objects) and then checks nothing in that stack, so it reads copies without the moved
+    blocks (they configure no resource); the report names the original files. A file it
+    still cannot parse stops the gate: an unchecked stack must not pass."""
+    with tempfile.TemporaryDirectory(prefix="policy-gate-") as scratch:
+        readable = {stack_id: _without_moves(path, Path(scratch) / stack_id) for stack_id, path in stack_files.items()}
+        command = [checkov_binary(), "--framework", "terraform_json", "-o", "json", "--compact",
+                   "--skip-download", "--soft-fail"]
+        for path in readable.values():
+            command += ["-f", str(path)]
+        # Offline: no guideline or policy download from the vendor's platform.
+        env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false", "LOG_LEVEL": "ERROR"}
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        original = {str(readable[stack_id].resolve()): str(path.resolve()) for stack_id, path in stack_files.items()}
     try:
         report = json.loads(result.stdout)
     except json.JSONDecodeError:
         last = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise PolicyGateError(f"checkov gave no JSON report (exit {result.returncode}): {last}") from None
-    return report if isinstance(report, list) else [report]
+    reports = report if isinstance(report, list) else [report]
+    for each in reports:
+        results = each.get("results", {})
+        unparsed = [original.get(str(Path(name).resolve()), name) for name in results.get("parsing_errors", [])]
+        if unparsed:
+            raise PolicyGateError(f"checkov could not parse {', '.join(unparsed)}, so it checked nothing there")
+        for check in results.get("passed_checks", []) + results.get("failed_checks", []):
+            check["file_abs_path"] = original.get(str(Path(check.get("file_abs_path", "")).resolve()), check.get("file_abs_path", ""))
+    return reports
+
+
+def _without_moves(path: Path, scratch: Path) -> Path:
+    """``path``, or a copy in ``scratch`` without its moved blocks when it has any."""
+    data = json.loads(path.read_text())
+    if "moved" not in data:
+        return path
+    scratch.mkdir(parents=True)
+    copy = scratch / path.name
+    copy.write_text(json.dumps({key: value for key, value in data.items() if key != "moved"}))
+    return copy
 
 
 def _index_resources(stack_json: dict) -> dict[str, tuple[str, str]]:

@@ -33,7 +33,6 @@ class ApplicationStack(PlatformStack):
                  tooling: ToolingStack) -> None:
         super().__init__(scope, stack_id, env)
         self.config = config
-        account = self.account
         self.cluster_name = env.cluster_name(config.cluster)
         name = self.cluster_name
 

@@ -138,15 +138,13 @@ def cluster_foundation(stack: PlatformStack, name: str, network: NetworkConfig, 
     ebs = ebs_key(stack, "ebs-key", f"{name}/ebs", account)
     secrets = plain_key(stack, "eks-secrets-key", f"{name}/eks-secrets", "EKS envelope encryption of Kubernetes Secrets", account)
     vpc = Vpc(stack, "vpc", VpcProps(
-        name=name, cidr=network.cidr, availability_zones=env.availability_zones, region=env.region,
-        cluster_name=name, flow_log_kms_key_arn=logs.arn, single_nat_gateway=network.single_nat_gateway,
-        flow_log_retention_days=network.flow_log_retention_days,
+        name=name, network=network, availability_zones=env.availability_zones, region=env.region,
+        cluster_name=name, flow_log_kms_key_arn=logs.arn,
     ))
     eks = EksCluster(stack, "eks", EksClusterProps(
-        name=name, kubernetes_version=cluster.kubernetes_version, subnet_ids=vpc.private_subnet_ids,
+        name=name, cluster=cluster, subnet_ids=vpc.private_subnet_ids,
         secrets_kms_key_arn=secrets.arn, ebs_kms_key_arn=ebs.arn, log_kms_key_arn=logs.arn,
-        node_groups=cluster.node_groups, partition=account.partition, public_access_cidrs=cluster.public_access_cidrs,
-        admin_principal_arns=cluster.admin_principal_arns, log_retention_days=cluster.log_retention_days,
+        partition=account.partition,
     ))
     return ClusterFoundation(logs, ebs, secrets, vpc, eks)
 

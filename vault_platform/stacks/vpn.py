@@ -81,7 +81,7 @@ class VpnStack(PlatformStack):
         )
 
         self.vpn = ClientVpn(self, "client-vpn", ClientVpnProps(
-            name=name, vpc_id=tooling.vpc.vpc_id, client_cidr=config.client_cidr,
+            name=name, vpc_id=tooling.vpc.vpc_id, vpn=config,
             association_subnet_ids=association_subnet_ids,
             authorized=(
                 VpnDestination("tooling-vpc", tooling_cidr, "Tooling VPC: Vault, tooling EKS API, DNS"),
@@ -100,8 +100,6 @@ class VpnStack(PlatformStack):
             ),
             server_certificate_arn=server_acm.arn, client_root_certificate_arn=ca_acm.arn,
             dns_servers=(resolver,), log_kms_key_arn=tooling.logs_key.arn,
-            log_retention_days=config.log_retention_days, session_timeout_hours=config.session_timeout_hours,
-            split_tunnel=config.split_tunnel,
         ))
 
         # Client VPN source-NATs client traffic to the association's ENI, so inside the VPCs
