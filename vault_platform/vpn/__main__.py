@@ -74,10 +74,11 @@ def _outputs(args: argparse.Namespace) -> VpnStackOutputs:
     stack_dir = args.stack_dir
     if stack_dir is None:
         stack_dir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")) / "stacks" / vpn_stack_id(args.env)
-    from vault_platform.ops.terraform_cli import TerraformUnavailable, terraform_binary
+    from vault_platform.binaries import BinaryNotFound
+    from vault_platform.ops.terraform_cli import terraform_binary
     try:
         terraform = terraform_binary()
-    except TerraformUnavailable as error:
+    except BinaryNotFound as error:
         raise ConfigError("terraform", "<not found>", str(error), "or pass --stack-state with a saved `terraform output -json`") from None
     return read_outputs_from_terraform(stack_dir, terraform)
 
