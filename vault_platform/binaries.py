@@ -18,6 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from vault_platform.errors import ToolError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
 # The fixes, by who installs the program. Terraform and kubectl are the machine's: no
@@ -26,7 +28,7 @@ PIPFILE_FIX = "make install (Pipfile: {pin})"
 PACKAGE_JSON_FIX = "make install (package.json: {pin})"
 
 
-class BinaryNotFound(RuntimeError):
+class BinaryNotFound(ToolError):
     """A program the command needs is not installed: one line naming it, where it was
     looked for, and how to install it."""
 

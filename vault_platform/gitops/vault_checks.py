@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from vault_platform.binaries import PIPFILE_FIX, BinaryNotFound, find_binary, interpreter_bin
+from vault_platform.cli import EXIT_CHECK_FAILED, EXIT_OK, one_line_errors
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FLUX_DIR = REPO_ROOT / "flux"
@@ -230,8 +231,13 @@ def check_all() -> list[str]:
     return check_raft_config() + check_policy_syntax() + check_roles() + check_configure_policy()
 
 
-if __name__ == "__main__":
+@one_line_errors
+def main() -> int:
     found = check_all()
     for line in found:
         print(line)
-    sys.exit(1 if found else 0)
+    return EXIT_CHECK_FAILED if found else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

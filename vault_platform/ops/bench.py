@@ -13,7 +13,6 @@ up or slows down during the run does not skew the ratio.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shlex
@@ -23,6 +22,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from vault_platform.cli import OneLineParser, one_line_errors
+from vault_platform.errors import ToolError
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_RATIO = 1.3
@@ -48,7 +50,8 @@ def interpreter_flags() -> list[str]:
 def timed(command: list[str]) -> float:
     env = {**os.environ, "NODE_OPTIONS": os.environ.get("NODE_OPTIONS", "--no-deprecation")}
     start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    if subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        raise ToolError(f"`{shlex.join(command[1:])}` failed (its error is above); fix: what it names, then bench again")
     return time.perf_counter() - start
 
 
@@ -95,8 +98,9 @@ def all_environments(runs: int) -> int:
     return 0
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="synth time of all stacks vs. loading the provider libraries")
+    parser = OneLineParser(prog="python -m vault_platform.ops.bench", description="synth time of all stacks vs. loading the provider libraries")
     parser.add_argument("--env", default="default")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--all-envs", action="store_true", help="added synth time of each environment after the first")

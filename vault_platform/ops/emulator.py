@@ -30,6 +30,7 @@ import urllib.request
 from types import FrameType
 
 from vault_platform.binaries import PIPFILE_FIX
+from vault_platform.errors import ToolError
 
 HOST = "127.0.0.1"
 # Any value works against moto; the account it reports is always 123456789012.
@@ -38,7 +39,7 @@ EMULATOR_ACCOUNT_ID = "123456789012"
 STARTUP_TIMEOUT_SECONDS = 30.0
 
 
-class EmulatorError(RuntimeError):
+class EmulatorError(ToolError):
     """The emulator could not be started; the message is one line naming the fix."""
 
 

@@ -23,7 +23,6 @@ Stacks whose providers are not installable on this machine are reported as skipp
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -34,16 +33,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vault_platform.binaries import NODE_BIN, PACKAGE_JSON_FIX, BinaryNotFound, find_binary
+from vault_platform.binaries import NODE_BIN, PACKAGE_JSON_FIX, find_binary
+from vault_platform.cli import OneLineParser, one_line_errors
+from vault_platform.errors import ToolError
 from vault_platform.ops.emulator import Emulator, stop_process_group
 from vault_platform.ops.emulator_gaps import FORGOTTEN_BEFORE_DESTROY, PERPETUAL_DIFFS, check_replan, emulator_copy
-from vault_platform.ops.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, missing_providers, required_providers
+from vault_platform.ops.terraform_cli import Terraform, find_mirror, first_error, missing_providers, required_providers
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDKTF_TIMEOUT_SECONDS = 300
 
 
-class DeployError(RuntimeError):
+class DeployError(ToolError):
     """A step of the round trip failed; the message names the step and Terraform's error."""
 
 
@@ -292,24 +293,19 @@ def round_trip(workdir: Path, *, environment: str = "default", destroy: bool = T
     return report
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    from vault_platform.ops.emulator import EmulatorError
-
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.emulator_deploy", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m vault_platform.ops.emulator_deploy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="pause after the re-plan so you can look around, then destroy")
     parser.add_argument("--emulator-port", type=int, help="port for the emulator (default: a free one)")
     parser.add_argument("--workdir", type=Path, help="keep the work directory (synth, state, logs) here")
     args = parser.parse_args(argv)
-    try:
-        if args.workdir:
-            args.workdir.mkdir(parents=True, exist_ok=True)
-            report = round_trip(args.workdir, port=args.emulator_port, pause=args.keep)
-        else:
-            with tempfile.TemporaryDirectory(prefix="vault-platform-emulator-") as name:
-                report = round_trip(Path(name), port=args.emulator_port, pause=args.keep)
-    except (DeployError, TerraformUnavailable, BinaryNotFound, EmulatorError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        report = round_trip(args.workdir, port=args.emulator_port, pause=args.keep)
+    else:
+        with tempfile.TemporaryDirectory(prefix="vault-platform-emulator-") as name:
+            report = round_trip(Path(name), port=args.emulator_port, pause=args.keep)
     failed = {s: u for s, u in report.replan_unexplained.items() if u}
     left = {s: n for s, n in report.resources_after_destroy.items() if n}
     left.update({s: p for s, p in report.protected_after_lift.items() if p})

@@ -27,7 +27,6 @@ a policy is typed before it is linted, never guessed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -39,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vault_platform.cli import OneLineParser, one_line_errors
+from vault_platform.errors import ToolError
 from vault_platform.ops.accepted_findings import collect
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _DEPENDENCY_FREE = re.compile(r"^(\*|[0-9]{12}|arn:aws[a-z-]*:iam::[0-9]{12}:root)$")
 
 
-class IamLintInputError(RuntimeError):
+class IamLintInputError(ToolError):
     """A policy the lint cannot read (an untyped reference, an unknown attribute): one line."""
 
 
@@ -318,24 +319,20 @@ def report_lines(result: LintResult) -> list[str]:
     return lines
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     from vault_platform.config import load_environment
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
-    from vault_platform.errors import ConfigError
     from vault_platform.ops.plan import synthesize_into
 
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.iam_lint", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m vault_platform.ops.iam_lint", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT)
     args = parser.parse_args(argv)
-    try:
-        env = load_environment(args.env)
-        with tempfile.TemporaryDirectory(prefix="vault-platform-iam-") as name:
-            ids = synthesize_into(args.env, Path(name))
-            stacks = {s: json.loads((Path(name) / "stacks" / s / "cdk.tf.json").read_text()) for s in ids}
-        result = lint_stacks(stacks, placement_of(env))
-    except (ConfigError, IamLintInputError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    env = load_environment(args.env)
+    with tempfile.TemporaryDirectory(prefix="vault-platform-iam-") as name:
+        ids = synthesize_into(args.env, Path(name))
+        stacks = {s: json.loads((Path(name) / "stacks" / s / "cdk.tf.json").read_text()) for s in ids}
+    result = lint_stacks(stacks, placement_of(env))
     print("\n".join(report_lines(result)))
     return 0 if not result.failed else 1
 

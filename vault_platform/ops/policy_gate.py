@@ -19,7 +19,6 @@ needs. Neither list can outlive its cause.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -30,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vault_platform.binaries import PIPFILE_FIX, find_binary, interpreter_bin
+from vault_platform.cli import OneLineParser, one_line_errors
+from vault_platform.errors import ToolError
 from vault_platform.ops.accepted_findings import collect
 
 CHECKOV_VERSION = "3.3.30"
@@ -38,7 +39,7 @@ SuppressionKey = tuple[str, str, str]  # (check id, resource type, construct chi
 ANY = "*"
 
 
-class PolicyGateError(RuntimeError):
+class PolicyGateError(ToolError):
     """checkov gave no usable report: one line, exit 2 (a missing checkov is a BinaryNotFound)."""
 
 
@@ -163,30 +164,26 @@ def report_lines(result: GateResult) -> list[str]:
     return lines
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     from vault_platform.config import load_environment
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
-    from vault_platform.errors import ConfigError
     from vault_platform.ops.plan import PlanInputError, expected_stack_ids, synthesize_into
 
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.policy_gate", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m vault_platform.ops.policy_gate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT)
     parser.add_argument("--synth-dir", type=Path, help="use this synthesized output instead of synthesizing")
     args = parser.parse_args(argv)
-    try:
-        checkov_binary()
-        with tempfile.TemporaryDirectory(prefix="vault-platform-policy-") as name:
-            source = args.synth_dir or Path(name)
-            stacks = expected_stack_ids(args.env) if args.synth_dir else synthesize_into(args.env, source)
-            files = {s: source / "stacks" / s / "cdk.tf.json" for s in stacks}
-            for stack_id, path in files.items():
-                if not path.is_file():
-                    raise PlanInputError(f"stack '{stack_id}' is missing from the synthesized output {source}/stacks/")
-            env = load_environment(args.env)
-            result = gate(files, env.policy.accepted, env.source)
-    except (ConfigError, PolicyGateError, PlanInputError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    env = load_environment(args.env)  # bad input first, before any synth
+    checkov_binary()
+    with tempfile.TemporaryDirectory(prefix="vault-platform-policy-") as name:
+        source = args.synth_dir or Path(name)
+        stacks = expected_stack_ids(args.env) if args.synth_dir else synthesize_into(args.env, source)
+        files = {s: source / "stacks" / s / "cdk.tf.json" for s in stacks}
+        for stack_id, path in files.items():
+            if not path.is_file():
+                raise PlanInputError(f"stack '{stack_id}' is missing from the synthesized output {source}/stacks/")
+        result = gate(files, env.policy.accepted, env.source)
     print("\n".join(report_lines(result)))
     return 0 if result.ok and not result.stale else 1
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vault_platform.binaries import find_binary
+from vault_platform.errors import ToolError
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
 REGISTRY = "registry.terraform.io"
@@ -29,7 +30,7 @@ _IMPLIED_MIRRORS = ("~/.terraform.d/plugins", "~/.local/share/terraform/plugins"
 _SEARCH_ROOTS = ("/opt", "/usr/local", "/srv")
 
 
-class TerraformUnavailable(RuntimeError):
+class TerraformUnavailable(ToolError):
     """Terraform or a provider cannot be had on this machine; the message says which and why."""
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vault_platform.ops.emulator import TEST_ACCESS_KEY, Emulator, free_port, stop_process_group
+from vault_platform.errors import ToolError
 from vault_platform.gitops import vault_checks
 from vault_platform.vaultlab.kube_standin import KubeStandIn
 from vault_platform.vaultlab.raft_config import (
@@ -52,7 +53,7 @@ MOUNT_POD_SERVICE_ACCOUNT = (
 INIT_TIMEOUT_SECONDS = 120.0
 
 
-class LabError(RuntimeError):
+class LabError(ToolError):
     """The lab could not do what was asked; one line, with the node's last log line."""
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 import pg8000.native
 
 from vault_platform.binaries import PACKAGE_JSON_FIX, find_binary
+from vault_platform.errors import ToolError
 from vault_platform.ops.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.tls import write_lab_tls
 
@@ -51,7 +52,7 @@ START_TIMEOUT_S = 30.0
 PORT_ATTEMPTS = 3
 
 
-class PostgresLabError(RuntimeError):
+class PostgresLabError(ToolError):
     """The lab database could not start; one line naming what and the fix."""
 
 
