@@ -31,7 +31,7 @@ from pathlib import Path
 from vault_platform.binaries import PIPFILE_FIX, find_binary, interpreter_bin
 from vault_platform.cli import OneLineParser, one_line_errors
 from vault_platform.errors import ToolError
-from vault_platform.ops.accepted_findings import collect
+from vault_platform.ops.accepted_findings import collect, resources, triage
 
 CHECKOV_VERSION = "3.3.30"
 SuppressionKey = tuple[str, str, str]  # (check id, resource type, construct child id)
@@ -102,11 +102,7 @@ def run_checkov(stack_files: dict[str, Path]) -> list[dict]:
 
 def _index_resources(stack_json: dict) -> dict[str, tuple[str, str]]:
     """resource name -> (type, construct path)."""
-    index = {}
-    for rtype, block in stack_json.get("resource", {}).items():
-        for name, body in block.items():
-            index[name] = (rtype, body.get("//", {}).get("metadata", {}).get("path", name))
-    return index
+    return {name: (rtype, path) for rtype, name, _, path in resources(stack_json)}
 
 
 def environment_acceptances(accepted: Mapping[str, str], source: str) -> dict[SuppressionKey, tuple[str, str]]:
@@ -119,26 +115,17 @@ def evaluate(reports: list[dict], stack_files: dict[str, Path],
     by_file = {str(path.resolve()): stack_id for stack_id, path in stack_files.items()}
     indexes = {stack_id: _index_resources(json.loads(path.read_text())) for stack_id, path in stack_files.items()}
     passed = 0
-    failed: list[Finding] = []
-    suppressed: list[tuple[Finding, str]] = []
-    used: set[SuppressionKey] = set()
+    findings: list[Finding] = []
     for report in reports:
         passed += len(report.get("results", {}).get("passed_checks", []))
         for check in report.get("results", {}).get("failed_checks", []):
             stack_id = by_file.get(str(Path(check.get("file_abs_path", "")).resolve()), "?")
             name = check["resource"].split(".")[-1]
             rtype, path = indexes.get(stack_id, {}).get(name, (check["resource"].split(".")[0], name))
-            finding = Finding(stack_id, check["check_id"], check.get("check_name", ""), rtype, name, path)
-            key = (finding.check_id, finding.resource_type, finding.child_id)
-            if key not in registry:  # the code's reason first; else the environment's, if any
-                key = (finding.check_id, ANY, ANY)
-            if key in registry:
-                used.add(key)
-                suppressed.append((finding, registry[key][0]))
-            else:
-                failed.append(finding)
-    unused = tuple((key, module) for key, (_, module) in sorted(registry.items()) if key not in used)
-    return GateResult(passed, tuple(failed), tuple(suppressed), unused)
+            findings.append(Finding(stack_id, check["check_id"], check.get("check_name", ""), rtype, name, path))
+    # The code's reason first; else the environment's, if any.
+    sorted_out = triage(findings, registry, lambda f: [(f.check_id, f.resource_type, f.child_id), (f.check_id, ANY, ANY)])
+    return GateResult(passed, sorted_out.failed, sorted_out.accepted, sorted_out.unused(registry))  # type: ignore[arg-type]
 
 
 def gate(stack_files: dict[str, Path], accepted: Mapping[str, str] | None = None, source: str = "", *,
