@@ -4,14 +4,11 @@ on a fresh account; and the lint rejects the defects it was written for."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from tests.synth import StackJson
 from vault_platform.ops.accepted_findings import collect
-from vault_platform.app import STACK_ORDER, stack_id, synthesize_environments
+from vault_platform.app import STACK_ORDER, STATE_BOOTSTRAP, stack_id
 from vault_platform.config import environment_names, load_environment
 from vault_platform.constructs.policy import allow, policy_document
 from vault_platform.ops.iam_lint import IamLintInputError, Placement, lint_stacks, placement_of, report_lines
@@ -21,15 +18,13 @@ ENVIRONMENTS = environment_names()
 
 
 @pytest.fixture(scope="module")
-def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict]]:
-    """environment -> stack id -> JSON, bootstrap stacks included (they write the state key's policy)."""
-    configs = [(name, load_environment(name)) for name in ENVIRONMENTS]
-    stacks = synthesize_environments(configs, str(tmp_path_factory.mktemp("iam") / "cdktf.out"), bootstrap=True)
-    data = {s.stack_id: json.loads(s.path.read_text()) for s in stacks}
+def environments(all_environment_output: dict[str, StackJson]) -> dict[str, dict[str, dict]]:
+    """environment -> stack id -> JSON, bootstrap stacks included (they write the state key's
+    policy): the session's one synth of every environment (tests/conftest.py)."""
     result = {}
-    for name, _ in configs:
-        ids = [stack_id(name, "state-bootstrap"), *(stack_id(name, stack) for stack in STACK_ORDER)]
-        result[name] = {sid: data[sid] for sid in ids if sid in data}
+    for name in ENVIRONMENTS:
+        ids = [stack_id(name, STATE_BOOTSTRAP), *(stack_id(name, stack) for stack in STACK_ORDER)]
+        result[name] = {sid: all_environment_output[sid].data for sid in ids if sid in all_environment_output}
     return result
 
 
