@@ -18,12 +18,12 @@ from cdktf import App, TerraformStack
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 
 from tests.synth import StackJson
-from tests.test_terraform_validate import unavailable
+from tests.test_terraform_validate import terraform_and_mirror
 from vault_platform.config import load_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.ci_oidc import CiOidc, CiOidcProps, gitlab_trust_policy
-from vault_platform.ops.terraform_cli import TerraformUnavailable, find_mirror, required_providers, validate_directory
+from vault_platform.ops.terraform_cli import required_providers, validate_directory
 
 PROJECT = "project_path:platform/vault-platform:ref_type:branch:ref:"
 KEY_ARN = "arn:aws:kms:eu-central-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -201,12 +201,7 @@ def test_administrator_access_stays_and_its_suppression_names_the_guardrails(too
 
 @pytest.mark.terraform
 def test_terraform_validate_with_remote_state(staging: StackJson, tmp_path: Path) -> None:
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
-    try:
-        mirror = find_mirror(required_providers(staging.data)[0])
-    except TerraformUnavailable as error:
-        unavailable(str(error))
+    mirror = terraform_and_mirror(required_providers(staging.data)[0])
     work = tmp_path / "ci"
     shutil.copytree(staging.path.parent, work)
     valid, problems = validate_directory(work, mirror)

@@ -11,7 +11,6 @@ AWS provider: a plan against state holding the old address, without and with the
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,9 @@ from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.s3_bucket import S3Bucket
 from constructs import Construct
 
-from tests.test_terraform_validate import unavailable
+from tests.test_terraform_validate import terraform_and_mirror
 from vault_platform.constructs.protection import protected_lifecycle
-from vault_platform.ops.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, required_providers
+from vault_platform.ops.terraform_cli import Terraform, first_error, required_providers
 
 OLD_ADDRESS = "aws_s3_bucket.audit-logs"
 BUCKET = "example-audit-logs"
@@ -81,12 +80,7 @@ def state_with_old_address() -> dict:
 @pytest.mark.terraform
 def test_plan_moves_instead_of_destroying(versions: tuple[dict, dict], tmp_path: Path) -> None:
     _, after = versions
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
-    try:
-        mirror = find_mirror(required_providers(after)[0])
-    except TerraformUnavailable as error:
-        unavailable(str(error))
+    mirror = terraform_and_mirror(required_providers(after)[0])
     (tmp_path / "terraform.tfstate").write_text(json.dumps(state_with_old_address()))
     fake_credentials = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-secret",
                         "AWS_EC2_METADATA_DISABLED": "true"}

@@ -12,15 +12,13 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
-from tests.test_terraform_validate import unavailable
+from tests.test_terraform_validate import terraform_and_mirror
 from vault_platform.app import STATE_BOOTSTRAP, stack_id, synthesize
 from vault_platform.config import load_environment
 from vault_platform.constructs.protection import STATEFUL_RESOURCE_TYPES
 from vault_platform.state_backend import state_path
 from vault_platform.ops.terraform_cli import (
     Terraform,
-    TerraformUnavailable,
-    find_mirror,
     required_providers,
     validate_directory,
 )
@@ -93,12 +91,7 @@ def test_allow_destroy_lifts_the_bucket_protection_only_when_asked(tmp_path: Pat
 def test_terraform_validate(stack: str, staging: dict[str, StackJson], tmp_path: Path) -> None:
     """The bootstrap stack with the real AWS provider (a stack on the S3 backend: the test below)."""
     synthesized = staging[stack]
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
-    try:
-        mirror = find_mirror(required_providers(synthesized.data)[0])
-    except TerraformUnavailable as error:
-        unavailable(str(error))
+    mirror = terraform_and_mirror(required_providers(synthesized.data)[0])
     work = tmp_path / stack
     shutil.copytree(synthesized.path.parent, work)
     valid, problems = validate_directory(work, mirror)
@@ -119,16 +112,11 @@ def test_terraform_accepts_the_s3_backend_block(tmp_path_factory: pytest.TempPat
     same run with one unknown argument fails on that argument, so the check can fail.
     Production's block has every argument any environment's has; with assume_role, init
     stops at the first STS call instead of retrying S3 for a quarter of a minute."""
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
     environment, stack = "production", stack_id("production", "tooling")
     outdir = tmp_path_factory.mktemp("s3-backend") / "cdktf.out"
     synthesized = {s.stack_id: s for s in synthesize(load_environment(environment), environment, str(outdir))}[stack]
     data = json.loads(synthesized.path.read_text())
-    try:
-        mirror = find_mirror(required_providers(data)[0])
-    except TerraformUnavailable as error:
-        unavailable(str(error))
+    mirror = terraform_and_mirror(required_providers(data)[0])
 
     def init(backend: dict) -> str:
         work = tmp_path_factory.mktemp("init")

@@ -12,14 +12,18 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 from tests.synth import StackJson
 from vault_platform.app import STACK_ORDER, stack_id
+from vault_platform.binaries import BinaryNotFound
 from vault_platform.ops.terraform_cli import (
+    ProviderRequirement,
     TerraformUnavailable,
     find_mirror,
+    terraform_binary,
     missing_providers,
     required_providers,
     validate_directory,
@@ -28,10 +32,21 @@ from vault_platform.ops.terraform_cli import (
 IN_CI = os.environ.get("CI") == "true"
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"terraform validate cannot run in CI: {reason}")
     pytest.skip(f"terraform validate not run: {reason}")
+
+
+def terraform_and_mirror(requirement: ProviderRequirement) -> Path:
+    """The local mirror that holds ``requirement``, once the terraform binary is found (the
+    same lookups as the operator tools); else the test is skipped, or failed in CI, with
+    their one-line reason."""
+    try:
+        terraform_binary()
+        return find_mirror(requirement)
+    except (BinaryNotFound, TerraformUnavailable) as error:
+        unavailable(str(error))
 
 
 @pytest.mark.terraform
@@ -43,12 +58,7 @@ def test_terraform_validate(stack: str, default_stacks: dict[str, StackJson], tm
         names = ", ".join(f"{m.source} {m.version}" for m in missing)
         pytest.skip(f"{stack}: provider(s) {names} not in any local mirror on this machine; "
                     "checked at synth level only (validate runs where they can be installed)")
-    try:
-        mirror = find_mirror(required_providers(synthesized.data)[0])
-    except TerraformUnavailable as error:
-        unavailable(str(error))
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
+    mirror = terraform_and_mirror(required_providers(synthesized.data)[0])
     work = tmp_path / stack
     shutil.copytree(synthesized.path.parent, work)
     valid, problems = validate_directory(work, mirror)
@@ -57,7 +67,6 @@ def test_terraform_validate(stack: str, default_stacks: dict[str, StackJson], tm
 
 
 def test_mirror_setting_that_lacks_the_provider_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from vault_platform.ops.terraform_cli import ProviderRequirement
 
     monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path))
     with pytest.raises(TerraformUnavailable, match=r"TF_PROVIDER_MIRROR=.* has no registry.terraform.io/hashicorp/aws/5.100.0"):

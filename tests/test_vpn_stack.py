@@ -9,14 +9,13 @@ import copy
 import ipaddress
 import json
 import re
-import shutil
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from tests.synth import StackJson
-from tests.test_terraform_validate import unavailable
+from tests.test_terraform_validate import terraform_and_mirror
 from vault_platform.app import VPN, build_app, stack_id
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
@@ -24,8 +23,6 @@ from vault_platform.constructs.client_vpn import ClientVpnProps, VpnDestination
 from vault_platform.errors import ConfigError
 from vault_platform.ops.terraform_cli import (
     ProviderRequirement,
-    TerraformUnavailable,
-    find_mirror,
     missing_providers,
     validate_directory,
 )
@@ -272,12 +269,7 @@ def aws_part(data: dict) -> dict:
 
 @pytest.mark.terraform
 def test_aws_part_validates(vpn: StackJson, tmp_path: Path) -> None:
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
-    try:
-        mirror = find_mirror(ProviderRequirement("hashicorp/aws", "5.100.0"))
-    except TerraformUnavailable as error:
-        unavailable(str(error))
+    mirror = terraform_and_mirror(ProviderRequirement("hashicorp/aws", "5.100.0"))
     subset = aws_part(vpn.data)
     assert not missing_providers(subset)
     (tmp_path / "cdk.tf.json").write_text(json.dumps(subset))
