@@ -15,27 +15,23 @@ The output appears all at once: a synth that fails leaves the previous output un
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+
+from vault_platform.cli import OneLineParser, one_line_errors, print_error
 
 ENVIRONMENT_VARIABLE = "VAULT_PLATFORM_ENV"
 BOOTSTRAP_VARIABLE = "VAULT_PLATFORM_BOOTSTRAP"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # One line like every other refusal here, instead of argparse's usage block.
-        self.exit(2, f"error: command line: {message}; fix: see `python main.py --help`\n")
-
-
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     # The jsii runtime (node) warns about its own use of deprecated Node APIs on every run;
     # that says nothing to a user of this app. Set NODE_OPTIONS yourself to see it.
     os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
 
-    parser = _Parser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python main.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default=None,
                         help=f"environment file name under environments/ (default: ${ENVIRONMENT_VARIABLE} or '{DEFAULT_ENVIRONMENT}')")
     parser.add_argument("--all-envs", action="store_true",
@@ -51,20 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     from vault_platform.config import environment_names, load_environment
     from vault_platform.errors import ConfigError
 
-    try:
-        if args.all_envs and args.env is not None:
-            raise ConfigError("--env", args.env, "cannot be combined with --all-envs, which synthesizes every environment",
-                              "pass one of the two")
-        names = list(environment_names()) if args.all_envs else [args.env or os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT]
-        # Every environment is validated in full before any construct exists.
-        environments = [(name, load_environment(name)) for name in names]
-        if args.bootstrap and not any(env.state for _, env in environments):
-            name, env = environments[0]
-            raise ConfigError("--bootstrap", True, f"environment '{name}' ({env.source}) has no [state] table, so there is no state bucket to create",
-                              "add [state] with bucket, region and kms_key_arn to the file, or drop --bootstrap (local state needs none)")
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    if args.all_envs and args.env is not None:
+        raise ConfigError("--env", args.env, "cannot be combined with --all-envs, which synthesizes every environment",
+                          "pass one of the two")
+    names = list(environment_names()) if args.all_envs else [args.env or os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT]
+    # Every environment is validated in full before any construct exists.
+    environments = [(name, load_environment(name)) for name in names]
+    if args.bootstrap and not any(env.state for _, env in environments):
+        name, env = environments[0]
+        raise ConfigError("--bootstrap", True, f"environment '{name}' ({env.source}) has no [state] table, so there is no state bucket to create",
+                          "add [state] with bucket, region and kms_key_arn to the file, or drop --bootstrap (local state needs none)")
 
     from vault_platform.app import synthesize_environments
 
@@ -72,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         # Stacks check what only they can (flux/ variables, chart pins) before building.
         stacks = synthesize_environments(environments, args.outdir, allow_destroy=args.allow_destroy, bootstrap=args.bootstrap)
     except ConfigError as error:
-        print(f"error: {error} ({args.outdir}/ left as it was)", file=sys.stderr)
-        return 2
+        return print_error(f"{error} ({args.outdir}/ left as it was)")
     if args.allow_destroy:
         print("WARNING: destroy protection is OFF in this synth: KMS keys, EFS, ECR, the database and state buckets can be destroyed.",
               file=sys.stderr)

@@ -9,6 +9,8 @@ os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
 import pytest  # noqa: E402
 
 from tests.synth import StackJson, synth_all_environments, synth_environment  # noqa: E402
+from vault_platform.app import STATE_BOOTSTRAP, stack_id  # noqa: E402
+from vault_platform.config import environment_names  # noqa: E402
 
 # Under xdist (`make test`/`make check`: `-n 2 --dist loadgroup`) tests of one group share a
 # worker. Tests that share an expensive session or module fixture are grouped here by file, so
@@ -20,6 +22,7 @@ SHARED_FIXTURE_GROUPS = {
     "tests/test_policy_gate.py": "all-environments",
     "tests/test_flows.py": "all-environments",
     "tests/test_clusters.py": "all-environments",
+    "tests/test_iam_lint.py": "all-environments",
     "tests/flux/": "flux",
     "tests/test_synth_output.py": "main-process",
 }
@@ -55,11 +58,23 @@ def default_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJ
 
 
 @pytest.fixture(scope="session")
-def all_environment_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJson]:
-    """Every environment under environments/ in one output (`python main.py --all-envs`),
-    synthesized once per session for every test that needs them all (all environments'
-    properties, the policy gate per environment)."""
-    return synth_all_environments(tmp_path_factory.mktemp("all-envs") / "cdktf.out")
+def all_environment_output(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJson]:
+    """Every environment under environments/ in one output with the state-bootstrap stack of
+    each that has a [state] table (`python main.py --all-envs --bootstrap`), synthesized once
+    per session for every test that needs them all (all environments' properties, the policy
+    gate per environment, the IAM lint, which reads the state key's policy too). The bootstrap
+    stacks change no byte of the others: a state bucket is not referenced by any other stack
+    (compared by hand when this fixture got them; test_all_environments.py compares the
+    default environment's stacks with a synth of that environment alone)."""
+    return synth_all_environments(tmp_path_factory.mktemp("all-envs") / "cdktf.out", bootstrap=True)
+
+
+@pytest.fixture(scope="session")
+def all_environment_stacks(all_environment_output: dict[str, StackJson]) -> dict[str, StackJson]:
+    """The stacks of all_environment_output that `python main.py --all-envs` writes: every
+    environment's stacks of app.STACK_ORDER, without the bootstrap stacks."""
+    bootstrap = {stack_id(name, STATE_BOOTSTRAP) for name in environment_names()}
+    return {sid: stack for sid, stack in all_environment_output.items() if sid not in bootstrap}
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,14 @@ from tests.synth import StackJson
 from vault_platform.config import parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.config.model import EnvironmentConfig
-from vault_platform.ops.terraform_cli import TerraformUnavailable, find_mirror, required_providers, validate_directory
+from vault_platform.binaries import BinaryNotFound
+from vault_platform.ops.terraform_cli import (
+    TerraformUnavailable,
+    find_mirror,
+    required_providers,
+    terraform_binary,
+    validate_directory,
+)
 
 IN_CI = os.environ.get("CI") == "true"
 
@@ -73,12 +80,12 @@ def unavailable(reason: str) -> None:
 
 def terraform_mirror(config: dict) -> Path:
     """The local mirror of the first provider ``config`` requires (the AWS provider in every
-    stack that has it), with terraform on PATH; otherwise ``unavailable``."""
-    if shutil.which("terraform") is None:
-        unavailable("terraform is not on PATH")
+    stack that has it), once the terraform binary is found by the operator tools' own lookup;
+    otherwise ``unavailable``, with their one-line reason."""
     try:
+        terraform_binary()
         return find_mirror(required_providers(config)[0])
-    except TerraformUnavailable as error:
+    except (BinaryNotFound, TerraformUnavailable) as error:
         unavailable(str(error))
         raise  # not reached: unavailable() skips or fails
 

@@ -66,7 +66,7 @@ def synth_construct(outdir: Path, build: Callable[[TerraformStack], object], *, 
     return StackJson(stack_id, path, json.loads(path.read_text()))
 
 
-def synth_all_environments(outdir: Path) -> dict[str, StackJson]:
-    """Every environments/*.toml into one output, as `python main.py --all-envs` does."""
+def synth_all_environments(outdir: Path, *, bootstrap: bool = False) -> dict[str, StackJson]:
+    """Every environments/*.toml into one output, as `python main.py --all-envs [--bootstrap]` does."""
     configs = [(name, load_environment(name)) for name in environment_names()]
-    return read_stacks(synthesize_environments(configs, str(outdir)))
+    return read_stacks(synthesize_environments(configs, str(outdir), bootstrap=bootstrap))

@@ -13,7 +13,7 @@ import pytest
 
 from tests.synth import StackJson
 from tests.test_safety import AWS_ACCESS_KEY, PEM, literal_secrets
-from vault_platform.app import stack_id, stack_order
+from vault_platform.app import STATE_BOOTSTRAP, stack_id, stack_order
 from vault_platform.config import environment_names, load_environment
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.constructs.protection import STATEFUL_RESOURCE_TYPES
@@ -48,14 +48,19 @@ def test_environments_span_regions_and_accounts(configs: dict[str, EnvironmentCo
     assert len({env.name for env in configs.values()}) == len(configs), "two environments with one name would share AWS names"
 
 
-def test_one_output_holds_every_environment_with_namespaced_ids(all_stacks: dict[str, StackJson]) -> None:
+def test_one_output_holds_every_environment_with_namespaced_ids(all_stacks: dict[str, StackJson],
+                                                               all_environment_output: dict[str, StackJson]) -> None:
     every = [sid for environment in ENVIRONMENTS for sid in ids_of(environment)]
     expected = set(every)
     assert set(all_stacks) == expected and len(expected) == len(every)
     assert {"tooling", "application", "vpn", "tooling-platform", "application-platform"} <= set(all_stacks), \
         "the default environment keeps the plain stack ids"
+    # The session's output was synthesized with --bootstrap: one state-bootstrap stack for each
+    # environment with a [state] table, namespaced like the rest.
+    bootstrap = {stack_id(environment, STATE_BOOTSTRAP) for environment in ENVIRONMENTS
+                 if load_environment(environment).state is not None}
     manifest = json.loads((next(iter(all_stacks.values())).path.parents[2] / "manifest.json").read_text())
-    assert set(manifest["stacks"]) == expected
+    assert set(manifest["stacks"]) == set(all_environment_output) == expected | bootstrap
 
 
 def test_default_environment_is_byte_identical_alone_and_with_the_others(

@@ -4,11 +4,10 @@ on a fresh account; and the lint rejects the defects it was written for."""
 
 from __future__ import annotations
 
-
 import pytest
 
-from tests.synth import StackJson, read_stacks
-from vault_platform.app import stack_id, stack_order, synthesize_environments
+from tests.synth import StackJson
+from vault_platform.app import STATE_BOOTSTRAP, stack_id, stack_order
 from vault_platform.ops.accepted_findings import collect
 from vault_platform.config import environment_names, load_environment
 from vault_platform.constructs.policy import allow, policy_document
@@ -19,15 +18,13 @@ ENVIRONMENTS = environment_names()
 
 
 @pytest.fixture(scope="module")
-def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict]]:
-    """environment -> stack id -> JSON, bootstrap stacks included (they write the state key's policy)."""
-    configs = [(name, load_environment(name)) for name in ENVIRONMENTS]
-    stacks = read_stacks(synthesize_environments(configs, str(tmp_path_factory.mktemp("iam") / "cdktf.out"), bootstrap=True))
-    data = {sid: stack.data for sid, stack in stacks.items()}
+def environments(all_environment_output: dict[str, StackJson]) -> dict[str, dict[str, dict]]:
+    """environment -> stack id -> JSON, bootstrap stacks included (they write the state key's
+    policy): the session's one synth of every environment (tests/conftest.py)."""
     result = {}
-    for name, env in configs:
-        ids = [stack_id(name, "state-bootstrap"), *stack_order(env, name)]
-        result[name] = {sid: data[sid] for sid in ids if sid in data}
+    for name in ENVIRONMENTS:
+        ids = [stack_id(name, STATE_BOOTSTRAP), *stack_order(load_environment(name), name)]
+        result[name] = {sid: all_environment_output[sid].data for sid in ids if sid in all_environment_output}
     return result
 
 

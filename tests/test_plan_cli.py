@@ -73,7 +73,7 @@ def test_no_repository_state_and_no_emulator_left(tooling_plan: tuple[int, str])
 def test_no_terraform_on_path(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], synth_dir: Path) -> None:
     monkeypatch.setenv("PATH", str(Path(shutil.which("python") or "/usr/bin/python").parent))
     assert plan_cli.main(["--synth-dir", str(synth_dir)]) == 2
-    assert "terraform is not on PATH" in _one_error_line(capsys)
+    assert "terraform is not installed (looked in PATH); fix: install Terraform" in _one_error_line(capsys)
 
 
 def test_provider_mirror_missing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],

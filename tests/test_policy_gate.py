@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.synth import StackJson
+from vault_platform.binaries import BinaryNotFound
 from vault_platform.ops import policy_gate
 from vault_platform.app import stack_order
 from vault_platform.config import environment_names, load_environment
@@ -137,5 +138,5 @@ def test_an_unsuppressed_failure_fails_the_gate(default_stacks: dict[str, StackJ
 def test_missing_checkov_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(policy_gate.sys, "executable", str(tmp_path / "python"))
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(policy_gate.PolicyGateError, match="checkov is not installed"):
+    with pytest.raises(BinaryNotFound, match="checkov is not installed"):
         policy_gate.checkov_binary()

@@ -17,7 +17,7 @@ from tests.helpers import assert_terraform_validates
 from tests.synth import StackJson
 from vault_platform.app import stack_order
 from vault_platform.config import load_environment
-from vault_platform.ops.terraform_cli import TerraformUnavailable, find_mirror, missing_providers
+from vault_platform.ops.terraform_cli import ProviderRequirement, TerraformUnavailable, find_mirror, missing_providers
 
 
 @pytest.mark.terraform
@@ -34,8 +34,6 @@ def test_terraform_validate(stack: str, default_stacks: dict[str, StackJson], tm
 
 
 def test_mirror_setting_that_lacks_the_provider_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from vault_platform.ops.terraform_cli import ProviderRequirement
-
     monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path))
     with pytest.raises(TerraformUnavailable, match=r"TF_PROVIDER_MIRROR=.* has no registry.terraform.io/hashicorp/aws/5.100.0"):
         find_mirror(ProviderRequirement("hashicorp/aws", "5.100.0"))

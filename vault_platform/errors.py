@@ -1,4 +1,4 @@
-"""The one error type the project raises for input a user can fix."""
+"""The error types the project raises: bad input a user can fix, and a tool that could not run."""
 
 from __future__ import annotations
 
@@ -17,3 +17,9 @@ class ConfigError(ValueError):
         self.source = source
         where = f"{source}: " if source else ""
         super().__init__(f"{where}{field} = {value!r}: {problem}; fix: {fix}")
+
+
+class ToolError(RuntimeError):
+    """A command could not do its job for a reason outside the input: a program it needs is
+    missing (binaries.BinaryNotFound), a tool it runs failed, the emulator would not start.
+    Each subclass's message is one line that ends with the fix; vault_platform/cli.py prints it."""

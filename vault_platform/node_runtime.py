@@ -13,13 +13,15 @@ import os
 from collections.abc import MutableMapping
 from pathlib import Path
 
-PROJECT_BIN = Path(__file__).resolve().parents[1] / "node_modules" / ".bin"
+from vault_platform.binaries import NODE_BIN, locate
+
+PROJECT_BIN = NODE_BIN
 
 
 def prefer_project_node(environ: MutableMapping[str, str] = os.environ, project_bin: Path = PROJECT_BIN) -> bool:
     """Put ``project_bin`` first on PATH when it holds a ``node``; True when PATH changed.
     Must run before anything imports jsii (``vault_platform/__init__.py`` calls it)."""
-    if not os.access(project_bin / "node", os.X_OK):
+    if locate("node", [project_bin], on_path=False) is None:
         return False  # not installed yet: the machine's node, and jsii's own message if it is too old
     entries = environ.get("PATH", "").split(os.pathsep)
     if entries and entries[0] == str(project_bin):

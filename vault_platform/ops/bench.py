@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from vault_platform.config.model import EnvironmentConfig
 
+from vault_platform.cli import OneLineParser, one_line_errors
+from vault_platform.errors import ToolError
+
 ROOT = Path(__file__).resolve().parents[2]
 TARGET_RATIO = 1.3
 TARGET_SECONDS = 10.0
@@ -59,7 +62,8 @@ def interpreter_flags() -> list[str]:
 def timed(command: list[str]) -> float:
     env = {**os.environ, "NODE_OPTIONS": os.environ.get("NODE_OPTIONS", "--no-deprecation")}
     start = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    if subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        raise ToolError(f"`{shlex.join(command[1:])}` failed (its error is above); fix: what it names, then bench again")
     return time.perf_counter() - start
 
 
@@ -236,8 +240,9 @@ def _seconds(call, repeat: int = 10) -> float:
     return (time.perf_counter() - start) / repeat
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="synth time of all stacks vs. loading the provider libraries")
+    parser = OneLineParser(prog="python -m vault_platform.ops.bench", description="synth time of all stacks vs. loading the provider libraries")
     parser.add_argument("--env", default="default")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--all-envs", action="store_true", help="added synth time of each environment after the first")

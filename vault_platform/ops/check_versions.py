@@ -12,12 +12,13 @@ exit 1. moto (the emulator) implements neither call, so only the comparison is t
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Iterable, Mapping
 
+from vault_platform.cli import OneLineParser, one_line_errors
 from vault_platform.config.versions import KUBERNETES_VERSIONS, POSTGRES_MAJOR_VERSIONS
 from vault_platform.addons import eks_managed_names
+from vault_platform.errors import ToolError
 
 
 def kubernetes_differences(cluster_versions: Iterable[Mapping]) -> list[str]:
@@ -66,13 +67,24 @@ def check(eks, rds) -> list[str]:
     return lines
 
 
+class AwsDidNotAnswer(ToolError):
+    """No credentials, no network, or a call the credentials may not make: one line."""
+
+
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.check_versions", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m vault_platform.ops.check_versions", description=__doc__.split("\n\n")[0])
     parser.add_argument("--region", default="eu-west-1")
     args = parser.parse_args(argv)
-    lines = check(boto3.client("eks", region_name=args.region), boto3.client("rds", region_name=args.region))
+    try:  # the clients look for credentials when they are made
+        lines = check(boto3.client("eks", region_name=args.region), boto3.client("rds", region_name=args.region))
+    except (BotoCoreError, ClientError) as error:
+        raise AwsDidNotAnswer(f"AWS did not answer in {args.region}: {error}; fix: credentials (AWS_PROFILE or the "
+                              "AWS_* variables) that may call eks:DescribeClusterVersions, eks:DescribeAddonVersions "
+                              "and rds:DescribeDBEngineVersions") from None
     print("\n".join(lines) or "config/versions.py matches AWS")
     return 1 if lines else 0
 

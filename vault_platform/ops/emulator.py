@@ -29,6 +29,9 @@ import urllib.error
 import urllib.request
 from types import FrameType
 
+from vault_platform.binaries import PIPFILE_FIX
+from vault_platform.errors import ToolError
+
 HOST = "127.0.0.1"
 # Any value works against moto; the account it reports is always 123456789012.
 TEST_ACCESS_KEY = "testing"
@@ -36,7 +39,7 @@ EMULATOR_ACCOUNT_ID = "123456789012"
 STARTUP_TIMEOUT_SECONDS = 30.0
 
 
-class EmulatorError(RuntimeError):
+class EmulatorError(ToolError):
     """The emulator could not be started; the message is one line naming the fix."""
 
 
@@ -150,7 +153,7 @@ class Emulator:
                 stderr = self._log.read().decode(errors="replace")
                 last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {self._process.returncode}"
                 raise EmulatorError(f"the emulator (moto server) exited at start: {last}; "
-                                    "install it with `pip install 'moto[server]==5.2.5'`")
+                                    f"fix: {PIPFILE_FIX.format(pin='moto[server]==5.2.5')}")
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
                     if response.status == 200:

@@ -24,10 +24,8 @@ Stacks whose providers are not installable on this machine are reported as skipp
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,9 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vault_platform.binaries import NODE_BIN, PACKAGE_JSON_FIX, find_binary
+from vault_platform.cli import OneLineParser, one_line_errors
+from vault_platform.errors import ToolError
 from vault_platform.ops.emulator import Emulator, stop_process_group
 from vault_platform.ops.emulator_gaps import FORGOTTEN_BEFORE_DESTROY, PERPETUAL_DIFFS, check_replan, emulator_copy
-from vault_platform.ops.terraform_cli import Terraform, TerraformUnavailable, find_mirror, first_error, missing_providers, required_providers
+from vault_platform.ops.terraform_cli import Terraform, find_mirror, first_error, missing_providers, required_providers
 
 if TYPE_CHECKING:
     from vault_platform.config.model import EnvironmentConfig
@@ -48,7 +49,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDKTF_TIMEOUT_SECONDS = 300
 
 
-class DeployError(RuntimeError):
+class DeployError(ToolError):
     """A step of the round trip failed; the message names the step and Terraform's error."""
 
 
@@ -72,13 +73,7 @@ class RoundTrip:
 
 
 def cdktf_binary() -> str:
-    local = PROJECT_ROOT / "node_modules" / ".bin" / "cdktf"
-    if local.exists():
-        return str(local)
-    found = shutil.which("cdktf")
-    if found is None:
-        raise TerraformUnavailable("the cdktf CLI is not installed; run `npm ci` (it comes with package.json)")
-    return found
+    return str(find_binary("cdktf", [NODE_BIN], fix=PACKAGE_JSON_FIX.format(pin="cdktf-cli")))
 
 
 def _say(message: str, started: float) -> None:
@@ -314,28 +309,23 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
     return report
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    from vault_platform.ops.emulator import EmulatorError
-
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.emulator_deploy", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m vault_platform.ops.emulator_deploy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="default", help="environment file name under environments/")
     parser.add_argument("--no-destroy", action="store_true", help="deploy and re-plan only (the multi-cluster test's shape)")
     parser.add_argument("--keep", action="store_true", help="pause after the re-plan so you can look around, then destroy")
     parser.add_argument("--emulator-port", type=int, help="port for the emulator (default: a free one)")
     parser.add_argument("--workdir", type=Path, help="keep the work directory (synth, state, logs) here")
     args = parser.parse_args(argv)
-    try:
-        if args.workdir:
-            args.workdir.mkdir(parents=True, exist_ok=True)
-            report = round_trip(args.workdir, environment=args.env, port=args.emulator_port, pause=args.keep,
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        report = round_trip(args.workdir, environment=args.env, port=args.emulator_port, pause=args.keep,
+                            destroy=not args.no_destroy)
+    else:
+        with tempfile.TemporaryDirectory(prefix="vault-platform-emulator-") as name:
+            report = round_trip(Path(name), environment=args.env, port=args.emulator_port, pause=args.keep,
                                 destroy=not args.no_destroy)
-        else:
-            with tempfile.TemporaryDirectory(prefix="vault-platform-emulator-") as name:
-                report = round_trip(Path(name), environment=args.env, port=args.emulator_port, pause=args.keep,
-                                    destroy=not args.no_destroy)
-    except (DeployError, TerraformUnavailable, EmulatorError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     failed = {s: u for s, u in report.replan_unexplained.items() if u}
     left = {s: n for s, n in report.resources_after_destroy.items() if n}
     left.update({s: p for s, p in report.protected_after_lift.items() if p})

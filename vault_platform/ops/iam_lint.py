@@ -27,7 +27,6 @@ a policy is typed before it is linted, never guessed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -39,7 +38,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vault_platform.ops.accepted_findings import collect
+from vault_platform.cli import OneLineParser, one_line_errors
+from vault_platform.errors import ToolError
+from vault_platform.ops.accepted_findings import collect, resources, triage
 
 if TYPE_CHECKING:
     from vault_platform.config.model import EnvironmentConfig
@@ -96,7 +97,7 @@ _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _DEPENDENCY_FREE = re.compile(r"^(\*|[0-9]{12}|arn:aws[a-z-]*:iam::[0-9]{12}:root)$")
 
 
-class IamLintInputError(RuntimeError):
+class IamLintInputError(ToolError):
     """A policy the lint cannot read (an untyped reference, an unknown attribute): one line."""
 
 
@@ -137,28 +138,25 @@ class Placement:
 
 
 def policies(stack_id: str, stack_json: Mapping) -> Iterator[Policy]:
-    for resource_type, items in stack_json.get("resource", {}).items():
-        for name, body in items.items():
-            for attribute, value in body.items():
-                if not (isinstance(value, str) and '"Statement"' in value):
-                    continue
-                kind = POLICY_ATTRIBUTES.get((resource_type, attribute))
-                if kind is None:
-                    raise IamLintInputError(
-                        f"{stack_id}: {resource_type}.{name}.{attribute} holds a policy of no known kind; "
-                        "add it to POLICY_ATTRIBUTES in vault_platform/ops/iam_lint.py")
-                path = body.get("//", {}).get("metadata", {}).get("path", name)
-                yield Policy(stack_id, f"{resource_type}.{name}", path, kind, value)
+    for resource_type, name, body, path in resources(stack_json):
+        for attribute, value in body.items():
+            if not (isinstance(value, str) and '"Statement"' in value):
+                continue
+            kind = POLICY_ATTRIBUTES.get((resource_type, attribute))
+            if kind is None:
+                raise IamLintInputError(
+                    f"{stack_id}: {resource_type}.{name}.{attribute} holds a policy of no known kind; "
+                    "add it to POLICY_ATTRIBUTES in vault_platform/ops/iam_lint.py")
+            yield Policy(stack_id, f"{resource_type}.{name}", path, kind, value)
 
 
 def _literal_names(stack_json: Mapping) -> dict[tuple[str, str], str]:
     """(type, resource name) -> the literal name AWS gives it (name or bucket)."""
     names = {}
-    for resource_type, items in stack_json.get("resource", {}).items():
-        for name, body in items.items():
-            literal = body.get("name") or body.get("bucket")
-            if isinstance(literal, str) and "${" not in literal:
-                names[(resource_type, name)] = literal
+    for resource_type, name, body, _ in resources(stack_json):
+        literal = body.get("name") or body.get("bucket")
+        if isinstance(literal, str) and "${" not in literal:
+            names[(resource_type, name)] = literal
     return names
 
 
@@ -281,26 +279,17 @@ def lint_stacks(stacks: Mapping[str, Mapping], where: Placement,
                 accepted: Mapping[Hashable, tuple[str, str]] | None = None) -> LintResult:
     """stacks: stack id -> synthesized JSON, of one environment."""
     registry = collect("PARLIAMENT_ACCEPTED") if accepted is None else accepted
-    failed: list[Finding] = []
-    kept: list[tuple[Finding, str]] = []
-    used: set[Hashable] = set()
+    findings: list[Finding] = []
     for stack_id, stack_json in stacks.items():
         for policy in policies(stack_id, stack_json):
             resolved = resolve(policy.text, stack_id, stack_json, where)
             # dict.fromkeys: parliament's wildcard expansion repeats actions, so findings too.
-            found = dict.fromkeys([*parliament_findings(policy, resolved, where), *coverage_findings(policy, resolved),
-                                   *principal_findings(policy)])
-            for finding in found:
-                rule = _kind_rule(finding)
-                key = (finding.issue, finding.sid)
-                if rule:
-                    kept.append((finding, rule))
-                elif key in registry and finding.issue != "PRINCIPAL_MAY_NOT_EXIST":
-                    used.add(key)
-                    kept.append((finding, registry[key][0]))
-                else:
-                    failed.append(finding)
-    return LintResult(tuple(failed), tuple(kept), frozenset(used))
+            findings += dict.fromkeys([*parliament_findings(policy, resolved, where), *coverage_findings(policy, resolved),
+                                       *principal_findings(policy)])
+    # No reason excuses a principal that may not exist: AWS refuses the policy until it does.
+    sorted_out = triage(findings, registry, standing=_kind_rule,
+                        keys=lambda f: [] if f.issue == "PRINCIPAL_MAY_NOT_EXIST" else [(f.issue, f.sid)])
+    return LintResult(sorted_out.failed, sorted_out.accepted, sorted_out.used)
 
 
 def placement_of(env: EnvironmentConfig) -> Placement:
@@ -318,24 +307,20 @@ def report_lines(result: LintResult) -> list[str]:
     return lines
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     from vault_platform.config import load_environment
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
-    from vault_platform.errors import ConfigError
     from vault_platform.ops.plan import synthesize_into
 
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.iam_lint", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m vault_platform.ops.iam_lint", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT)
     args = parser.parse_args(argv)
-    try:
-        env = load_environment(args.env)
-        with tempfile.TemporaryDirectory(prefix="vault-platform-iam-") as name:
-            ids = synthesize_into(args.env, Path(name))
-            stacks = {s: json.loads((Path(name) / "stacks" / s / "cdk.tf.json").read_text()) for s in ids}
-        result = lint_stacks(stacks, placement_of(env))
-    except (ConfigError, IamLintInputError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    env = load_environment(args.env)
+    with tempfile.TemporaryDirectory(prefix="vault-platform-iam-") as name:
+        ids = synthesize_into(args.env, Path(name))
+        stacks = {s: json.loads((Path(name) / "stacks" / s / "cdk.tf.json").read_text()) for s in ids}
+    result = lint_stacks(stacks, placement_of(env))
     print("\n".join(report_lines(result)))
     return 0 if not result.failed else 1
 

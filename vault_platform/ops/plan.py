@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vault_platform.cli import OneLineParser, one_line_errors
+from vault_platform.errors import ToolError
 from vault_platform.ops.plan_summary import StackPlan, protected_addresses, render_markdown, summarize
 from vault_platform.ops.terraform_cli import (
     Terraform,
@@ -51,7 +53,7 @@ FLOW_MATRIX_DIR = "flow-matrix"  # kept between plans (and CI pipelines): not un
 EMULATOR_SUFFIX = ".emulator"  # sibling dir of a stack: same depth, so the same state path
 
 
-class PlanInputError(RuntimeError):
+class PlanInputError(ToolError):
     """Bad input or environment: reported as one line, exit code 2."""
 
 
@@ -302,7 +304,7 @@ def _flow_changes(environment: str, synth_dir: Path, saved: Path, env: Environme
 def parser() -> argparse.ArgumentParser:
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
 
-    p = argparse.ArgumentParser(prog="python -m vault_platform.ops.plan", description=__doc__.split("\n\n")[0])
+    p = OneLineParser(prog="python -m vault_platform.ops.plan", description=__doc__.split("\n\n")[0])
     p.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT,
                    help="environment file name under environments/")
     p.add_argument("--target", choices=(EMULATOR, AWS),
@@ -317,16 +319,9 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    from vault_platform.ops.emulator import EmulatorError
-    from vault_platform.errors import ConfigError
-
-    args = parser().parse_args(argv)
-    try:
-        return run(args)
-    except (ConfigError, TerraformUnavailable, PlanInputError, EmulatorError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    return run(parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -19,10 +19,8 @@ needs. Neither list can outlive its cause.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,7 +28,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault_platform.ops.accepted_findings import collect
+from vault_platform.binaries import PIPFILE_FIX, find_binary, interpreter_bin
+from vault_platform.cli import OneLineParser, one_line_errors
+from vault_platform.errors import ToolError
+from vault_platform.ops.accepted_findings import collect, resources, triage
 
 CHECKOV_VERSION = "3.3.30"
 SuppressionKey = tuple[str, str, str]  # (check id, resource type, construct child id)
@@ -38,8 +39,8 @@ SuppressionKey = tuple[str, str, str]  # (check id, resource type, construct chi
 ANY = "*"
 
 
-class PolicyGateError(RuntimeError):
-    """checkov missing or unusable: one line, exit 2."""
+class PolicyGateError(ToolError):
+    """checkov gave no usable report: one line, exit 2 (a missing checkov is a BinaryNotFound)."""
 
 
 @dataclass(frozen=True)
@@ -79,13 +80,7 @@ def suppressions() -> dict[SuppressionKey, tuple[str, str]]:
 
 
 def checkov_binary() -> str:
-    local = Path(sys.executable).with_name("checkov")
-    if local.exists():
-        return str(local)
-    found = shutil.which("checkov")
-    if found is None:
-        raise PolicyGateError(f"checkov is not installed; run `pip install checkov=={CHECKOV_VERSION}`")
-    return found
+    return str(find_binary("checkov", [interpreter_bin()], fix=PIPFILE_FIX.format(pin=f"checkov=={CHECKOV_VERSION}")))
 
 
 def run_checkov(stack_files: dict[str, Path]) -> list[dict]:
@@ -134,11 +129,7 @@ def _without_moves(path: Path, scratch: Path) -> Path:
 
 def _index_resources(stack_json: dict) -> dict[str, tuple[str, str]]:
     """resource name -> (type, construct path)."""
-    index = {}
-    for rtype, block in stack_json.get("resource", {}).items():
-        for name, body in block.items():
-            index[name] = (rtype, body.get("//", {}).get("metadata", {}).get("path", name))
-    return index
+    return {name: (rtype, path) for rtype, name, _, path in resources(stack_json)}
 
 
 def environment_acceptances(accepted: Mapping[str, str], source: str) -> dict[SuppressionKey, tuple[str, str]]:
@@ -151,26 +142,17 @@ def evaluate(reports: list[dict], stack_files: dict[str, Path],
     by_file = {str(path.resolve()): stack_id for stack_id, path in stack_files.items()}
     indexes = {stack_id: _index_resources(json.loads(path.read_text())) for stack_id, path in stack_files.items()}
     passed = 0
-    failed: list[Finding] = []
-    suppressed: list[tuple[Finding, str]] = []
-    used: set[SuppressionKey] = set()
+    findings: list[Finding] = []
     for report in reports:
         passed += len(report.get("results", {}).get("passed_checks", []))
         for check in report.get("results", {}).get("failed_checks", []):
             stack_id = by_file.get(str(Path(check.get("file_abs_path", "")).resolve()), "?")
             name = check["resource"].split(".")[-1]
             rtype, path = indexes.get(stack_id, {}).get(name, (check["resource"].split(".")[0], name))
-            finding = Finding(stack_id, check["check_id"], check.get("check_name", ""), rtype, name, path)
-            key = (finding.check_id, finding.resource_type, finding.child_id)
-            if key not in registry:  # the code's reason first; else the environment's, if any
-                key = (finding.check_id, ANY, ANY)
-            if key in registry:
-                used.add(key)
-                suppressed.append((finding, registry[key][0]))
-            else:
-                failed.append(finding)
-    unused = tuple((key, module) for key, (_, module) in sorted(registry.items()) if key not in used)
-    return GateResult(passed, tuple(failed), tuple(suppressed), unused)
+            findings.append(Finding(stack_id, check["check_id"], check.get("check_name", ""), rtype, name, path))
+    # The code's reason first; else the environment's, if any.
+    sorted_out = triage(findings, registry, lambda f: [(f.check_id, f.resource_type, f.child_id), (f.check_id, ANY, ANY)])
+    return GateResult(passed, sorted_out.failed, sorted_out.accepted, sorted_out.unused(registry))  # type: ignore[arg-type]
 
 
 def gate(stack_files: dict[str, Path], accepted: Mapping[str, str] | None = None, source: str = "", *,
@@ -196,30 +178,26 @@ def report_lines(result: GateResult) -> list[str]:
     return lines
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     from vault_platform.config import load_environment
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
-    from vault_platform.errors import ConfigError
     from vault_platform.ops.plan import PlanInputError, expected_stack_ids, synthesize_into
 
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.ops.policy_gate", description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(prog="python -m vault_platform.ops.policy_gate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT)
     parser.add_argument("--synth-dir", type=Path, help="use this synthesized output instead of synthesizing")
     args = parser.parse_args(argv)
-    try:
-        checkov_binary()
-        with tempfile.TemporaryDirectory(prefix="vault-platform-policy-") as name:
-            source = args.synth_dir or Path(name)
-            stacks = expected_stack_ids(args.env) if args.synth_dir else synthesize_into(args.env, source)
-            files = {s: source / "stacks" / s / "cdk.tf.json" for s in stacks}
-            for stack_id, path in files.items():
-                if not path.is_file():
-                    raise PlanInputError(f"stack '{stack_id}' is missing from the synthesized output {source}/stacks/")
-            env = load_environment(args.env)
-            result = gate(files, env.policy.accepted, env.source)
-    except (ConfigError, PolicyGateError, PlanInputError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    env = load_environment(args.env)  # bad input first, before any synth
+    checkov_binary()
+    with tempfile.TemporaryDirectory(prefix="vault-platform-policy-") as name:
+        source = args.synth_dir or Path(name)
+        stacks = expected_stack_ids(args.env) if args.synth_dir else synthesize_into(args.env, source)
+        files = {s: source / "stacks" / s / "cdk.tf.json" for s in stacks}
+        for stack_id, path in files.items():
+            if not path.is_file():
+                raise PlanInputError(f"stack '{stack_id}' is missing from the synthesized output {source}/stacks/")
+        result = gate(files, env.policy.accepted, env.source)
     print("\n".join(report_lines(result)))
     return 0 if result.ok and not result.stale else 1
 

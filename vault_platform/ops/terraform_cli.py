@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from vault_platform.binaries import find_binary
+from vault_platform.errors import ToolError
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
 REGISTRY = "registry.terraform.io"
@@ -28,7 +30,7 @@ _IMPLIED_MIRRORS = ("~/.terraform.d/plugins", "~/.local/share/terraform/plugins"
 _SEARCH_ROOTS = ("/opt", "/usr/local", "/srv")
 
 
-class TerraformUnavailable(RuntimeError):
+class TerraformUnavailable(ToolError):
     """Terraform or a provider cannot be had on this machine; the message says which and why."""
 
 
@@ -43,10 +45,8 @@ class ProviderRequirement:
 
 
 def terraform_binary() -> str:
-    path = shutil.which("terraform")
-    if path is None:
-        raise TerraformUnavailable("terraform is not on PATH; install Terraform >= 1.10 (it is needed for validate/plan)")
-    return path
+    return str(find_binary("terraform", fix="install Terraform >= 1.10 on PATH (validate/plan need it; the machine "
+                                            "provides it, no make target does)"))
 
 
 def _has_provider(mirror: Path, requirement: ProviderRequirement) -> bool:

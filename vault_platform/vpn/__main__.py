@@ -16,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from vault_platform.cli import OneLineParser, one_line_errors
 from vault_platform.errors import ConfigError
 from vault_platform.vpn.client import (
     DEFAULT_VALIDITY_DAYS,
@@ -31,8 +32,8 @@ ENVIRONMENT_VARIABLE = "VAULT_PLATFORM_ENV"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m vault_platform.vpn", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser = OneLineParser(prog="python -m vault_platform.vpn", description=__doc__.split("\n\n")[0],
+                           formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
     commands = parser.add_subparsers(dest="command", required=True)
 
     def add_source(command: argparse.ArgumentParser) -> None:
@@ -74,39 +75,37 @@ def _outputs(args: argparse.Namespace) -> VpnStackOutputs:
     stack_dir = args.stack_dir
     if stack_dir is None:
         stack_dir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out")) / "stacks" / vpn_stack_id(args.env)
-    from vault_platform.ops.terraform_cli import TerraformUnavailable, terraform_binary
+    from vault_platform.binaries import BinaryNotFound
+    from vault_platform.ops.terraform_cli import terraform_binary
     try:
         terraform = terraform_binary()
-    except TerraformUnavailable as error:
+    except BinaryNotFound as error:
         raise ConfigError("terraform", "<not found>", str(error), "or pass --stack-state with a saved `terraform output -json`") from None
     return read_outputs_from_terraform(stack_dir, terraform)
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    try:
-        if args.command == "client":
-            from vault_platform.vpn.client import check_user_name
+    if args.command == "client":
+        from vault_platform.vpn.client import check_user_name
 
-            check_user_name(args.user)  # before reading any outputs
-            path, issued = create_profile(args.user, _outputs(args), args.out, force=args.force, days=args.days)
-            print(f"Wrote {path} (mode 0600): certificate CN={args.user}, serial {issued.certificate.serial_number:x}, "
-                  f"valid until {issued.certificate.not_valid_after_utc:%Y-%m-%d}.")
-            print(f"Connect: sudo openvpn --config {path}")
-        else:
-            from cryptography.hazmat.primitives import serialization
+        check_user_name(args.user)  # before reading any outputs
+        path, issued = create_profile(args.user, _outputs(args), args.out, force=args.force, days=args.days)
+        print(f"Wrote {path} (mode 0600): certificate CN={args.user}, serial {issued.certificate.serial_number:x}, "
+              f"valid until {issued.certificate.not_valid_after_utc:%Y-%m-%d}.")
+        print(f"Connect: sudo openvpn --config {path}")
+    else:
+        from cryptography.hazmat.primitives import serialization
 
-            from vault_platform.vpn.client import write_profile
+        from vault_platform.vpn.client import write_profile
 
-            refuse_overwrite(args.out, args.force)
-            crl = revocation_list(args.serials, _outputs(args))
-            write_profile(args.out, crl.public_bytes(serialization.Encoding.PEM).decode(), force=args.force)
-            print(f"Wrote {args.out} revoking {len(args.serials)} certificate(s). Import it (it replaces the endpoint's list):")
-            print("  aws ec2 import-client-vpn-client-certificate-revocation-list "
-                  f"--client-vpn-endpoint-id <endpoint_id output> --certificate-revocation-list file://{args.out}")
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        refuse_overwrite(args.out, args.force)
+        crl = revocation_list(args.serials, _outputs(args))
+        write_profile(args.out, crl.public_bytes(serialization.Encoding.PEM).decode(), force=args.force)
+        print(f"Wrote {args.out} revoking {len(args.serials)} certificate(s). Import it (it replaces the endpoint's list):")
+        print("  aws ec2 import-client-vpn-client-certificate-revocation-list "
+              f"--client-vpn-endpoint-id <endpoint_id output> --certificate-revocation-list file://{args.out}")
     return 0
 
 
