@@ -13,7 +13,7 @@ import re
 import pytest
 
 from tests.synth import StackJson
-from tests.test_config import DEFAULT
+from tests.helpers import environment_data
 from vault_platform.app import cluster_stacks, stack_id, stack_order
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.config.model import EnvironmentConfig
@@ -165,15 +165,15 @@ def test_quota_counts_are_what_the_stacks_create(env, stacks):
 
 
 def test_the_legacy_application_table_loads_as_a_one_cluster_list():
-    legacy = parse_environment(copy.deepcopy(DEFAULT))
-    listed = copy.deepcopy(DEFAULT)
+    legacy = parse_environment(environment_data())
+    listed = environment_data()
     listed["application_clusters"] = [listed.pop("application")]
     assert parse_environment(listed) == legacy
     assert len(legacy.application_clusters) == 1 and legacy.application_clusters[0].cluster.name == "application"
 
 
 def test_a_legacy_table_without_a_database_keeps_the_database_it_always_had():
-    data = copy.deepcopy(DEFAULT)
+    data = environment_data()
     del data["application"]["database"]
     assert parse_environment(data).application_clusters[0].database is not None
     listed = copy.deepcopy(data)
@@ -183,7 +183,7 @@ def test_a_legacy_table_without_a_database_keeps_the_database_it_always_had():
 
 
 def test_legacy_errors_name_the_fields_as_the_file_wrote_them():
-    data = copy.deepcopy(DEFAULT)
+    data = environment_data()
     data["application"]["network"]["cidr"] = "10.10.0.0/17"
     with pytest.raises(ConfigError) as raised:
         parse_environment(data)
