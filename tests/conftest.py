@@ -72,7 +72,7 @@ def all_environment_output(tmp_path_factory: pytest.TempPathFactory) -> dict[str
 @pytest.fixture(scope="session")
 def all_environment_stacks(all_environment_output: dict[str, StackJson]) -> dict[str, StackJson]:
     """The stacks of all_environment_output that `python main.py --all-envs` writes: every
-    environment's stacks of app.STACK_ORDER, without the bootstrap stacks."""
+    environment's stacks of app.stack_order, without the bootstrap stacks."""
     bootstrap = {stack_id(name, STATE_BOOTSTRAP) for name in environment_names()}
     return {sid: stack for sid, stack in all_environment_output.items() if sid not in bootstrap}
 
