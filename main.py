@@ -5,6 +5,7 @@
     python main.py --env staging        # environments/staging.toml
     python main.py --all-envs           # every environments/*.toml, one cdktf.out
     python main.py --env staging --bootstrap   # plus its state-bootstrap stack ([state] table)
+    python main.py --env multi --list-stacks clusters   # print stack ids, synthesize nothing
 
 The cdktf CLI runs this file too (cdktf.json "app"); it passes no flags, so there the
 environment comes from VAULT_PLATFORM_ENV, e.g. `VAULT_PLATFORM_ENV=staging cdktf deploy`,
@@ -22,6 +23,7 @@ from vault_platform.cli import OneLineParser, one_line_errors, print_error
 
 ENVIRONMENT_VARIABLE = "VAULT_PLATFORM_ENV"
 BOOTSTRAP_VARIABLE = "VAULT_PLATFORM_BOOTSTRAP"
+LISTS = ("all", "clusters")
 
 
 @one_line_errors
@@ -42,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="lift prevent_destroy and deletion protection, for a deliberate teardown only")
     parser.add_argument("--bootstrap", action="store_true", default=os.environ.get(BOOTSTRAP_VARIABLE) == "1",
                         help=f"add the state-bootstrap stack (S3 bucket + KMS key of the [state] table); ${BOOTSTRAP_VARIABLE}=1 too")
+    parser.add_argument("--list-stacks", choices=LISTS, default=None,
+                        help="print the environment's stack ids in deploy order and synthesize nothing: 'all', or "
+                             "'clusters' (each cluster's AWS stack: what CI's deploy job applies)")
     args = parser.parse_args(argv)
 
     from vault_platform.config import environment_names, load_environment
@@ -51,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError("--env", args.env, "cannot be combined with --all-envs, which synthesizes every environment",
                           "pass one of the two")
     names = list(environment_names()) if args.all_envs else [args.env or os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT]
+    if args.list_stacks:
+        # One id per line, for scripts: `cdktf deploy $(python main.py --list-stacks clusters)`.
+        print("\n".join(sid for name in names for sid in _listed(args.list_stacks, name, load_environment(name))))
+        return 0
     # Every environment is validated in full before any construct exists.
     environments = [(name, load_environment(name)) for name in names]
     if args.bootstrap and not any(env.state for _, env in environments):
@@ -77,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {stack.stack_id:<32} {stack.path}")
     print("Next: terraform validate/plan in each stack directory, or `npx cdktf deploy <stack>`.")
     return 0
+
+
+def _listed(which: str, environment_file: str, env: object) -> list[str]:
+    from vault_platform.app import cluster_stacks, stack_order
+
+    if which == "clusters":
+        return [cluster.aws for cluster in cluster_stacks(env, environment_file)]
+    return list(stack_order(env, environment_file))
 
 
 def _ids_of(environment_file: str, env: object) -> set[str]:

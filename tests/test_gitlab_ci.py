@@ -32,6 +32,18 @@ def test_deploy_is_manual_and_only_on_main() -> None:
         assert job["rules"] == [{"if": '$CI_COMMIT_BRANCH == "main"', "when": "manual"}]
 
 
+def test_deploy_applies_every_clusters_aws_stack_of_the_environment() -> None:
+    """The deploy job asks the app for the stack ids (namespaced, every application cluster)
+    instead of naming two: with three application clusters all four cluster stacks deploy."""
+    import main
+
+    script = "\n".join(JOBS["deploy"]["script"])
+    assert '--list-stacks clusters' in script and re.search(r"cdktf deploy .*\$STACKS$", script, re.M)
+    assert main._listed("clusters", "default", load_environment("default")) == ["tooling", "application"]
+    assert main._listed("clusters", "multi", load_environment("multi")) == [
+        "multi-tooling", "multi-payments", "multi-search", "multi-analytics"]
+
+
 def test_plan_keeps_its_summary_as_artifact() -> None:
     plan = JOBS["plan"]
     assert "plan-summary.md" in plan["artifacts"]["paths"]
