@@ -249,11 +249,11 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
     mirror = find_mirror(required_providers(first_json)[0])
     region = first_json["provider"]["aws"][0]["region"]
     with Emulator(port) as emulator, Terraform(outdir / "stacks" / stacks[0], mirror) as mirror_config:
-        env = {**os.environ, **emulator.aws_env(region), "TF_CLI_CONFIG_FILE": str(mirror_config.cli_config),
-               "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
+        cdktf_env = {**os.environ, **emulator.aws_env(region), "TF_CLI_CONFIG_FILE": str(mirror_config.cli_config),
+                     "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
         _say(f"emulator on {emulator.endpoint}; cdktf deploy {' '.join(stacks)} ({len(stacks)} stacks)", started)
         step = time.monotonic()
-        _cdktf("deploy", stacks, outdir, env)
+        _cdktf("deploy", stacks, outdir, cdktf_env)
         report.timings["deploy"] = time.monotonic() - step
         report.deployed = list(stacks)
         for index, stack_id in enumerate(stacks, start=1):
