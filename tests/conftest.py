@@ -26,8 +26,8 @@ SHARED_FIXTURE_GROUPS = {
     "tests/flux/": "flux",
     "tests/test_synth_output.py": "main-process",
 }
-# Started first, longest first: the round trip (tests/test_emulator_roundtrip.py) then holds
-# one worker from the start while the other works through everything else.
+# Started first, longest first: the round trip (tests/test_emulator_roundtrip_multi.py) then
+# holds one worker from the start while the other works through everything else.
 FIRST_GROUPS = ("emulator-round-trip", "all-environments", "flux", "main-process")
 
 

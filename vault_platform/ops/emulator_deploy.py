@@ -11,7 +11,9 @@ What runs, in a temporary directory (state included, nothing lands in the reposi
 3. ``cdktf deploy <stacks> --skip-synth --skip-provider-lock --auto-approve``: the cdktf CLI
    itself applies them in dependency order. ``--skip-synth`` because step 2 must happen
    between synth and apply, and the CLI has no hook for it.
-4. ``terraform plan`` per stack must show no changes beyond ``emulator_gaps.PERPETUAL_DIFFS``.
+4. ``terraform plan`` per stack must show no changes beyond ``emulator_gaps.PERPETUAL_DIFFS``;
+   then the VPCs, peerings and peering routes are read back from the emulator's EC2 API
+   (``emulator_network.read_network``).
 5. ``python main.py --allow-destroy`` (the deliberate-teardown synth: prevent_destroy
    lifted), step 2 again, a targeted apply of the resources with deletion protection (the
    database: destroy alone does not update it), then ``terraform destroy`` per stack,
@@ -39,7 +41,14 @@ from vault_platform.binaries import NODE_BIN, PACKAGE_JSON_FIX, find_binary
 from vault_platform.cli import OneLineParser, one_line_errors
 from vault_platform.errors import ToolError
 from vault_platform.ops.emulator import Emulator, stop_process_group
-from vault_platform.ops.emulator_gaps import FORGOTTEN_BEFORE_DESTROY, PERPETUAL_DIFFS, check_replan, emulator_copy
+from vault_platform.ops.emulator_gaps import (
+    FORGOTTEN_BEFORE_DESTROY,
+    PERPETUAL_DIFFS,
+    EmulatorCopy,
+    check_replan,
+    emulator_copy,
+)
+from vault_platform.ops.emulator_network import NetworkView, read_network
 from vault_platform.ops.terraform_cli import Terraform, find_mirror, first_error, missing_providers, required_providers
 
 if TYPE_CHECKING:
@@ -58,12 +67,14 @@ class RoundTrip:
     deployed: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # stack -> reason
     dropped: dict[str, tuple[str, ...]] = field(default_factory=dict)  # stack -> addresses left out on the emulator
+    resources_to_deploy: dict[str, int] = field(default_factory=dict)  # in the emulator copy cdktf deploy is given
     resources_after_deploy: dict[str, int] = field(default_factory=dict)
     replan_unexplained: dict[str, tuple[str, ...]] = field(default_factory=dict)
     replan_seen: set[tuple[str, str]] = field(default_factory=set)
     resources_after_destroy: dict[str, int] = field(default_factory=dict)  # or left by the rehearsed destroy plan
     protected_after_lift: dict[str, list[str]] = field(default_factory=dict)  # deletion protection still on
     outputs: dict[str, dict] = field(default_factory=dict)
+    network: NetworkView | None = None  # VPCs, peerings and peering routes as the emulator holds them after the re-plan
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -115,14 +126,13 @@ def deployable_stacks(outdir: Path, expected: list[str]) -> tuple[list[str], dic
     return deployable, skipped
 
 
-def filter_for_emulator(outdir: Path, stacks: list[str]) -> dict[str, tuple[str, ...]]:
-    dropped = {}
+def filter_for_emulator(outdir: Path, stacks: list[str]) -> dict[str, EmulatorCopy]:
+    copies = {}
     for stack_id in stacks:
         path = outdir / "stacks" / stack_id / "cdk.tf.json"
-        result = emulator_copy(json.loads(path.read_text()))
-        path.write_text(json.dumps(result.stack_json, indent=2))
-        dropped[stack_id] = result.dropped
-    return dropped
+        copies[stack_id] = emulator_copy(json.loads(path.read_text()))
+        path.write_text(json.dumps(copies[stack_id].stack_json, indent=2))
+    return copies
 
 
 def _state_resources(workdir: Path, stack_id: str) -> int:
@@ -244,7 +254,9 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
         _say(f"{stack_id}: skipped: {reason}", started)
     if not stacks:
         raise DeployError("no stack can be deployed on this machine: " + "; ".join(report.skipped.values()))
-    report.dropped = filter_for_emulator(outdir, stacks)
+    copies = filter_for_emulator(outdir, stacks)
+    report.dropped = {stack_id: copy.dropped for stack_id, copy in copies.items()}
+    report.resources_to_deploy = {stack_id: copy.resource_count for stack_id, copy in copies.items()}
     first_json = json.loads((outdir / "stacks" / stacks[0] / "cdk.tf.json").read_text())
     mirror = find_mirror(required_providers(first_json)[0])
     region = first_json["provider"]["aws"][0]["region"]
@@ -262,14 +274,21 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
             _say(f"[{index}/{len(stacks)}] {stack_id}: deployed {report.resources_after_deploy[stack_id]} resources", started)
 
         step = time.monotonic()
-        for index, stack_id in enumerate(stacks, start=1):
-            _say(f"[{index}/{len(stacks)}] {stack_id}: re-plan", started)
+
+        def replan(stack_id: str) -> tuple[dict, dict]:
+            _say(f"[{stacks.index(stack_id) + 1}/{len(stacks)}] {stack_id}: re-plan", started)
             with Terraform(outdir / "stacks" / stack_id, mirror, env=emulator.aws_env(region)) as terraform:
                 result = terraform.plan("replan.tfplan")
                 if result.returncode != 0:
                     raise DeployError(f"re-plan of {stack_id} failed: {first_error(result)}")
-                plan_json = terraform.show_json("replan.tfplan")
-                report.outputs[stack_id] = json.loads(terraform.run("output", "-json").stdout)
+                return terraform.show_json("replan.tfplan"), json.loads(terraform.run("output", "-json").stdout)
+
+        # Side by side: a re-plan only reads (its own state and the emulator), and one after
+        # the other they were a third of the multi-cluster round trip (README "Test tiers").
+        with ThreadPoolExecutor(max_workers=len(stacks)) as pool:
+            replans = dict(zip(stacks, pool.map(replan, stacks)))
+        for index, stack_id in enumerate(stacks, start=1):
+            plan_json, report.outputs[stack_id] = replans[stack_id]
             check = check_replan(plan_json)
             report.replan_unexplained[stack_id] = check.unexplained
             report.replan_seen |= check.seen
@@ -277,6 +296,7 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
                 f"{len(check.unexplained)} unexplained change(s): " + "; ".join(check.unexplained[:5])
             _say(f"[{index}/{len(stacks)}] {stack_id}: {verdict}", started)
         report.timings["replan"] = time.monotonic() - step
+        report.network = read_network(emulator.aws_env(region))
 
         if pause:
             input(f"Deployed on {emulator.endpoint} (AWS_ENDPOINT_URL). Press Enter to destroy and stop... ")
@@ -314,7 +334,7 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
 def main(argv: list[str] | None = None) -> int:
     parser = OneLineParser(prog="python -m vault_platform.ops.emulator_deploy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="default", help="environment file name under environments/")
-    parser.add_argument("--no-destroy", action="store_true", help="deploy and re-plan only (the multi-cluster test's shape)")
+    parser.add_argument("--no-destroy", action="store_true", help="deploy and re-plan only, no teardown")
     parser.add_argument("--keep", action="store_true", help="pause after the re-plan so you can look around, then destroy")
     parser.add_argument("--emulator-port", type=int, help="port for the emulator (default: a free one)")
     parser.add_argument("--workdir", type=Path, help="keep the work directory (synth, state, logs) here")

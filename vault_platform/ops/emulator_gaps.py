@@ -91,6 +91,11 @@ class EmulatorCopy:
     stack_json: dict
     dropped: tuple[str, ...]  # addresses left out (resources, then outputs)
 
+    @property
+    def resource_count(self) -> int:
+        """Managed resources an apply of the copy creates."""
+        return sum(len(block) for block in self.stack_json.get("resource", {}).values())
+
 
 def _references(text: str, address: str) -> bool:
     start = 0
