@@ -112,7 +112,10 @@ def test_a_new_leader_takes_over_when_the_active_node_stops(cluster):
 
 def test_a_restarted_node_stays_sealed_while_kms_refuses_to_decrypt(cluster):
     lab, root = cluster
-    standby = next(n for n in lab.nodes if n.client.health() == 429)
+    # Whatever ran before on this lab (a node restarted by the leader test, a fresh lab still
+    # joining), every node must be unsealed, active or standby, before one is picked.
+    codes = lab.wait_for_health({200, 429}, timeout=90)
+    standby = next(n for n, code in zip((n for n in lab.nodes if n.running), codes) if code == 429)
     standby.stop()
     lab.refuse_kms_decrypt()
     try:
