@@ -9,10 +9,12 @@ block whose old address is not in state, so a fresh environment is unaffected.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
 from cdktf import TerraformResource, TerraformStack
+from constructs import Construct
 
 
 def logical_id(components: list[str]) -> str:
@@ -37,10 +39,29 @@ def _allowed(component: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "", component)
 
 
-def moved_from(resource: TerraformResource, old_id: str) -> None:
-    """Record that ``resource`` was created under construct id ``old_id`` (same parent)."""
-    stack_path = TerraformStack.of(resource).node.path
-    parent_path = resource.node.scope.node.path
-    below_stack = parent_path[len(stack_path):].strip("/")
-    components = [*below_stack.split("/"), old_id] if below_stack else [old_id]
-    resource.move_from_id(f"{resource.terraform_resource_type}.{logical_id(components)}")
+def path_below_stack(scope: Construct, id: str) -> str:
+    """The construct path, below its stack, of a construct ``id`` created in ``scope``.
+
+    Known in Python for a construct made directly in a stack, or in one of ours that records
+    its own (``self.path_below_stack``): reading it from cdktf instead costs five round trips
+    to its Node process (the stack, node and path of each), which at nine moves an
+    environment was an eighth of a synth's round trips (tests/test_synth_cost.py)."""
+    if isinstance(scope, TerraformStack):
+        return id
+    parent = getattr(scope, "path_below_stack", None)
+    if isinstance(parent, str):
+        return f"{parent}/{id}"
+    stack_path = TerraformStack.of(scope).node.path
+    return f"{scope.node.path[len(stack_path):].strip('/')}/{id}".strip("/")
+
+
+@functools.lru_cache(maxsize=None)
+def _resource_type(resource_class: type[TerraformResource]) -> str:
+    return str(resource_class.TF_RESOURCE_TYPE)  # a static read from Node: once per class
+
+
+def moved_from(resource: TerraformResource, old_id: str, *, parent_path: str) -> None:
+    """Record that ``resource`` was created under construct id ``old_id`` in the same parent,
+    whose path below the stack is ``parent_path`` (``path_below_stack``)."""
+    components = [*parent_path.split("/"), old_id] if parent_path else [old_id]
+    resource.move_from_id(f"{_resource_type(type(resource))}.{logical_id(components)}")

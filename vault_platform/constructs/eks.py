@@ -45,7 +45,7 @@ from cdktf_cdktf_provider_aws.launch_template import (
 from constructs import Construct
 
 from vault_platform.config.model import ClusterConfig, NodeGroupConfig, principal_key
-from vault_platform.constructs.addresses import moved_from
+from vault_platform.constructs.addresses import moved_from, path_below_stack
 from vault_platform.constructs.iam import IrsaRole, IrsaRoleProps
 from vault_platform.constructs.policy import allow, policy_document, service_assume_role_policy
 
@@ -83,6 +83,7 @@ def _managed_policy(partition: str, name: str) -> str:
 class EksCluster(Construct):
     def __init__(self, scope: Construct, id: str, props: EksClusterProps) -> None:
         super().__init__(scope, id)
+        self.path_below_stack = path_below_stack(scope, id)
         self.name = props.name
         self._partition = props.partition
 
@@ -145,13 +146,13 @@ class EksCluster(Construct):
             # does not re-create the others; earlier versions keyed it by list position, hence the moves.
             key = f"admin-{principal_key(principal)}"
             entry = EksAccessEntry(self, key, cluster_name=self.cluster_name, principal_arn=principal, type="STANDARD")
-            moved_from(entry, f"admin-{index}")
+            moved_from(entry, f"admin-{index}", parent_path=self.path_below_stack)
             association = EksAccessPolicyAssociation(
                 self, f"{key}-policy", cluster_name=self.cluster_name, principal_arn=entry.principal_arn,
                 policy_arn=f"arn:{props.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 access_scope=EksAccessPolicyAssociationAccessScope(type="cluster"),
             )
-            moved_from(association, f"admin-{index}-policy")
+            moved_from(association, f"admin-{index}-policy", parent_path=self.path_below_stack)
 
         self.node_role = self._node_role(props)
         self.node_groups = [self._node_group(props, group) for group in props.cluster.node_groups]
@@ -177,7 +178,7 @@ class EksCluster(Construct):
         for index, name in enumerate(("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly")):
             attachment = IamRolePolicyAttachment(self, f"node-role-policy-{name}", role=role.name,
                                                  policy_arn=_managed_policy(props.partition, name))
-            moved_from(attachment, f"node-role-policy-{index}")
+            moved_from(attachment, f"node-role-policy-{index}", parent_path=self.path_below_stack)
         return role
 
     def _node_group(self, props: EksClusterProps, group: NodeGroupConfig) -> EksNodeGroup:

@@ -14,7 +14,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
-from vault_platform.constructs.addresses import moved_from
+from vault_platform.constructs.addresses import moved_from, path_below_stack
 from vault_platform.constructs.policy import Statement, policy_document
 from vault_platform.errors import ConfigError
 
@@ -66,6 +66,7 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer_host: str, namespace: 
 class IrsaRole(Construct):
     def __init__(self, scope: Construct, id: str, props: IrsaRoleProps) -> None:
         super().__init__(scope, id)
+        self.path_below_stack = path_below_stack(scope, id)
         self.namespace = props.namespace
         self.service_account = props.service_account
         self.role = IamRole(
@@ -84,5 +85,5 @@ class IrsaRole(Construct):
         for index, policy_arn in enumerate(props.managed_policy_arns):
             attachment = IamRolePolicyAttachment(self, f"managed-{managed_policy_name(policy_arn)}", role=self.role.name,
                                                  policy_arn=policy_arn)
-            moved_from(attachment, f"managed-{index}")
+            moved_from(attachment, f"managed-{index}", parent_path=self.path_below_stack)
         self.arn = self.role.arn
