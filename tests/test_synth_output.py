@@ -103,6 +103,18 @@ def test_shallow_loader_skips_only_the_eager_submodule_imports() -> None:
     assert stripped == "import jsii\nfrom ._jsii import *\n__all__ = []\npublication.publish()\n"
 
 
+def test_the_test_helpers_load_only_the_provider_modules_they_name() -> None:
+    """Importing the suite's synth helpers (which import AwsProvider) loads a handful of the
+    AWS binding's modules, not its hundreds: the package tests/ imports vault_platform (and so
+    the shallow loader) before anything else. Counted in a fresh interpreter, not timed; the
+    helpers once imported the binding first and every pytest process paid ~40 s for it."""
+    probe = ("import sys, tests.synth; "
+             "print(sum(1 for m in sys.modules if m.startswith('cdktf_cdktf_provider_aws.')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    # ~100: the resource types the stacks use (each with its _private), not the binding's ~4,300.
+    assert int(loaded.stdout.strip()) < 500, loaded.stdout
+
+
 def test_shallow_loader_refuses_an_unknown_layout() -> None:
     with pytest.raises(ProviderLayoutChanged, match="no 'from . import <module>' lines"):
         strip_eager_imports("from ._jsii import *\n", "pkg")
