@@ -103,6 +103,7 @@ def test_shallow_loader_skips_only_the_eager_submodule_imports() -> None:
     assert stripped == "import jsii\nfrom ._jsii import *\n__all__ = []\npublication.publish()\n"
 
 
+@pytest.mark.slow  # a fresh interpreter that loads the stacks' bindings
 def test_the_test_helpers_load_only_the_provider_modules_they_name() -> None:
     """Importing the suite's synth helpers (which import AwsProvider) loads a handful of the
     AWS binding's modules, not its hundreds: the package tests/ imports vault_platform (and so
