@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from vault_platform.cluster_roles import APPLICATION, BOTH, TOOLING  # noqa: F401 (for add-on modules)
-from vault_platform.constructs.helm_addon import HelmAddonProps
+from vault_platform.constructs.helm_chart import HelmAddonProps
 from vault_platform.constructs.policy import Statement
 from vault_platform.errors import ConfigError
 

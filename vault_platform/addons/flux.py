@@ -4,7 +4,7 @@ platform stack; from then on Flux installs everything under flux/."""
 from __future__ import annotations
 
 from vault_platform.addons import BOTH, Addon
-from vault_platform.constructs.helm_addon import HelmAddonProps
+from vault_platform.constructs.helm_chart import HelmAddonProps
 
 FLUXCD_COMMUNITY_CHARTS = "https://fluxcd-community.github.io/helm-charts"
 FLUX_NAMESPACE = "flux-system"

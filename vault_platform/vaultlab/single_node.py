@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from vault_platform.errors import ToolError
-from vault_platform.ops.emulator import free_port, stop_process_group
+from vault_platform.ops.emulator import HOST, free_port, stop_process_group
 from vault_platform.vaultlab.cluster import VaultClient, bao_binary
 from vault_platform.vaultlab.tls import write_lab_tls
 
-HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
 
 

@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 from vault_platform.addons import BOTH, Addon, ChartContext, IrsaIdentity, PermissionContext, RoleOutput, Webhook
 from vault_platform.addons.aws_load_balancer_controller.policy import load_balancer_controller_statements
-from vault_platform.constructs.helm_addon import HelmAddonProps
+from vault_platform.constructs.helm_chart import HelmAddonProps
 
 EKS_CHARTS = "https://aws.github.io/eks-charts"
 IDENTITY = IrsaIdentity("kube-system", "aws-load-balancer-controller", role_suffix="aws-load-balancer-controller")
