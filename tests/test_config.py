@@ -80,3 +80,17 @@ def test_broken_toml_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "broken.toml").write_text('region = "eu-west-1\n')
     with pytest.raises(ConfigError, match=r"file = 'environments/broken.toml': is not valid TOML"):
         load_environment("broken", directory=tmp_path)
+
+
+def test_loading_an_environment_starts_no_jsii_runtime() -> None:
+    """Validation reads the add-on registry (the longest IAM role name), which is plain data
+    (constructs/helm_chart.py): refusing a bad file must not first start Node and load
+    cdktf's bindings. Checked in a fresh interpreter, by what it imported, not timed."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from vault_platform.config import load_environment; load_environment('multi'); "
+             "print(sorted(m for m in ('cdktf', 'jsii', 'constructs') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert loaded.stdout.strip() == "[]", loaded.stdout

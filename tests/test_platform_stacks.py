@@ -22,7 +22,7 @@ from tests.synth import StackJson
 from vault_platform.app import stack_order
 from vault_platform.config import load_environment
 from vault_platform.gitops import platform_vars
-from vault_platform.constructs.helm_addon import EXACT_CHART_VERSION, check_dependencies, validate_addons
+from vault_platform.constructs.helm_chart import EXACT_CHART_VERSION, check_dependencies, validate_addons
 from vault_platform.errors import ConfigError
 from vault_platform.gitops.substitution import scan_cluster
 from vault_platform.addons import addons_for, install_order, registry

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from vault_platform.constructs.helm_addon import EXACT_CHART_VERSION
+from vault_platform.constructs.helm_chart import EXACT_CHART_VERSION
 from vault_platform.gitops.platform_vars import CONFIGMAP_NAME
 from vault_platform.gitops.substitution import variable_names
 from vault_platform.binaries import find_binary

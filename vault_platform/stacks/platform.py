@@ -46,7 +46,8 @@ from vault_platform.addons.flux import FLUX_NAMESPACE, NAMESPACE_RESOURCE
 from vault_platform.addons.flux_sync import GIT_SECRET_RESOURCE, PLATFORM_VARS_RESOURCE
 from vault_platform.addons.vault import VAULT_PORT
 from vault_platform.config.model import EnvironmentConfig
-from vault_platform.constructs.helm_addon import HelmAddonProps, install_addons, validate_addons
+from vault_platform.constructs.helm_addon import install_addons
+from vault_platform.constructs.helm_chart import HelmAddonProps, validate_addons
 from vault_platform.constructs.vault_ca import VaultCa, VaultCaProps
 from vault_platform.gitops import platform_vars
 from vault_platform.gitops.contract import Unavailable, check_flux_variables, cluster_role, configmap_data, features_off
