@@ -12,12 +12,15 @@ environment comes from VAULT_PLATFORM_ENV, e.g. `VAULT_PLATFORM_ENV=staging cdkt
 and VAULT_PLATFORM_BOOTSTRAP=1 adds the state-bootstrap stack.
 
 The output appears all at once: a synth that fails leaves the previous output untouched.
+A synth whose every input is unchanged since the output in its outdir was written reuses
+that output (vault_platform/synth_cache.py); --no-cache or VAULT_PLATFORM_NO_CACHE=1 forces one.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from vault_platform.cli import OneLineParser, one_line_errors, print_error
 
@@ -44,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="lift prevent_destroy and deletion protection, for a deliberate teardown only")
     parser.add_argument("--bootstrap", action="store_true", default=os.environ.get(BOOTSTRAP_VARIABLE) == "1",
                         help=f"add the state-bootstrap stack (S3 bucket + KMS key of the [state] table); ${BOOTSTRAP_VARIABLE}=1 too")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="synthesize even when no input changed since the output in --outdir was written")
     parser.add_argument("--list-stacks", choices=LISTS, default=None,
                         help="print the environment's stack ids in deploy order and synthesize nothing: 'all', or "
                              "'clusters' (each cluster's AWS stack: what CI's deploy job applies)")
@@ -60,6 +65,19 @@ def main(argv: list[str] | None = None) -> int:
         # One id per line, for scripts: `cdktf deploy $(python main.py --list-stacks clusters)`.
         print("\n".join(sid for name in names for sid in _listed(args.list_stacks, name, load_environment(name))))
         return 0
+    from vault_platform import synth_cache
+
+    cache_key = None
+    if not args.no_cache and os.environ.get(synth_cache.NO_CACHE_VARIABLE) != "1":
+        # Before anything is loaded: an unchanged synth costs hashing its inputs, nothing more.
+        cache_key = synth_cache.key({"environments": names, "outdir": args.outdir,
+                                     "allow_destroy": args.allow_destroy, "bootstrap": args.bootstrap})
+        rows = synth_cache.cached_summary(Path(args.outdir), cache_key)
+        if rows is not None:
+            _warn_if_destroyable(args.allow_destroy)
+            print(_format_summary(rows, args.outdir), end="")
+            print(f"(no input changed since {args.outdir}/ was written: reused it; --no-cache synthesizes anyway)")
+            return 0
     # Every environment is validated in full before any construct exists.
     environments = [(name, load_environment(name)) for name in names]
     if args.bootstrap and not any(env.state for _, env in environments):
@@ -69,23 +87,44 @@ def main(argv: list[str] | None = None) -> int:
 
     from vault_platform.app import synthesize_environments
 
+    def stamp(staging: Path, stacks: list) -> None:
+        if cache_key is not None:
+            synth_cache.write_stamp(staging, cache_key, _summary_rows(environments, stacks))
+
     try:
         # Stacks check what only they can (flux/ variables, chart pins) before building.
-        stacks = synthesize_environments(environments, args.outdir, allow_destroy=args.allow_destroy, bootstrap=args.bootstrap)
+        stacks = synthesize_environments(environments, args.outdir, allow_destroy=args.allow_destroy, bootstrap=args.bootstrap,
+                                         before_swap=stamp)
     except ConfigError as error:
         return print_error(f"{error} ({args.outdir}/ left as it was)")
-    if args.allow_destroy:
+    _warn_if_destroyable(args.allow_destroy)
+    print(_format_summary(_summary_rows(environments, stacks), args.outdir), end="")
+    return 0
+
+
+def _warn_if_destroyable(allow_destroy: bool) -> None:
+    if allow_destroy:
         print("WARNING: destroy protection is OFF in this synth: KMS keys, EFS, ECR, the database and state buckets can be destroyed.",
               file=sys.stderr)
-    for name, env in environments:
-        state = f"state s3://{env.state.bucket}" if env.state else "local state"
-        print(f"Synthesized environment '{name}' ({env.source}, region {env.region}, {state}) into {args.outdir}/:")
-        ids = _ids_of(name, env)
-        for stack in stacks:
-            if stack.stack_id in ids:
-                print(f"  {stack.stack_id:<32} {stack.path}")
-    print("Next: terraform validate/plan in each stack directory, or `npx cdktf deploy <stack>`.")
-    return 0
+
+
+def _summary_rows(environments: list, stacks: list) -> list[dict[str, object]]:
+    """What a synth reports per environment, as data the synth cache can store."""
+    written = [stack.stack_id for stack in stacks]
+    return [{"name": name, "source": env.source, "region": env.region,
+             "state": f"state s3://{env.state.bucket}" if env.state else "local state",
+             "stacks": [sid for sid in written if sid in _ids_of(name, env)]}
+            for name, env in environments]
+
+
+def _format_summary(rows: list[dict[str, object]], outdir: str) -> str:
+    """What a synth prints on stdout: each environment's stacks and where they are."""
+    lines = []
+    for row in rows:
+        lines.append(f"Synthesized environment '{row['name']}' ({row['source']}, region {row['region']}, {row['state']}) into {outdir}/:")
+        lines.extend(f"  {sid:<32} {Path(outdir) / 'stacks' / sid / 'cdk.tf.json'}" for sid in row["stacks"])
+    lines.append("Next: terraform validate/plan in each stack directory, or `npx cdktf deploy <stack>`.")
+    return "\n".join(lines) + "\n"
 
 
 def _listed(which: str, environment_file: str, env: object) -> list[str]:

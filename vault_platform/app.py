@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,9 +131,12 @@ def synthesize(env: EnvironmentConfig, environment_file: str, outdir: str, *,
 
 
 def synthesize_environments(environments: Sequence[tuple[str, EnvironmentConfig]], outdir: str, *,
-                            allow_destroy: bool = False, bootstrap: bool = False) -> list[SynthesizedStack]:
+                            allow_destroy: bool = False, bootstrap: bool = False,
+                            before_swap: Callable[[Path, list[SynthesizedStack]], None] | None = None) -> list[SynthesizedStack]:
     """Every (file name, config) pair's stacks in one App, written to outdir all at once:
-    a synth that fails on the way leaves the previous outdir as it was (outdir.py)."""
+    a synth that fails on the way leaves the previous outdir as it was (outdir.py).
+    ``before_swap`` may add files to the finished output (the synth cache's stamp), so that
+    they replace the old output together with it."""
     with atomic_outdir(outdir) as staging:
         app = new_app(str(staging), allow_destroy=allow_destroy)
         # With several environments, only those with a [state] table have a bucket to bootstrap.
@@ -141,4 +144,7 @@ def synthesize_environments(environments: Sequence[tuple[str, EnvironmentConfig]
                for sid in add_environment(app, env, environment_file,
                                           bootstrap=bootstrap and (len(environments) == 1 or env.state is not None))]
         app.synth()
-    return [SynthesizedStack(sid, Path(outdir) / "stacks" / sid / "cdk.tf.json") for sid in ids]
+        stacks = [SynthesizedStack(sid, Path(outdir) / "stacks" / sid / "cdk.tf.json") for sid in ids]
+        if before_swap is not None:
+            before_swap(staging, stacks)
+    return stacks
