@@ -10,6 +10,10 @@ from vault_platform.rendering.releases import FLUX, ChartRelease
 
 from tests.rendering.conftest import CLUSTER_IDS, CLUSTERS
 
+# Several seconds of helm, kustomize and schema checks (docs/kubernetes-rendering.md "Cost"): the
+# full tier only; one xdist worker, so each cluster renders once per session.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("rendering")]
+
 
 @pytest.mark.parametrize(("environment", "key"), CLUSTERS, ids=CLUSTER_IDS)
 def test_every_release_renders_without_unexplained_warnings(cluster_render, environment, key):

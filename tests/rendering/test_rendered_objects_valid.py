@@ -12,6 +12,10 @@ from vault_platform.rendering import validate
 
 from tests.rendering.conftest import CLUSTER_IDS, CLUSTERS
 
+# Several seconds of helm, kustomize and schema checks (docs/kubernetes-rendering.md "Cost"): the
+# full tier only; one xdist worker, so each cluster renders once per session.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("rendering")]
+
 # Defects this check found that another change fixes, keyed "<source>: <Kind> <name>: <path>",
 # with who fixes them. test_pending_fixes_still_occur keeps the list honest: a fixed entry
 # fails until it is removed here.

@@ -13,6 +13,10 @@ from vault_platform.rendering.sync_order import SyncModel
 
 from tests.rendering.conftest import CLUSTER_IDS, CLUSTERS
 
+# Several seconds of helm, kustomize and schema checks (docs/kubernetes-rendering.md "Cost"): the
+# full tier only; one xdist worker, so each cluster renders once per session.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("rendering")]
+
 # dependsOn edges that order but do not wait (wait: true judges these custom resources by
 # existence only, no healthCheckExprs covers them), keyed "<unit> -> <dependency>: <Kind> <name>",
 # with why the sync converges anyway. A new one fails until it is fixed or given a reason.

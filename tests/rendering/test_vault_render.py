@@ -12,6 +12,10 @@ from vault_platform.config.load import load_environment
 
 from tests.rendering.conftest import CLUSTERS
 
+# Several seconds of helm, kustomize and schema checks (docs/kubernetes-rendering.md "Cost"): the
+# full tier only; one xdist worker, so each cluster renders once per session.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("rendering")]
+
 TOOLING = [(env, key) for env, key in CLUSTERS if key == "tooling"]
 APPLICATIONS = [(env, key) for env, key in CLUSTERS if key != "tooling"]
 
