@@ -5,7 +5,8 @@
 #   make bench-tests - both tiers timed, median of 3
 # and `make bench` (synth benchmark), `make plan` (plan review + summary), `make policy`
 # (checkov gate), `make iam-lint` (parliament + fresh-account principals), `make check-versions`
-# (versions table vs. AWS), `make flows` (network-flow matrix), `make emulator-demo` (deploy round
+# (versions table vs. AWS), `make flows` (network-flow matrix), `make render` (every chart rendered
+# by Helm v4 and checked), `make kube-tools` (Helm and kubectl into .tools/kube), `make emulator-demo` (deploy round
 # trip, no account), `make vpn-client NAME=alice`, `make vault-demo` (the platform's Vault,
 # database and demo app on this machine; Ctrl-C stops it).
 # ENV=<name> picks environments/<name>.toml.
@@ -128,6 +129,12 @@ node_modules/.synced: package-lock.json
 kube-tools: $(KUBE_TOOLS_STAMP)
 $(KUBE_TOOLS_STAMP): kube-tools.txt | .venv/.synced
 	$(PYTHON) -m vault_platform.ops.kube_tools
+
+# Every chart of the environment rendered by Helm v4 and checked: schemas, first-sync order,
+# workload demand (docs/kubernetes-rendering.md). Charts from CHARTS_DIR (default ../shared/charts).
+.PHONY: render
+render: .venv/.synced-dev $(KUBE_TOOLS_STAMP)
+	$(PYTHON) -m vault_platform.rendering --env $(ENV)
 
 clean:
 	rm -rf cdktf.out .venv node_modules .tools

@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from vault_platform.rendering.flux_tree import FluxUnit
-from vault_platform.rendering.sync_order import SyncModel
+from vault_platform.rendering.sync_order import ACCEPTED_NOT_WAITED as NOT_WAITED, SyncModel
 
 from tests.rendering.conftest import CLUSTER_IDS, CLUSTERS
 
@@ -17,25 +17,6 @@ from tests.rendering.conftest import CLUSTER_IDS, CLUSTERS
 # full tier only; one xdist worker, so each cluster renders once per session.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("rendering")]
 
-# dependsOn edges that order but do not wait (wait: true judges these custom resources by
-# existence only, no healthCheckExprs covers them), keyed "<unit> -> <dependency>: <Kind> <name>",
-# with why the sync converges anyway. A new one fails until it is fixed or given a reason.
-NOT_WAITED: dict[str, str] = {
-    "gitlab-runner -> external-secrets-store: ClusterSecretStore vault":
-        "the ExternalSecret gitlab-runner-token is retried by ESO until the store reaches Vault; until then the "
-        "runner pod lacks its Secret and the gitlab-runner Kustomization's wait times out and retries (retryInterval "
-        "1m). Converges, not in one pass. A healthCheckExprs on ClusterSecretStore (Ready condition) would make it wait.",
-    "vault -> vault-pki: ClusterIssuer vault-ca":
-        "the Certificate vault-server-tls is retried by cert-manager until the issuer is ready; Vault's pods wait for "
-        "the Secret (volume mount) meanwhile. Converges.",
-    "vault-config -> vault: Certificate vault-server-tls":
-        "the Jobs only need the Vault pods, which the vault HelmRelease's readiness already waits for; the "
-        "Certificate itself is never read by vault-config.",
-    "demo -> istio-mesh: AuthorizationPolicy allow-ingress":
-        "policies take effect when they exist; nothing to wait for.",
-    "demo -> istio-mesh: AuthorizationPolicy deny-all": "as above.",
-    "demo -> istio-mesh: PeerAuthentication default": "as above.",
-}
 
 
 @pytest.mark.parametrize(("environment", "key"), CLUSTERS, ids=CLUSTER_IDS)
