@@ -7,6 +7,7 @@ import pytest
 
 from vault_platform.gitops.substitution import substitute
 from vault_platform.rendering.platform_values import sample_values
+from vault_platform.rendering.sync_order import rules_match, selects
 from vault_platform.vaultlab.raft_config import load_release
 from vault_platform.config.load import load_environment
 
@@ -39,30 +40,9 @@ def test_the_rendered_server_config_is_the_hcl_the_lab_runs(cluster_render, envi
     assert rendered == flux_substituted.strip() + CHART_APPENDS
 
 
-def _selects(selector: dict | None, labels: dict) -> bool:
-    """A Kubernetes label selector against labels (absent selector: everything)."""
-    if not selector:
-        return True
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expression in selector.get("matchExpressions") or ():
-        key, operator, values = expression["key"], expression["operator"], expression.get("values") or ()
-        if operator == "In" and labels.get(key) not in values:
-            return False
-        if operator == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if operator == "Exists" and key not in labels:
-            return False
-        if operator == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
 def _webhook_admits(webhook: dict, namespace_labels: dict, pod_labels: dict) -> bool:
-    creates_pods = any("CREATE" in rule["operations"] and "pods" in rule["resources"] and "" in rule["apiGroups"]
-                       for rule in webhook["rules"])
-    return (creates_pods and _selects(webhook.get("namespaceSelector"), namespace_labels)
-            and _selects(webhook.get("objectSelector"), pod_labels))
+    return (rules_match(webhook, "", "pods") and selects(webhook.get("namespaceSelector"), namespace_labels)
+            and selects(webhook.get("objectSelector"), pod_labels))
 
 
 @pytest.mark.parametrize(("environment", "key"), APPLICATIONS, ids=[f"{e}-{k}" for e, k in APPLICATIONS])

@@ -125,22 +125,10 @@ class SyncModel:
     # -- what waits for what -------------------------------------------------------------
 
     def unit_closure(self, name: str) -> set[str]:
-        seen, todo = set(), [name]
-        while todo:
-            for dependency in self.units[todo.pop()].depends_on:
-                if dependency in self.units and dependency not in seen:
-                    seen.add(dependency)
-                    todo.append(dependency)
-        return seen
+        return _closure(name, {unit_name: unit.depends_on for unit_name, unit in self.units.items()})
 
     def release_closure(self, name: str) -> set[str]:
-        seen, todo = set(), [name]
-        while todo:
-            for dependency in self.releases[todo.pop()].depends_on:
-                if dependency in self.releases and dependency not in seen:
-                    seen.add(dependency)
-                    todo.append(dependency)
-        return seen
+        return _closure(name, {release_name: r.depends_on for release_name, r in self.releases.items()})
 
     def ready_before(self, provider: Origin, consumer: Origin, *, needs_ready: bool) -> bool:
         """Is what ``provider`` applies there (and, with needs_ready, ready) before ``consumer`` applies?"""
@@ -259,10 +247,10 @@ class SyncModel:
                         opt_in = OPT_IN_ANNOTATIONS.get(webhook["name"])
                         if opt_in is not None and annotations.get(opt_in[0]) != opt_in[1]:
                             continue
-                        if not _rules_match(webhook, _group(subject), self._resource(subject)):
+                        if not rules_match(webhook, _group(subject), self._resource(subject)):
                             continue
-                        if not (_selects(webhook.get("namespaceSelector"), self._namespace_labels(placed.namespace))
-                                and _selects(webhook.get("objectSelector"), labels)):
+                        if not (selects(webhook.get("namespaceSelector"), self._namespace_labels(placed.namespace))
+                                and selects(webhook.get("objectSelector"), labels)):
                             continue
                         if not self.ready_before(config.origin, placed.origin, needs_ready=True):
                             problems.append(
@@ -293,7 +281,18 @@ class SyncModel:
         return sorted(set(found))
 
 
-def _rules_match(webhook: dict, group: str, resource: str) -> bool:
+def _closure(name: str, graph: dict[str, tuple[str, ...]]) -> set[str]:
+    """Everything ``name`` depends on, directly or not (names the graph lacks left out)."""
+    seen, todo = set(), [name]
+    while todo:
+        for dependency in graph.get(todo.pop(), ()):
+            if dependency in graph and dependency not in seen:
+                seen.add(dependency)
+                todo.append(dependency)
+    return seen
+
+
+def rules_match(webhook: dict, group: str, resource: str) -> bool:
     for rule in webhook.get("rules") or ():
         operations = rule.get("operations") or ()
         if not ({"CREATE", "*"} & set(operations)):
@@ -304,7 +303,7 @@ def _rules_match(webhook: dict, group: str, resource: str) -> bool:
     return False
 
 
-def _selects(selector: dict | None, labels: dict) -> bool:
+def selects(selector: dict | None, labels: dict) -> bool:
     if not selector:
         return True
     if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):

@@ -99,7 +99,7 @@ def validate_custom(obj: dict, crds: dict[tuple[str, str], dict[str, ServedVersi
 
 
 @functools.lru_cache(maxsize=None)
-def _builtin_validator(kubernetes_version: str, api_version: str, kind: str):
+def builtin_validator(kubernetes_version: str, api_version: str, kind: str):
     from kubernetes_validate import utils as kv_utils
     from referencing import Registry, Resource
 
@@ -125,7 +125,7 @@ def validate(obj: dict, crds: dict[tuple[str, str], dict[str, ServedVersion]], k
         return ["apiVersion and kind are required"]
     if (api_version.rpartition("/")[0], kind) in crds or not is_builtin(api_version, kubernetes_version):
         return validate_custom(obj, crds)
-    validator = _builtin_validator(kubernetes_version, api_version, kind)
+    validator = builtin_validator(kubernetes_version, api_version, kind)
     if validator is None:
         return [f"Kubernetes {kubernetes_version} has no kind {kind} in {api_version}"]
     return _messages(validator, copy.deepcopy(obj))
