@@ -30,7 +30,17 @@ PENDING_FIXES: dict[str, str] = {
 }
 
 
+_CHECKED: dict[tuple[str, str], dict[str, str]] = {}  # each cluster checked once per session
+
+
 def _problems(render) -> dict[str, str]:
+    key = (render.environment, render.cluster.key)
+    if key not in _CHECKED:
+        _CHECKED[key] = _check_all(render)
+    return _CHECKED[key]
+
+
+def _check_all(render) -> dict[str, str]:
     objects = render.all_objects()
     crds = validate.crd_versions(obj for _, obj in objects)
     version = render.cluster.kube_version.removeprefix("v")
