@@ -34,3 +34,4 @@ def test_saved_renders_round_trip(tmp_path):
     diff.save(tmp_path / "r.json.gz", renders)
     assert diff.load(tmp_path / "r.json.gz") == renders
     assert diff.load(tmp_path / "missing.json.gz") is None
+

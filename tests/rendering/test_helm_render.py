@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from vault_platform.errors import ConfigError
 from vault_platform.rendering import charts, helm
-from vault_platform.rendering.releases import FLUX, ChartRelease
+from vault_platform.rendering.releases import ChartRelease
 
 from tests.rendering.conftest import CLUSTER_IDS, CLUSTERS
 
@@ -56,33 +58,34 @@ def test_each_accepted_warning_still_occurs_and_is_harmless(cluster_render):
     assert [term["topologyKey"] for term in terms] == ["topology.kubernetes.io/zone"]
 
 
-def _release(**changes) -> ChartRelease:
-    fields = dict(installer=FLUX, name="cert-manager", chart="cert-manager", version="v1.17.1", release_name="cert-manager",
-                  namespace="cert-manager", values={"crds": {"enabled": True}},
-                  source="flux/infrastructure/cert-manager (HelmRelease cert-manager)")
-    return ChartRelease(**{**fields, **changes})
+def _release(cluster_render, **changes) -> ChartRelease:
+    """The tooling cluster's cert-manager HelmRelease, as flux/ declares it, with ``changes``."""
+    release = next(r for r in cluster_render("default", "tooling").releases if r.name == "cert-manager")
+    return dataclasses.replace(release, **changes)
 
 
 def test_a_pin_without_an_archive_fails_in_one_line(cluster_render):
     cluster = cluster_render("default", "tooling").cluster
     with pytest.raises(ConfigError) as error:
-        _release(version="v1.17.99").render(cluster)
+        _release(cluster_render, version="v1.17.99").render(cluster)
     message = str(error.value)
     assert "\n" not in message
-    assert message.startswith("flux/infrastructure/cert-manager (HelmRelease cert-manager): cert-manager.version = 'v1.17.99'")
+    assert message.startswith("flux/infrastructure/cert-manager/helmrelease.yaml (HelmRelease cert-manager): "
+                              "cert-manager.version = 'v1.17.99'")
     assert "cert-manager-v1.17.1.tgz" in message and "fix:" in message
 
 
 def test_values_the_chart_refuses_fail_in_one_line(cluster_render):
     cluster = cluster_render("default", "tooling").cluster
     with pytest.raises(ConfigError) as error:
-        _release(values={"crds": {"enabled": True}, "replicaCont": 2}).render(cluster)
+        _release(cluster_render, values={"crds": {"enabled": True}, "replicaCont": 2}).render(cluster)
     message = str(error.value)
     assert "\n" not in message
-    assert "HelmRelease cert-manager" in message and "replicaCont" in message and "fix:" in message
+    assert message.startswith("flux/infrastructure/cert-manager/helmrelease.yaml (HelmRelease cert-manager): spec.values = ")
+    assert "replicaCont" in message and "fix:" in message
 
 
 def test_a_missing_charts_directory_fails_not_skips(cluster_render, monkeypatch, tmp_path):
     monkeypatch.setenv(charts.CHARTS_DIR_VARIABLE, str(tmp_path))
     with pytest.raises(ConfigError, match="has no chart archive vault-0.30.0.tgz"):
-        _release(chart="vault", version="0.30.0", values={}).render(cluster_render("default", "tooling").cluster)
+        _release(cluster_render, chart="vault", version="0.30.0", values={}).render(cluster_render("default", "tooling").cluster)

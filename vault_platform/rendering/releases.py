@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from vault_platform.binaries import PROJECT_ROOT
 from vault_platform.addons import ChartContext, addons_for, install_order, registry
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.errors import ConfigError
@@ -90,6 +91,20 @@ def _at_path(path: str, value: object) -> dict:
     return result  # type: ignore[return-value]
 
 
+def _declaring_file(unit_path: str, name: str) -> str:
+    """The file under a Kustomization's path that declares HelmRelease ``name`` (the path
+    itself when no single file does, e.g. a generated or patched release)."""
+    root = (PROJECT_ROOT / unit_path).resolve()
+    found = []
+    for path in sorted(root.rglob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if isinstance(document, dict) and document.get("kind") == "HelmRelease" \
+                    and (document.get("metadata") or {}).get("name") == name:
+                found.append(path)
+    chosen = found[0] if len(found) == 1 else root
+    return str(chosen.relative_to(PROJECT_ROOT))
+
+
 def flux_releases(flux_units: tuple[FluxUnit, ...]) -> tuple[ChartRelease, ...]:
     found = []
     for unit in flux_units:
@@ -101,7 +116,7 @@ def flux_releases(flux_units: tuple[FluxUnit, ...]) -> tuple[ChartRelease, ...]:
             name = obj["metadata"]["name"]
             target = spec.get("targetNamespace") or obj["metadata"].get("namespace", "default")
             default_release = f"{spec['targetNamespace']}-{name}" if spec.get("targetNamespace") else name
-            source = f"{unit.path.removeprefix('./')} (HelmRelease {name})"
+            source = f"{_declaring_file(unit.path, name)} (HelmRelease {name})"
             found.append(ChartRelease(
                 FLUX, name, chart_spec["chart"], str(chart_spec.get("version", "")), spec.get("releaseName") or default_release,
                 target, _values_from(obj, unit.objects, source), source, unit.name,
