@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from vault_platform.rendering.releases import _values_from
 
 
