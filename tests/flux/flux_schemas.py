@@ -1,6 +1,6 @@
 """Schema validation of rendered objects, strict: an unknown field or kind is an error.
 
-- Kubernetes kinds: the strict OpenAPI-derived JSON schemas of kubernetes-validate (v1.32,
+- Kubernetes kinds: the strict OpenAPI-derived JSON schemas of kubernetes-validate (v1.35,
   additionalProperties false).
 - Flux, Istio, cert-manager kinds: cloudcoil's pydantic models, generated from each
   project's upstream CRDs. The models ignore unknown keys, so an object is also dumped
@@ -20,11 +20,11 @@ import re
 
 import jsonschema
 import pydantic
-from kubernetes_validate import utils as kv_utils
 
 import eso_schema
+from vault_platform.rendering.validate import builtin_validator
 
-KUBERNETES_VERSION = "1.32.0"
+KUBERNETES_VERSION = "1.35.0"  # what the clusters run (config/versions.py)
 CLOUDCOIL_PACKAGES = ("cloudcoil.models.fluxcd", "cloudcoil.models.istio", "cloudcoil.models.cert_manager")
 CRD_GROUP = re.compile(r"^(?:[a-z0-9-]+\.)*(?:fluxcd\.io|istio\.io|cert-manager\.io)/")
 
@@ -47,27 +47,9 @@ def _cloudcoil_models() -> dict[tuple[str, str], type]:
     return models
 
 
-@functools.lru_cache(maxsize=None)
 def _kubernetes_validator(api_version: str, kind: str):
     """A jsonschema validator for one built-in kind, or None if Kubernetes has no such kind."""
-    from referencing import Registry, Resource
-
-    schema_dir = f"kubernetes-json-schema/v{KUBERNETES_VERSION}-local-strict"
-    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    try:
-        schema = kv_utils.schema_contents(f"{schema_dir}/{kind.lower()}-{group_version}.json", KUBERNETES_VERSION)
-    except FileNotFoundError:
-        return None
-    definitions = _kubernetes_definitions(schema_dir)
-    registry = Resource.from_contents(schema) @ (definitions @ Registry())
-    return jsonschema.Draft202012Validator(schema, registry=registry)
-
-
-@functools.lru_cache(maxsize=None)
-def _kubernetes_definitions(schema_dir: str):
-    from referencing import Resource
-
-    return Resource.from_contents(kv_utils.schema_contents(f"{schema_dir}/_definitions.json", KUBERNETES_VERSION))
+    return builtin_validator(KUBERNETES_VERSION, api_version, kind)
 
 
 def _dropped_keys(given, kept, path=""):

@@ -256,10 +256,12 @@ def run(args: argparse.Namespace) -> int:
 
         flow_matrix = args.flow_matrix or default_flow_matrix(args.env)
         flow_changes = _flow_changes(args.env, source, flow_matrix, env_config)
+        object_changes = _object_changes(args.env, env_config, renders_beside(flow_matrix, args.env))
 
     title = f"Plan summary: environment `{args.env}` ({'local emulator' if target == EMULATOR else 'AWS'})"
     markdown = render_markdown(plans, title=title, flow_changes=flow_changes,
-                               flow_base=f"compared with the matrix in `{flow_matrix}`, which now holds this one")
+                               flow_base=f"compared with the matrix in `{flow_matrix}`, which now holds this one",
+                               object_changes=object_changes)
     args.summary.parent.mkdir(parents=True, exist_ok=True)
     args.summary.write_text(markdown + "\n")
     print("")
@@ -299,6 +301,30 @@ def _flow_changes(environment: str, synth_dir: Path, saved: Path, env: Environme
     saved.parent.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(new, indent=1, sort_keys=True) + "\n")
     return changes(base, new) + report.problems()
+
+
+def renders_beside(flow_matrix: Path, environment: str) -> Path:
+    """Where a plan keeps the rendered objects the next plan compares with: beside the flow
+    matrix (flow-matrix/ by default, which CI caches)."""
+    return flow_matrix.parent / f"rendered-{environment}.json.gz"
+
+
+def _object_changes(environment: str, env: EnvironmentConfig | None, saved: Path) -> list[str]:
+    """Every chart of every cluster rendered by Helm and compared with the previous plan's
+    renders (then saved as the next base): the summary's "Kubernetes objects" section. A
+    render that cannot run (no chart archive, no helm) is said there; the plan goes on."""
+    from vault_platform.config.load import load_environment
+    from vault_platform.errors import ConfigError, ToolError
+    from vault_platform.rendering import diff
+    from vault_platform.rendering.releases import render_environment
+
+    try:
+        new = diff.snapshot(render_environment(env or load_environment(environment)))
+    except (ConfigError, ToolError) as error:
+        return [f"not rendered: {error}"]
+    base = diff.load(saved)
+    diff.save(saved, new)
+    return diff.changes(base, new)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -80,7 +80,7 @@ def summarize(stack_id: str, plan_json: dict, protected: frozenset[str] = frozen
 
 
 def render_markdown(plans: list[StackPlan], *, title: str, flow_changes: list[str] | None = None,
-                    flow_base: str = "") -> str:
+                    flow_base: str = "", object_changes: list[str] | None = None) -> str:
     """flow_changes: lines of vault_platform.flows.matrix.changes over every cluster's flows
     (and the checker's problems), shown as their own section; None leaves it out.
     flow_base: where the matrix compared with came from, said under the heading."""
@@ -128,5 +128,10 @@ def render_markdown(plans: list[StackPlan], *, title: str, flow_changes: list[st
         if flow_base:
             lines += [f"_{flow_base[0].upper()}{flow_base[1:]}._", ""]
         lines += [f"- {line}" for line in flow_changes] or ["No change to the flow matrix."]
+        lines.append("")
+    if object_changes is not None:
+        # vault_platform/rendering/diff.py: what helm upgrade will do to each cluster's objects.
+        lines += ["## Kubernetes objects (charts rendered by Helm v4, `make render`)", ""]
+        lines += [f"- {line}" for line in object_changes] or ["No change to any rendered object."]
         lines.append("")
     return "\n".join(lines)
