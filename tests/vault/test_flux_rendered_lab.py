@@ -10,6 +10,7 @@ bootstrap failed (``database/creds/... -> HTTP 500``: ``DO $ BEGIN``)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -90,3 +91,28 @@ def test_a_number_substituted_into_an_env_value_stops_both_jobs(bootstrapped: Bo
                                        f"value: {bootstrapped.jobs.flux_values['DATABASE_PORT']}")
     with pytest.raises(LabError, match="DATABASE_PORT: value 1 is a YAML int"):
         JobSpec.from_manifest(yaml.safe_load(text))
+
+
+def test_raft_peers_join_by_the_pod_names_and_go_checks_them(kms_emulator) -> None:
+    """retry_join dials https://vault-<i>.vault-internal (each node's /etc/hosts); with a
+    certificate lacking those names (and their wildcard) Go's TLS in the joining node refuses
+    the leader: a join by address alone would not have noticed."""
+    import time
+    import unittest.mock
+
+    from vault_platform.vaultlab import cluster
+    from vault_platform.vaultlab.cluster import VaultLab
+
+    def without_pod_names(platform_vars):
+        dns, ips = vault_certificate_names(platform_vars)
+        return [name for name in dns if "vault-internal" not in name], ips
+
+    with unittest.mock.patch.object(cluster, "vault_certificate_names", without_pod_names), \
+            VaultLab(emulator=kms_emulator) as lab:
+        lab.initialise()
+        deadline, refused = time.monotonic() + 60, ""
+        while time.monotonic() < deadline and not refused:
+            logs = "".join(node.log_path.read_text(errors="replace") for node in lab.nodes[1:])
+            refused = next((line for line in logs.splitlines() if "x509" in line), "")
+            time.sleep(1)
+    assert re.search(r"x509: certificate is valid for .*, not vault-\d\.vault-internal", refused), refused

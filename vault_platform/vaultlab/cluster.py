@@ -48,12 +48,16 @@ STARTUP_TIMEOUT_SECONDS = 30.0
 # Where the kubelet mounts a pod's service account. OpenBao's Kubernetes auth reads the CA and
 # its own token from there (no setting moves it), so each node gets one, as in the pod.
 POD_SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-# Runs as `sh -c MOUNT_POD_SERVICE_ACCOUNT sh <lab dir> <command...>` inside a private mount
-# namespace (unshare): a tmpfs over /run hides the machine's, then the lab's directory is
-# bound where the pod has its mount. Nothing outside the node's own namespace changes.
+# Runs as `sh -c MOUNT_POD_SERVICE_ACCOUNT sh <lab dir> <hosts file> <command...>` inside a
+# private mount namespace (unshare): a tmpfs over /run hides the machine's, then the lab's
+# directory is bound where the pod has its mount, and the lab's hosts file over /etc/hosts (the
+# cluster DNS for the pod names: Go's resolver reads it, so raft's retry_join dials
+# vault-<i>.vault-internal and Go's TLS checks that name). Nothing outside the node's own
+# namespace changes.
 MOUNT_POD_SERVICE_ACCOUNT = (
     'set -e; run=$(realpath /var/run); mount -t tmpfs lab-run "$run"; '
-    f'mkdir -p {POD_SERVICE_ACCOUNT_DIR}; mount --bind "$1" {POD_SERVICE_ACCOUNT_DIR}; shift; exec "$@"'
+    f'mkdir -p {POD_SERVICE_ACCOUNT_DIR}; mount --bind "$1" {POD_SERVICE_ACCOUNT_DIR}; '
+    'mount --bind "$2" /etc/hosts; shift 2; exec "$@"'
 )
 # sys/init includes raft's first election: ~10 s measured here; generous for a loaded machine.
 INIT_TIMEOUT_SECONDS = 120.0
@@ -147,6 +151,7 @@ class LabNode:
     env: dict[str, str]
     log_path: Path
     client: VaultClient
+    hosts_file: Path
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -159,7 +164,8 @@ class LabNode:
             return
         self._log = self.log_path.open("ab")
         command = ["unshare", "--user", "--map-root-user", "--mount", "--", "sh", "-c", MOUNT_POD_SERVICE_ACCOUNT,
-                   "sh", str(self.service_account_dir), str(bao_binary()), "server", f"-config={self.config}"]
+                   "sh", str(self.service_account_dir), str(self.hosts_file), str(bao_binary()), "server",
+                   f"-config={self.config}"]
         # Own process group: stop() signals this server and nothing else.
         self.process = subprocess.Popen(command,
                                         env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
@@ -268,7 +274,15 @@ class VaultLab:
         assert self.kube is not None
         account = self.kube.write_service_account_dir(self.root / f"vault-{index}-serviceaccount", "vault", "vault")  # type: ignore[operator]
         return LabNode(index, self.site.nodes[index], config, account, env, self.root / f"vault-{index}.log",  # type: ignore[operator]
-                       VaultClient(self.site.nodes[index].api_addr, self.tls.ca_cert))
+                       VaultClient(self.site.nodes[index].api_addr, self.tls.ca_cert), self._hosts_file())
+
+    def _hosts_file(self) -> Path:
+        """/etc/hosts of every node's namespace: the pods' headless-Service names on loopback."""
+        assert self.root is not None and self.site is not None
+        hosts = self.root / "hosts"
+        names = " ".join(f"vault-{index}.vault-internal" for index in range(len(self.site.nodes)))
+        hosts.write_text(f"127.0.0.1 localhost {names}\n")
+        return hosts
 
     def _aws(self, service: str, credentials: tuple[str, str] = (TEST_ACCESS_KEY, TEST_ACCESS_KEY)) -> Any:
         import boto3
