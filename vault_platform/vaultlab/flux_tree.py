@@ -23,19 +23,20 @@ from vault_platform.gitops.flux_render import kustomization_named, render_kustom
 from vault_platform.gitops.standin_values import synthesized_platform_vars, with_standins
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SYNTHESIZED_PLATFORM_STACK = REPO_ROOT / "tests" / "snapshots" / "tooling-platform.json"
+SNAPSHOTS = REPO_ROOT / "tests" / "snapshots"
 CLUSTER = "tooling"
 VAULT_PORT = 8200
 
 
-def default_platform_vars() -> dict[str, str]:
-    """The tooling cluster's platform-vars of the default environment, stand-ins named."""
-    return with_standins(synthesized_platform_vars(json.loads(SYNTHESIZED_PLATFORM_STACK.read_text())))
+def default_platform_vars(cluster: str = CLUSTER) -> dict[str, str]:
+    """A cluster's platform-vars of the default environment (its platform stack's reviewed
+    synth, ``tests/snapshots/<cluster>-platform.json``), stand-ins named."""
+    return with_standins(synthesized_platform_vars(json.loads((SNAPSHOTS / f"{cluster}-platform.json").read_text())))
 
 
-def rendered(kustomization: str, platform_vars: Mapping[str, str]) -> list[dict]:
-    """The objects Flux applies for one of the tooling cluster's Kustomizations."""
-    return [o.obj for o in render_kustomization(kustomization_named(CLUSTER, kustomization), platform_vars)]
+def rendered(kustomization: str, platform_vars: Mapping[str, str], cluster: str = CLUSTER) -> list[dict]:
+    """The objects Flux applies for one of a cluster's Kustomizations."""
+    return [o.obj for o in render_kustomization(kustomization_named(cluster, kustomization), platform_vars)]
 
 
 def one(objects: list[dict], kind: str, name: str) -> dict:
