@@ -251,3 +251,18 @@ def test_every_vault_hostname_in_flux_is_on_the_certificate(flux_rendered, tmp_p
     assert not refused, ("clients reach Vault by names its certificate does not verify for (fix: list them in "
                          "flux/infrastructure/vault/certificate.yaml dnsNames):\n  "
                          + "\n  ".join(f"{h}: {why} (used by {', '.join(users)})" for h, (why, users) in refused.items()))
+
+
+def test_a_syntax_error_in_a_tree_is_one_line_naming_the_kustomization_and_object(tmp_path: Path) -> None:
+    """What Flux reports as "post build failed for ...": the renderer says where, and the fix."""
+    from vault_platform.gitops.flux_render import FluxKustomization, RenderError, render_kustomization
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (tmp_path / "app" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: script\ndata:\n  run.sh: echo ${@}\n")
+    kustomization = FluxKustomization("app", "app", True, {}, (("ConfigMap", "platform-vars"),), False)
+    with pytest.raises(RenderError) as raised:
+        render_kustomization(kustomization, {"X": "1"}, repo_root=tmp_path)
+    message = str(raised.value)
+    assert "\n" not in message and "ConfigMap/script" in message and "fix:" in message, message

@@ -50,7 +50,8 @@ def kustomize_build(directory: Path) -> list[str]:
     kubectl = find_binary("kubectl", fix="install kubectl (it carries kustomize) on PATH")
     result = subprocess.run([str(kubectl), "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
-        raise RenderError(f"{directory}: kustomize build failed: {result.stderr.strip()}")
+        raise RenderError(f"{directory}: kustomize build failed: {' '.join(result.stderr.split())}; "
+                          f"fix: run `kubectl kustomize {directory}` and correct the file it names")
     return [document for document in _split_documents(result.stdout) if document.strip()]
 
 
@@ -89,7 +90,8 @@ def variables_for(kustomization: FluxKustomization, platform_vars: Mapping[str, 
     for kind, name in kustomization.substitute_from:
         if (kind, name) != ("ConfigMap", CONFIGMAP_NAME):
             raise RenderError(f"Kustomization {kustomization.name}: substituteFrom {kind}/{name} is not "
-                              f"{CONFIGMAP_NAME}, the one object this renderer knows")
+                              f"{CONFIGMAP_NAME}, the one object this renderer knows; fix: read platform-vars, "
+                              "or teach vault_platform/gitops/flux_render.py variables_for the new source")
         variables.update(platform_vars)
     variables.update(kustomization.inline)
     return variables
@@ -121,7 +123,8 @@ def render_kustomization(kustomization: FluxKustomization, platform_vars: Mappin
             except SubstitutionError as err:
                 source = yaml.safe_load(text)
                 raise RenderError(f"Kustomization {kustomization.name} ({kustomization.path}): post build failed for "
-                                  f"{source.get('kind')}/{source['metadata']['name']}: {err}") from None
+                                  f"{source.get('kind')}/{source['metadata']['name']}: {err}; fix: escape a literal "
+                                  "${ as $${, or annotate the object kustomize.toolkit.fluxcd.io/substitute: disabled") from None
         else:
             obj = yaml.safe_load(text)
         rendered.append(RenderedObject(kustomization.name, text, obj))
