@@ -44,6 +44,33 @@ def one(objects: list[dict], kind: str, name: str) -> dict:
     return found
 
 
+class RenderedTypeError(ValueError):
+    pass
+
+
+def string_env(container: dict, owner: str) -> dict[str, str]:
+    """A rendered container's env; a value that Flux's substitution turned into a number or a
+    boolean is refused, as the API server refuses the object (an env value is a string)."""
+    env = {}
+    for variable in container.get("env", []):
+        value = variable.get("value")
+        if not isinstance(value, str):
+            raise RenderedTypeError(
+                f"{owner} env {variable['name']}: value {value!r} is a YAML {type(value).__name__} after Flux's "
+                "substitution; the API server refuses it (an env value must be a string); fix: write it "
+                "${quote}${VAR}${quote} with the Kustomization's postBuild.substitute quote: '\"'")
+        env[variable["name"]] = value
+    return env
+
+
+def config_map_files(objects: list[dict], name: str, directory: Path) -> Path:
+    """The rendered ConfigMap ``name`` (as a volume names it) as the kubelet projects it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for key, value in (one(objects, "ConfigMap", name).get("data") or {}).items():
+        (directory / key).write_text(value)
+    return directory
+
+
 def vault_certificate_names(platform_vars: Mapping[str, str]) -> tuple[list[str], list[str]]:
     """The DNS names and IP addresses of certificate.yaml (vault-server-tls), as rendered."""
     spec = one(rendered("vault", platform_vars), "Certificate", "vault-server-tls")["spec"]

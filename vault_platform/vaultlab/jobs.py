@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vault_platform.vaultlab.cluster import LabError, VaultLab
-from vault_platform.vaultlab.flux_tree import one, rendered
+from vault_platform.vaultlab.flux_tree import RenderedTypeError, config_map_files, one, rendered, string_env
 
 NAMESPACE = "vault"
 KUSTOMIZATION = "vault-config"
@@ -52,14 +52,10 @@ class JobSpec:
         pod = manifest["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         name = manifest["metadata"]["name"]
-        env = {}
-        for variable in container.get("env", []):
-            if not isinstance(variable.get("value"), str):
-                raise LabError(f"Job {name} env {variable['name']}: value {variable.get('value')!r} is a "
-                               f"YAML {type(variable.get('value')).__name__} after Flux's substitution; the API server "
-                               "refuses the Job (an env value must be a string); fix: write it "
-                               "${quote}${VAR}${quote} with the Kustomization's postBuild.substitute quote: '\"'")
-            env[variable["name"]] = variable["value"]
+        try:
+            env = string_env(container, f"Job {name}")
+        except RenderedTypeError as err:
+            raise LabError(str(err)) from None
         return cls(
             name=name,
             service_account=pod["serviceAccountName"],
@@ -101,9 +97,7 @@ class JobRunner:
             target.mkdir(exist_ok=True)
             if "configMap" in volume:
                 # Exactly the rendered ConfigMap's keys (its hashed name is the Job's reference).
-                config_map = one(self.objects(), "ConfigMap", volume["configMap"]["name"])
-                for key, value in (config_map.get("data") or {}).items():
-                    (target / key).write_text(value)
+                config_map_files(self.objects(), volume["configMap"]["name"], target)
             elif volume.get("secret", {}).get("secretName") == self.lab.release.tls_secret:
                 # Only the items the manifest projects (ca.crt), never the server's key.
                 for item in volume["secret"]["items"]:
