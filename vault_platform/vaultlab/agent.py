@@ -8,8 +8,9 @@ and the ``role``, reading the pod's service-account token; a file sink for the a
 token; the server address and ``ca-cert``; one template per ``agent-inject-secret-<name>``,
 rendered to ``/vault/secrets/<name>`` from ``agent-inject-template-<name>`` (or the injector's
 default ``key: value`` lines when absent); ``exit_on_retry_failure``. ``agent_spec_from_annotations``
-reads what the demo Deployment sets and refuses what it does not model, so editing the
-annotations changes what the tests run. Paths inside the pod are moved to the lab by one
+reads what the demo Deployment sets, as Flux renders the application cluster's ``demo`` and
+``vault-injector`` Kustomizations (``flux_tree``), and refuses what it does not model, so editing
+the annotations changes what the tests run. Paths inside the pod are moved to the lab by one
 function, ``relocated``, which fails on any path it has no place for.
 """
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -27,12 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from vault_platform.ops.emulator import stop_process_group
 from vault_platform.gitops.platform_vars import vault_kubernetes_mount
 from vault_platform.vaultlab.cluster import APPLICATION_CLUSTER, bao_binary
-from vault_platform.vaultlab.raft_config import FLUX_VARIABLE
+from vault_platform.vaultlab.flux_tree import default_platform_vars, one, rendered
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEMO_DEPLOYMENT = REPO_ROOT / "flux" / "apps" / "demo" / "deployment-app.yaml"
@@ -68,21 +66,11 @@ class AgentSpec:
     secrets: tuple[InjectedSecret, ...]
 
 
-# What Flux substitutes into the application tree for the lab's one application cluster.
-LAB_APPLICATION_VARS = {"VAULT_KUBERNETES_MOUNT": vault_kubernetes_mount(APPLICATION_CLUSTER)}
-
-
-def _injector_auth_path(release: Path, platform_vars: Mapping[str, str]) -> str:
-    """The injector's authPath after Flux's substitution from the cluster's platform-vars."""
-    values = yaml.safe_load(release.read_text())["spec"]["values"]
-    path = str(values.get("injector", {}).get("authPath", "auth/kubernetes"))
-
-    def flux(match: re.Match[str]) -> str:
-        if match.group(1) not in platform_vars:
-            raise AgentSpecError(f"{release.relative_to(REPO_ROOT)}: authPath {path}: ${{{match.group(1)}}} has no lab value")
-        return platform_vars[match.group(1)]
-
-    return FLUX_VARIABLE.sub(flux, path)
+def lab_application_vars() -> dict[str, str]:
+    """The application cluster's synthesized platform-vars (stand-ins named), for the lab's one
+    application cluster (its Kubernetes auth mount)."""
+    return {**default_platform_vars("application"),
+            "VAULT_KUBERNETES_MOUNT": vault_kubernetes_mount(APPLICATION_CLUSTER)}
 
 
 def agent_spec_from_annotations(annotations: Mapping[str, str], injector_auth_path: str,
@@ -105,11 +93,14 @@ def agent_spec_from_annotations(annotations: Mapping[str, str], injector_auth_pa
                      ca_cert=PurePosixPath(ours.get("ca-cert", "")), secrets=secrets)
 
 
-def demo_agent_spec(deployment: Path = DEMO_DEPLOYMENT, injector: Path = INJECTOR_RELEASE,
-                    platform_vars: Mapping[str, str] = LAB_APPLICATION_VARS) -> AgentSpec:
-    annotations = yaml.safe_load(deployment.read_text())["spec"]["template"]["metadata"]["annotations"]
-    return agent_spec_from_annotations(annotations, _injector_auth_path(injector, platform_vars),
-                                       str(deployment.relative_to(REPO_ROOT)))
+def demo_agent_spec(platform_vars: Mapping[str, str] | None = None) -> AgentSpec:
+    """From the demo Deployment's annotations and the injector's authPath, as Flux renders them."""
+    variables = platform_vars if platform_vars is not None else lab_application_vars()
+    deployment = one(rendered("demo", variables, "application"), "Deployment", "demo-app")
+    injector = one(rendered("vault-injector", variables, "application"), "HelmRelease", "vault-injector")
+    auth_path = str(injector["spec"]["values"].get("injector", {}).get("authPath", "auth/kubernetes"))
+    return agent_spec_from_annotations(deployment["spec"]["template"]["metadata"]["annotations"], auth_path,
+                                       str(DEMO_DEPLOYMENT.relative_to(REPO_ROOT)))
 
 
 def relocated(path: PurePosixPath, places: Mapping[PurePosixPath, Path]) -> Path:

@@ -38,6 +38,7 @@ from vault_platform.vaultlab.raft_config import (
     lab_server_config,
     load_release,
 )
+from vault_platform.vaultlab.flux_tree import default_platform_vars, vault_certificate_names
 from vault_platform.vaultlab.tls import LabTls, write_lab_tls
 
 REGION = "eu-west-1"
@@ -47,12 +48,16 @@ STARTUP_TIMEOUT_SECONDS = 30.0
 # Where the kubelet mounts a pod's service account. OpenBao's Kubernetes auth reads the CA and
 # its own token from there (no setting moves it), so each node gets one, as in the pod.
 POD_SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
-# Runs as `sh -c MOUNT_POD_SERVICE_ACCOUNT sh <lab dir> <command...>` inside a private mount
-# namespace (unshare): a tmpfs over /run hides the machine's, then the lab's directory is
-# bound where the pod has its mount. Nothing outside the node's own namespace changes.
+# Runs as `sh -c MOUNT_POD_SERVICE_ACCOUNT sh <lab dir> <hosts file> <command...>` inside a
+# private mount namespace (unshare): a tmpfs over /run hides the machine's, then the lab's
+# directory is bound where the pod has its mount, and the lab's hosts file over /etc/hosts (the
+# cluster DNS for the pod names: Go's resolver reads it, so raft's retry_join dials
+# vault-<i>.vault-internal and Go's TLS checks that name). Nothing outside the node's own
+# namespace changes.
 MOUNT_POD_SERVICE_ACCOUNT = (
     'set -e; run=$(realpath /var/run); mount -t tmpfs lab-run "$run"; '
-    f'mkdir -p {POD_SERVICE_ACCOUNT_DIR}; mount --bind "$1" {POD_SERVICE_ACCOUNT_DIR}; shift; exec "$@"'
+    f'mkdir -p {POD_SERVICE_ACCOUNT_DIR}; mount --bind "$1" {POD_SERVICE_ACCOUNT_DIR}; '
+    'mount --bind "$2" /etc/hosts; shift 2; exec "$@"'
 )
 # sys/init includes raft's first election: ~10 s measured here; generous for a loaded machine.
 INIT_TIMEOUT_SECONDS = 120.0
@@ -146,6 +151,7 @@ class LabNode:
     env: dict[str, str]
     log_path: Path
     client: VaultClient
+    hosts_file: Path
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -158,7 +164,8 @@ class LabNode:
             return
         self._log = self.log_path.open("ab")
         command = ["unshare", "--user", "--map-root-user", "--mount", "--", "sh", "-c", MOUNT_POD_SERVICE_ACCOUNT,
-                   "sh", str(self.service_account_dir), str(bao_binary()), "server", f"-config={self.config}"]
+                   "sh", str(self.service_account_dir), str(self.hosts_file), str(bao_binary()), "server",
+                   f"-config={self.config}"]
         # Own process group: stop() signals this server and nothing else.
         self.process = subprocess.Popen(command,
                                         env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
@@ -191,6 +198,9 @@ class VaultLab:
 
     release: VaultRelease = field(default_factory=load_release)
     emulator: Emulator | None = None
+    # The tooling cluster's platform-vars the Flux tree is rendered with (flux_tree.py): the
+    # certificate's names come from it, and the Jobs' values start from it.
+    base_platform_vars: Mapping[str, str] = field(default_factory=default_platform_vars)
     region: str = REGION
     node_count: int | None = None
 
@@ -228,7 +238,9 @@ class VaultLab:
         count = self.node_count or self.release.replicas
         ports = tuple(NodePorts(free_port(), free_port()) for _ in range(count))
         self.site = LabSite(self.root, ports, self.emulator.endpoint, self.region, self.kms_key_id)
-        self.tls = write_lab_tls(self.site.tls_dir)
+        # Exactly the names certificate.yaml gives cert-manager (as Flux renders it): clients
+        # reach the lab by the manifests' host names (cluster_dns) and check them against these.
+        self.tls = write_lab_tls(self.site.tls_dir, *vault_certificate_names(self.base_platform_vars))
         _check_private_mounts()
         # Who may create TokenReviews, as each cluster's Flux tree grants it: Vault's own service
         # account on the tooling cluster (the chart's server.authDelegator), the workloads
@@ -262,7 +274,15 @@ class VaultLab:
         assert self.kube is not None
         account = self.kube.write_service_account_dir(self.root / f"vault-{index}-serviceaccount", "vault", "vault")  # type: ignore[operator]
         return LabNode(index, self.site.nodes[index], config, account, env, self.root / f"vault-{index}.log",  # type: ignore[operator]
-                       VaultClient(self.site.nodes[index].api_addr, self.tls.ca_cert))
+                       VaultClient(self.site.nodes[index].api_addr, self.tls.ca_cert), self._hosts_file())
+
+    def _hosts_file(self) -> Path:
+        """/etc/hosts of every node's namespace: the pods' headless-Service names on loopback."""
+        assert self.root is not None and self.site is not None
+        hosts = self.root / "hosts"
+        names = " ".join(f"vault-{index}.vault-internal" for index in range(len(self.site.nodes)))
+        hosts.write_text(f"127.0.0.1 localhost {names}\n")
+        return hosts
 
     def _aws(self, service: str, credentials: tuple[str, str] = (TEST_ACCESS_KEY, TEST_ACCESS_KEY)) -> Any:
         import boto3
@@ -416,7 +436,23 @@ class VaultLab:
         return kubernetes_clusters_b64(clusters if clusters is not None else {APPLICATION_CLUSTER: self.application_kube})
 
     def platform_vars(self) -> dict[str, str]:
-        """The tooling platform-vars values of the Jobs that point at the lab's stand-ins (the
-        DATABASE_* ones are the caller's: a database runs only where a test starts one)."""
+        """The tooling platform-vars of the lab: the synthesized ones (stand-ins for cross-stack
+        references), with what Vault itself must reach pointed at the lab's stand-ins (the
+        Kubernetes APIs, GitLab's issuer). DATABASE_* stay the synth's (an RDS host name) unless
+        the caller runs a database and gives its address."""
         assert self.gitlab is not None
-        return {"VAULT_KUBERNETES_CLUSTERS_B64": self.kubernetes_clusters_b64(), "GITLAB_URL": self.gitlab.issuer}
+        return {**self.base_platform_vars,
+                "VAULT_KUBERNETES_CLUSTERS_B64": self.kubernetes_clusters_b64(), "GITLAB_URL": self.gitlab.issuer}
+
+    def cluster_dns(self) -> dict[str, str]:
+        """"host:8200" -> the lab node's "127.0.0.1:<port>", for every name a manifest reaches
+        Vault by: each pod under the headless Service (vault-<i>.vault-internal), and the
+        active node for the vault-active Service and the NLB's name (VAULT_HOSTNAME); looked up
+        when a client starts, as a Service's endpoints are when it connects."""
+        names = {f"vault-{node.index}.vault-internal:8200": node.ports.api_addr for node in self.nodes}
+        # No active node yet (before sys/init): those names lead nowhere, as in the cluster.
+        active = next((node.ports.api_addr for node in self.nodes if node.running and node.client.health() == 200), None)
+        if active is not None:
+            names.update({"vault-active.vault.svc:8200": active,
+                          f"{self.base_platform_vars['VAULT_HOSTNAME']}:8200": active})
+        return {name: address.removeprefix("https://") for name, address in names.items()}

@@ -8,13 +8,18 @@ the policy vault-configure.hcl, and the RDS master credential an operator hands 
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from vault_platform.gitops.vault_checks import configure_script
+from vault_platform.vaultlab.flux_tree import rendered_config_map_dir
+
 from vault_platform.vaultlab.postgres import PostgresServer
 from vault_platform.vaultlab.single_node import VaultServer
 
@@ -23,6 +28,22 @@ VAULT_CONFIG_DIR = REPO_ROOT / "flux" / "infrastructure" / "vault-config"
 DATABASE_JSON = VAULT_CONFIG_DIR / "config" / "database.json"
 POLICY_DIR = VAULT_CONFIG_DIR / "policies"
 CONFIGURE_POLICY = POLICY_DIR / "vault-configure.hcl"
+
+
+@functools.lru_cache(maxsize=None)
+def configure_script() -> ModuleType:
+    """configure.py as the Job's pod has it: from the vault-bootstrap-scripts ConfigMap as Flux
+    renders it (a substitution that changed the script shows here), beside its vaultapi.py."""
+    directory = rendered_config_map_dir("vault-config", "vault-bootstrap-scripts")
+    sys.path.insert(0, str(directory))
+    try:
+        spec = importlib.util.spec_from_file_location("configure_as_flux_renders_it", directory / "configure.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(directory))
+    return module
 
 
 def load_database_spec(path: Path = DATABASE_JSON) -> dict[str, Any]:

@@ -25,13 +25,13 @@ from pathlib import Path, PurePosixPath
 from vault_platform.cli import one_line_errors
 from vault_platform.config.load import load_environment
 from vault_platform.ops.emulator import free_port, stop_process_group
-from vault_platform.vaultlab.agent import AGENT_HOME, DEMO_DEPLOYMENT, SECRETS_DIR, SERVICE_ACCOUNT_DIR, agent_config, \
-    demo_agent_spec, running_agent
+from vault_platform.vaultlab.agent import AGENT_HOME, SECRETS_DIR, SERVICE_ACCOUNT_DIR, agent_config, \
+    demo_agent_spec, lab_application_vars, running_agent
 from vault_platform.vaultlab.cluster import LabError, Response, VaultLab, bao_binary
+from vault_platform.vaultlab.flux_tree import RenderedTypeError, config_map_files, one, rendered, string_env
 from vault_platform.vaultlab.jobs import JobRunner
 from vault_platform.vaultlab.postgres import PostgresServer, running_postgres
 
-APP = DEMO_DEPLOYMENT.parent / "scripts" / "app.py"
 READY = "vault-demo: ready"
 
 
@@ -63,6 +63,28 @@ def operator_root_token(lab: VaultLab) -> str:
     return lab.generate_root(recovery["recovery_keys_b64"], recovery["recovery_threshold"])
 
 
+def demo_app_container(postgres: PostgresServer, scripts_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """The app container of the demo Deployment as Flux renders the application cluster's
+    ``demo`` Kustomization, DATABASE_* being the lab's PostgreSQL: its env (typed as the API
+    server types it) and its command, with /scripts the rendered ConfigMap in ``scripts_dir``."""
+    variables = {**lab_application_vars(), "DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port),
+                 "DATABASE_NAME": postgres.database}
+    objects = rendered("demo", variables, "application")
+    pod = one(objects, "Deployment", "demo-app")["spec"]["template"]["spec"]
+    (app,) = [c for c in pod["containers"] if c["name"] == "app"]
+    try:
+        env = string_env(app, "Deployment demo-app container app")
+    except RenderedTypeError as err:
+        raise LabError(str(err)) from None
+    env.pop("PYTHONPATH")  # /deps, where the pod's init container installs pg8000: the venv has it here
+    (scripts,) = [v["configMap"]["name"] for v in pod["volumes"] if v["name"] == "scripts"]
+    config_map_files(objects, scripts, scripts_dir)
+    program, script = app["command"]
+    if program != "python" or not script.startswith("/scripts/"):
+        raise LabError(f"Deployment demo-app: command {app['command']} is not `python /scripts/<script>`")
+    return env, [sys.executable, str(scripts_dir / script.removeprefix("/scripts/"))]
+
+
 @contextlib.contextmanager
 def running_demo_app(lab: VaultLab, postgres: PostgresServer) -> Iterator[tuple[str, Path, Path]]:
     """The demo pod: agent (from the annotations) + app.py. Yields (app URL, credentials file, SA token)."""
@@ -78,11 +100,11 @@ def running_demo_app(lab: VaultLab, postgres: PostgresServer) -> Iterator[tuple[
     credentials = places[SECRETS_DIR] / spec.secrets[0].name
     port = free_port()
     with running_agent(agent_config(spec, lab.active_node().ports.api_addr, places)):
-        env = {"PATH": os.environ.get("PATH", ""), "LISTEN_HOST": "127.0.0.1", "LISTEN_PORT": str(port),
-               "DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port), "DATABASE_NAME": postgres.database,
+        container_env, argv = demo_app_container(postgres, pod / "scripts")
+        env = {**container_env, "PATH": os.environ.get("PATH", ""), "LISTEN_HOST": "127.0.0.1", "LISTEN_PORT": str(port),
                "DATABASE_CA_FILE": str(postgres.ca_cert), "DB_CREDENTIALS_FILE": str(credentials)}
         with (pod / "app.log").open("wb") as log:
-            app = subprocess.Popen([sys.executable, str(APP)], env=env, stdout=log, stderr=subprocess.STDOUT,
+            app = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             yield f"http://127.0.0.1:{port}", credentials, places[SERVICE_ACCOUNT_DIR] / "token"

@@ -1,43 +1,44 @@
-"""Run the bootstrap Jobs' scripts, unmodified, as the Job manifests run them, against the lab.
+"""Run the bootstrap Jobs as Flux renders them, their scripts unmodified, against the lab.
 
-Everything a Job gets comes from its manifest (``job-init.yaml``, ``job-configure.yaml``) and
-the kustomization that generates its ConfigMaps: the command, each environment variable, each
-volume. Only what points into a cluster is moved to the lab:
+The Kustomization ``vault-config`` is built and substituted as Flux does
+(``flux_tree.rendered``: kubectl kustomize, then post-build substitution with the lab's
+platform-vars). Everything a Job gets comes from that output: the rendered Job's command, each
+environment variable, each volume; a mounted ConfigMap is a directory holding exactly the
+rendered ConfigMap's data (what the kubelet projects). Only what points into a cluster is
+moved to the lab:
 
-- a mounted ConfigMap (``/scripts``, ``/policies``, ``/config``) is a directory holding the
-  files kustomization.yaml generates it from; the ``vault-server-tls`` Secret's ``ca.crt`` is
-  the lab's CA;
-- ``VAULT_ADDR``: ``vault-<i>.vault-internal`` is lab node i, ``vault-active.vault.svc`` the
-  node that answers 200 on /v1/sys/health (what the Service selects);
-- Flux's ``${VAR}`` values come from ``flux_values`` (an unknown one stops the run);
+- the ``vault-server-tls`` Secret's ``ca.crt`` is the lab's CA;
+- ``VAULT_ADDR`` stays the manifest's URL: the Job's process resolves the cluster's names to
+  the lab's nodes (``resolver/sitecustomize.py``, ``VaultLab.cluster_dns``), so its own TLS
+  library checks the lab certificate (certificate.yaml's names) for the manifest's host name;
 - the service account (``KUBE_SERVICE_ACCOUNT_DIR``) and the API server (``KUBE_API_URL``)
   are the stand-in's: the only two settings the scripts read that a pod sets by its mount,
   and the audit file (``VAULT_AUDIT_FILE``), on the pod's audit volume.
+
+The API server's typing is kept: an env value that Flux's substitution turned into a number
+or a boolean is refused, as the API server refuses the Job.
 """
 
 from __future__ import annotations
 
-import re
-import shutil
+import json
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from vault_platform.gitops.vault_checks import PEER_ADDRESS, VAULT_CONFIG_DIR
 from vault_platform.vaultlab.cluster import LabError, VaultLab
-from vault_platform.vaultlab.raft_config import FLUX_VARIABLE
+from vault_platform.vaultlab.flux_tree import RenderedTypeError, config_map_files, one, rendered, string_env
 
 NAMESPACE = "vault"
-ACTIVE_SERVICE = "https://vault-active.vault.svc:8200"
+KUSTOMIZATION = "vault-config"
 JOB_TIMEOUT_SECONDS = 180.0
+RESOLVER_DIR = Path(__file__).resolve().parent / "resolver"
 
 
 @dataclass(frozen=True)
 class JobSpec:
-    """What a Job manifest says about its one container."""
+    """What a rendered Job says about its one container."""
 
     name: str
     service_account: str
@@ -47,79 +48,72 @@ class JobSpec:
     volumes: dict[str, dict]  # volume name -> volume source
 
     @classmethod
-    def load(cls, job: str) -> JobSpec:
-        manifest = yaml.safe_load((VAULT_CONFIG_DIR / f"job-{job}.yaml").read_text())
+    def from_manifest(cls, manifest: dict) -> JobSpec:
         pod = manifest["spec"]["template"]["spec"]
         (container,) = pod["containers"]
+        name = manifest["metadata"]["name"]
+        try:
+            env = string_env(container, f"Job {name}")
+        except RenderedTypeError as err:
+            raise LabError(str(err)) from None
         return cls(
-            name=manifest["metadata"]["name"],
+            name=name,
             service_account=pod["serviceAccountName"],
             command=tuple(container["command"]),
-            env={e["name"]: str(e["value"]) for e in container.get("env", [])},
+            env=env,
             mounts={m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])},
             volumes={v["name"]: v for v in pod.get("volumes", [])},
         )
 
 
-def _config_map_files() -> dict[str, list[Path]]:
-    """Generated ConfigMap name -> the repository files kustomization.yaml puts in it."""
-    kustomization = yaml.safe_load((VAULT_CONFIG_DIR / "kustomization.yaml").read_text())
-    return {generator["name"]: [VAULT_CONFIG_DIR / f for f in generator["files"]]
-            for generator in kustomization["configMapGenerator"]}
-
-
 @dataclass
 class JobRunner:
+    """``flux_values``: the platform-vars the Kustomization is substituted with (the lab's
+    ``platform_vars()`` and the database's address)."""
+
     lab: VaultLab
     flux_values: dict[str, str]
+    _objects: list[dict] | None = field(default=None, init=False, repr=False)
+
+    def objects(self) -> list[dict]:
+        """The Kustomization's objects as Flux applies them (rendered once per runner)."""
+        if self._objects is None:
+            objects = rendered(KUSTOMIZATION, self.flux_values)
+            # The API server validates every object Flux applies before any is applied: one
+            # Job it refuses means neither Job runs.
+            for job in (o for o in objects if o.get("kind") == "Job"):
+                JobSpec.from_manifest(job)
+            self._objects = objects
+        return self._objects
+
+    def spec(self, job: str) -> JobSpec:
+        return JobSpec.from_manifest(one(self.objects(), "Job", f"vault-{job}"))
 
     def _mount_dirs(self, spec: JobSpec) -> dict[str, Path]:
-        config_maps = _config_map_files()
         local: dict[str, Path] = {}
         for mount, volume_name in spec.mounts.items():
             volume = spec.volumes[volume_name]
+            target = self.lab.root / f"{spec.name}-{volume_name}"  # type: ignore[operator]
+            target.mkdir(exist_ok=True)
             if "configMap" in volume:
-                # Exactly the files the generated ConfigMap holds: one left out of the
-                # kustomization is missing here as in the pod.
-                target = self.lab.root / f"{spec.name}-{volume_name}"  # type: ignore[operator]
-                target.mkdir(exist_ok=True)
-                for source in config_maps[volume["configMap"]["name"]]:
-                    shutil.copyfile(source, target / source.name)
-                local[mount] = target
+                # Exactly the rendered ConfigMap's keys (its hashed name is the Job's reference).
+                config_map_files(self.objects(), volume["configMap"]["name"], target)
             elif volume.get("secret", {}).get("secretName") == self.lab.release.tls_secret:
                 # Only the items the manifest projects (ca.crt), never the server's key.
-                target = self.lab.root / f"{spec.name}-{volume_name}"  # type: ignore[operator]
-                target.mkdir(exist_ok=True)
                 for item in volume["secret"]["items"]:
                     (target / item["path"]).write_bytes((self.lab.tls.directory / item["key"]).read_bytes())  # type: ignore[union-attr]
-                local[mount] = target
             else:
-                raise LabError(f"job-{spec.name}.yaml: volume {volume_name} has no lab equivalent")
+                raise LabError(f"Job {spec.name}: volume {volume_name} has no lab equivalent")
+            local[mount] = target
         return local
 
-    def _vault_addr(self, value: str) -> str:
-        peer = PEER_ADDRESS.fullmatch(value)
-        if peer:
-            return self.lab.nodes[int(peer.group(1))].ports.api_addr
-        if value == ACTIVE_SERVICE:
-            return self.lab.active_node().ports.api_addr
-        raise LabError(f"VAULT_ADDR {value} has no lab equivalent")
-
     def environment(self, job: str, mounts_instead: dict[str, Path] | None = None) -> tuple[JobSpec, dict[str, str], list[str]]:
-        """``mounts_instead``: a directory to mount at a path instead of the repository's (a test's
-        edited copy of policies/ or config/)."""
-        spec = JobSpec.load(job)
+        """``mounts_instead``: a directory to mount at a path instead of the rendered one (a
+        test's edited copy of policies/ or config/)."""
+        spec = self.spec(job)
         mounts = {**self._mount_dirs(spec), **(mounts_instead or {})}
         env: dict[str, str] = {}
         for name, value in spec.env.items():
-            def flux(match: re.Match[str]) -> str:
-                if match.group(1) not in self.flux_values:
-                    raise LabError(f"job-{job}.yaml env {name}: ${{{match.group(1)}}} has no lab value")
-                return self.flux_values[match.group(1)]
-
-            value = FLUX_VARIABLE.sub(flux, value)
-            if name == "VAULT_ADDR":
-                value = self._vault_addr(value)
             for mount, local in mounts.items():
                 if value == mount or value.startswith(mount + "/"):
                     value = str(local) + value[len(mount):]
@@ -133,10 +127,13 @@ class JobRunner:
             "VAULT_AUDIT_FILE": str(self.lab.root / "audit.log"),
             "PATH": "/usr/bin:/bin",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # The cluster's DNS for this process (resolver/sitecustomize.py).
+            "PYTHONPATH": str(RESOLVER_DIR),
+            "VAULTLAB_RESOLVE": json.dumps(self.lab.cluster_dns()),
         })
         program, *args = spec.command
         if program != "python":
-            raise LabError(f"job-{job}.yaml: command {spec.command} is not `python <script>`")
+            raise LabError(f"Job {spec.name}: command {spec.command} is not `python <script>`")
         argv = [sys.executable, *[self._local_path(a, mounts) for a in args]]
         return spec, env, argv
 

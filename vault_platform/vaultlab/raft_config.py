@@ -9,8 +9,10 @@ HelmRelease that moves one of these settings fails loudly instead of running a s
 - the TLS files under the mounted Secret (``/vault/userconfig/<secret>/``) become the lab's
   throwaway CA and certificate (listener and retry_join's ``leader_ca_cert_file``);
 - raft's ``path`` becomes the node's own temporary directory;
-- each ``retry_join`` ``leader_api_addr`` (``https://vault-<i>.vault-internal:8200``) becomes
-  node i's lab address;
+- each ``retry_join`` ``leader_api_addr`` (``https://vault-<i>.vault-internal:8200``) keeps
+  its host name, with node i's lab port (each node's /etc/hosts, in its own mount namespace,
+  points the pod names at 127.0.0.1: ``cluster.MOUNT_POD_SERVICE_ACCOUNT``), so Go's TLS in the
+  joining node checks the certificate for that name;
 - Flux's ``${VAR}`` substitutions (the seal's region and key id) get the lab's values, and
   the awskms seal gains ``endpoint``, the project's emulator (moto) KMS;
 - ``service_registration "kubernetes"`` is removed: there is no Kubernetes API to label pods in;
@@ -137,7 +139,7 @@ def lab_server_config(release: VaultRelease, node: int, site: LabSite) -> str:
         if index >= len(site.nodes):
             raise LabConfigError(f"helmrelease.yaml server.ha.raft.config: retry_join names vault-{index}, but "
                                  f"the lab starts {len(site.nodes)} nodes (server.ha.replicas)")
-        return site.nodes[index].api_addr
+        return f"https://vault-{index}.vault-internal:{site.nodes[index].api}"
 
     hcl = _substitute(hcl, "retry_join leader_api_addr https://vault-<i>.vault-internal:8200",
                       PEER_ADDRESS.pattern, peer)

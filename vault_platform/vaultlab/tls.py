@@ -1,4 +1,5 @@
-"""A throwaway CA and one server certificate for the lab (127.0.0.1 and localhost).
+"""A throwaway CA and one server certificate for the lab (by default for 127.0.0.1 and localhost;
+Vault's carries the names of flux/infrastructure/vault/certificate.yaml as Flux renders it).
 
 Every lab process trusts this CA only: OpenBao's listener and raft peers, the Kubernetes
 API stand-in, and the bootstrap scripts (as the service account's ca.crt). The key pair
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +45,10 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def write_lab_tls(directory: Path) -> LabTls:
-    """A CA and a server certificate (ECDSA P-256, as vault-server-tls) into ``directory``."""
+def write_lab_tls(directory: Path, dns_names: Sequence[str] = ("localhost",),
+                  ip_addresses: Sequence[str] = ("127.0.0.1",)) -> LabTls:
+    """A CA and a server certificate (ECDSA P-256, as vault-server-tls) into ``directory``,
+    whose subject alternative names are exactly ``dns_names`` and ``ip_addresses``."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -72,8 +76,9 @@ def write_lab_tls(directory: Path) -> LabTls:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + LIFETIME)
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(name) for name in dns_names]
+            + [x509.IPAddress(ipaddress.ip_address(address)) for address in ip_addresses]), critical=False)
         # Raft peers present the same certificate as clients to each other (as in the pod).
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
                                               x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
