@@ -19,15 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("rendering")]
 # Defects this check found that another change fixes, keyed "<source>: <Kind> <name>: <path>",
 # with who fixes them. test_pending_fixes_still_occur keeps the list honest: a fixed entry
 # fails until it is removed here.
-PENDING_FIXES: dict[str, str] = {
-    "./flux/infrastructure/vault-config: Job vault-configure: spec.template.spec.containers.0.env.7.value":
-        "DATABASE_PORT: kustomize drops the quotes of value: \"${DATABASE_PORT}\" and Flux substitutes the build "
-        "output, so the API server gets the number 5432 for a string (fluxcd/kustomize-controller#1129 documents "
-        "the ${quote} escape). Issue 22 item 0 (the Flux-rendered lab, branch i22lab) owns the Flux typing rules "
-        "and the vault-config Job.",
-    "./flux/apps/demo: Deployment demo-app: spec.template.spec.containers.0.env.1.value":
-        "the same DATABASE_PORT number-for-a-string, in the demo app (issue 22 item 0).",
-}
+PENDING_FIXES: dict[str, str] = {}
 
 
 _CHECKED: dict[tuple[str, str], dict[str, str]] = {}  # each cluster checked once per session

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from vault_platform.gitops.substitution import substitute
+from vault_platform.gitops.flux_envsubst import envsubst
 from vault_platform.rendering.platform_values import sample_values
 from vault_platform.rendering.sync_order import rules_match, selects
 from vault_platform.vaultlab.raft_config import load_release
@@ -36,7 +36,7 @@ def test_the_rendered_server_config_is_the_hcl_the_lab_runs(cluster_render, envi
     render = cluster_render(environment, key)
     configmap = next(o for o in _objects(render, "vault") if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "vault-config")
     rendered = configmap["data"]["extraconfig-from-values.hcl"]
-    flux_substituted = substitute(load_release().raft_config, sample_values(load_environment(environment), render.cluster))
+    flux_substituted = envsubst(load_release().raft_config, sample_values(load_environment(environment), render.cluster))
     assert rendered == flux_substituted.strip() + CHART_APPENDS
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from vault_platform.binaries import find_binary
+from vault_platform.binaries import kube_tool
 from vault_platform.errors import ToolError
 from vault_platform.gitops.flux_envsubst import SubstitutionError, substitute_object
 from vault_platform.gitops.platform_vars import CONFIGMAP_NAME
@@ -45,14 +45,16 @@ class FluxKustomization:
     always: bool
 
 
-def kustomize_build(directory: Path) -> list[str]:
-    """Each object ``kubectl kustomize directory`` writes, as its own YAML text."""
-    kubectl = find_binary("kubectl", fix="install kubectl (it carries kustomize) on PATH")
-    result = subprocess.run([str(kubectl), "kustomize", str(directory)], capture_output=True, text=True, timeout=120)
+@functools.lru_cache(maxsize=None)
+def kustomize_build(directory: Path) -> tuple[str, ...]:
+    """Each object ``kubectl kustomize directory`` writes, as its own YAML text: the project's
+    kubectl 1.35.2 (kustomize v5.7.1, ``make kube-tools``), once per directory and process."""
+    result = subprocess.run([str(kube_tool("kubectl")), "kustomize", str(directory)], capture_output=True, text=True,
+                            timeout=120)
     if result.returncode != 0:
         raise RenderError(f"{directory}: kustomize build failed: {' '.join(result.stderr.split())}; "
                           f"fix: run `kubectl kustomize {directory}` and correct the file it names")
-    return [document for document in _split_documents(result.stdout) if document.strip()]
+    return tuple(document for document in _split_documents(result.stdout) if document.strip())
 
 
 def _split_documents(stream: str) -> list[str]:
@@ -72,16 +74,20 @@ def flux_kustomizations(cluster: str, repo_root: Path = REPO_ROOT) -> tuple[Flux
     found = []
     for text in kustomize_build(repo_root / "flux" / "clusters" / cluster):
         obj = yaml.safe_load(text)
-        if (obj.get("apiVersion"), obj.get("kind")) != _FLUX_KUSTOMIZATION:
-            continue
-        spec = obj["spec"]
-        post_build = spec.get("postBuild")
-        found.append(FluxKustomization(
-            name=obj["metadata"]["name"], path=spec["path"].removeprefix("./"), post_build=post_build is not None,
-            inline={k: str(v) for k, v in ((post_build or {}).get("substitute") or {}).items()},
-            substitute_from=tuple((ref["kind"], ref["name"]) for ref in (post_build or {}).get("substituteFrom") or ()),
-            always=(post_build or {}).get("substituteStrategy") == "Always"))
+        if (obj.get("apiVersion"), obj.get("kind")) == _FLUX_KUSTOMIZATION:
+            found.append(declared(obj))
     return tuple(found)
+
+
+def declared(obj: Mapping[str, object]) -> FluxKustomization:
+    """What a Flux Kustomization object asks of the build."""
+    spec = obj["spec"]
+    post_build = spec.get("postBuild")
+    return FluxKustomization(
+        name=obj["metadata"]["name"], path=spec["path"].removeprefix("./"), post_build=post_build is not None,
+        inline={k: str(v) for k, v in ((post_build or {}).get("substitute") or {}).items()},
+        substitute_from=tuple((ref["kind"], ref["name"]) for ref in (post_build or {}).get("substituteFrom") or ()),
+        always=(post_build or {}).get("substituteStrategy") == "Always")
 
 
 def variables_for(kustomization: FluxKustomization, platform_vars: Mapping[str, str]) -> dict[str, str]:

@@ -38,23 +38,6 @@ def variable_names(text: str) -> set[str]:
     return {match.group(1) for match in _VARIABLE.finditer(text)}
 
 
-def substitute(text: str, values: dict[str, str]) -> str:
-    """``text`` with each ``${NAME}`` replaced by ``values[NAME]`` (a default applies when the
-    key is absent, ``$${NAME}`` becomes a literal ``${NAME}``), the ``${VAR}`` subset of
-    Flux's postBuild substitution that flux/ uses. An absent key without a default is a
-    KeyError: the contract (gitops/contract.py) never lets one reach a cluster."""
-
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in values:
-            return values[name]
-        if default is not None:
-            return default[2:] if default.startswith(":") else default[1:]
-        raise KeyError(name)
-
-    return _VARIABLE.sub(replace, text).replace("$${", "${")
-
-
 @dataclass
 class SubstitutionScan:
     """variables: name -> files (relative to the repository root) that use it without a default."""
