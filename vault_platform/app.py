@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ from cdktf import App
 from vault_platform.config.load import DEFAULT_ENVIRONMENT
 from vault_platform.config.model import DEPLOY_VIA_VPN, EnvironmentConfig
 from vault_platform.constructs.protection import ALLOW_DESTROY_CONTEXT
+from vault_platform.errors import ConfigError
+from vault_platform.federated_trust import stack_trust_problems
 from vault_platform.outdir import atomic_outdir
 from vault_platform.stacks.application import ApplicationStack
 from vault_platform.stacks.platform import ClusterPlatformStack
@@ -137,8 +140,21 @@ def synthesize_environments(environments: Sequence[tuple[str, EnvironmentConfig]
     with atomic_outdir(outdir) as staging:
         app = new_app(str(staging), allow_destroy=allow_destroy)
         # With several environments, only those with a [state] table have a bucket to bootstrap.
-        ids = [sid for environment_file, env in environments
-               for sid in add_environment(app, env, environment_file,
-                                          bootstrap=bootstrap and (len(environments) == 1 or env.state is not None))]
+        ids_by_environment = [(env, add_environment(app, env, environment_file,
+                                                    bootstrap=bootstrap and (len(environments) == 1 or env.state is not None)))
+                              for environment_file, env in environments]
+        ids = [sid for _, env_ids in ids_by_environment for sid in env_ids]
         app.synth()
+        for env, env_ids in ids_by_environment:
+            check_federated_trust(env, {sid: json.loads((staging / "stacks" / sid / "cdk.tf.json").read_text()) for sid in env_ids})
     return [SynthesizedStack(sid, Path(outdir) / "stacks" / sid / "cdk.tf.json") for sid in ids]
+
+
+def check_federated_trust(env: EnvironmentConfig, stacks: dict[str, dict]) -> None:
+    """Refuse an environment whose synthesized IAM trusts an external identity its file did
+    not name (federated_trust.py): checked on the output, so no construct can slip one past."""
+    problems = stack_trust_problems(env, stacks)
+    if problems:
+        problem, _, fix = problems[0].partition("; fix: ")
+        more = f" ({len(problems) - 1} more: make iam-lint lists them)" if len(problems) > 1 else ""
+        raise ConfigError("ci", env.ci.gitlab_url if env.ci else "<no [ci] table>", problem + more, fix, source=env.source)

@@ -11,6 +11,7 @@ from vault_platform.config.model import (
     DEPLOY_ACCESS,
     ApplicationConfig,
     DEPLOY_VIA_PUBLIC_ENDPOINT,
+    OIDC_PROVIDER_CHOICES,
     CiConfig,
     ClusterConfig,
     DatabaseConfig,
@@ -85,7 +86,8 @@ def validate_environment(env: EnvironmentConfig) -> None:
         _check_application_cluster(field, application, env)
     _check_disjoint(vpcs)
     _check_databases(env)
-    _check_ci("ci", env.ci, remote_state=env.state is not None)
+    if env.ci is not None:
+        _check_ci("ci", env.ci, remote_state=env.state is not None)
     _check_gitops("gitops", env.gitops)
     _check_vpn("vpn", env.vpn, env, tuple(vpcs))
     _check_deploy("deploy", env)
@@ -272,6 +274,14 @@ def _check_ci(field: str, ci: CiConfig, remote_state: bool) -> None:
     if not re.match(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$", ci.project_path):
         raise ConfigError(f"{field}.project_path", ci.project_path, "is not a GitLab project path",
                           "write group/project (subgroups allowed), without the instance URL")
+    for name, value in (("project_id", ci.project_id), ("namespace_id", ci.namespace_id)):
+        if value <= 0:
+            raise ConfigError(f"{field}.{name}", value, "is not a GitLab id (a positive number)",
+                              f"copy the {name.replace('_', ' ')} from GitLab (project: Settings > General; group: its overview page)")
+    if ci.oidc_provider not in OIDC_PROVIDER_CHOICES:
+        raise ConfigError(f"{field}.oidc_provider", ci.oidc_provider, "is neither 'create' nor 'existing'",
+                          f"write \"create\" in the one environment of the account that owns the IAM OIDC provider of "
+                          f"{ci.gitlab_url}, \"existing\" in every other environment of that account")
     if not re.match(r"^[A-Za-z0-9_./-]+$", ci.deploy_branch) or "*" in ci.deploy_branch:
         raise ConfigError(f"{field}.deploy_branch", ci.deploy_branch, "is not a single branch name",
                           "write the branch that deploys, e.g. main")

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from vault_platform.cli import OneLineParser, one_line_errors
 from vault_platform.errors import ToolError
+from vault_platform.federated_trust import describe
 from vault_platform.ops.plan_summary import StackPlan, protected_addresses, render_markdown, summarize
 from vault_platform.ops.terraform_cli import (
     Terraform,
@@ -259,7 +260,8 @@ def run(args: argparse.Namespace) -> int:
 
     title = f"Plan summary: environment `{args.env}` ({'local emulator' if target == EMULATOR else 'AWS'})"
     markdown = render_markdown(plans, title=title, flow_changes=flow_changes,
-                               flow_base=f"compared with the matrix in `{flow_matrix}`, which now holds this one")
+                               flow_base=f"compared with the matrix in `{flow_matrix}`, which now holds this one",
+                               trusted_identities=describe(env_config))
     args.summary.parent.mkdir(parents=True, exist_ok=True)
     args.summary.write_text(markdown + "\n")
     print("")
