@@ -129,10 +129,29 @@ def _check_disjoint(vpcs: list[tuple[str, ipaddress.IPv4Network]]) -> None:
     for later, (field, cidr) in enumerate(vpcs):
         for other_field, other in vpcs[:later]:
             if cidr.overlaps(other):
+                free = free_range(cidr.prefixlen, [taken for _, taken in vpcs])
+                example = f"e.g. {free}, which no other range uses" if free else "a range no other VPC uses"
                 raise ConfigError(
                     field, str(cidr), f"overlaps {other_field} {other}; VPC peering and the VPN's routes need disjoint ranges",
-                    f"pick a range outside the {other_field.removesuffix('.network.cidr')} VPC ({other}), e.g. a /16 of its own such as 10.20.0.0/16 next to 10.10.0.0/16",
+                    f"pick a range outside the {other_field.removesuffix('.network.cidr')} VPC ({other}), {example}",
                 )
+
+
+# Where a suggested range is looked for: the private blocks (RFC 1918), most usual first.
+_SUGGESTION_POOLS = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def free_range(prefixlen: int, taken: list[ipaddress.IPv4Network],
+               pools: tuple[ipaddress.IPv4Network, ...] = _SUGGESTION_POOLS) -> ipaddress.IPv4Network | None:
+    """The first private range of that size overlapping none of ``taken``: a fix's example
+    must be a value that passes, never the clashing one."""
+    for pool in pools:
+        if prefixlen < pool.prefixlen:
+            continue
+        for candidate in pool.subnets(new_prefix=prefixlen):
+            if not any(candidate.overlaps(other) for other in taken):
+                return candidate
+    return None
 
 
 def _check_databases(env: EnvironmentConfig) -> None:
@@ -336,6 +355,10 @@ CLIENT_VPN_PREFIX_RANGE = (12, 22)
 CLIENT_VPN_SESSION_HOURS = (8, 10, 12, 24)
 
 
+# The VPN's clients usually take a range apart from the VPCs' 10/8.
+_VPN_POOLS = tuple(reversed(_SUGGESTION_POOLS))
+
+
 def _check_vpn(field: str, vpn: VpnConfig, env: EnvironmentConfig,
                vpcs: tuple[tuple[str, ipaddress.IPv4Network], ...]) -> None:
     try:
@@ -349,7 +372,7 @@ def _check_vpn(field: str, vpn: VpnConfig, env: EnvironmentConfig,
         if client.overlaps(vpc_cidr):
             raise ConfigError(
                 f"{field}.client_cidr", vpn.client_cidr, f"overlaps {vpc_field} {vpc_cidr}; clients could not route to that VPC",
-                "pick a range outside every VPC, e.g. 172.16.0.0/22",
+                f"pick a range outside every VPC, e.g. {free_range(client.prefixlen, [c for _, c in vpcs], pools=_VPN_POOLS)}",
             )
     if vpn.session_timeout_hours not in CLIENT_VPN_SESSION_HOURS:
         raise ConfigError(f"{field}.session_timeout_hours", vpn.session_timeout_hours, "is not a Client VPN session length", f"use one of {CLIENT_VPN_SESSION_HOURS}")
