@@ -9,7 +9,11 @@
 
 The cdktf CLI runs this file too (cdktf.json "app"); it passes no flags, so there the
 environment comes from VAULT_PLATFORM_ENV, e.g. `VAULT_PLATFORM_ENV=staging cdktf deploy`,
-and VAULT_PLATFORM_BOOTSTRAP=1 adds the state-bootstrap stack.
+and VAULT_PLATFORM_BOOTSTRAP=1 adds the state-bootstrap stack. Under the cdktf CLI (it sets
+CDKTF_OUTDIR) VAULT_PLATFORM_ENV is required: the CLI has no option that reaches this file
+(`-c environment=...` is not one, and it ignores it), so falling back to the default
+environment would deploy another environment than the one meant. `make deploy ENV=<name>`
+(python -m vault_platform.ops.deploy) sets it.
 
 The output appears all at once: a synth that fails leaves the previous output untouched.
 """
@@ -23,6 +27,7 @@ from vault_platform.cli import OneLineParser, one_line_errors, print_error
 
 ENVIRONMENT_VARIABLE = "VAULT_PLATFORM_ENV"
 BOOTSTRAP_VARIABLE = "VAULT_PLATFORM_BOOTSTRAP"
+CLI_OUTDIR_VARIABLE = "CDKTF_OUTDIR"  # set by the cdktf CLI when it runs this file
 LISTS = ("all", "clusters")
 
 
@@ -38,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"environment file name under environments/ (default: ${ENVIRONMENT_VARIABLE} or '{DEFAULT_ENVIRONMENT}')")
     parser.add_argument("--all-envs", action="store_true",
                         help="every environment under environments/, into one output (stack ids namespaced per environment)")
-    parser.add_argument("--outdir", default=os.environ.get("CDKTF_OUTDIR", "cdktf.out"),
+    parser.add_argument("--outdir", default=os.environ.get(CLI_OUTDIR_VARIABLE, "cdktf.out"),
                         help="where to write the stacks (the cdktf CLI sets CDKTF_OUTDIR)")
     parser.add_argument("--allow-destroy", action="store_true",
                         help="lift prevent_destroy and deletion protection, for a deliberate teardown only")
@@ -55,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.all_envs and args.env is not None:
         raise ConfigError("--env", args.env, "cannot be combined with --all-envs, which synthesizes every environment",
                           "pass one of the two")
+    if not args.all_envs and args.env is None and not os.environ.get(ENVIRONMENT_VARIABLE) and CLI_OUTDIR_VARIABLE in os.environ:
+        raise ConfigError(ENVIRONMENT_VARIABLE, "<unset>", "the cdktf CLI runs main.py without flags and has no option that "
+                          "selects the environment (-c environment=... is ignored), so it would silently be 'default'",
+                          f"name it: {ENVIRONMENT_VARIABLE}=<name> npx cdktf ..., or make deploy ENV=<name> (README \"Environments\")")
     names = list(environment_names()) if args.all_envs else [args.env or os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT]
     if args.list_stacks:
         # One id per line, for scripts: `cdktf deploy $(python main.py --list-stacks clusters)`.
@@ -84,8 +93,30 @@ def main(argv: list[str] | None = None) -> int:
         for stack in stacks:
             if stack.stack_id in ids:
                 print(f"  {stack.stack_id:<32} {stack.path}")
-    print("Next: terraform validate/plan in each stack directory, or `npx cdktf deploy <stack>`.")
+    for line in next_steps([name for name, _ in environments], [env for _, env in environments]):
+        print(line)
     return 0
+
+
+def next_steps(names: list[str], environments: list[object]) -> list[str]:
+    """What to run next, with the environment named and its real stack ids in deploy order:
+    commands that work as printed (tests/test_synth_output.py runs their --dry-run)."""
+    from vault_platform.app import PLATFORM_SUFFIX, stack_order
+    from vault_platform.config.model import DEPLOY_VIA_VPN
+
+    lines = ["Next (README \"Stacks and deploy order\"):"]
+    for name, env in zip(names, environments):
+        order = stack_order(env, name)
+        platforms = [sid for sid in order if sid.endswith(PLATFORM_SUFFIX)]
+        aws = [sid for sid in order if sid not in platforms]
+        lines.append(f"  make plan ENV={name}")
+        if env.deploy.access == DEPLOY_VIA_VPN:  # the platform stacks reach the private APIs through the VPN
+            lines.append(f"  make deploy ENV={name} STACKS=\"{' '.join(aws)}\"")
+            lines.append(f"  make vpn-client ENV={name} NAME=deployer   # then connect: sudo openvpn --config deployer.ovpn --daemon")
+            lines.append(f"  make deploy ENV={name} STACKS=\"{' '.join(platforms)}\"")
+        else:
+            lines.append(f"  make deploy ENV={name} STACKS=\"{' '.join(order)}\"")
+    return lines
 
 
 def _listed(which: str, environment_file: str, env: object) -> list[str]:
