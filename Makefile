@@ -101,7 +101,7 @@ endef
 .PHONY: deploy destroy
 deploy: .venv/.synced node_modules/.synced
 	$(require_env)
-	$(PYTHON) -m vault_platform.ops.deploy --env $(ENV) $(STACKS) $(if $(DRY_RUN),--dry-run) $(if $(AUTO_APPROVE),--auto-approve)
+	$(PYTHON) -m vault_platform.ops.deploy --env $(ENV) $(STACKS) $(if $(DRY_RUN),--dry-run) $(if $(AUTO_APPROVE),--auto-approve) $(if $(REMOTE_STATE_ONLY),--require-remote-state)
 
 # Destroy every stack of ENV, last deployed first, after CONFIRM=<its name key> (README
 # "Destroying on purpose"); REHEARSE=1 stops at `terraform plan -destroy`.

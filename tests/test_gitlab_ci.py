@@ -25,11 +25,20 @@ def test_stages_in_order() -> None:
     assert {job["stage"] for job in JOBS.values()} == {"test", "plan", "deploy"}
 
 
-def test_deploy_is_manual_and_only_on_main() -> None:
-    deploy = [job for job in JOBS.values() if job["stage"] == "deploy"]
-    assert deploy
-    for job in deploy:
-        assert job["rules"] == [{"if": '$CI_COMMIT_BRANCH == "main"', "when": "manual"}]
+def test_deploy_is_manual_and_only_on_the_configured_branch() -> None:
+    """Not a hard-coded "main": DEPLOY_BRANCH ([ci] deploy_branch); unset, nothing deploys."""
+    assert JOBS["deploy"]["rules"] == [{"if": "$DEPLOY_BRANCH && $CI_COMMIT_BRANCH == $DEPLOY_BRANCH", "when": "manual"}]
+
+
+def test_the_pipeline_names_no_environment_and_deploys_none_with_local_state(capsys) -> None:
+    """Before: ENV defaulted to 'default', whose local state the deploy job threw away."""
+    from vault_platform.ops import deploy
+
+    assert CI["variables"]["ENV"] == "" and CI["default"]["image"] == "$CI_IMAGE"
+    assert "REMOTE_STATE_ONLY=1" in "\n".join(JOBS["deploy"]["script"])
+    assert deploy.main(["--env", "default", "--require-remote-state", "--dry-run"]) == 2
+    assert "keeps local state, which a CI job throws away" in capsys.readouterr().err
+    assert deploy.main(["--env", "staging", "--require-remote-state", "--dry-run"]) == 0
 
 
 def test_deploy_applies_every_clusters_aws_stack_of_the_environment() -> None:
@@ -38,7 +47,7 @@ def test_deploy_applies_every_clusters_aws_stack_of_the_environment() -> None:
     import main
 
     script = "\n".join(JOBS["deploy"]["script"])
-    assert '--list-stacks clusters' in script and re.search(r"cdktf deploy .*\$STACKS$", script, re.M)
+    assert '--list-stacks clusters' in script and re.search(r'make deploy ENV="\$ENV" STACKS="\$STACKS" ', script, re.M)
     assert main._listed("clusters", "default", load_environment("default")) == ["tooling", "application"]
     assert main._listed("clusters", "multi", load_environment("multi")) == [
         "multi-tooling", "multi-payments", "multi-search", "multi-analytics"]

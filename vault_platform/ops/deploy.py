@@ -67,11 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outdir", type=Path, default=Path("cdktf.out"), help="where to synthesize, from the project root (default cdktf.out)")
     parser.add_argument("--auto-approve", action="store_true", help="pass --auto-approve to cdktf (CI)")
     parser.add_argument("--dry-run", action="store_true", help="check the environment and stack ids, print the command, run nothing")
+    parser.add_argument("--require-remote-state", action="store_true",
+                        help="refuse an environment without [state] (CI: a job's local state is thrown away with the job)")
     args = parser.parse_args(argv)
 
     from vault_platform.config import load_environment
 
     env = load_environment(args.env)
+    if args.require_remote_state and env.state is None:
+        raise ConfigError("state", "<no [state] table>", f"environment '{args.env}' ({env.source}) keeps local state, which a CI "
+                          "job throws away when it ends: the next deploy would create everything again",
+                          "deploy an environment with a [state] table from CI (set the ENV variable), or deploy this one by hand")
     stacks = ordered_stacks(args.env, env, args.stacks)
     command = cdktf_command(stacks, args.outdir, auto_approve=args.auto_approve)
     if args.dry_run:
