@@ -272,7 +272,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"Summary: {args.summary} ({time.monotonic() - started:.0f}s)")
     if not any(plan.status == "planned" for plan in plans) and any(plan.status == "skipped" for plan in plans):
         raise PlanInputError("no stack could be planned: " + plans[0].reason)
-    return 1 if any(plan.status == "failed" for plan in plans) else 0
+    unplanned = [plan.stack_id for plan in plans if plan.status == "skipped"]
+    if unplanned:
+        # A review that silently left stacks out would read as a clean one.
+        print(f"NOT PLANNED: {', '.join(unplanned)}; plan only the others with --stacks, or install what they need",
+              file=sys.stderr)
+    return 1 if any(plan.status in ("failed", "skipped") for plan in plans) else 0
 
 
 def default_flow_matrix(environment: str) -> Path:
