@@ -82,9 +82,9 @@ policy: .venv/.synced-dev node_modules/.synced
 	$(PYTHON) -m vault_platform.ops.policy_gate --env $(ENV)
 
 # parliament on every policy, resource coverage, principals a fresh account has (README
-# "Fresh-account checks"); fails on a finding without a written reason
+# "Fresh-account checks"); fails on a finding without a written reason; LIST=1 lists the accepted ones
 iam-lint: .venv/.synced-dev node_modules/.synced
-	$(PYTHON) -m vault_platform.ops.iam_lint --env $(ENV)
+	$(PYTHON) -m vault_platform.ops.iam_lint --env $(ENV) $(if $(LIST),--list-accepted)
 
 # Asks AWS (your credentials) whether config/versions.py still holds
 check-versions: .venv/.synced-dev
