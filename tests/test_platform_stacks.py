@@ -352,3 +352,11 @@ def test_optional_key_used_without_a_default_stops_synth_whatever_the_switch(env
     write(guarded, "flux/clusters/tooling/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
                                                     "data: {id: '${EFS_FILE_SYSTEM_ID:=}'}\n")
     check_flux_variables("tooling", platform_vars.keys_for("tooling", {"tooling.efs_enabled"}), env, guarded)
+
+
+def test_the_vault_ca_operators_and_ci_need_is_an_output(default_stacks):
+    """VAULT_CACERT's source (docs/ci-trust.md); before, only a cdktf-internal cross-stack output held it."""
+    stack = default_stacks["tooling-platform"]
+    (certificate,) = stack.resources("tls_self_signed_cert")
+    assert stack.outputs()["vault_ca_certificate"]["value"] == f"${{tls_self_signed_cert.{certificate}.cert_pem}}"
+    assert "vault_ca_certificate" not in default_stacks["application-platform"].outputs()

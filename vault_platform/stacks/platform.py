@@ -26,6 +26,7 @@ from cdktf import (
     Fn,
     Op,
     Precondition,
+    TerraformOutput,
     TerraformResourceLifecycle,
     TerraformStack,
     TerraformVariable,
@@ -186,6 +187,10 @@ class ClusterPlatformStack(TerraformStack):
             self.vault_ca = VaultCa(self, "vault-ca", VaultCaProps(
                 common_name=f"{env.name} Vault CA", organization=env.name,
             ), kubernetes=kubernetes)
+            # Where operators and CI get VAULT_CACERT from (docs/ci-trust.md): the certificate
+            # only, public; the key stays in the state and Secret cert-manager/vault-ca-keypair.
+            TerraformOutput(self, "vault_ca_certificate", value=self.vault_ca.certificate_pem,
+                            description="PEM of the private CA that signs Vault's listener certificate: VAULT_CACERT")
 
         namespace = NamespaceV1(self, "flux-system-namespace", provider=kubernetes,
                                 metadata=NamespaceV1Metadata(name=FLUX_NAMESPACE))
