@@ -16,14 +16,12 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import drop, environment_variant, set_at
-from tests.synth import StackJson, synth_construct
+from tests.synth import StackJson
+from tests.test_ci_roles import synth_ci
 from vault_platform.app import check_federated_trust
 from vault_platform.config import load_environment
-from vault_platform.config.model import EnvironmentConfig
-from vault_platform.constructs.ci_oidc import CiOidc, CiOidcProps
 from vault_platform.errors import ConfigError
 from vault_platform.federated_trust import describe, federated_trusts, stack_trust_problems
-from vault_platform.stacks.base import PARTITION
 
 STRANGER = "arn:aws:iam::999999999999:oidc-provider/gitlab.com"
 
@@ -87,11 +85,6 @@ def test_bad_ci_identity_is_one_line(field: str, value: object, message: str) ->
 
 
 # --- one OIDC provider per account and issuer ---------------------------------------------
-
-def synth_ci(env: EnvironmentConfig, outdir: Path) -> StackJson:
-    return synth_construct(outdir, lambda stack: CiOidc(stack, "ci-oidc", CiOidcProps(
-        name=env.name, ci=env.ci, state=env.state, partition=PARTITION)), stack_id="ci", region=env.region)
-
 
 def test_an_environment_that_does_not_own_the_provider_looks_it_up(tmp_path: Path) -> None:
     env = environment_variant(set_at("ci.oidc_provider", "existing"), base="staging")
