@@ -156,5 +156,5 @@ def check_federated_trust(env: EnvironmentConfig, stacks: dict[str, dict]) -> No
     problems = stack_trust_problems(env, stacks)
     if problems:
         problem, _, fix = problems[0].partition("; fix: ")
-        more = f" ({len(problems) - 1} more: make iam-lint lists them)" if len(problems) > 1 else ""
+        more = f" (and {len(problems) - 1} more trust(s) like it)" if len(problems) > 1 else ""
         raise ConfigError("ci", env.ci.gitlab_url if env.ci else "<no [ci] table>", problem + more, fix, source=env.source)
