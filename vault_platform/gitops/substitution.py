@@ -38,6 +38,21 @@ def variable_names(text: str) -> set[str]:
     return {match.group(1) for match in _VARIABLE.finditer(text)}
 
 
+def substitute(text: str, values: dict[str, str]) -> str:
+    """``text`` with each ``${NAME}`` replaced as Flux's postBuild does: ``${NAME:=x}`` and
+    ``${NAME:-x}`` give x when NAME is unset or empty, ``${NAME=x}`` / ``${NAME-x}`` when
+    unset; ``$${NAME}`` stays (the escape). A NAME without a value or default: KeyError."""
+    def one(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        value = values.get(name)
+        if default is not None and (value is None or (default.startswith(":") and value == "")):
+            return default.lstrip(":")[1:]
+        if value is None:
+            raise KeyError(name)
+        return value
+    return _VARIABLE.sub(one, text)
+
+
 @dataclass
 class SubstitutionScan:
     """variables: name -> files (relative to the repository root) that use it without a default."""

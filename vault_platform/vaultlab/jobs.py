@@ -17,7 +17,6 @@ volume. Only what points into a cluster is moved to the lab:
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import yaml
 
 from vault_platform.gitops.vault_checks import PEER_ADDRESS, VAULT_CONFIG_DIR
 from vault_platform.vaultlab.cluster import LabError, VaultLab
-from vault_platform.vaultlab.raft_config import FLUX_VARIABLE
+from vault_platform.gitops.substitution import substitute
 
 NAMESPACE = "vault"
 ACTIVE_SERVICE = "https://vault-active.vault.svc:8200"
@@ -112,12 +111,10 @@ class JobRunner:
         mounts = {**self._mount_dirs(spec), **(mounts_instead or {})}
         env: dict[str, str] = {}
         for name, value in spec.env.items():
-            def flux(match: re.Match[str]) -> str:
-                if match.group(1) not in self.flux_values:
-                    raise LabError(f"job-{job}.yaml env {name}: ${{{match.group(1)}}} has no lab value")
-                return self.flux_values[match.group(1)]
-
-            value = FLUX_VARIABLE.sub(flux, value)
+            try:  # as Flux does, defaults (${NAME:=x}) included
+                value = substitute(value, dict(self.flux_values))
+            except KeyError as missing:
+                raise LabError(f"job-{job}.yaml env {name}: ${{{missing.args[0]}}} has no lab value") from None
             if name == "VAULT_ADDR":
                 value = self._vault_addr(value)
             for mount, local in mounts.items():
