@@ -85,3 +85,28 @@ def test_make_targets_that_change_an_account_need_env_named(target: str) -> None
     result = subprocess.run(["make", "-n", target, "STACKS=tooling"], cwd=ROOT, capture_output=True, text=True,
                             env={"PATH": "/usr/bin:/bin"})
     assert result.returncode != 0 and f"ENV is not set; name the environment: make {target} ENV=<name>" in result.stderr
+
+
+@pytest.mark.slow
+def test_teardown_checks_every_provider_before_destroying_anything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Here the vpn and platform stacks' providers (tls, kubernetes, helm) are in no mirror: the
+    teardown stops before its first destroy instead of leaving half an environment."""
+    from vault_platform.ops import emulator_deploy
+    from vault_platform.ops.terraform_cli import terraform_binary
+
+    try:
+        terraform_binary()
+    except Exception as error:  # noqa: BLE001 - no terraform: the command would stop earlier, with that fix
+        pytest.skip(str(error))
+
+    def never(*args: object, **kwargs: object) -> None:  # a tripwire: this test must reach no account
+        raise AssertionError("the teardown got to its destroys")
+
+    monkeypatch.setattr(emulator_deploy, "teardown_stacks", never)
+    try:
+        code = teardown.main(["--env", "default", "--confirm", "demo", "--outdir", str(tmp_path / "out")])
+    except AssertionError:
+        pytest.skip("every provider is in the local mirror on this machine: nothing to prove about a missing one")
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "providers missing from the local mirror, nothing destroyed" in line
