@@ -11,8 +11,9 @@ The cdktf CLI runs this file too (cdktf.json "app"); it passes no flags, so ther
 environment comes from VAULT_PLATFORM_ENV, e.g. `VAULT_PLATFORM_ENV=staging cdktf deploy`,
 and VAULT_PLATFORM_BOOTSTRAP=1 adds the state-bootstrap stack. Under the cdktf CLI (it sets
 CDKTF_OUTDIR) VAULT_PLATFORM_ENV is required: the CLI has no option that reaches this file
-(`-c environment=...` is not one, and it ignores it), so falling back to the default
-environment would deploy another environment than the one meant. `make deploy ENV=<name>`
+(`-c environment=...` is not one: cdktf ignores it, so a cdktf command line that has it is
+refused), so falling back to the default environment would deploy another environment than
+the one meant. `make deploy ENV=<name>`
 (python -m vault_platform.ops.deploy) sets it.
 
 The output appears all at once: a synth that fails leaves the previous output untouched.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from vault_platform.cli import OneLineParser, one_line_errors, print_error
 
@@ -64,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         raise ConfigError(ENVIRONMENT_VARIABLE, "<unset>", "the cdktf CLI runs main.py without flags and has no option that "
                           "selects the environment (-c environment=... is ignored), so it would silently be 'default'",
                           f"name it: {ENVIRONMENT_VARIABLE}=<name> npx cdktf ..., or make deploy ENV=<name> (README \"Environments\")")
+    context = _context_flag(_cdktf_invocation()) if CLI_OUTDIR_VARIABLE in os.environ else None
+    if context is not None:
+        raise ConfigError(context[0], context[1], "is not an option of the cdktf CLI that reaches "
+                          "main.py: cdktf 0.21 ignores it, so it would not select the environment",
+                          f"drop it and name the environment: {ENVIRONMENT_VARIABLE}=<name> npx cdktf ..., or make deploy ENV=<name>")
     names = list(environment_names()) if args.all_envs else [args.env or os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT]
     if args.list_stacks:
         # One id per line, for scripts: `cdktf deploy $(python main.py --list-stacks clusters)`.
@@ -96,6 +103,34 @@ def main(argv: list[str] | None = None) -> int:
     for line in next_steps([name for name, _ in environments], [env for _, env in environments]):
         print(line)
     return 0
+
+
+def _cdktf_invocation() -> list[str] | None:
+    """The cdktf CLI's command line when it runs this file (it starts the app through a
+    shell): read from /proc on Linux; None elsewhere or when not found."""
+    pid = os.getppid()
+    for _ in range(4):
+        try:
+            words = [w.decode(errors="replace") for w in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if w]
+            if any(Path(word).name == "cdktf" for word in words[:2]):
+                return words
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])  # its parent
+        except (OSError, ValueError, IndexError):
+            return None
+    return None
+
+
+def _context_flag(words: list[str] | None) -> tuple[str, str] | None:
+    """-c / --context on the cdktf command line (what default.toml once documented): the flag
+    and its value."""
+    words = words or []
+    for index, word in enumerate(words):
+        if word in ("-c", "--context"):
+            return word, words[index + 1] if index + 1 < len(words) else ""
+        if word.startswith(("--context=", "-c=")):
+            flag, _, value = word.partition("=")
+            return flag, value
+    return None
 
 
 def next_steps(names: list[str], environments: list[object]) -> list[str]:

@@ -110,3 +110,19 @@ def test_teardown_checks_every_provider_before_destroying_anything(tmp_path: Pat
         pytest.skip("every provider is in the local mirror on this machine: nothing to prove about a missing one")
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and "providers missing from the local mirror, nothing destroyed" in line
+
+
+@pytest.mark.slow
+def test_the_real_cdktf_cli_with_c_environment_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Before: `VAULT_PLATFORM_ENV=default npx cdktf synth -c environment=staging` synthesized
+    'default' and said nothing about the -c (cdktf 0.21 has no such option and ignores it)."""
+    from vault_platform.ops.emulator_deploy import cdktf_binary
+
+    outdir = tmp_path / "out"
+    result = subprocess.run([cdktf_binary(), "synth", "-c", "environment=staging", "--output", str(outdir)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300,
+                            env={**__import__("os").environ, main.ENVIRONMENT_VARIABLE: "default", "CHECKPOINT_DISABLE": "1"})
+    assert result.returncode != 0
+    assert ("error: -c = 'environment=staging': is not an option of the cdktf CLI that reaches main.py"
+            in result.stdout + result.stderr)
+    assert not (outdir / "stacks").exists(), "nothing is synthesized"
