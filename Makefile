@@ -85,13 +85,32 @@ policy: .venv/.synced-dev node_modules/.synced
 	$(PYTHON) -m vault_platform.ops.policy_gate --env $(ENV)
 
 # parliament on every policy, resource coverage, principals a fresh account has (README
-# "Fresh-account checks"); fails on a finding without a written reason
+# "Fresh-account checks"); fails on a finding without a written reason; LIST=1 lists the accepted ones
 iam-lint: .venv/.synced-dev node_modules/.synced
-	$(PYTHON) -m vault_platform.ops.iam_lint --env $(ENV)
+	$(PYTHON) -m vault_platform.ops.iam_lint --env $(ENV) $(if $(LIST),--list-accepted)
 
 # Asks AWS (your credentials) whether config/versions.py still holds
 check-versions: .venv/.synced-dev
 	$(PYTHON) -m vault_platform.ops.check_versions --region $(or $(REGION),eu-west-1)
+
+# ENV must be named for what changes an account: no default environment to fall back to.
+define require_env
+$(if $(filter command line environment,$(origin ENV)),,$(error ENV is not set; name the environment: make $@ ENV=<name> (environments/<name>.toml)))
+endef
+
+# Deploy exactly STACKS (ids of ENV's stacks; default: all) in deploy order, e.g.
+# make deploy ENV=staging STACKS="staging-tooling staging-application staging-vpn" (README
+# "Stacks and deploy order"); DRY_RUN=1 checks the ids and prints the cdktf command.
+.PHONY: deploy destroy
+deploy: .venv/.synced node_modules/.synced
+	$(require_env)
+	$(PYTHON) -m vault_platform.ops.deploy --env $(ENV) $(STACKS) $(if $(DRY_RUN),--dry-run) $(if $(AUTO_APPROVE),--auto-approve) $(if $(REMOTE_STATE_ONLY),--require-remote-state)
+
+# Destroy every stack of ENV, last deployed first, after CONFIRM=<its name key> (README
+# "Destroying on purpose"); REHEARSE=1 stops at `terraform plan -destroy`.
+destroy: .venv/.synced node_modules/.synced
+	$(require_env)
+	$(PYTHON) -m vault_platform.ops.teardown --env $(ENV) --confirm "$(CONFIRM)" $(if $(REHEARSE),--rehearse)
 
 # A VPN profile for one operator: make vpn-client NAME=alice (after `cdktf deploy vpn`)
 vpn-client: .venv/.synced

@@ -348,22 +348,3 @@ def test_outputs_cover_what_the_platform_layer_needs(tooling: StackJson, applica
                 assert output.get("description"), f"{stack.stack_id} output {name} has no description"
 
 
-def test_ci_roles_trust_one_gitlab_project_and_deploy_only_from_main(tooling: StackJson) -> None:
-    provider = next(p for n, p in tooling.resources("aws_iam_openid_connect_provider").items() if n.startswith("ci-oidc"))
-    assert provider["client_id_list"] == ["sts.amazonaws.com"]
-    roles = {r["name"]: r for r in tooling.resources("aws_iam_role").values() if r["name"].startswith("demo-ci-")}
-    assert set(roles) == {"demo-ci-plan", "demo-ci-deploy"}
-    subjects = {}
-    for name, role in roles.items():
-        (statement,) = statements(policy(role, "assume_role_policy"))
-        assert statement["Principal"]["Federated"].startswith("${aws_iam_openid_connect_provider.ci-oidc")
-        conditions = {k: v for block in statement["Condition"].values() for k, v in block.items()}
-        assert conditions["gitlab.com:aud"] == "sts.amazonaws.com", name
-        subjects[name] = conditions["gitlab.com:sub"]
-    assert subjects["demo-ci-deploy"] == "project_path:platform/vault-platform:ref_type:branch:ref:main"
-    assert subjects["demo-ci-plan"].startswith("project_path:platform/vault-platform:")
-    attached = {p["role"]: p["policy_arn"] for p in tooling.resources("aws_iam_role_policy_attachment").values()
-                if "ci-oidc" in p["role"]}
-    assert sorted(attached.values()) == ["arn:aws:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/ReadOnlyAccess"]
-    plan_role = next(a for a, r in tooling.resources("aws_iam_role").items() if r["name"] == "demo-ci-plan")
-    assert attached[f"${{aws_iam_role.{plan_role}.name}}"].endswith("/ReadOnlyAccess")

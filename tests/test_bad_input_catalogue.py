@@ -21,6 +21,18 @@ ROLE = "arn:aws:iam::111122223333:role/deployer"
 KEY = "arn:aws:kms:eu-west-1:111122223333:alias/tfstate"
 
 
+# A complete [ci] table (the default environment has none), for cases about one of its keys.
+CI_TABLE = {"gitlab_url": "https://gitlab.example.com", "project_path": "platform/vault-platform", "project_id": 4242,
+            "namespace_id": 1717, "oidc_provider": "create"}
+
+
+def with_ci(change: Callable[[dict], None]) -> Callable[[dict], None]:
+    def both(data: dict) -> None:
+        data["ci"] = dict(CI_TABLE)
+        change(data)
+    return both
+
+
 def with_state(**fields: object) -> Callable[[dict], None]:
     def change(data: dict) -> None:
         data["account_id"] = "111122223333"
@@ -97,14 +109,14 @@ CONFIG_CASES = [
     ("GitOps path leaving the repository", set_at("gitops.path", "./flux/../../etc"), "gitops.path", "./flux/../../etc", "./flux/clusters"),
     ("Flux interval in words", set_at("gitops.interval", "5 minutes"), "gitops.interval", "5 minutes", "5m"),
     ("ssh URL without a deploy key", set_at("gitops.secret_name", ""), "gitops.secret_name", "", "flux-git-deploy-key"),
-    ("no branch may plan", set_at("ci.plan_branches", []), "ci.plan_branches", "[]", '["*"] for any branch'),
-    ("plan branch with a space", set_at("ci.plan_branches", ["main", "my branch"]), "ci.plan_branches[1]", "my branch",
+    ("no branch may plan", with_ci(set_at("ci.plan_branches", [])), "ci.plan_branches", "[]", '["*"] for any branch'),
+    ("plan branch with a space", with_ci(set_at("ci.plan_branches", ["main", "my branch"])), "ci.plan_branches[1]", "my branch",
      '"release/*"'),
-    ("plan branch with IAM's '?' wildcard", set_at("ci.plan_branches", ["release-?"]), "ci.plan_branches[0]", "release-?",
+    ("plan branch with IAM's '?' wildcard", with_ci(set_at("ci.plan_branches", ["release-?"])), "ci.plan_branches[0]", "release-?",
      '"release/*"'),
-    ("plan branches leaving out the deploy branch", set_at("ci.plan_branches", ["release/*"]), "ci.plan_branches",
+    ("plan branches leaving out the deploy branch", with_ci(set_at("ci.plan_branches", ["release/*"])), "ci.plan_branches",
      "['release/*']", 'add "main" to plan_branches'),
-    ("plan branches as one string", set_at("ci.plan_branches", "main"), "ci.plan_branches", "main", "plan_branches = ["),
+    ("plan branches as one string", with_ci(set_at("ci.plan_branches", "main")), "ci.plan_branches", "main", "plan_branches = ["),
     ("accepted policy finding that is not a check id", set_at("policy.accepted.multi-az", "staging trades availability for cost"),
      "policy.accepted.multi-az", "staging trades availability for cost", "e.g. CKV_AWS_157"),
     ("accepted policy finding without a real reason", set_at("policy.accepted.CKV_AWS_157", "ok"),

@@ -2,7 +2,7 @@
 StringEquals, patterns only for the plan role's branches), what the plan role needs of an S3
 backend with use_lockfile (and nothing more), and the denies that bind the deploy role.
 
-GIVEN an environment (the default one, or one with [state] as alias or key ARN, or other
+GIVEN an environment with a [ci] table (multi: local state; staging: with [state] as alias or key ARN, or other
 plan branches), WHEN the CI construct is synthesized, THEN its policies say exactly that."""
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ def by_sid(document: dict) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
+def tooling(tmp_path_factory: pytest.TempPathFactory) -> StackJson:
+    """An environment with [ci] and local state (multi); the default one has no CI roles."""
+    return synth_ci(load_environment("multi"), tmp_path_factory.mktemp("ci-local"))
+
+
+@pytest.fixture(scope="module")
 def staging(tmp_path_factory: pytest.TempPathFactory) -> StackJson:
     return synth_ci(load_environment("staging"), tmp_path_factory.mktemp("ci-staging"))
 
@@ -65,13 +71,13 @@ def staging(tmp_path_factory: pytest.TempPathFactory) -> StackJson:
 
 def test_deploy_trust_is_the_exact_sub_with_string_equals(tooling: StackJson) -> None:
     _, deploy = role_named(tooling, "-ci-deploy")
-    assert trust_conditions(deploy) == [{"StringEquals": {"gitlab.com:aud": "sts.amazonaws.com", "gitlab.com:sub": PROJECT + "main"}}]
+    assert trust_conditions(deploy) == [{"StringEquals": {"gitlab.example.com:aud": "sts.amazonaws.com", "gitlab.example.com:sub": PROJECT + "main"}}]
 
 
 def test_plan_trust_uses_string_like_only_for_its_wildcard_by_default(tooling: StackJson) -> None:
     _, plan = role_named(tooling, "-ci-plan")
-    assert trust_conditions(plan) == [{"StringEquals": {"gitlab.com:aud": "sts.amazonaws.com"},
-                                       "StringLike": {"gitlab.com:sub": PROJECT + "*"}}]
+    assert trust_conditions(plan) == [{"StringEquals": {"gitlab.example.com:aud": "sts.amazonaws.com"},
+                                       "StringLike": {"gitlab.example.com:sub": PROJECT + "*"}}]
     assert "any branch" in plan["description"]
 
 
@@ -88,14 +94,14 @@ def test_exact_and_wildcard_branches_get_one_statement_each() -> None:
 def test_plan_limited_to_protected_branches(tmp_path: Path) -> None:
     stack = synth_ci(with_ci(load_environment("staging"), plan_branches=("main",)), tmp_path)
     _, plan = role_named(stack, "-ci-plan")
-    assert trust_conditions(plan) == [{"StringEquals": {"gitlab.com:aud": "sts.amazonaws.com", "gitlab.com:sub": PROJECT + "main"}}]
+    assert trust_conditions(plan) == [{"StringEquals": {"gitlab.example.com:aud": "sts.amazonaws.com", "gitlab.example.com:sub": PROJECT + "main"}}]
     assert plan["description"].endswith("branches main: read-only")
 
 
 def test_plan_branches_from_the_environment_file() -> None:
-    default = load_environment("default")
-    assert default.state is None and default.ci.effective_plan_branches(remote_state=False) == ("*",)
-    env = environment_variant(set_at("ci.plan_branches", ["main", "release/*"]))
+    local = load_environment("multi")
+    assert local.state is None and local.ci.effective_plan_branches(remote_state=False) == ("*",)
+    env = environment_variant(set_at("ci.plan_branches", ["main", "release/*"]), base="multi")
     assert env.ci.plan_branches == ("main", "release/*")
 
 
@@ -197,7 +203,7 @@ def test_with_remote_state_only_the_deploy_branch_plans_by_default(tmp_path: Pat
     assert env.state is not None and env.ci.plan_branches is None
     stack = synth_ci(env, tmp_path)
     _, plan = role_named(stack, "-ci-plan")
-    subjects = [c.get("StringEquals", {}).get("gitlab.com:sub") for c in trust_conditions(plan)]
+    subjects = [c.get("StringEquals", {}).get("gitlab.example.com:sub") for c in trust_conditions(plan)]
     assert subjects == [PROJECT + env.ci.deploy_branch] and all("StringLike" not in c for c in trust_conditions(plan))
 
 
@@ -206,4 +212,4 @@ def test_any_branch_with_remote_state_is_refused_in_one_line() -> None:
 
     with pytest.raises(ConfigError, match=r"^[^\n]*ci\.plan_branches = \['\*'\]: .*CA private keys; fix: list protected branches"):
         environment_variant(set_at("ci.plan_branches", ["*"]), base="staging")
-    assert environment_variant(set_at("ci.plan_branches", ["*"])).ci.plan_branches == ("*",)  # local state
+    assert environment_variant(set_at("ci.plan_branches", ["*"]), base="multi").ci.plan_branches == ("*",)  # local state

@@ -82,7 +82,8 @@ def test_storage_class_provisions_access_points_on_the_tooling_file_system(defau
 
 
 def test_efs_keys_are_optional_and_on_by_default(default_stacks: dict[str, StackJson]) -> None:
-    assert set(platform_vars.optional_keys_for("tooling")) == EFS_KEYS
+    # GITLAB_URL is optional too: only an environment with [ci] has it (tests/test_ci_trust.py).
+    assert set(platform_vars.optional_keys_for("tooling")) == EFS_KEYS | {"GITLAB_URL"}
     assert platform_vars.optional_keys_for("application") == {}
     assert EFS_KEYS <= set(default_stacks["tooling-platform"].one("kubernetes_config_map_v1")["data"])
 
@@ -119,6 +120,6 @@ def test_without_efs_no_storage_class_and_no_efs_keys(without_efs: dict[str, Sta
     classes = {sc["metadata"]["name"] for sc in platform.resources("kubernetes_storage_class_v1").values()}
     assert classes == {"gp3-encrypted", "gp3-encrypted-retain"}
     data = platform.one("kubernetes_config_map_v1")["data"]
-    assert set(data) == set(platform_vars.keys_for("tooling")) - EFS_KEYS
+    assert set(data) == set(platform_vars.keys_for("tooling")) - EFS_KEYS - {"GITLAB_URL"}  # the default has no [ci]
     for stack in without_efs.values():
         assert "efs" not in json.dumps(stack.data.get("resource", {})).lower().replace("noefs", ""), stack.stack_id

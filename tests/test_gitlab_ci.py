@@ -25,11 +25,20 @@ def test_stages_in_order() -> None:
     assert {job["stage"] for job in JOBS.values()} == {"test", "plan", "deploy"}
 
 
-def test_deploy_is_manual_and_only_on_main() -> None:
-    deploy = [job for job in JOBS.values() if job["stage"] == "deploy"]
-    assert deploy
-    for job in deploy:
-        assert job["rules"] == [{"if": '$CI_COMMIT_BRANCH == "main"', "when": "manual"}]
+def test_deploy_is_manual_and_only_on_the_configured_branch() -> None:
+    """Not a hard-coded "main": DEPLOY_BRANCH ([ci] deploy_branch); unset, nothing deploys."""
+    assert JOBS["deploy"]["rules"] == [{"if": "$DEPLOY_BRANCH && $CI_COMMIT_BRANCH == $DEPLOY_BRANCH", "when": "manual"}]
+
+
+def test_the_pipeline_names_no_environment_and_deploys_none_with_local_state(capsys) -> None:
+    """Before: ENV defaulted to 'default', whose local state the deploy job threw away."""
+    from vault_platform.ops import deploy
+
+    assert CI["variables"]["ENV"] == "" and CI["default"]["image"] == "$CI_IMAGE"
+    assert "REMOTE_STATE_ONLY=1" in "\n".join(JOBS["deploy"]["script"])
+    assert deploy.main(["--env", "default", "--require-remote-state", "--dry-run"]) == 2
+    assert "keeps local state, which a CI job throws away" in capsys.readouterr().err
+    assert deploy.main(["--env", "staging", "--require-remote-state", "--dry-run"]) == 0
 
 
 def test_deploy_applies_every_clusters_aws_stack_of_the_environment() -> None:
@@ -38,7 +47,7 @@ def test_deploy_applies_every_clusters_aws_stack_of_the_environment() -> None:
     import main
 
     script = "\n".join(JOBS["deploy"]["script"])
-    assert '--list-stacks clusters' in script and re.search(r"cdktf deploy .*\$STACKS$", script, re.M)
+    assert '--list-stacks clusters' in script and re.search(r'make deploy ENV="\$ENV" STACKS="\$STACKS" ', script, re.M)
     assert main._listed("clusters", "default", load_environment("default")) == ["tooling", "application"]
     assert main._listed("clusters", "multi", load_environment("multi")) == [
         "multi-tooling", "multi-payments", "multi-search", "multi-analytics"]
@@ -66,7 +75,7 @@ def test_plan_keeps_the_flow_matrix_it_compares_with_between_pipelines() -> None
 
 
 def test_aws_jobs_use_an_oidc_id_token_with_the_roles_audience() -> None:
-    audience = load_environment("default").ci.audience
+    audience = load_environment("staging").ci.audience
     for name in ("plan", "deploy"):
         tokens = JOBS[name]["id_tokens"]
         assert tokens["AWS_ID_TOKEN"]["aud"] == audience
@@ -79,15 +88,9 @@ def test_no_static_aws_keys_anywhere() -> None:
     assert "AWS_SECRET_ACCESS_KEY" not in text and "AWS_ACCESS_KEY_ID" not in text
 
 
-def test_roles_trust_one_project_and_deploy_only_from_main(tooling: StackJson) -> None:
-    provider = next(p for p in tooling.resources("aws_iam_openid_connect_provider").values() if "gitlab" in p["url"])
-    assert provider["client_id_list"] == ["sts.amazonaws.com"]
-    roles = {r["name"]: r for r in tooling.resources("aws_iam_role").values()}
-    plan_trust, deploy_trust = roles["demo-ci-plan"]["assume_role_policy"], roles["demo-ci-deploy"]["assume_role_policy"]
-    assert '"gitlab.com:sub":"project_path:platform/vault-platform:ref_type:branch:ref:*"' in plan_trust
-    assert '"gitlab.com:sub":"project_path:platform/vault-platform:ref_type:branch:ref:main"' in deploy_trust
-    assert '"gitlab.com:aud":"sts.amazonaws.com"' in deploy_trust
-    assert {"ci_plan_role_arn", "ci_deploy_role_arn"} <= set(tooling.outputs())
+def test_without_ci_the_default_environment_has_no_roles_for_the_pipeline(tooling: StackJson) -> None:
+    """The pipeline's AWS jobs need an environment with [ci] (tests/test_ci_trust.py)."""
+    assert not {"ci_plan_role_arn", "ci_deploy_role_arn"} & set(tooling.outputs())
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -98,7 +101,7 @@ def test_roles_trust_one_project_and_deploy_only_from_main(tooling: StackJson) -
 ])
 def test_bad_ci_config_is_one_line(field: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as error:
-        environment_variant(set_at("ci", {field: value}))
+        environment_variant(set_at(f"ci.{field}", value), base="staging")
     assert f"ci.{field}" in str(error.value) and "\n" not in str(error.value)
 
 
@@ -124,7 +127,7 @@ def test_a_job_logs_in_to_vault_with_its_own_id_token_for_vaults_audience() -> N
 
 
 def test_the_vault_job_runs_only_where_its_role_admits_it() -> None:
-    ci = load_environment("default").ci
+    ci = load_environment("staging").ci
     for name, job in vault_jobs().items():
         login = next(LOGIN.search(line) for line in job["script"] if LOGIN.search(line))
         role = CI_ROLES["roles"][login["role"]]

@@ -150,3 +150,15 @@ def test_trust_policy_allowances_cover_only_what_parliament_cannot_know() -> Non
                                        "Condition": {"StringEquals": {"oidc.example.com:sbu": "system:serviceaccount:a:b"}}}])
     failed = lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", misspelt_claim), WHERE, accepted={}).failed
     assert [f.issue for f in failed] == ["UNKNOWN_CONDITION_FOR_ACTION"] and "sbu" in failed[0].detail
+
+
+def test_accepted_findings_are_listed_on_request() -> None:
+    """Before: "75 accepted with a reason" and no way to see them."""
+    policy = policy_document([allow(["s3:GetObjectt"], ["arn:aws:s3:::bucket/*"], sid="Typo")])
+    result = lint_stacks(_one_policy_stack("aws_iam_role_policy", "policy", policy), WHERE,
+                         accepted={("UNKNOWN_ACTION", "Typo"): ("a reason written next to the code", "module")})
+    assert not result.failed
+    assert report_lines(result)[0].endswith("1 accepted with a reason (--list-accepted, or make iam-lint LIST=1, shows them)")
+    listed = report_lines(result, list_accepted=True)
+    assert any(line.startswith("  accepted UNKNOWN_ACTION bad: bad/aws_iam_role_policy statement Typo") for line in listed)
+    assert "           because: a reason written next to the code" in listed

@@ -48,7 +48,8 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 @pytest.fixture(scope="session")
 def tooling_plan(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str]:
     summary = tmp_path_factory.mktemp("plan") / "plan-summary.md"
-    code = plan_cli.main(["--synth-dir", str(synth_dir), "--stacks", "tooling", "--summary", str(summary)])
+    # vpn too: its providers (tls, awscc) are in no local mirror here, so it is not planned.
+    code = plan_cli.main(["--synth-dir", str(synth_dir), "--stacks", "tooling,vpn", "--summary", str(summary)])
     return code, summary.read_text()
 
 
@@ -56,11 +57,15 @@ def tooling_plan(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> t
 def test_tooling_plans_on_the_emulator_and_the_summary_counts_by_type(tooling_plan: tuple[int, str],
                                                                        tooling: StackJson) -> None:
     code, markdown = tooling_plan
-    assert code == 0
+    unplanned = "| `vpn` | skipped |" in markdown
+    # Before: a stack left unplanned was a quiet "skipped" row and exit 0.
+    assert code == (1 if unplanned else 0)
+    assert not unplanned or markdown.index("1 stack(s) NOT planned") < markdown.index("| stack |")
     total = sum(len(block) for block in tooling.data["resource"].values())
     assert f"| `tooling` | planned | {total} | 0 | 0 | 0 |" in markdown
     assert f"| `aws_kms_key` | {len(tooling.resources('aws_kms_key'))} | 0 | 0 | 0 |" in markdown
     assert "Warning" not in markdown  # a first deploy replaces nothing
+    assert "## External identities this environment trusts" in markdown and "no CI pipeline" in markdown
 
 
 @pytest.mark.integration

@@ -47,3 +47,25 @@ def test_protected_resources_are_the_ones_with_destroy_protection(tooling: Stack
     assert any(a.startswith("aws_kms_key.") for a in protected)
     assert any(a.startswith("aws_efs_file_system.") for a in protected)
     assert not any(a.startswith("aws_iam_role.") for a in protected)
+
+
+def test_replacements_and_deletions_say_why() -> None:
+    """Before: counts per type and bare addresses only."""
+    plan = summarize("tooling", {"resource_changes": [
+        {**_rc("aws_kms_key.k", ["delete", "create"]), "action_reason": "replace_because_cannot_update",
+         "change": {"actions": ["delete", "create"], "replace_paths": [["multi_region"]]}},
+        {**_rc("aws_iam_role.old", ["delete"]), "action_reason": "delete_because_no_resource_config"},
+        {**_rc("aws_instance.t", ["create", "delete"]), "action_reason": "replace_because_tainted"},
+    ]}, frozenset({"aws_kms_key.k"}))
+    markdown = render_markdown([plan], title="T")
+    assert "> - `tooling`: **replace** `aws_kms_key.k`: multi_region cannot change in place" in markdown
+    assert "- **delete** `aws_iam_role.old`: no longer in the configuration (removed, or its address changed without a move)" in markdown
+    assert "- **replace** `aws_instance.t`: the object is tainted" in markdown
+
+
+def test_an_unplanned_stack_is_called_out_first() -> None:
+    """Before: a quiet 'skipped' row in the table, and exit 0 (ops/plan.py now exits 1)."""
+    markdown = render_markdown([summarize("tooling", PLAN), StackPlan("vpn", "skipped", reason="provider hashicorp/tls missing")],
+                               title="T")
+    assert markdown.index("1 stack(s) NOT planned") < markdown.index("| stack |")
+    assert "> - `vpn`: provider hashicorp/tls missing" in markdown

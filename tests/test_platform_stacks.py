@@ -26,7 +26,7 @@ from vault_platform.constructs.helm_chart import EXACT_CHART_VERSION, check_depe
 from vault_platform.errors import ConfigError
 from vault_platform.gitops.substitution import scan_cluster
 from vault_platform.addons import addons_for, install_order, registry
-from vault_platform.gitops.contract import Unavailable, check_flux_variables, configmap_data
+from vault_platform.gitops.contract import Unavailable, check_flux_variables, configmap_data, features_off
 from vault_platform.stacks.platform import REPO_ROOT, ClusterPlatformStack
 from vault_platform.ops.terraform_cli import missing_providers
 
@@ -181,11 +181,11 @@ def test_default_storage_class_is_gp3_encrypted_with_the_clusters_ebs_key(platfo
 # --- platform-vars: the contract with flux/ -------------------------------------------------
 
 @pytest.mark.parametrize("platform", PLATFORM)
-def test_platform_vars_configmap_has_exactly_the_contract_keys(platform, default_stacks):
+def test_platform_vars_configmap_has_exactly_the_contract_keys(platform, default_stacks, env):
     role = PLATFORM[platform][0]
     configmap = default_stacks[platform].one("kubernetes_config_map_v1")
     assert configmap["metadata"] == {"name": "platform-vars", "namespace": "flux-system"}
-    assert sorted(configmap["data"]) == sorted(platform_vars.keys_for(role))
+    assert sorted(configmap["data"]) == sorted(platform_vars.keys_for(role, features_off(env)))
     assert all(str(value) for value in configmap["data"].values())
 
 
@@ -208,12 +208,16 @@ def test_irsa_role_values_in_platform_vars_belong_to_their_service_accounts(defa
             assert producer == aws_stack and irsa_role_of(default_stacks[aws_stack], role_name) == account, key
 
 
-def test_gitlab_runner_registers_with_the_environments_gitlab_instance(default_stacks, env):
-    """One GitLab instance per environment: the one CI's AWS roles trust is the one the runner serves."""
+def test_gitlab_runner_registers_with_the_environments_gitlab_instance(default_stacks):
+    """One GitLab instance per environment: the one CI's AWS roles trust is the one the runner
+    serves; an environment without [ci] (the default) names none: GITLAB_URL is absent, so the
+    runner and Vault's jwt-gitlab mount get an empty value."""
     data = default_stacks["tooling-platform"].one("kubernetes_config_map_v1")["data"]
-    assert data["GITLAB_URL"] == env.ci.gitlab_url
+    assert "GITLAB_URL" not in data
+    staging = load_environment("staging")
+    assert "GITLAB_URL" in platform_vars.keys_for(platform_vars.TOOLING, features_off(staging))
     runner = yaml.safe_load((REPO_ROOT / "flux/infrastructure/gitlab-runner/helmrelease.yaml").read_text())
-    assert runner["spec"]["values"]["gitlabUrl"] == "${GITLAB_URL}/"
+    assert runner["spec"]["values"]["gitlabUrl"] == "${GITLAB_URL:=}/"
 
 
 def test_application_trusts_the_vault_ca_the_tooling_platform_stack_makes(default_stacks):
@@ -348,3 +352,11 @@ def test_optional_key_used_without_a_default_stops_synth_whatever_the_switch(env
     write(guarded, "flux/clusters/tooling/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"
                                                     "data: {id: '${EFS_FILE_SYSTEM_ID:=}'}\n")
     check_flux_variables("tooling", platform_vars.keys_for("tooling", {"tooling.efs_enabled"}), env, guarded)
+
+
+def test_the_vault_ca_operators_and_ci_need_is_an_output(default_stacks):
+    """VAULT_CACERT's source (docs/ci-trust.md); before, only a cdktf-internal cross-stack output held it."""
+    stack = default_stacks["tooling-platform"]
+    (certificate,) = stack.resources("tls_self_signed_cert")
+    assert stack.outputs()["vault_ca_certificate"]["value"] == f"${{tls_self_signed_cert.{certificate}.cert_pem}}"
+    assert "vault_ca_certificate" not in default_stacks["application-platform"].outputs()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,8 @@ from vault_platform.config.load import DEFAULT_ENVIRONMENT
 from vault_platform.config.model import DEPLOY_VIA_VPN, EnvironmentConfig
 from vault_platform.constructs.protection import ALLOW_DESTROY_CONTEXT
 from vault_platform.gitops.scheduling import check_schedulable
+from vault_platform.errors import ConfigError
+from vault_platform.federated_trust import stack_trust_problems
 from vault_platform.outdir import atomic_outdir
 from vault_platform.stacks.application import ApplicationStack
 from vault_platform.stacks.platform import ClusterPlatformStack
@@ -143,11 +146,16 @@ def synthesize_environments(environments: Sequence[tuple[str, EnvironmentConfig]
     with atomic_outdir(outdir) as staging:
         app = new_app(str(staging), allow_destroy=allow_destroy)
         # With several environments, only those with a [state] table have a bucket to bootstrap.
-        ids = [sid for environment_file, env in environments
-               for sid in add_environment(app, env, environment_file,
-                                          bootstrap=bootstrap and (len(environments) == 1 or env.state is not None))]
+        ids_by_environment = [(env, add_environment(app, env, environment_file,
+                                                    bootstrap=bootstrap and (len(environments) == 1 or env.state is not None)))
+                              for environment_file, env in environments]
+        ids = [sid for _, env_ids in ids_by_environment for sid in env_ids]
         app.synth()
+        for env, env_ids in ids_by_environment:
+            check_federated_trust(env, {sid: json.loads((staging / "stacks" / sid / "cdk.tf.json").read_text()) for sid in env_ids})
         stacks = [SynthesizedStack(sid, Path(outdir) / "stacks" / sid / "cdk.tf.json") for sid in ids]
         if before_swap is not None:
             before_swap(staging, stacks)
     return stacks
+
+

@@ -109,14 +109,14 @@ def _output_digest(outdir: Path, files: Iterable[Path]) -> dict[str, str]:
     return {path.relative_to(outdir).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
 
 
-def write_stamp(staging: Path, cache_key: str, summary: list[dict[str, object]]) -> None:
+def write_stamp(staging: Path, cache_key: str, summary: dict[str, list]) -> None:
     """Record the key and the output's hashes in the staging directory of a finished synth,
     before it replaces the outdir (outdir.atomic_outdir)."""
     stamp = {"key": cache_key, "summary": summary, "files": _output_digest(staging, _output_files(staging))}
     (staging / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n")
 
 
-def cached_summary(outdir: Path, cache_key: str) -> list[dict[str, object]] | None:
+def cached_summary(outdir: Path, cache_key: str) -> dict[str, list] | None:
     """The stored summary (what main.py reports per environment) when ``outdir`` holds the output of a synth with this key, whole and
     unmodified; None otherwise (any doubt means synthesize)."""
     try:
@@ -126,6 +126,6 @@ def cached_summary(outdir: Path, cache_key: str) -> list[dict[str, object]] | No
         files = [outdir / name for name in stamp["files"]]
         if sorted(files) != _output_files(outdir) or _output_digest(outdir, files) != stamp["files"]:
             return None
-        return list(stamp["summary"])
+        return dict(stamp["summary"])
     except (OSError, ValueError, KeyError, TypeError):
         return None

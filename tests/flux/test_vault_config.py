@@ -215,7 +215,15 @@ def test_a_ci_role_naming_a_policy_that_does_not_exist(tmp_path):
                            "flux/infrastructure/vault-config/policies does not have; add ci-nope.hcl there or fix the name")
 
 
-@pytest.mark.parametrize("url", ["", "http://gitlab.example.com", "https://gitlab.example.com/group"])
+def test_no_gitlab_url_means_no_ci_trust_not_a_failed_job():
+    """An environment without [ci] has no GITLAB_URL in its platform-vars (the job reads
+    ${GITLAB_URL:=}): configure.py then skips the jwt-gitlab mount instead of refusing to
+    run, and gets past its input checks to the first call to Vault (no VAULT_ADDR here)."""
+    run = run_configure(encoded([cluster()]), gitlab_url="")
+    assert run.returncode != 0 and "GITLAB_URL" not in run.stderr and "VAULT_ADDR" in run.stderr
+
+
+@pytest.mark.parametrize("url", ["http://gitlab.example.com", "https://gitlab.example.com/group"])
 def test_a_bad_gitlab_url_stops_the_configure_job_before_it_calls_vault(url):
     run = run_configure(encoded([cluster()]), gitlab_url=url)
     assert run.returncode != 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
 import typing
 from collections.abc import Mapping
@@ -107,7 +108,8 @@ def _application_clusters(data: Mapping[str, object]) -> Mapping[str, object]:
 def _as_legacy(error: ConfigError) -> ConfigError:
     """An error about the one cluster, named as a legacy file wrote it ("application.network.cidr")."""
     def named(text: str) -> str:
-        return text.replace(_LEGACY_PREFIX, LEGACY_APPLICATION)
+        # A table header the file should have is named as that file writes it ([application.cluster]).
+        return text.replace(_LEGACY_PREFIX, LEGACY_APPLICATION).replace(f"[{APPLICATION_CLUSTERS}.", f"[{LEGACY_APPLICATION}.")
     return ConfigError(named(error.field), error.value, named(error.problem), named(error.fix), source=error.source)
 
 
@@ -118,6 +120,15 @@ def _build(cls: type, data: object, prefix: str) -> object:
     hints = typing.get_type_hints(cls)
     for key in data:
         if key not in fields:
+            homes = _tables_with_key(EnvironmentConfig, key, "")
+            # The nearest table first: the one sharing the most of this table's path.
+            homes.sort(key=lambda home: -len(os.path.commonprefix([home.strip("[]"), prefix])))
+            if homes:
+                # The usual cause: a table header line above it is missing or misspelt, so TOML
+                # put the key in the table before. "Remove it" would lose a setting.
+                here = f"[{prefix.rstrip('.')}]" if prefix else "the top level"
+                raise ConfigError(f"{prefix}{key}", data[key], f"is not a key of {here} but of {' or '.join(homes)}",
+                                  f"put it under its table's header line ({homes[0]}): is that header missing or misspelt above it?")
             close = difflib.get_close_matches(key, fields, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys here: {', '.join(sorted(fields))}"
             raise ConfigError(f"{prefix}{key}", data[key], "unknown key", f"remove it; {hint}")
@@ -130,6 +141,34 @@ def _build(cls: type, data: object, prefix: str) -> object:
             continue
         values[name] = _convert(hints[name], data[name], dotted)
     return cls(**values)
+
+
+def _tables_with_key(cls: type, key: str, prefix: str) -> list[str]:
+    """The tables nested in ``cls`` (as a file writes their headers) that have ``key``."""
+    found = []
+    hints = typing.get_type_hints(cls)
+    for spec in dataclasses.fields(cls):
+        inner = _table_type(hints[spec.name])
+        if inner is None:
+            continue
+        table, is_array = inner
+        dotted = f"{prefix}{spec.name}"
+        if key in {f.name for f in dataclasses.fields(table)}:
+            found.append(f"[[{dotted}]]" if is_array else f"[{dotted}]")
+        found += _tables_with_key(table, key, f"{dotted}.")
+    return found
+
+
+def _table_type(hint: object) -> tuple[type, bool] | None:
+    """The dataclass a field holds as a table (or an array of tables), else None."""
+    if dataclasses.is_dataclass(hint):
+        return hint, False  # type: ignore[return-value]
+    args = [a for a in typing.get_args(hint) if a is not type(None) and a is not Ellipsis]
+    if typing.get_origin(hint) is tuple and args and dataclasses.is_dataclass(args[0]):
+        return args[0], True
+    if len(args) == 1 and dataclasses.is_dataclass(args[0]):
+        return args[0], False
+    return None
 
 
 def _convert(hint: object, value: object, dotted: str) -> object:

@@ -185,18 +185,40 @@ class StateConfig:
         return alias or None
 
 
+# How an environment gets the IAM OIDC provider of its GitLab instance. IAM allows one
+# provider per account and issuer URL: the first environment of an account creates it, every
+# other one in that account names the same instance and looks it up (a second create fails with
+# EntityAlreadyExists, and destroying the creator would remove what the others' roles trust).
+OIDC_PROVIDER_CREATE = "create"
+OIDC_PROVIDER_EXISTING = "existing"
+OIDC_PROVIDER_CHOICES = (OIDC_PROVIDER_CREATE, OIDC_PROVIDER_EXISTING)
+
+
 @dataclass(frozen=True)
 class CiConfig:
-    """The GitLab project whose pipelines may plan and deploy this environment.
+    """The GitLab project whose pipelines may plan and deploy this environment: the only
+    external identity the environment trusts. Without a [ci] table there are no CI roles and
+    no GitLab OIDC provider, so no pipeline anywhere can reach the account.
 
     The tooling stack trusts the instance's OIDC issuer (``gitlab_url``) and binds two roles
     to the ``sub`` claim of this project: plan (read-only, and with ``[state]`` able to read
     the state) from ``plan_branches``, deploy from ``deploy_branch`` only. No static AWS
-    keys exist anywhere.
+    keys exist anywhere. Nothing here has a default instance or project: each is named.
+
+    ``project_id`` and ``namespace_id`` are GitLab's immutable ids of that project and its
+    group. IAM can test only ``aud`` and ``sub`` of a GitLab token (AWS IAM User Guide,
+    "Available keys for AWS OIDC federation": GitLab has no provider-specific keys), and
+    GitLab's ``sub`` always starts with the renameable ``project_path`` (GitLab projects API,
+    ``ci_id_token_sub_claim_components``). So the roles bind the path; the ids are recorded
+    on the roles (tags) and in the plan summary, for a reviewer to check that the path still
+    names the same project, and bound by Vault's jwt-gitlab roles, which can test any claim.
     """
 
-    gitlab_url: str = "https://gitlab.com"  # the instance's issuer URL, https, no path
-    project_path: str = "platform/vault-platform"  # group[/subgroup...]/project
+    gitlab_url: str  # the instance's issuer URL, https, no path: e.g. https://gitlab.com
+    project_path: str  # group[/subgroup...]/project
+    project_id: int  # Settings > General of the project ("Project ID")
+    namespace_id: int  # the id of the project's group (or user namespace)
+    oidc_provider: str  # "create" (this environment owns the account's provider) or "existing"
     deploy_branch: str = "main"
     audience: str = "sts.amazonaws.com"  # the id_tokens aud of .gitlab-ci.yml
     # Branches whose pipelines may assume the plan role: names, or patterns with '*'. With
@@ -212,6 +234,11 @@ class CiConfig:
         if self.plan_branches is not None:
             return self.plan_branches
         return (self.deploy_branch,) if remote_state else ("*",)
+
+    @property
+    def issuer_host(self) -> str:
+        """The issuer without https://: the prefix of IAM's condition keys for its tokens."""
+        return self.gitlab_url.removeprefix("https://")
 
 
 @dataclass(frozen=True)
@@ -239,7 +266,8 @@ class EnvironmentConfig:
     vpn: VpnConfig = VpnConfig()
     deploy: DeployConfig = DeployConfig()
     gitops: GitOpsConfig = GitOpsConfig()
-    ci: CiConfig = CiConfig()
+    # None: no CI roles and no GitLab OIDC provider; the environment trusts no pipeline.
+    ci: CiConfig | None = None
     policy: PolicyConfig = PolicyConfig()
     # When set, the AWS provider refuses to run against any other account.
     account_id: str | None = None

@@ -11,6 +11,7 @@ from vault_platform.config.model import (
     DEPLOY_ACCESS,
     ApplicationConfig,
     DEPLOY_VIA_PUBLIC_ENDPOINT,
+    OIDC_PROVIDER_CHOICES,
     CiConfig,
     ClusterConfig,
     DatabaseConfig,
@@ -85,7 +86,8 @@ def validate_environment(env: EnvironmentConfig) -> None:
         _check_application_cluster(field, application, env)
     _check_disjoint(vpcs)
     _check_databases(env)
-    _check_ci("ci", env.ci, remote_state=env.state is not None)
+    if env.ci is not None:
+        _check_ci("ci", env.ci, remote_state=env.state is not None)
     _check_gitops("gitops", env.gitops)
     _check_vpn("vpn", env.vpn, env, tuple(vpcs))
     _check_deploy("deploy", env)
@@ -127,10 +129,29 @@ def _check_disjoint(vpcs: list[tuple[str, ipaddress.IPv4Network]]) -> None:
     for later, (field, cidr) in enumerate(vpcs):
         for other_field, other in vpcs[:later]:
             if cidr.overlaps(other):
+                free = free_range(cidr.prefixlen, [taken for _, taken in vpcs])
+                example = f"e.g. {free}, which no other range uses" if free else "a range no other VPC uses"
                 raise ConfigError(
                     field, str(cidr), f"overlaps {other_field} {other}; VPC peering and the VPN's routes need disjoint ranges",
-                    f"pick a range outside the {other_field.removesuffix('.network.cidr')} VPC ({other}), e.g. a /16 of its own such as 10.20.0.0/16 next to 10.10.0.0/16",
+                    f"pick a range outside the {other_field.removesuffix('.network.cidr')} VPC ({other}), {example}",
                 )
+
+
+# Where a suggested range is looked for: the private blocks (RFC 1918), most usual first.
+_SUGGESTION_POOLS = tuple(ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def free_range(prefixlen: int, taken: list[ipaddress.IPv4Network],
+               pools: tuple[ipaddress.IPv4Network, ...] = _SUGGESTION_POOLS) -> ipaddress.IPv4Network | None:
+    """The first private range of that size overlapping none of ``taken``: a fix's example
+    must be a value that passes, never the clashing one."""
+    for pool in pools:
+        if prefixlen < pool.prefixlen:
+            continue
+        for candidate in pool.subnets(new_prefix=prefixlen):
+            if not any(candidate.overlaps(other) for other in taken):
+                return candidate
+    return None
 
 
 def _check_databases(env: EnvironmentConfig) -> None:
@@ -272,6 +293,14 @@ def _check_ci(field: str, ci: CiConfig, remote_state: bool) -> None:
     if not re.match(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$", ci.project_path):
         raise ConfigError(f"{field}.project_path", ci.project_path, "is not a GitLab project path",
                           "write group/project (subgroups allowed), without the instance URL")
+    for name, value in (("project_id", ci.project_id), ("namespace_id", ci.namespace_id)):
+        if value <= 0:
+            raise ConfigError(f"{field}.{name}", value, "is not a GitLab id (a positive number)",
+                              f"copy the {name.replace('_', ' ')} from GitLab (project: Settings > General; group: its overview page)")
+    if ci.oidc_provider not in OIDC_PROVIDER_CHOICES:
+        raise ConfigError(f"{field}.oidc_provider", ci.oidc_provider, "is neither 'create' nor 'existing'",
+                          f"write \"create\" in the one environment of the account that owns the IAM OIDC provider of "
+                          f"{ci.gitlab_url}, \"existing\" in every other environment of that account")
     if not re.match(r"^[A-Za-z0-9_./-]+$", ci.deploy_branch) or "*" in ci.deploy_branch:
         raise ConfigError(f"{field}.deploy_branch", ci.deploy_branch, "is not a single branch name",
                           "write the branch that deploys, e.g. main")
@@ -326,6 +355,10 @@ CLIENT_VPN_PREFIX_RANGE = (12, 22)
 CLIENT_VPN_SESSION_HOURS = (8, 10, 12, 24)
 
 
+# The VPN's clients usually take a range apart from the VPCs' 10/8.
+_VPN_POOLS = tuple(reversed(_SUGGESTION_POOLS))
+
+
 def _check_vpn(field: str, vpn: VpnConfig, env: EnvironmentConfig,
                vpcs: tuple[tuple[str, ipaddress.IPv4Network], ...]) -> None:
     try:
@@ -339,7 +372,7 @@ def _check_vpn(field: str, vpn: VpnConfig, env: EnvironmentConfig,
         if client.overlaps(vpc_cidr):
             raise ConfigError(
                 f"{field}.client_cidr", vpn.client_cidr, f"overlaps {vpc_field} {vpc_cidr}; clients could not route to that VPC",
-                "pick a range outside every VPC, e.g. 172.16.0.0/22",
+                f"pick a range outside every VPC, e.g. {free_range(client.prefixlen, [c for _, c in vpcs], pools=_VPN_POOLS)}",
             )
     if vpn.session_timeout_hours not in CLIENT_VPN_SESSION_HOURS:
         raise ConfigError(f"{field}.session_timeout_hours", vpn.session_timeout_hours, "is not a Client VPN session length", f"use one of {CLIENT_VPN_SESSION_HOURS}")

@@ -1,10 +1,14 @@
-"""GitLab CI's way into the account: an IAM OIDC provider for the GitLab instance and two
-roles bound to one project's ``sub`` claim, so pipelines hold short-lived credentials and
-no static AWS key exists anywhere.
+"""GitLab CI's way into the account, only where the environment has a [ci] table: the IAM
+OIDC provider of the GitLab instance (created by the one environment of the account that says
+``oidc_provider = "create"``, looked up by the others) and two roles bound to one project's
+``sub`` claim, so pipelines hold short-lived credentials and no static AWS key exists anywhere.
 
 GitLab's id_token ``sub`` is ``project_path:<group>/<project>:ref_type:<branch|tag>:ref:<name>``.
-For a custom OIDC provider such as GitLab, IAM's only claim condition keys are
-``<issuer>:aud`` and ``<issuer>:sub``: claims like ``ref_protected`` cannot be tested, and
+For a custom OIDC provider such as GitLab, IAM's claim condition keys are those of the
+"Default" list (AWS IAM User Guide, reference_policies_iam-condition-keys, "Available keys for
+AWS OIDC federation": ``aud``, ``sub``, ``amr``, ``email``, ``oaud``; only GitHub, Google,
+CircleCI and a few others have provider-specific keys): ``project_id``, ``namespace_id`` or
+``ref_protected`` cannot be tested, and
 GitLab cannot put them in ``sub`` either (its ``ci_id_token_sub_claim_components`` take
 project, ref type, ref and, since 18.7, environment protection and tier). So project and
 branch are bound through ``sub``:
@@ -21,14 +25,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from cdktf_cdktf_provider_aws.data_aws_iam_openid_connect_provider import DataAwsIamOpenidConnectProvider
 from cdktf_cdktf_provider_aws.iam_openid_connect_provider import IamOpenidConnectProvider
 from cdktf_cdktf_provider_aws.iam_role import IamRole
 from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
-from vault_platform.config.model import CiConfig, StateConfig
+from vault_platform.config.model import OIDC_PROVIDER_CREATE, CiConfig, StateConfig
 from vault_platform.constructs.policy import Statement, allow, policy_document
+from vault_platform.constructs.protection import protected_lifecycle
 
 # One hour covers the longest plan/deploy job; STS's maximum for a web identity session.
 SESSION_SECONDS = 3600
@@ -179,13 +185,26 @@ class CiOidc(Construct):
     def __init__(self, scope: Construct, id: str, props: CiOidcProps) -> None:
         super().__init__(scope, id)
         ci = props.ci
-        issuer_host = ci.gitlab_url.removeprefix("https://")
-        self.provider = IamOpenidConnectProvider(self, "provider", url=ci.gitlab_url, client_id_list=[ci.audience])
+        issuer_host = ci.issuer_host
+        # One provider per account and issuer: the environment that owns it creates it (and
+        # keeps it from a casual destroy: other environments' roles trust it); the others
+        # read it, so a second environment neither fails on EntityAlreadyExists nor takes it
+        # away when it is destroyed.
+        if ci.oidc_provider == OIDC_PROVIDER_CREATE:
+            provider: IamOpenidConnectProvider | DataAwsIamOpenidConnectProvider = IamOpenidConnectProvider(
+                self, "provider", url=ci.gitlab_url, client_id_list=[ci.audience], lifecycle=protected_lifecycle(self))
+        else:
+            provider = DataAwsIamOpenidConnectProvider(self, "existing-provider", url=ci.gitlab_url)
+        self.provider = provider
+        # IAM cannot test these claims (module docstring); recorded so a reviewer can check that
+        # the trusted path still names this project.
+        identity_tags = {"gitlab-project": ci.project_path, "gitlab-project-id": str(ci.project_id),
+                         "gitlab-namespace-id": str(ci.namespace_id)}
         plan_branches = ci.effective_plan_branches(props.state is not None)
         branches = "any branch" if plan_branches == ("*",) else "branches " + ", ".join(plan_branches)
         self.plan_role = IamRole(
             self, "plan-role", name=f"{props.name}-ci-plan", max_session_duration=SESSION_SECONDS,
-            description=f"GitLab CI plan jobs of {ci.project_path}, {branches}: read-only",
+            description=f"GitLab CI plan jobs of {ci.project_path}, {branches}: read-only", tags=identity_tags,
             assume_role_policy=gitlab_trust_policy(self.provider.arn, issuer_host, ci.audience,
                                                    branch_subjects(ci.project_path, plan_branches)),
         )
@@ -199,7 +218,7 @@ class CiOidc(Construct):
 
         self.deploy_role = IamRole(
             self, "deploy-role", name=f"{props.name}-ci-deploy", max_session_duration=SESSION_SECONDS,
-            description=f"GitLab CI deploy job of {ci.project_path}, branch {ci.deploy_branch} only",
+            description=f"GitLab CI deploy job of {ci.project_path}, branch {ci.deploy_branch} only", tags=identity_tags,
             assume_role_policy=gitlab_trust_policy(self.provider.arn, issuer_host, ci.audience,
                                                    branch_subjects(ci.project_path, [ci.deploy_branch])),
         )

@@ -19,6 +19,8 @@ CONFIGMAP_NAME = "platform-vars"
 from vault_platform.cluster_roles import APPLICATION, BOTH, TOOLING  # noqa: F401 (re-exported)
 
 EFS = "tooling.efs_enabled"
+# An environment without a [ci] table trusts no GitLab instance: its ConfigMap has no GITLAB_URL.
+CI = "ci"
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ _FIXED_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("EBS_KMS_KEY_ARN", BOTH, "KMS key that encrypts the cluster's EBS volumes (gp3 StorageClass)."),
     PlatformVar("VAULT_KMS_KEY_ID", (TOOLING,), "KMS key id of Vault's awskms auto-unseal."),
     PlatformVar("ECR_REGISTRY", (TOOLING,), "ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)."),
-    PlatformVar("GITLAB_URL", (TOOLING,), "GitLab instance the runner registers with: the environment's [ci] gitlab_url (https, no path)."),
+    PlatformVar("GITLAB_URL", (TOOLING,), "GitLab instance the runner registers with and Vault's jwt-gitlab trusts: the environment's [ci] "
+                "gitlab_url (https, no path); absent without [ci].", feature=CI),
     PlatformVar("EFS_FILE_SYSTEM_ID", (TOOLING,), "EFS file system for shared tooling storage (StorageClass efs-shared provisions on it).",
                 feature=EFS),
     PlatformVar("EFS_ACCESS_POINT_ID", (TOOLING,), "EFS access point of that file system, for a static PersistentVolume.",

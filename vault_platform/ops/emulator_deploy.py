@@ -35,6 +35,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING
 
 from vault_platform.binaries import NODE_BIN, PACKAGE_JSON_FIX, find_binary
@@ -179,7 +180,7 @@ def _still_protected(terraform: Terraform) -> list[str]:
 
 
 def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], workdir: Path,
-                       *, rehearse: bool = False) -> tuple[int, list[str]]:
+                       *, rehearse: bool = False, forget: Collection[str] = FORGOTTEN_BEFORE_DESTROY) -> tuple[int, list[str]]:
     """Destroy with Terraform itself: `cdktf destroy` 0.21 with --skip-synth and
     --ignore-missing-stack-dependencies respawned `terraform destroy` in a loop here.
 
@@ -202,7 +203,7 @@ def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], w
                 raise DeployError(f"lifting deletion protection in {stack_dir.name} failed: {first_error(lifted)}")
         still_protected = _still_protected(terraform)
         listed = terraform.run("state", "list", check=False).stdout.split()
-        forgotten = [a for a in listed if a.split(".")[0] in FORGOTTEN_BEFORE_DESTROY]
+        forgotten = [a for a in listed if a.split(".")[0] in forget]
         if forgotten:
             terraform.run("state", "rm", *forgotten)
         if rehearse:
@@ -232,6 +233,30 @@ def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], w
             raise DeployError(f"destroy of {stack_dir.name} failed: "
                               f"{first_error(subprocess.CompletedProcess([], process.returncode, log.read_text(), ''))}")
     return _state_resources(workdir, stack_dir.name), still_protected
+
+
+def teardown_stacks(outdir: Path, stacks: list[str], mirror: Path, aws_env: dict[str, str], workdir: Path, *,
+                    rehearse: bool = False, forget: Collection[str] = FORGOTTEN_BEFORE_DESTROY,
+                    say: Callable[[str], None] = print) -> dict[str, tuple[int, list[str]]]:
+    """The teardown of ``stacks`` (deploy order) from an --allow-destroy synth in outdir: last
+    deployed first, each with _terraform_destroy. The emulator round trip and the operator's
+    `make destroy` (ops/teardown.py) both run this. forget: resource types removed from state
+    first (the emulator's gaps; nothing on AWS). Returns per stack what _terraform_destroy does."""
+    order = list(reversed(stacks))
+    verb = "terraform plan -destroy (teardown rehearsal)" if rehearse else "terraform destroy"
+
+    def teardown(stack_id: str) -> tuple[int, list[str]]:
+        say(f"[{order.index(stack_id) + 1}/{len(order)}] {stack_id}: {verb}")
+        return _terraform_destroy(outdir / "stacks" / stack_id, mirror, aws_env, workdir, rehearse=rehearse, forget=forget)
+
+    if rehearse:
+        # No stack's rehearsal changes what another reads (only the database's lift
+        # writes, to its own stack), so they run side by side: most of each is the
+        # provider waiting for the lifted database, not work.
+        with ThreadPoolExecutor(max_workers=len(order)) as pool:
+            return dict(zip(order, pool.map(teardown, order)))
+    # For real, one after the other: a stack goes only once everything that reads it is gone.
+    return {stack_id: teardown(stack_id) for stack_id in order}
 
 
 def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentConfig | None = None,
@@ -307,20 +332,8 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
             synth(outdir, allow_destroy=True, environment=environment, env=env)
             filter_for_emulator(outdir, stacks)
             order = list(reversed(stacks))  # a destroy goes last deployed first
-
-            def teardown(stack_id: str) -> tuple[int, list[str]]:
-                _say(f"[{order.index(stack_id) + 1}/{len(order)}] {stack_id}: {verb}", started)
-                return _terraform_destroy(outdir / "stacks" / stack_id, mirror, emulator.aws_env(region), workdir,
-                                          rehearse=rehearse_teardown)
-
-            if rehearse_teardown:
-                # No stack's rehearsal changes what another reads (only the database's lift
-                # writes, to its own stack), so they run side by side: most of each is the
-                # provider waiting for the lifted database, not work.
-                with ThreadPoolExecutor(max_workers=len(order)) as pool:
-                    outcomes = dict(zip(order, pool.map(teardown, order)))
-            else:
-                outcomes = {stack_id: teardown(stack_id) for stack_id in order}
+            outcomes = teardown_stacks(outdir, stacks, mirror, emulator.aws_env(region), workdir,
+                                       rehearse=rehearse_teardown, say=lambda message: _say(message, started))
             for stack_id in order:
                 report.resources_after_destroy[stack_id], report.protected_after_lift[stack_id] = outcomes[stack_id]
             report.timings["destroy"] = time.monotonic() - step

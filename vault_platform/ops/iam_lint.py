@@ -296,9 +296,14 @@ def placement_of(env: EnvironmentConfig) -> Placement:
     return Placement(region=env.region, account=env.account_id or _ACCOUNT)
 
 
-def report_lines(result: LintResult) -> list[str]:
+def report_lines(result: LintResult, *, list_accepted: bool = False) -> list[str]:
     lines = [f"IAM lint (parliament {PARLIAMENT_VERSION}): {len(result.failed)} failed, "
-             f"{len(result.accepted)} accepted with a reason"]
+             f"{len(result.accepted)} accepted with a reason" + ("" if list_accepted or not result.accepted else
+                                                              " (--list-accepted, or make iam-lint LIST=1, shows them)")]
+    if list_accepted:
+        for finding, reason in result.accepted:
+            lines.append(f"  accepted {finding.line()}")
+            lines.append(f"           because: {reason}")
     for finding in result.failed:
         lines.append(f"  FAILED {finding.line()}")
         if finding.issue != "PRINCIPAL_MAY_NOT_EXIST":
@@ -315,13 +320,14 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = OneLineParser(prog="python -m vault_platform.ops.iam_lint", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default=os.environ.get("VAULT_PLATFORM_ENV") or DEFAULT_ENVIRONMENT)
+    parser.add_argument("--list-accepted", action="store_true", help="also list each accepted finding with its reason")
     args = parser.parse_args(argv)
     env = load_environment(args.env)
     with tempfile.TemporaryDirectory(prefix="vault-platform-iam-") as name:
         ids = synthesize_into(args.env, Path(name))
         stacks = {s: json.loads((Path(name) / "stacks" / s / "cdk.tf.json").read_text()) for s in ids}
     result = lint_stacks(stacks, placement_of(env))
-    print("\n".join(report_lines(result)))
+    print("\n".join(report_lines(result, list_accepted=args.list_accepted)))
     return 0 if not result.failed else 1
 
 

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from vault_platform.cli import OneLineParser, one_line_errors
 from vault_platform.errors import ToolError
+from vault_platform.federated_trust import describe
 from vault_platform.ops.plan_summary import StackPlan, protected_addresses, render_markdown, summarize
 from vault_platform.ops.terraform_cli import (
     Terraform,
@@ -261,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
     title = f"Plan summary: environment `{args.env}` ({'local emulator' if target == EMULATOR else 'AWS'})"
     markdown = render_markdown(plans, title=title, flow_changes=flow_changes,
                                flow_base=f"compared with the matrix in `{flow_matrix}`, which now holds this one",
-                               object_changes=object_changes)
+                               object_changes=object_changes, trusted_identities=describe(env_config))
     args.summary.parent.mkdir(parents=True, exist_ok=True)
     args.summary.write_text(markdown + "\n")
     print("")
@@ -272,7 +273,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"Summary: {args.summary} ({time.monotonic() - started:.0f}s)")
     if not any(plan.status == "planned" for plan in plans) and any(plan.status == "skipped" for plan in plans):
         raise PlanInputError("no stack could be planned: " + plans[0].reason)
-    return 1 if any(plan.status == "failed" for plan in plans) else 0
+    unplanned = [plan.stack_id for plan in plans if plan.status == "skipped"]
+    if unplanned:
+        # A review that silently left stacks out would read as a clean one.
+        print(f"NOT PLANNED: {', '.join(unplanned)}; plan only the others with --stacks, or install what they need",
+              file=sys.stderr)
+    return 1 if any(plan.status in ("failed", "skipped") for plan in plans) else 0
 
 
 def default_flow_matrix(environment: str) -> Path:

@@ -37,6 +37,32 @@ class Change:
     address: str
     resource_type: str
     action: str
+    why: str = ""  # for a replacement or deletion: what Terraform says causes it (change_reason)
+
+
+# Terraform's action_reason values (`terraform show -json`, "resource_changes"), said for people.
+_REASONS = {
+    "replace_because_tainted": "the object is tainted",
+    "replace_by_request": "-replace was requested",
+    "replace_by_triggers": "a replace_triggered_by reference changed",
+    "delete_because_no_resource_config": "no longer in the configuration (removed, or its address changed without a move)",
+    "delete_because_no_module": "its module is no longer in the configuration",
+    "delete_because_wrong_repetition": "count/for_each was added or removed",
+    "delete_because_count_index": "its count index is out of range now",
+    "delete_because_each_key": "its for_each key is gone",
+    "delete_because_no_move_target": "a moved block points at an address that does not exist",
+}
+
+
+def change_reason(resource: dict) -> str:
+    """Why a replacement or deletion happens: Terraform's action_reason, and for a replacement
+    the attributes that cannot change in place (replace_paths)."""
+    paths = [".".join(str(step) for step in path) for path in resource["change"].get("replace_paths") or []]
+    reason = _REASONS.get(resource.get("action_reason", ""), "")
+    if paths:
+        forced = f"{', '.join(paths)} cannot change in place"
+        return f"{reason}; {forced}" if reason else forced
+    return reason
 
 
 @dataclass(frozen=True)
@@ -75,25 +101,39 @@ def summarize(stack_id: str, plan_json: dict, protected: frozenset[str] = frozen
             continue
         action = action_of(resource["change"]["actions"])
         if action is not None:
-            changes.append(Change(resource["address"], resource["type"], action))
+            why = change_reason(resource) if action in (REPLACE, DELETE) else ""
+            changes.append(Change(resource["address"], resource["type"], action, why))
     return StackPlan(stack_id, "planned", changes=tuple(changes), protected=protected)
 
 
 def render_markdown(plans: list[StackPlan], *, title: str, flow_changes: list[str] | None = None,
-                    flow_base: str = "", object_changes: list[str] | None = None) -> str:
+                    flow_base: str = "", object_changes: list[str] | None = None,
+                    trusted_identities: list[str] | None = None) -> str:
     """flow_changes: lines of vault_platform.flows.matrix.changes over every cluster's flows
     (and the checker's problems), shown as their own section; None leaves it out.
-    flow_base: where the matrix compared with came from, said under the heading."""
+    flow_base: where the matrix compared with came from, said under the heading.
+    trusted_identities: federated_trust.describe() of the environment, said first: who
+    outside the account can act in it is what a reviewer must see before any count."""
     lines = [f"# {title}", ""]
+    if trusted_identities is not None:
+        lines += ["## External identities this environment trusts", ""]
+        lines += [f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}" for line in trusted_identities]
+        lines.append("")
     dangerous = [(plan.stack_id, change) for plan in plans for change in plan.dangerous()]
     failed = [plan for plan in plans if plan.status == "failed"]
     if dangerous:
         lines += [f"> **Warning: {len(dangerous)} protected resource(s) would be replaced or destroyed.** "
                   "Data (keys, file systems, images, the database) is lost; approve only a deliberate teardown.", ">"]
-        lines += [f"> - `{stack}`: **{change.action}** `{change.address}`" for stack, change in dangerous]
+        lines += [f"> - `{stack}`: **{change.action}** `{change.address}`" + _because(change) for stack, change in dangerous]
         lines.append("")
     if failed:
         lines += [f"> **{len(failed)} stack(s) failed to plan:** " + ", ".join(f"`{p.stack_id}`" for p in failed), ""]
+    unplanned = [plan for plan in plans if plan.status == "skipped"]
+    if unplanned:
+        lines += [f"> **{len(unplanned)} stack(s) NOT planned: nothing of theirs is reviewed here, and the plan "
+                  "command exits 1.**", ">"]
+        lines += [f"> - `{plan.stack_id}`: {plan.reason}" for plan in unplanned]
+        lines.append("")
     lines += ["| stack | status | create | update | replace | delete |", "|---|---|---:|---:|---:|---:|"]
     for plan in plans:
         if plan.status == "planned":
@@ -120,7 +160,7 @@ def render_markdown(plans: list[StackPlan], *, title: str, flow_changes: list[st
         others = [c for c in plan.changes if c.action != CREATE]
         if others:
             lines += ["", "Changes to existing resources:", ""]
-            lines += [f"- **{c.action}** `{c.address}`" + (" (protected)" if c.address in plan.protected else "")
+            lines += [f"- **{c.action}** `{c.address}`" + (" (protected)" if c.address in plan.protected else "") + _because(c)
                       for c in others]
         lines.append("")
     if flow_changes is not None:
@@ -135,3 +175,7 @@ def render_markdown(plans: list[StackPlan], *, title: str, flow_changes: list[st
         lines += [f"- {line}" for line in object_changes] or ["No change to any rendered object."]
         lines.append("")
     return "\n".join(lines)
+
+
+def _because(change: Change) -> str:
+    return f": {change.why}" if change.why else ""

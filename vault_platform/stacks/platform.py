@@ -26,6 +26,7 @@ from cdktf import (
     Fn,
     Op,
     Precondition,
+    TerraformOutput,
     TerraformResourceLifecycle,
     TerraformStack,
     TerraformVariable,
@@ -105,7 +106,6 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ow
             "VAULT_KMS_KEY_ID": tooling.vault_unseal_key.key_id,
             "ECR_REGISTRY": f"{tooling.account.account_id}.dkr.ecr.{env.region}.amazonaws.com",
             # The instance CI's OIDC roles trust is the one the runner serves.
-            "GITLAB_URL": env.ci.gitlab_url,
             # Operators arrive source-NATed into the tooling VPC, each application cluster
             # through its peering (vault_platform/flows/declared.py).
             "VAULT_CLIENT_CIDRS": ",".join([env.tooling.network.cidr, *(app.network.cidr for app in env.application_clusters)]),
@@ -116,6 +116,8 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ow
                 for app in sorted(applications, key=lambda app: app.config.cluster.name)])),
             "DATABASE_MASTER_SECRET_ARN": database.master_secret_arn,
         })
+        if env.ci is not None:  # feature ci: without [ci] the environment trusts no GitLab instance
+            values["GITLAB_URL"] = env.ci.gitlab_url
         if tooling.efs is not None:  # feature tooling.efs_enabled: off, the ConfigMap lacks these keys
             values["EFS_FILE_SYSTEM_ID"] = tooling.efs.file_system_id
             values["EFS_ACCESS_POINT_ID"] = tooling.efs.access_point_id
@@ -185,6 +187,10 @@ class ClusterPlatformStack(TerraformStack):
             self.vault_ca = VaultCa(self, "vault-ca", VaultCaProps(
                 common_name=f"{env.name} Vault CA", organization=env.name,
             ), kubernetes=kubernetes)
+            # Where operators and CI get VAULT_CACERT from (docs/ci-trust.md): the certificate
+            # only, public; the key stays in the state and Secret cert-manager/vault-ca-keypair.
+            TerraformOutput(self, "vault_ca_certificate", value=self.vault_ca.certificate_pem,
+                            description="PEM of the private CA that signs Vault's listener certificate: VAULT_CACERT")
 
         namespace = NamespaceV1(self, "flux-system-namespace", provider=kubernetes,
                                 metadata=NamespaceV1Metadata(name=FLUX_NAMESPACE))

@@ -59,7 +59,9 @@ class ToolingStack(PlatformStack):
             self, foundation, TOOLING, zone_arn=self.zone.zone.arn, vault_unseal_key_arn=self.vault_unseal_key.arn,
             ecr_repository_arns=tuple(self.ecr.arns), database_instance_arns=(database,),
         )
-        self.ci = CiOidc(self, "ci-oidc", CiOidcProps(name=env.name, ci=env.ci, state=env.state, partition=account.partition))
+        # Only an environment that names its GitLab project ([ci]) trusts any pipeline.
+        self.ci = None if env.ci is None else CiOidc(
+            self, "ci-oidc", CiOidcProps(name=env.name, ci=env.ci, state=env.state, partition=account.partition))
         self._outputs()
 
     def _outputs(self) -> None:
@@ -79,8 +81,9 @@ class ToolingStack(PlatformStack):
         self.output("vault_kms_key_id", self.vault_unseal_key.key_id, "KMS key of Vault's auto-unseal")
         self.output("ebs_kms_key_arn", self.ebs_key.arn, "KMS key of the cluster's EBS volumes")
         output_roles(self, self.addon_roles)
-        self.output("ci_plan_role_arn", self.ci.plan_role_arn, "Role GitLab CI plan jobs assume (read-only; the branches of [ci] plan_branches)")
-        self.output("ci_deploy_role_arn", self.ci.deploy_role_arn, "Role the GitLab CI deploy job assumes (deploy branch only)")
+        if self.ci is not None:
+            self.output("ci_plan_role_arn", self.ci.plan_role_arn, "Role GitLab CI plan jobs assume (read-only; the branches of [ci] plan_branches)")
+            self.output("ci_deploy_role_arn", self.ci.deploy_role_arn, "Role the GitLab CI deploy job assumes (deploy branch only)")
         self.output("ecr_repository_urls", [repo.repository_url for repo in self.ecr.repositories.values()], "ECR repositories for CI images")
         if self.efs is not None:
             self.output("efs_file_system_id", self.efs.file_system_id, "Shared EFS file system")

@@ -382,7 +382,9 @@ def configure_database(vault):
 def main():
     # Every input is checked before the first call to Vault.
     clusters = application_clusters(os.environ.get(CLUSTERS_VAR, ""))
-    issuer, ci = gitlab_issuer(os.environ.get("GITLAB_URL", "")), ci_roles()
+    # No GITLAB_URL: the environment has no [ci] table and trusts no GitLab instance.
+    issuer = gitlab_issuer(os.environ["GITLAB_URL"]) if os.environ.get("GITLAB_URL") else None
+    ci = ci_roles() if issuer else None
     vault = Vault()
     vault.wait_until_reachable()
     vault.login_kubernetes("kubernetes", SELF)
@@ -391,7 +393,10 @@ def main():
     configure_kubernetes_auth(vault, clusters)
     configure_policies(vault)
     configure_roles(vault, clusters)
-    configure_ci_auth(vault, ci, issuer)
+    if issuer:
+        configure_ci_auth(vault, ci, issuer)
+    else:
+        print(f"no GITLAB_URL (the environment has no [ci] table): {CI_MOUNT}/ not configured", flush=True)
     configure_database(vault)
     # A Job that could not finish must fail (Flux then shows the Kustomization not ready and
     # the Job is retried), never report success on a Vault that cannot issue credentials.
