@@ -159,3 +159,11 @@ def synthesize_environments(environments: Sequence[tuple[str, EnvironmentConfig]
     return stacks
 
 
+def check_federated_trust(env: EnvironmentConfig, stacks: dict[str, dict]) -> None:
+    """Refuse an environment whose synthesized IAM trusts an external identity its file did
+    not name (federated_trust.py): checked on the output, so no construct can slip one past."""
+    problems = stack_trust_problems(env, stacks)
+    if problems:
+        problem, _, fix = problems[0].partition("; fix: ")
+        more = f" (and {len(problems) - 1} more trust(s) like it)" if len(problems) > 1 else ""
+        raise ConfigError("ci", env.ci.gitlab_url if env.ci else "<no [ci] table>", problem + more, fix, source=env.source)

@@ -68,7 +68,6 @@ def sample_values(env: EnvironmentConfig, cluster: Cluster) -> dict[str, str]:
         "EBS_KMS_KEY_ARN": f"arn:aws:kms:{region}:{account}:key/{PLACEHOLDER_KEY_ID}",
         "VAULT_KMS_KEY_ID": PLACEHOLDER_KEY_ID,
         "ECR_REGISTRY": f"{account}.dkr.ecr.{region}.amazonaws.com",
-        "GITLAB_URL": env.ci.gitlab_url,
         "EFS_FILE_SYSTEM_ID": "fs-0123456789abcdef0",
         "EFS_ACCESS_POINT_ID": "fsap-0123456789abcdef0",
         "VAULT_CLIENT_CIDRS": ",".join([env.tooling.network.cidr, *(app.network.cidr for app in env.application_clusters)]),
@@ -80,6 +79,8 @@ def sample_values(env: EnvironmentConfig, cluster: Cluster) -> dict[str, str]:
         "DATABASE_MASTER_SECRET_ARN": f"arn:aws:secretsmanager:{region}:{account}:secret:rds!db-{PLACEHOLDER_KEY_ID}-AbCdEf",
         "VAULT_CA_CERT_B64": base64.b64encode(ca_pem.encode()).decode(),
     }
+    if env.ci is not None:  # feature ci: without [ci] the ConfigMap has no GITLAB_URL
+        known["GITLAB_URL"] = env.ci.gitlab_url
     known.update({addon.role_arn_var: role_arn(account, eks_name, addon.irsa.role_suffix)
                   for addon in registry().values() if addon.role_arn_var and addon.irsa is not None})
     keys = platform_vars.keys_for(cluster.role, features_off(env))
