@@ -154,7 +154,7 @@ class EksCluster(Construct):
             )
             moved_from(association, f"admin-{index}-policy", parent_path=self.path_below_stack)
 
-        self.node_role = self._node_role(props)
+        self.node_role, self._node_role_grants = self._node_role(props)
         self.node_groups = [self._node_group(props, group) for group in props.cluster.node_groups]
 
     def irsa_role(self, id: str, *, role_suffix: str, namespace: str, service_account: str,
@@ -170,16 +170,18 @@ class EksCluster(Construct):
             managed_policy_arns=tuple(_managed_policy(self._partition, name) for name in managed_policies),
         ))
 
-    def _node_role(self, props: EksClusterProps) -> IamRole:
+    def _node_role(self, props: EksClusterProps) -> tuple[IamRole, list[IamRolePolicyAttachment]]:
         role = IamRole(self, "node-role", name=f"{props.name}-node",
                        assume_role_policy=service_assume_role_policy("ec2.amazonaws.com"))
         # The CNI policy is not here: vpc-cni gets it through its own IRSA role below.
         # Keyed by the policy's name; earlier versions keyed it by its position here, hence the moves.
+        attachments = []
         for index, name in enumerate(("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly")):
             attachment = IamRolePolicyAttachment(self, f"node-role-policy-{name}", role=role.name,
                                                  policy_arn=_managed_policy(props.partition, name))
             moved_from(attachment, f"node-role-policy-{index}", parent_path=self.path_below_stack)
-        return role
+            attachments.append(attachment)
+        return role, attachments
 
     def _node_group(self, props: EksClusterProps, group: NodeGroupConfig) -> EksNodeGroup:
         template = LaunchTemplate(
@@ -216,6 +218,10 @@ class EksCluster(Construct):
             ),
             update_config=EksNodeGroupUpdateConfig(max_unavailable=1),
             launch_template=EksNodeGroupLaunchTemplate(id=template.id, version=Fn.tostring(template.latest_version)),
+            # Nodes boot with the role's policies, or they cannot join (and EKS needs them to
+            # clean up on delete): the role's ARN alone lets Terraform attach them in parallel
+            # (flows/creation_order.py, "service-role-permissions").
+            depends_on=self._node_role_grants,
         )
 
     def managed_addon(self, name: str, *, role_arn: str | None = None, needs_nodes: bool = False) -> EksAddon:

@@ -63,6 +63,9 @@ class ApplicationStack(PlatformStack):
             ip_protocol="tcp", from_port=KUBERNETES_API_PORT, to_port=KUBERNETES_API_PORT,
             referenced_security_group_id=tooling.cluster.cluster_security_group_id,
             description="EKS API from Vault (TokenReview of the Kubernetes auth)",
+            # EC2 accepts a rule naming a peer VPC's group only once the peering is active
+            # (flows/creation_order.py, "peered-security-group-reference").
+            depends_on=[self.peering.connection],
         )
 
         self.database: Postgres | None = None
@@ -80,6 +83,7 @@ class ApplicationStack(PlatformStack):
                 # Vault's database engine connects from the tooling cluster, across the peering.
                 ("vault", tooling.cluster.cluster_security_group_id),
             ),
+            rules_after=(self.peering.connection,),
         ))
 
     def _database_key(self, name: str, tooling: ToolingStack) -> KmsKey:
