@@ -74,6 +74,8 @@ class EksClusterProps:
     ebs_kms_key_arn: str
     log_kms_key_arn: str
     partition: str
+    region: str
+    account_id: str  # literal or caller-identity token: the cluster role's confused-deputy condition
 
 
 def _managed_policy(partition: str, name: str) -> str:
@@ -94,8 +96,11 @@ class EksCluster(Construct):
             retention_in_days=props.cluster.log_retention_days, kms_key_id=props.log_kms_key_arn,
         )
 
+        # Only EKS acting for this cluster of this account may assume it (confused deputy).
         cluster_role = IamRole(self, "cluster-role", name=f"{props.name}-cluster",
-                               assume_role_policy=service_assume_role_policy("eks.amazonaws.com"))
+                               assume_role_policy=service_assume_role_policy(
+                                   "eks.amazonaws.com", source_account=props.account_id,
+                                   source_arn=f"arn:{props.partition}:eks:{props.region}:{props.account_id}:cluster/{props.name}"))
         cluster_policy = IamRolePolicyAttachment(self, "cluster-role-policy", role=cluster_role.name,
                                                  policy_arn=_managed_policy(props.partition, "AmazonEKSClusterPolicy"))
         # Envelope encryption: the managed policy does not cover customer keys.
@@ -171,6 +176,8 @@ class EksCluster(Construct):
         ))
 
     def _node_role(self, props: EksClusterProps) -> tuple[IamRole, list[IamRolePolicyAttachment]]:
+        # No source condition: EC2 documents none for instance profiles (policy.py
+        # SOURCE_CONDITIONS_NOT_DOCUMENTED says why that is safe).
         role = IamRole(self, "node-role", name=f"{props.name}-node",
                        assume_role_policy=service_assume_role_policy("ec2.amazonaws.com"))
         # The CNI policy is not here: vpc-cni gets it through its own IRSA role below.

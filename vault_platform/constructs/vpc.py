@@ -57,6 +57,8 @@ class VpcProps:
     region: str
     cluster_name: str
     flow_log_kms_key_arn: str
+    account_id: str  # literal or caller-identity token: the flow-log role's confused-deputy condition
+    partition: str
 
 
 def subnet_layout(cidr: str, zone_count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -168,7 +170,11 @@ class Vpc(Construct):
         )
         role = IamRole(
             self, "flow-log-role", name=f"{props.name}-flow-logs",
-            assume_role_policy=service_assume_role_policy("vpc-flow-logs.amazonaws.com"),
+            # Only the flow logs of this account may assume it (confused deputy); the flow
+            # log's id is unknown before the role exists, hence the wildcard AWS documents.
+            assume_role_policy=service_assume_role_policy(
+                "vpc-flow-logs.amazonaws.com", source_account=props.account_id,
+                source_arn=f"arn:{props.partition}:ec2:{props.region}:{props.account_id}:vpc-flow-log/*"),
         )
         log_group_arn = log_group.arn
         IamRolePolicy(

@@ -139,22 +139,17 @@ def cluster_foundation(stack: PlatformStack, name: str, network: NetworkConfig, 
     secrets = plain_key(stack, "eks-secrets-key", f"{name}/eks-secrets", "EKS envelope encryption of Kubernetes Secrets", account)
     vpc = Vpc(stack, "vpc", VpcProps(
         name=name, network=network, availability_zones=env.availability_zones, region=env.region,
-        cluster_name=name, flow_log_kms_key_arn=logs.arn,
+        cluster_name=name, flow_log_kms_key_arn=logs.arn, account_id=account.account_id, partition=account.partition,
     ))
     eks = EksCluster(stack, "eks", EksClusterProps(
         name=name, cluster=cluster, subnet_ids=vpc.private_subnet_ids,
         secrets_kms_key_arn=secrets.arn, ebs_kms_key_arn=ebs.arn, log_kms_key_arn=logs.arn,
-        partition=account.partition,
+        partition=account.partition, region=account.region, account_id=account.account_id,
     ))
     return ClusterFoundation(logs, ebs, secrets, vpc, eks)
 
 
 def demo_database_identifier(cluster_name: str) -> str:
     """The RDS identifier of the demo PostgreSQL of the application cluster ``cluster_name``
-    (its EKS name): the application stack names the instance so, and the tooling stack
-    derives the instance's ARN from it without reading the application stack."""
+    (its EKS name)."""
     return f"{cluster_name}-demo"
-
-
-def db_instance_arn(account: AccountContext, identifier: str) -> str:
-    return f"arn:{account.partition}:rds:{account.region}:{account.account_id}:db:{identifier}"
