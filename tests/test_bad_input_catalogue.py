@@ -158,6 +158,8 @@ CONFIG_CASES = [
      "quota code L-7E9ECCDB"),
     ("more clusters than routes per route table", many_clusters(48), "application_clusters", "48 clusters",
      "quota code L-93826ACB"),
+    ("more NAT gateways than a fresh account has Elastic IPs", drop("quotas"), "quotas.elastic_ips_per_region", "5",
+     "quota code L-0263D0A3"),
 ]
 
 

@@ -19,6 +19,7 @@ from types import MappingProxyType
 import tomllib
 
 from vault_platform.config.model import EnvironmentConfig
+from vault_platform.config.quotas import check_regional_quotas
 from vault_platform.config.validate import validate_environment
 from vault_platform.errors import ConfigError
 
@@ -53,7 +54,26 @@ def environment_path(name: str, directory: Path = ENVIRONMENTS_DIR) -> Path:
 
 
 def load_environment(name: str = DEFAULT_ENVIRONMENT, directory: Path = ENVIRONMENTS_DIR) -> EnvironmentConfig:
-    """Load and validate ``environments/<name>.toml``."""
+    """Load and validate ``environments/<name>.toml``, and its regional quotas together with
+    every other file of the same account and region."""
+    environment = _load_one(name, directory)
+    if environment.account_id is not None:
+        neighbours = []
+        for other in environment_names(directory):
+            if other == name:
+                continue
+            try:
+                neighbours.append((other, _load_one(other, directory)))
+            except ConfigError:
+                continue  # its own load reports it; an unreadable file shares nothing
+        try:
+            check_regional_quotas(environment, neighbours)
+        except ConfigError as error:
+            raise ConfigError(error.field, error.value, error.problem, error.fix, source=environment.source) from None
+    return environment
+
+
+def _load_one(name: str, directory: Path) -> EnvironmentConfig:
     path = environment_path(name, directory)
     source = f"environments/{path.name}"
     try:

@@ -227,6 +227,20 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class AccountQuotasConfig:
+    """What the account has in the environment's region, for the quota check
+    (config/quotas.py). The defaults are a fresh account's: AWS's default quotas and a default
+    VPC (with its internet gateway). Raise a value only after Service Quotas granted it (the
+    check's message names the quota code); set default_vpc = false once it is deleted."""
+
+    vpcs_per_region: int = 5
+    internet_gateways_per_region: int = 5
+    elastic_ips_per_region: int = 5
+    nat_gateways_per_zone: int = 5
+    default_vpc: bool = True
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     """Everything one deployment of the platform needs: one file, one of these."""
 
@@ -241,6 +255,7 @@ class EnvironmentConfig:
     gitops: GitOpsConfig = GitOpsConfig()
     ci: CiConfig = CiConfig()
     policy: PolicyConfig = PolicyConfig()
+    quotas: AccountQuotasConfig = AccountQuotasConfig()
     # When set, the AWS provider refuses to run against any other account.
     account_id: str | None = None
     # An IAM role the AWS provider (and the S3 backend) assumes: reach another account

@@ -23,7 +23,7 @@ from vault_platform.config.model import (
     VpnConfig,
     principal_key,
 )
-from vault_platform.config.quotas import check_quotas
+from vault_platform.config.quotas import check_quotas, check_regional_quotas
 from vault_platform.config.regions import ZONES_BY_REGION
 from vault_platform.config.versions import (
     KUBERNETES_VERSIONS,
@@ -90,6 +90,11 @@ def validate_environment(env: EnvironmentConfig) -> None:
     _check_vpn("vpn", env.vpn, env, tuple(vpcs))
     _check_deploy("deploy", env)
     check_quotas(env)
+    for name in ("vpcs_per_region", "internet_gateways_per_region", "elastic_ips_per_region", "nat_gateways_per_zone"):
+        if getattr(env.quotas, name) < 1:
+            raise ConfigError(f"quotas.{name}", getattr(env.quotas, name), "is not a quota an account can have",
+                              "write the value Service Quotas shows for the account and region (AWS's default is 5)")
+    check_regional_quotas(env)
     if env.state is not None:
         _check_state("state", env.state, env)
     _check_policy("policy", env.policy)
