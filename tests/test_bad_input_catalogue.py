@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_config import BAD_INPUT as CORE_CONFIG_CASES
-from tests.helpers import drop, set_at, with_change
+from tests.helpers import ENVIRONMENTS_DIR, drop, set_at, with_change
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.errors import ConfigError
 
@@ -193,6 +193,30 @@ def test_environment_name(case: str, name: str, fix: str) -> None:
         load_environment(name)
     assert raised.value.field == "environment"
     assert_one_line(str(raised.value), "environment", name, fix)
+
+
+def test_an_environment_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """It crashed with a UnicodeDecodeError traceback."""
+    (tmp_path / "latin.toml").write_bytes((ENVIRONMENTS_DIR / "default.toml").read_bytes().replace(b'"demo"', b'"d\xe9mo"'))
+    with pytest.raises(ConfigError) as raised:
+        load_environment("latin", tmp_path)
+    assert_one_line(str(raised.value), "file", "environments/latin.toml", "save the file as UTF-8")
+    assert "byte 0xe9 on line" in str(raised.value)
+
+
+def test_synth_without_terraform_ends_on_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`python main.py` on a machine without terraform died in a 40-line jsii traceback
+    (cdktf runs `terraform version` at synth because the stacks carry moved blocks)."""
+    import main
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("TERRAFORM_BINARY_NAME", raising=False)
+    outdir = tmp_path / "out"
+    assert main.main(["--outdir", str(outdir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: terraform is not installed (looked in PATH); fix: install Terraform") and err.count("\n") == 1, err
+    assert "moved blocks" in err and not outdir.exists()
 
 
 def test_bootstrap_needs_an_alias_it_can_create() -> None:

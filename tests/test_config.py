@@ -50,6 +50,14 @@ BAD_INPUT = [
     ("API open to the internet", set_at("tooling.cluster.public_access_cidrs", ["0.0.0.0/0"]), "tooling.cluster.public_access_cidrs[0]", "0.0.0.0/0", "leave the list empty"),
     ("bad account id", set_at("account_id", "12345"), "account_id", "12345", "12-digit"),
     ("node group sizes inverted", set_at("tooling.cluster.node_groups", [{"name": "system", "min_size": 5, "desired_size": 3, "max_size": 6}]), "tooling.cluster.node_groups[0].desired_size", "3", "adjust min_size"),
+    # Each size rule on the field that breaks it (the message used to name desired_size for all).
+    ("node group max_size zero", set_at("tooling.cluster.node_groups", [{"name": "system", "min_size": 0, "desired_size": 0, "max_size": 0}]), "tooling.cluster.node_groups[0].max_size", "0", "set max_size to 1 or more"),
+    ("node group min_size above max_size", set_at("tooling.cluster.node_groups", [{"name": "system", "min_size": 7, "desired_size": 7, "max_size": 6}]), "tooling.cluster.node_groups[0].min_size", "7", "lower min_size to 6 or less"),
+    ("node group desired_size above max_size", set_at("tooling.cluster.node_groups", [{"name": "system", "min_size": 1, "desired_size": 9, "max_size": 6}]), "tooling.cluster.node_groups[0].desired_size", "9", "lower desired_size to 1..6"),
+    ("node group negative min_size", set_at("tooling.cluster.node_groups", [{"name": "system", "min_size": -1, "desired_size": 1, "max_size": 6}]), "tooling.cluster.node_groups[0].min_size", "-1", "set min_size to 0"),
+    # Examples that fit the field: an application cluster is never "tooling", its range not tooling's.
+    ("application cluster name with capitals", set_at("application.cluster.name", "Payments"), "application.cluster.name", "Payments", "e.g. 'payments'"),
+    ("application VPC range unparsable", set_at("application.network.cidr", "10.20.0.0/33"), "application.network.cidr", "10.20.0.0/33", "e.g. 10.11.0.0/16"),
     ("no node groups", set_at("tooling.cluster.node_groups", []), "tooling.cluster.node_groups", "[]", "add a [[...node_groups]]"),
     ("bad zone name", set_at("tooling.private_zone_name", "Tooling_Internal"), "tooling.private_zone_name", "Tooling_Internal", "tooling.internal"),
     ("bad log retention", set_at("tooling.cluster.log_retention_days", 42), "tooling.cluster.log_retention_days", "42", "use one of"),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cdktf import App
 
+from vault_platform.binaries import find_terraform
 from vault_platform.config.load import DEFAULT_ENVIRONMENT
 from vault_platform.config.model import DEPLOY_VIA_VPN, EnvironmentConfig
 from vault_platform.constructs.protection import ALLOW_DESTROY_CONTEXT
@@ -134,6 +135,8 @@ def synthesize_environments(environments: Sequence[tuple[str, EnvironmentConfig]
                             allow_destroy: bool = False, bootstrap: bool = False) -> list[SynthesizedStack]:
     """Every (file name, config) pair's stacks in one App, written to outdir all at once:
     a synth that fails on the way leaves the previous outdir as it was (outdir.py)."""
+    # Before any construct: cdktf's own check would end in a jsii traceback (binaries.py).
+    find_terraform("cdktf runs `terraform version` at synth because the stacks carry moved blocks")
     with atomic_outdir(outdir) as staging:
         app = new_app(str(staging), allow_destroy=allow_destroy)
         # With several environments, only those with a [state] table have a bucket to bootstrap.

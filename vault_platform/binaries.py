@@ -68,3 +68,14 @@ def find_binary(name: str, directories: Sequence[Path] = (), *, on_path: bool = 
     if found is None:
         raise BinaryNotFound(name, [*map(_shown, directories), *(["PATH"] if on_path else [])], fix)
     return found
+
+
+# Terraform is the machine's. The synth needs it too: cdktf runs `terraform version` while
+# synthesizing (the stacks carry `moved` blocks, which need Terraform >= 1.5), and without
+# it dies in a jsii traceback. cdktf honours TERRAFORM_BINARY_NAME, so this does as well.
+TERRAFORM_FIX = "install Terraform >= 1.10 on PATH (the machine provides it, no make target does)"
+
+
+def find_terraform(needed_for: str) -> Path:
+    """Terraform as cdktf and the plan tools call it, or BinaryNotFound saying what needs it."""
+    return find_binary(os.environ.get("TERRAFORM_BINARY_NAME", "terraform"), fix=f"{TERRAFORM_FIX}; {needed_for}")

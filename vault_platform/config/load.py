@@ -76,8 +76,15 @@ def load_environment(name: str = DEFAULT_ENVIRONMENT, directory: Path = ENVIRONM
 def _load_one(name: str, directory: Path) -> EnvironmentConfig:
     path = environment_path(name, directory)
     source = f"environments/{path.name}"
+    raw = path.read_bytes()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError("file", source, f"is not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line})",
+                          "save the file as UTF-8 (TOML files are UTF-8)") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError("file", source, f"is not valid TOML ({error})", "correct the TOML syntax at that line") from None
     return parse_environment(data, source=source)

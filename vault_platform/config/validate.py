@@ -81,7 +81,8 @@ def validate_environment(env: EnvironmentConfig) -> None:
             raise ConfigError(f"tooling.ecr_repositories[{index}]", repository, "is not a valid ECR repository name", "use lower-case letters, digits, '.', '_', '-' and '/'")
     vpcs = [("tooling.network.cidr", tooling_cidr)]
     for field, application in application_fields(env):
-        vpcs.append((f"{field}.network.cidr", _check_network(f"{field}.network", application.network, env.availability_zone_count)))
+        vpcs.append((f"{field}.network.cidr", _check_network(f"{field}.network", application.network, env.availability_zone_count,
+                                                             example=_free_range(env))))
         _check_application_cluster(field, application, env)
     _check_disjoint(vpcs)
     _check_databases(env)
@@ -113,7 +114,7 @@ def application_fields(env: EnvironmentConfig) -> tuple[tuple[str, ApplicationCo
 
 def _check_application_cluster(field: str, application: ApplicationConfig, env: EnvironmentConfig) -> None:
     name = application.cluster.name
-    _check_cluster(f"{field}.cluster", application.cluster, env)
+    _check_cluster(f"{field}.cluster", application.cluster, env, example="payments")
     if name == env.tooling.cluster.name:
         raise ConfigError(f"{field}.cluster.name", name, "is the same as tooling.cluster.name", "give the two clusters different names")
     if name in RESERVED_CLUSTER_NAMES or name.endswith(RESERVED_CLUSTER_SUFFIX):
@@ -125,6 +126,19 @@ def _check_application_cluster(field: str, application: ApplicationConfig, env: 
                           "give each application cluster its own name")
     if application.database is not None:
         _check_database(f"{field}.database", application.database)
+
+
+def _free_range(env: EnvironmentConfig) -> str:
+    """A /16 in 10.0.0.0/8 that no VPC range of the file overlaps, for a fix's example."""
+    taken = []
+    for network in (env.tooling.network, *(app.network for app in env.application_clusters)):
+        try:
+            taken.append(ipaddress.IPv4Network(network.cidr, strict=False))
+        except ValueError:
+            continue
+    free = next(c for c in ipaddress.IPv4Network("10.0.0.0/8").subnets(new_prefix=16)
+                if c.network_address.packed[1] >= 10 and not any(c.overlaps(t) for t in taken))
+    return str(free)
 
 
 def _check_disjoint(vpcs: list[tuple[str, ipaddress.IPv4Network]]) -> None:
@@ -187,11 +201,12 @@ def _check_name(field: str, value: str, limit: int, example: str = "staging") ->
         raise ConfigError(field, value, f"is longer than {limit} characters", f"shorten it, e.g. '{example}'")
 
 
-def _check_network(field: str, network: NetworkConfig, zone_count: int) -> ipaddress.IPv4Network:
+def _check_network(field: str, network: NetworkConfig, zone_count: int, example: str = "10.10.0.0/16") -> ipaddress.IPv4Network:
+    """example: a range that fits this VPC's field (not one another VPC of the file has)."""
     try:
         cidr = ipaddress.IPv4Network(network.cidr, strict=True)
     except ValueError as error:
-        raise ConfigError(f"{field}.cidr", network.cidr, f"is not a valid IPv4 network ({error})", "write a network address with its prefix, e.g. 10.10.0.0/16") from None
+        raise ConfigError(f"{field}.cidr", network.cidr, f"is not a valid IPv4 network ({error})", f"write a network address with its prefix, e.g. {example}") from None
     if not 16 <= cidr.prefixlen <= 20:
         raise ConfigError(f"{field}.cidr", network.cidr, "must be between /16 and /20 to fit public and private subnets in every zone", "use a /16 to /20 range")
     if not cidr.is_private:
@@ -201,8 +216,9 @@ def _check_network(field: str, network: NetworkConfig, zone_count: int) -> ipadd
     return cidr
 
 
-def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig) -> None:
-    _check_name(f"{field}.name", cluster.name, limit=EKS_CLUSTER_NAME_LIMIT, example="tooling")
+def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig, example: str = "tooling") -> None:
+    """example: a name that fits this cluster's field (an application cluster is never "tooling")."""
+    _check_name(f"{field}.name", cluster.name, limit=EKS_CLUSTER_NAME_LIMIT, example=example)
     full_name = env.cluster_name(cluster)
     if len(full_name) > EKS_CLUSTER_NAME_LIMIT:
         raise ConfigError(f"{field}.name", cluster.name, f"makes the EKS name '{full_name}' longer than EKS's {EKS_CLUSTER_NAME_LIMIT} characters", "shorten the environment or cluster name")
@@ -257,16 +273,29 @@ def _check_node_group(field: str, group: NodeGroupConfig) -> None:
     for index, instance_type in enumerate(group.instance_types):
         if not re.match(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", instance_type):
             raise ConfigError(f"{field}.instance_types[{index}]", instance_type, "is not an EC2 instance type", "write e.g. m6i.large")
-    if not 0 <= group.min_size <= group.desired_size <= group.max_size or group.max_size < 1:
-        raise ConfigError(
-            f"{field}.desired_size", group.desired_size,
-            f"must satisfy 0 <= min_size ({group.min_size}) <= desired_size <= max_size ({group.max_size}), max_size >= 1",
-            "adjust min_size, desired_size and max_size",
-        )
+    _check_sizes(field, group)
     if not 20 <= group.disk_size_gib <= 16384:
         raise ConfigError(f"{field}.disk_size_gib", group.disk_size_gib, "must be 20 to 16384 GiB", "use e.g. 50")
     if group.capacity_type not in ("ON_DEMAND", "SPOT"):
         raise ConfigError(f"{field}.capacity_type", group.capacity_type, "is not an EKS capacity type", "use ON_DEMAND or SPOT")
+
+
+def _check_sizes(field: str, group: NodeGroupConfig) -> None:
+    """EKS's scaling rules (max_size >= 1, 0 <= min_size <= desired_size <= max_size), each
+    refused on the field that breaks it."""
+    low, desired, high = group.min_size, group.desired_size, group.max_size
+    if high < 1:
+        raise ConfigError(f"{field}.max_size", high, "must be at least 1 (EKS)", "set max_size to 1 or more")
+    if low < 0:
+        raise ConfigError(f"{field}.min_size", low, "must not be negative", "set min_size to 0 or more")
+    if low > high:
+        raise ConfigError(f"{field}.min_size", low, f"is above max_size ({high})", f"lower min_size to {high} or less, or raise max_size")
+    if desired < low:
+        raise ConfigError(f"{field}.desired_size", desired, f"is below min_size ({low})",
+                          f"raise desired_size to {low}..{high}, or adjust min_size")
+    if desired > high:
+        raise ConfigError(f"{field}.desired_size", desired, f"is above max_size ({high})",
+                          f"lower desired_size to {low}..{high}, or raise max_size")
 
 
 def _check_ci(field: str, ci: CiConfig, remote_state: bool) -> None:
