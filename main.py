@@ -84,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         for stack in stacks:
             if stack.stack_id in ids:
                 print(f"  {stack.stack_id:<32} {stack.path}")
+    from vault_platform.config.validate import kubernetes_notices
+
+    for name, env in environments:
+        for notice in kubernetes_notices(env):  # a version in EKS extended support: dates and cost
+            print(f"NOTICE environment '{name}': {notice}", file=sys.stderr)
     print("Next: terraform validate/plan in each stack directory, or `npx cdktf deploy <stack>`.")
     return 0
 

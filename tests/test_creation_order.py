@@ -92,3 +92,16 @@ def test_a_key_policy_naming_a_role_by_a_hand_built_arn_is_reported(synth_of) ->
     problems = unordered_preconditions(_mutated(synth_of("default"), literal_principal))
     assert len(problems) == 1
     assert "policy-principals-exist" in problems[0] and "demo-tooling-external-secrets" in problems[0]
+
+
+# A kubernetes_version bump: the node groups carry the control plane's version by reference,
+# so Terraform updates the control plane first and each node group after it (EKS refuses the
+# next bump while node groups lag a minor version behind).
+@pytest.mark.parametrize("environment", environment_names())
+def test_node_groups_follow_the_control_plane_version(environment: str, synth_of) -> None:
+    synth = synth_of(environment)
+    for stack in synth.stacks.values():
+        clusters = stack.resources("aws_eks_cluster")
+        for body in stack.resources("aws_eks_node_group").values():
+            (cluster_name,) = clusters
+            assert body["version"] == f"${{aws_eks_cluster.{cluster_name}.version}}"

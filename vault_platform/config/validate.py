@@ -26,10 +26,12 @@ from vault_platform.config.model import (
 from vault_platform.config.quotas import check_quotas, check_regional_quotas
 from vault_platform.config.regions import ZONES_BY_REGION
 from vault_platform.config.versions import (
+    EKS_EXTENDED_SUPPORT_COST,
     KUBERNETES_VERSIONS,
     POSTGRES_MAJOR_VERSIONS,
     SupportedVersion,
     find,
+    in_extended_support,
     in_standard_support,
 )
 from vault_platform.errors import ConfigError
@@ -166,16 +168,52 @@ def _check_databases(env: EnvironmentConfig) -> None:
 
 def _check_supported(field: str, version: str, table: tuple[SupportedVersion, ...], what: str,
                      today: date | None = None) -> None:
-    """A version of the dated table (config/versions.py) whose standard support has not ended."""
+    """A version of the dated table (config/versions.py) that AWS still creates: in standard
+    support, or for EKS in extended support (kubernetes_notices says so at synth)."""
     today = today or date.today()
     current = ", ".join(row.version for row in in_standard_support(table, today))
     row = find(table, version)
     if row is None:
+        oldest = table[0]
+        if _version_key(version) is not None and _version_key(oldest.version) is not None \
+                and _version_key(version) < _version_key(oldest.version):
+            ended = oldest.extended_support_ends or oldest.standard_support_ends
+            raise ConfigError(field, version, f"is older than every {what} AWS still runs: the oldest, {oldest.version}, "
+                              f"left support on {ended.isoformat()} ({oldest.source})", f"use one in standard support: {current}")
         raise ConfigError(field, version, f"is not an {what} in vault_platform/config/versions.py",
                           f"use one in standard support: {current}")
+    if row.extended_support_ends is not None:
+        if row.extended_support_ends < today:
+            raise ConfigError(field, version, f"left EKS extended support on {row.extended_support_ends.isoformat()} (standard "
+                              f"support ended {row.standard_support_ends.isoformat()}; {row.source}): EKS no longer creates it "
+                              "and upgrades existing control planes itself", f"use one in standard support: {current}")
+        return
     if row.standard_support_ends < today:
         raise ConfigError(field, version, f"left AWS standard support on {row.standard_support_ends.isoformat()} ({row.source})",
                           f"use one in standard support: {current}")
+
+
+def _version_key(version: str) -> tuple[int, ...] | None:
+    return tuple(int(part) for part in version.split(".")) if re.fullmatch(r"[0-9]+(\.[0-9]+)*", version) else None
+
+
+def kubernetes_notices(env: EnvironmentConfig, today: date | None = None) -> tuple[str, ...]:
+    """One line per cluster whose Kubernetes version is in EKS extended support: since when,
+    until when, what it costs and what to upgrade to (main.py prints them, the plan summary
+    shows them). Empty while every cluster is in standard support."""
+    today = today or date.today()
+    newest = in_standard_support(KUBERNETES_VERSIONS, today)
+    target = newest[-1].version if newest else "a version in standard support"
+    notices = []
+    clusters = [("tooling.cluster", env.tooling.cluster), *((f"{field}.cluster", app.cluster) for field, app in application_fields(env))]
+    for field, cluster in clusters:
+        row = find(KUBERNETES_VERSIONS, cluster.kubernetes_version)
+        if row is not None and in_extended_support(row, today):
+            notices.append(
+                f"{field}.kubernetes_version {row.version} is in EKS extended support since "
+                f"{date.fromordinal(row.standard_support_ends.toordinal() + 1).isoformat()}: {EKS_EXTENDED_SUPPORT_COST}; "
+                f"EKS upgrades the control plane itself after {row.extended_support_ends.isoformat()}; upgrade to {target}")
+    return tuple(notices)
 
 
 def _check_deploy(field: str, env: EnvironmentConfig) -> None:

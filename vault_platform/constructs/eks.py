@@ -215,6 +215,10 @@ class EksCluster(Construct):
             self, f"{group.name}-node-group",
             cluster_name=self.cluster_name,
             node_group_name=group.name,
+            # The control plane's version, by reference: a kubernetes_version bump updates the
+            # control plane first, then the nodes, in place (EKS refuses the next bump while
+            # node groups lag behind; the AMI follows, the launch template names none).
+            version=self.cluster.version,
             node_role_arn=self.node_role.arn,
             subnet_ids=props.subnet_ids,
             instance_types=list(group.instance_types),

@@ -258,8 +258,11 @@ def run(args: argparse.Namespace) -> int:
         flow_changes = _flow_changes(args.env, source, flow_matrix, env_config)
 
     title = f"Plan summary: environment `{args.env}` ({'local emulator' if target == EMULATOR else 'AWS'})"
+    from vault_platform.config.validate import kubernetes_notices
+
     markdown = render_markdown(plans, title=title, flow_changes=flow_changes,
-                               flow_base=f"compared with the matrix in `{flow_matrix}`, which now holds this one")
+                               flow_base=f"compared with the matrix in `{flow_matrix}`, which now holds this one",
+                               notices=kubernetes_notices(env_config))
     args.summary.parent.mkdir(parents=True, exist_ok=True)
     args.summary.write_text(markdown + "\n")
     print("")

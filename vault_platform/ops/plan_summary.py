@@ -80,11 +80,16 @@ def summarize(stack_id: str, plan_json: dict, protected: frozenset[str] = frozen
 
 
 def render_markdown(plans: list[StackPlan], *, title: str, flow_changes: list[str] | None = None,
-                    flow_base: str = "") -> str:
+                    flow_base: str = "", notices: tuple[str, ...] = ()) -> str:
     """flow_changes: lines of vault_platform.flows.matrix.changes over every cluster's flows
     (and the checker's problems), shown as their own section; None leaves it out.
-    flow_base: where the matrix compared with came from, said under the heading."""
+    flow_base: where the matrix compared with came from, said under the heading.
+    notices: Kubernetes versions in EKS extended support (config/validate.py kubernetes_notices)."""
     lines = [f"# {title}", ""]
+    if notices:
+        lines += ["> **Kubernetes versions in EKS extended support:**", ">"]
+        lines += [f"> - {notice}" for notice in notices]
+        lines.append("")
     dangerous = [(plan.stack_id, change) for plan in plans for change in plan.dangerous()]
     failed = [plan for plan in plans if plan.status == "failed"]
     if dangerous:
