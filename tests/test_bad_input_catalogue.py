@@ -119,8 +119,10 @@ CONFIG_CASES = [
                                                          "arn:aws:iam::210987654321:role/admin"]),
      "application.cluster.admin_principal_arns[1]", "arn:aws:iam::210987654321:role/admin", "list each role or user once"),
     ("database engine version", set_at("application.database.engine_version", "9.6"), "application.database.engine_version", "9.6", "16"),
-    ("Kubernetes past EKS standard support", set_at("tooling.cluster.kubernetes_version", "1.33"), "tooling.cluster.kubernetes_version",
-     "1.33", "use one in standard support: "),
+    # 1.33 left standard support on 2026-07-29 and is in extended support (a notice, not an
+    # error); 1.31 left extended support on 2026-11-26.
+    ("Kubernetes past EKS extended support", set_at("tooling.cluster.kubernetes_version", "1.31"), "tooling.cluster.kubernetes_version",
+     "1.31", "use one in standard support: "),
     ("database pinned to a minor version", set_at("application.database.engine_version", "16.8"), "application.database.engine_version",
      "16.8", 'write the major version "16"'),
     ("storage above its maximum", set_at("application.database.allocated_storage_gib", 500), "application.database.allocated_storage_gib",
