@@ -255,14 +255,18 @@ def coverage_findings(policy: Policy, resolved: str) -> Iterator[Finding]:
                                   f"{' or '.join(sorted({f for _, f in formats}))}, which Resource does not name")
 
 
+def _unquoted(policy: Policy) -> str:
+    """The policy as it is written, with quotes inside a reference (function arguments) made
+    single, so the JSON parses."""
+    return _REFERENCE.sub(lambda match: match.group(0).replace('"', "'"), policy.text)
+
+
 def principal_findings(policy: Policy) -> Iterator[Finding]:
     """Principals a fresh account has before this policy is created (check 3). Not acceptable
     by a reason: AWS refuses such a policy outright."""
     if policy.kind == "identity":
         return
-    # Quotes inside a reference (function arguments) would break the JSON: make them single.
-    unquoted = _REFERENCE.sub(lambda match: match.group(0).replace('"', "'"), policy.text)
-    for index, statement in enumerate(_statements(unquoted)):
+    for index, statement in enumerate(_statements(_unquoted(policy))):
         principal = statement.get("Principal", {})
         entries = [("AWS", principal)] if principal == "*" else [
             (kind, value) for kind, values in principal.items() if kind != "Service" for value in _as_list(values)]
@@ -289,8 +293,7 @@ def confused_deputy_findings(policy: Policy) -> Iterator[Finding]:
 
     if policy.kind != "trust":
         return
-    unquoted = _REFERENCE.sub(lambda match: match.group(0).replace('"', "'"), policy.text)
-    for index, statement in enumerate(_statements(unquoted)):
+    for index, statement in enumerate(_statements(_unquoted(policy))):
         principal = statement.get("Principal", {})
         if statement.get("Effect") != "Allow" or not isinstance(principal, dict):
             continue
@@ -336,8 +339,7 @@ def unconsumed_secret_findings(policy: Policy, consumed: bool) -> Iterator[Findi
 
     if policy.kind != "identity" or consumed:
         return
-    unquoted = _REFERENCE.sub(lambda match: match.group(0).replace('"', "'"), policy.text)
-    for index, statement in enumerate(_statements(unquoted)):
+    for index, statement in enumerate(_statements(_unquoted(policy))):
         actions = _as_list(statement.get("Action", []))
         if statement.get("Effect") == "Allow" and any(fnmatch.fnmatch(SECRET_READ, a) for a in actions):
             yield Finding(policy, _sid(statement, index), "SECRET_GRANT_UNCONSUMED",
