@@ -105,3 +105,22 @@ def test_node_groups_follow_the_control_plane_version(environment: str, synth_of
         for body in stack.resources("aws_eks_node_group").values():
             (cluster_name,) = clusters
             assert body["version"] == f"${{aws_eks_cluster.{cluster_name}.version}}"
+
+
+def test_make_flows_fails_on_a_creation_order_gap(default_stacks: dict[str, StackJson], tmp_path, capsys) -> None:
+    """`make flows` (python -m vault_platform.flows) runs the contract on a synthesized output too."""
+    import shutil
+
+    from vault_platform.flows.__main__ import main
+
+    outdir = tmp_path / "out"
+    shutil.copytree(next(iter(default_stacks.values())).path.parents[2], outdir)
+    assert main(["--env", "default", "--synth-dir", str(outdir)]) == 0
+    path = outdir / "stacks" / "tooling" / "cdk.tf.json"
+    data = json.loads(path.read_text())
+    next(iter(data["resource"]["aws_eks_node_group"].values())).pop("depends_on")
+    path.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["--env", "default", "--synth-dir", str(outdir)]) == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("CREATION ORDER ")]
+    assert len(lines) == 2 and all("service-role-permissions" in line for line in lines)
