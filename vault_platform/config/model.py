@@ -264,15 +264,18 @@ class EnvironmentConfig:
     # Unset: each stack keeps local state next to cdktf.json (stacks/base.py state_path).
     state: StateConfig | None = None
     availability_zone_count: int = 3
+    # Pinned zones, names (eu-west-1a) or zone IDs (euw1-az1), availability_zone_count of
+    # them; empty: the first available zones AWS reports at plan time (config/regions.py).
+    zones: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=_no_entries)
     # Where this file came from, for error messages; not read from the file.
     source: str = ""
 
     @property
-    def availability_zones(self) -> tuple[str, ...]:
-        from vault_platform.config.regions import availability_zones
+    def partition(self) -> str:
+        from vault_platform.config.regions import partition_of
 
-        return availability_zones(self.region)[: self.availability_zone_count]
+        return partition_of(self.region) or "aws"
 
     def cluster_name(self, cluster: ClusterConfig) -> str:
         return f"{self.name}-{cluster.name}"

@@ -24,7 +24,13 @@ from vault_platform.config.model import (
     principal_key,
 )
 from vault_platform.config.quotas import check_quotas, check_regional_quotas
-from vault_platform.config.regions import ZONES_BY_REGION
+from vault_platform.config.regions import (
+    BUILT_FOR,
+    EKS_UNSUPPORTED_ZONE_IDS,
+    MAX_ZONES,
+    MIN_ZONES,
+    partition_of,
+)
 from vault_platform.config.versions import (
     EKS_EXTENDED_SUPPORT_COST,
     KUBERNETES_VERSIONS,
@@ -53,18 +59,7 @@ _DNS_ZONE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a
 
 def validate_environment(env: EnvironmentConfig) -> None:
     _check_name("name", env.name, limit=20)
-    if env.region not in ZONES_BY_REGION:
-        raise ConfigError(
-            "region", env.region, "is not a region this project knows the availability zones of",
-            f"use one of {', '.join(sorted(ZONES_BY_REGION))}, or add it to vault_platform/config/regions.py",
-        )
-    zones = ZONES_BY_REGION[env.region]
-    if not 2 <= env.availability_zone_count <= len(zones):
-        raise ConfigError(
-            "availability_zone_count", env.availability_zone_count,
-            f"{env.region} has {len(zones)} usable zones and EKS needs at least 2",
-            f"use a number from 2 to {len(zones)}",
-        )
+    _check_region_and_zones(env)
     if env.account_id is not None and not _ACCOUNT.match(env.account_id):
         raise ConfigError("account_id", env.account_id, "is not a 12-digit AWS account id", "write the id as a quoted 12-digit string, or remove the line")
     _check_assume_role(env)
@@ -230,6 +225,40 @@ def _check_deploy(field: str, env: EnvironmentConfig) -> None:
                     f"{field}.access = '{access}' needs the cluster's public endpoint, which is off without ranges",
                     "list the deploying machine's egress ranges there, or set deploy.access = 'vpn'",
                 )
+
+
+_ZONE_ID = re.compile(r"^[a-z]+[0-9]+-az[0-9]+$")
+
+
+def _check_region_and_zones(env: EnvironmentConfig) -> None:
+    partition = partition_of(env.region)
+    if partition is None:
+        raise ConfigError("region", env.region, "is not an AWS region (vault_platform/config/regions.py, read 2026-12-05)",
+                          f"use a region of {', '.join(BUILT_FOR)}, e.g. eu-west-1, sa-east-1 or us-gov-west-1")
+    if partition not in BUILT_FOR:
+        raise ConfigError("region", env.region, f"is in the {partition} partition, which the stacks are not built for "
+                          "(its service principals and endpoint names differ)", f"use a region of {', '.join(BUILT_FOR)}")
+    if not MIN_ZONES <= env.availability_zone_count <= MAX_ZONES:
+        raise ConfigError("availability_zone_count", env.availability_zone_count,
+                          f"EKS needs subnets in at least {MIN_ZONES} zones and no region has more than {MAX_ZONES}",
+                          f"use a number from {MIN_ZONES} to {MAX_ZONES}")
+    if not env.zones:
+        return
+    if len(env.zones) != env.availability_zone_count:
+        raise ConfigError("zones", list(env.zones), f"lists {len(env.zones)} zones for availability_zone_count = "
+                          f"{env.availability_zone_count}", f"list {env.availability_zone_count} zones, or set availability_zone_count = {len(env.zones)}")
+    ids = [bool(_ZONE_ID.match(zone)) for zone in env.zones]
+    for index, zone in enumerate(env.zones):
+        if not ids[index] and not (zone.startswith(env.region) and re.fullmatch(r"[a-z]", zone[len(env.region):])):
+            raise ConfigError(f"zones[{index}]", zone, f"is neither a zone name of {env.region} nor a zone ID",
+                              f"write a name such as {env.region}a or a zone ID such as euw1-az1 (aws ec2 describe-availability-zones)")
+        if zone in EKS_UNSUPPORTED_ZONE_IDS:
+            raise ConfigError(f"zones[{index}]", zone, "is a zone where EKS cannot place a control plane (EKS user guide, "
+                              "VPC and subnet requirements)", "pick another zone of the region")
+        if env.zones.index(zone) != index:
+            raise ConfigError(f"zones[{index}]", zone, "is listed twice", "list each zone once")
+    if len(set(ids)) > 1:
+        raise ConfigError("zones", list(env.zones), "mixes zone names and zone IDs", "list names only or IDs only")
 
 
 def _check_name(field: str, value: str, limit: int, example: str = "staging") -> None:

@@ -377,7 +377,7 @@ def lint_stacks(stacks: Mapping[str, Mapping], where: Placement,
 
 
 def placement_of(env: EnvironmentConfig) -> Placement:
-    return Placement(region=env.region, account=env.account_id or _ACCOUNT)
+    return Placement(region=env.region, account=env.account_id or _ACCOUNT, partition=env.partition)
 
 
 def report_lines(result: LintResult) -> list[str]:
