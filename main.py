@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = synth_cache.cached_summary(Path(args.outdir), cache_key)
         if summary is not None:
             _warn_if_destroyable(args.allow_destroy)
-            print(_format_summary(summary, args.outdir), end="")
+            _print_summary(summary, args.outdir)
             print(f"(no input changed since {args.outdir}/ was written: reused it; --no-cache synthesizes anyway)")
             return 0
     # Every environment is validated in full before any construct exists.
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         return print_error(f"{error} ({args.outdir}/ left as it was)")
     _warn_if_destroyable(args.allow_destroy)
-    print(_format_summary(_summary_rows(environments, stacks), args.outdir), end="")
+    _print_summary(_summary_rows(environments, stacks), args.outdir)
     return 0
 
 
@@ -131,7 +131,12 @@ def _summary_rows(environments: list, stacks: list) -> dict[str, list]:
              "state": f"state s3://{env.state.bucket}" if env.state else "local state",
              "stacks": [sid for sid in written if sid in _ids_of(name, env)]}
             for name, env in environments]
-    return {"environments": rows, "next": next_steps([name for name, _ in environments], [env for _, env in environments])}
+    from vault_platform.config.validate import kubernetes_notices
+
+    # A version in EKS extended support: its dates and cost, on stderr after the summary.
+    notices = [f"NOTICE environment '{name}': {notice}" for name, env in environments for notice in kubernetes_notices(env)]
+    return {"environments": rows, "next": next_steps([name for name, _ in environments], [env for _, env in environments]),
+            "notices": notices}
 
 
 def _format_summary(summary: dict[str, list], outdir: str) -> str:
@@ -143,6 +148,12 @@ def _format_summary(summary: dict[str, list], outdir: str) -> str:
         lines.extend(f"  {sid:<32} {Path(outdir) / 'stacks' / sid / 'cdk.tf.json'}" for sid in row["stacks"])
     lines.extend(summary["next"])
     return "\n".join(lines) + "\n"
+
+
+def _print_summary(summary: dict[str, list], outdir: str) -> None:
+    print(_format_summary(summary, outdir), end="")
+    for notice in summary.get("notices", ()):
+        print(notice, file=sys.stderr)
 
 
 def _cdktf_invocation() -> list[str] | None:

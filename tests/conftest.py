@@ -23,6 +23,8 @@ SHARED_FIXTURE_GROUPS = {
     "tests/test_flows.py": "all-environments",
     "tests/test_clusters.py": "all-environments",
     "tests/test_iam_lint.py": "all-environments",
+    "tests/test_creation_order.py": "all-environments",
+    "tests/test_regional_quotas.py": "all-environments",
     "tests/flux/": "flux",
     "tests/test_synth_output.py": "main-process",
 }

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.test_config import BAD_INPUT as CORE_CONFIG_CASES
-from tests.helpers import drop, set_at, with_change
+from tests.helpers import ENVIRONMENTS_DIR, drop, set_at, with_change
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.errors import ConfigError
 
@@ -131,8 +131,10 @@ CONFIG_CASES = [
                                                          "arn:aws:iam::210987654321:role/admin"]),
      "application.cluster.admin_principal_arns[1]", "arn:aws:iam::210987654321:role/admin", "list each role or user once"),
     ("database engine version", set_at("application.database.engine_version", "9.6"), "application.database.engine_version", "9.6", "16"),
-    ("Kubernetes past EKS standard support", set_at("tooling.cluster.kubernetes_version", "1.33"), "tooling.cluster.kubernetes_version",
-     "1.33", "use one in standard support: "),
+    # 1.33 left standard support on 2026-07-29 and is in extended support (a notice, not an
+    # error); 1.31 left extended support on 2026-11-26.
+    ("Kubernetes past EKS extended support", set_at("tooling.cluster.kubernetes_version", "1.31"), "tooling.cluster.kubernetes_version",
+     "1.31", "use one in standard support: "),
     ("database pinned to a minor version", set_at("application.database.engine_version", "16.8"), "application.database.engine_version",
      "16.8", 'write the major version "16"'),
     ("storage above its maximum", set_at("application.database.allocated_storage_gib", 500), "application.database.allocated_storage_gib",
@@ -170,6 +172,8 @@ CONFIG_CASES = [
      "quota code L-7E9ECCDB"),
     ("more clusters than routes per route table", many_clusters(48), "application_clusters", "48 clusters",
      "quota code L-93826ACB"),
+    ("more NAT gateways than a fresh account has Elastic IPs", drop("quotas"), "quotas.elastic_ips_per_region", "5",
+     "quota code L-0263D0A3"),
 ]
 
 
@@ -203,6 +207,30 @@ def test_environment_name(case: str, name: str, fix: str) -> None:
         load_environment(name)
     assert raised.value.field == "environment"
     assert_one_line(str(raised.value), "environment", name, fix)
+
+
+def test_an_environment_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """It crashed with a UnicodeDecodeError traceback."""
+    (tmp_path / "latin.toml").write_bytes((ENVIRONMENTS_DIR / "default.toml").read_bytes().replace(b'"demo"', b'"d\xe9mo"'))
+    with pytest.raises(ConfigError) as raised:
+        load_environment("latin", tmp_path)
+    assert_one_line(str(raised.value), "file", "environments/latin.toml", "save the file as UTF-8")
+    assert "byte 0xe9 on line" in str(raised.value)
+
+
+def test_synth_without_terraform_ends_on_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """`python main.py` on a machine without terraform died in a 40-line jsii traceback
+    (cdktf runs `terraform version` at synth because the stacks carry moved blocks)."""
+    import main
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("TERRAFORM_BINARY_NAME", raising=False)
+    outdir = tmp_path / "out"
+    assert main.main(["--outdir", str(outdir)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: terraform is not installed (looked in PATH); fix: install Terraform") and err.count("\n") == 1, err
+    assert "moved blocks" in err and not outdir.exists()
 
 
 def test_bootstrap_needs_an_alias_it_can_create() -> None:

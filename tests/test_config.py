@@ -9,6 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import drop, set_at, with_change
+
+
+def both_changes(*changes):
+    def change(data: dict) -> None:
+        for each in changes:
+            each(data)
+    return change
 from vault_platform.config import load_environment, parse_environment
 from vault_platform.config.load import ENVIRONMENTS_DIR
 from vault_platform.errors import ConfigError
@@ -17,7 +24,7 @@ from vault_platform.errors import ConfigError
 def test_default_environment_loads_frozen_and_complete() -> None:
     env = load_environment()
     assert env.name == "demo" and env.region == "eu-west-1"
-    assert env.availability_zones == ("eu-west-1a", "eu-west-1b", "eu-west-1c")
+    assert env.zones == () and env.availability_zone_count == 3 and env.partition == "aws"  # zones: AWS's, at plan time
     assert env.cluster_name(env.tooling.cluster) == "demo-tooling"
     assert env.tooling.cluster.public_access_cidrs == ()
     with pytest.raises(AttributeError):
@@ -33,9 +40,14 @@ BAD_INPUT = [
     ("public CIDR", set_at("application.network.cidr", "8.8.0.0/16"), "application.network.cidr", "8.8.0.0/16", "10.0.0.0/8"),
     ("VPC too small", set_at("tooling.network.cidr", "10.10.0.0/24"), "tooling.network.cidr", "10.10.0.0/24", "/16 to /20"),
     ("overlapping VPCs", set_at("application.network.cidr", "10.10.128.0/17"), "application.network.cidr", "10.10.128.0/17", "outside the tooling VPC"),
-    ("more zones than the region has", set_at("availability_zone_count", 4), "availability_zone_count", "4", "from 2 to 3"),
-    ("one zone", set_at("availability_zone_count", 1), "availability_zone_count", "1", "from 2 to 3"),
-    ("unknown region", set_at("region", "mars-north-1"), "region", "mars-north-1", "regions.py"),
+    ("more zones than any region has", set_at("availability_zone_count", 7), "availability_zone_count", "7", "from 2 to 6"),
+    ("one zone", set_at("availability_zone_count", 1), "availability_zone_count", "1", "from 2 to 6"),
+    ("unknown region", set_at("region", "mars-north-1"), "region", "mars-north-1", "e.g. eu-west-1, sa-east-1 or us-gov-west-1"),
+    ("region of a partition the stacks are not built for", set_at("region", "cn-north-1"), "region", "cn-north-1", "aws, aws-us-gov"),
+    ("pinned zones fewer than the count", set_at("zones", ["eu-west-1a", "eu-west-1b"]), "zones", "eu-west-1a", "availability_zone_count = 2"),
+    ("pinned zone of another region", set_at("zones", ["eu-west-1a", "eu-west-1b", "us-east-1a"]), "zones[2]", "us-east-1a", "such as eu-west-1a"),
+    ("pinned zone EKS cannot use", both_changes(set_at("region", "us-east-1"), set_at("zones", ["use1-az1", "use1-az2", "use1-az3"])), "zones[2]", "use1-az3", "another zone"),
+    ("pinned names and IDs mixed", set_at("zones", ["eu-west-1a", "eu-west-1b", "euw1-az3"]), "zones", "euw1-az3", "names only or IDs only"),
     ("cluster name over EKS's limit", set_at("tooling.cluster.name", "t" * 101), "tooling.cluster.name", "t" * 101, "shorten"),
     ("cluster name too long for IAM role names", set_at("tooling.cluster.name", "t" * 40), "tooling.cluster.name", "t" * 40, "within 35 characters"),
     ("cluster name with capitals", set_at("tooling.cluster.name", "Tooling"), "tooling.cluster.name", "Tooling", "rename it"),
@@ -50,6 +62,14 @@ BAD_INPUT = [
     ("API open to the internet", set_at("tooling.cluster.public_access_cidrs", ["0.0.0.0/0"]), "tooling.cluster.public_access_cidrs[0]", "0.0.0.0/0", "leave the list empty"),
     ("bad account id", set_at("account_id", "12345"), "account_id", "12345", "12-digit"),
     ("node group sizes inverted", set_at("tooling.cluster.node_groups", [{"name": "system", "min_size": 5, "desired_size": 3, "max_size": 6}]), "tooling.cluster.node_groups[0].desired_size", "3", "adjust min_size"),
+    # Each size rule on the field that breaks it (the message used to name desired_size for all).
+    ("node group max_size zero", set_at("tooling.cluster.node_groups", [{"name": "system", "min_size": 0, "desired_size": 0, "max_size": 0}]), "tooling.cluster.node_groups[0].max_size", "0", "set max_size to 1 or more"),
+    ("node group min_size above max_size", set_at("tooling.cluster.node_groups", [{"name": "system", "min_size": 7, "desired_size": 7, "max_size": 6}]), "tooling.cluster.node_groups[0].min_size", "7", "lower min_size to 6 or less"),
+    ("node group desired_size above max_size", set_at("tooling.cluster.node_groups", [{"name": "system", "min_size": 1, "desired_size": 9, "max_size": 6}]), "tooling.cluster.node_groups[0].desired_size", "9", "lower desired_size to 1..6"),
+    ("node group negative min_size", set_at("tooling.cluster.node_groups", [{"name": "system", "min_size": -1, "desired_size": 1, "max_size": 6}]), "tooling.cluster.node_groups[0].min_size", "-1", "set min_size to 0"),
+    # Examples that fit the field: an application cluster is never "tooling", its range not tooling's.
+    ("application cluster name with capitals", set_at("application.cluster.name", "Payments"), "application.cluster.name", "Payments", "e.g. 'payments'"),
+    ("application VPC range unparsable", set_at("application.network.cidr", "10.20.0.0/33"), "application.network.cidr", "10.20.0.0/33", "e.g. 10.11.0.0/16"),
     ("no node groups", set_at("tooling.cluster.node_groups", []), "tooling.cluster.node_groups", "[]", "add a [[...node_groups]]"),
     ("bad zone name", set_at("tooling.private_zone_name", "Tooling_Internal"), "tooling.private_zone_name", "Tooling_Internal", "tooling.internal"),
     ("bad log retention", set_at("tooling.cluster.log_retention_days", 42), "tooling.cluster.log_retention_days", "42", "use one of"),

@@ -10,7 +10,13 @@ from tests.synth import StackJson
 from vault_platform.app import STATE_BOOTSTRAP, stack_id, stack_order
 from vault_platform.ops.accepted_findings import collect
 from vault_platform.config import environment_names, load_environment
-from vault_platform.constructs.policy import allow, policy_document
+from vault_platform.constructs.policy import (
+    SOURCE_CONDITIONS_DOCUMENTED,
+    SOURCE_CONDITIONS_NOT_DOCUMENTED,
+    allow,
+    policy_document,
+    service_assume_role_policy,
+)
 from vault_platform.ops.iam_lint import IamLintInputError, Placement, lint_stacks, placement_of, report_lines
 from vault_platform.addons.aws_load_balancer_controller.policy import load_balancer_controller_statements
 
@@ -140,8 +146,8 @@ def test_addon_roles_grant_what_their_pinned_version_calls(role_suffix: str, too
 
 def test_trust_policy_allowances_cover_only_what_parliament_cannot_know() -> None:
     """No Resource in a trust policy is fine; a misspelt action in one is not."""
-    good = policy_document([{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}])
-    typo = policy_document([{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRol"}])
+    good = policy_document([{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}])
+    typo = policy_document([{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRol"}])
     assert not lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", good), WHERE, accepted={}).failed
     failed = lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", typo), WHERE, accepted={}).failed
     assert [f.issue for f in failed] == ["UNKNOWN_ACTION"]
@@ -162,3 +168,54 @@ def test_accepted_findings_are_listed_on_request() -> None:
     listed = report_lines(result, list_accepted=True)
     assert any(line.startswith("  accepted UNKNOWN_ACTION bad: bad/aws_iam_role_policy statement Typo") for line in listed)
     assert "           because: a reason written next to the code" in listed
+
+
+# Confused deputy (check 4). Before the cluster and flow-log roles got their conditions, the
+# lint reported both roles in every cluster stack (CONFUSED_DEPUTY ... eks/cluster-role,
+# vpc/flow-log-role): test_every_policy_passes_the_lint_or_has_a_reason failed on them.
+@pytest.mark.parametrize("service", sorted(SOURCE_CONDITIONS_DOCUMENTED))
+def test_a_service_role_without_source_conditions_fails_and_with_them_passes(service: str) -> None:
+    bare = lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", service_assume_role_policy(service)),
+                       WHERE, accepted={"anything": ("", "")})
+    assert [f.issue for f in bare.failed] == ["CONFUSED_DEPUTY"]
+    assert "aws:SourceAccount and aws:SourceArn" in bare.failed[0].detail
+    only_account = service_assume_role_policy(service, source_account="123456789012")
+    partial = lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", only_account), WHERE, accepted={})
+    assert [f.detail.split(" without ")[1].split(",")[0] for f in partial.failed] == ["aws:SourceArn"]
+    arn = "arn:aws:eks:eu-west-1:123456789012:cluster/demo" if service.startswith("eks") else \
+        "arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*"
+    full = service_assume_role_policy(service, source_account="123456789012", source_arn=arn)
+    assert not lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", full), WHERE, accepted={}).failed
+
+
+def test_a_service_neither_table_knows_fails_until_its_page_is_read() -> None:
+    unknown = service_assume_role_policy("monitoring.rds.amazonaws.com")
+    failed = lint_stacks(_one_policy_stack("aws_iam_role", "assume_role_policy", unknown), WHERE, accepted={}).failed
+    assert [f.issue for f in failed] == ["CONFUSED_DEPUTY"] and "SOURCE_CONDITIONS_DOCUMENTED" in failed[0].detail
+
+
+def test_every_service_exception_says_why_and_every_documented_service_cites_its_page() -> None:
+    assert all(page.startswith("https://docs.aws.amazon.com/") for page in SOURCE_CONDITIONS_DOCUMENTED.values())
+    assert all(len(reason) > 80 for reason in SOURCE_CONDITIONS_NOT_DOCUMENTED.values())
+    assert not set(SOURCE_CONDITIONS_DOCUMENTED) & set(SOURCE_CONDITIONS_NOT_DOCUMENTED)
+
+
+# Grants nobody uses (check 5): the External Secrets role's standing read of the RDS master
+# secret (and of "<environment>/*"), which nothing in flux/ reads, failed this before they went.
+def test_a_secret_read_nothing_in_flux_consumes_fails() -> None:
+    read = policy_document([allow(["secretsmanager:GetSecretValue"], ["arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-*"],
+                                  sid="MasterSecret")])
+    stack = _one_policy_stack("aws_iam_role_policy", "policy", read)
+    failed = lint_stacks(stack, WHERE, accepted={}, secrets_consumed=False).failed
+    assert [(f.issue, f.sid) for f in failed] == [("SECRET_GRANT_UNCONSUMED", "MasterSecret")]
+    assert not lint_stacks(stack, WHERE, accepted={}, secrets_consumed=True).failed
+
+
+def test_a_secrets_manager_store_in_flux_counts_as_a_consumer(tmp_path) -> None:
+    from vault_platform.ops.iam_lint import flux_reads_secrets_manager
+
+    assert not flux_reads_secrets_manager()  # today: the only store is Vault
+    (tmp_path / "store.yaml").write_text(
+        "apiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata: {name: aws}\n"
+        "spec:\n  provider:\n    aws: {service: SecretsManager, region: eu-west-1}\n")
+    assert flux_reads_secrets_manager(tmp_path)

@@ -139,6 +139,7 @@ def cluster_config(outdir: Path, admins: tuple[str, ...] = ADMINS) -> dict:
         cluster = EksCluster(stack, "eks", EksClusterProps(
             name="demo", cluster=ClusterConfig(name="demo", admin_principal_arns=admins), subnet_ids=["subnet-a", "subnet-b"],
             secrets_kms_key_arn=KEY_ARN, ebs_kms_key_arn=KEY_ARN, log_kms_key_arn=KEY_ARN, partition="aws",
+            region="eu-west-1", account_id="123456789012",
         ))
         # The IRSA roles with AWS-managed policies, as the add-on registry has the stacks make them.
         for name in ("vpc-cni", "aws-ebs-csi-driver"):

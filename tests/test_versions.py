@@ -4,6 +4,7 @@ date comes from."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -36,16 +37,67 @@ def test_every_row_is_dated_and_sourced_from_aws_documentation() -> None:
         assert row.source.startswith("https://docs.aws.amazon.com/"), row
 
 
-def test_a_version_is_refused_the_day_after_its_standard_support_ends() -> None:
-    row = KUBERNETES_VERSIONS[0]
-    _check_supported("cluster.kubernetes_version", row.version, KUBERNETES_VERSIONS, "EKS Kubernetes version",
+def test_a_postgres_major_is_refused_the_day_after_its_standard_support_ends() -> None:
+    row = POSTGRES_MAJOR_VERSIONS[0]
+    _check_supported("database.engine_version", row.version, POSTGRES_MAJOR_VERSIONS, "RDS PostgreSQL major version",
                      today=row.standard_support_ends)
     with pytest.raises(ConfigError) as error:
-        _check_supported("cluster.kubernetes_version", row.version, KUBERNETES_VERSIONS, "EKS Kubernetes version",
+        _check_supported("database.engine_version", row.version, POSTGRES_MAJOR_VERSIONS, "RDS PostgreSQL major version",
                          today=date.fromordinal(row.standard_support_ends.toordinal() + 1))
     message = str(error.value)
     assert f"left AWS standard support on {row.standard_support_ends.isoformat()}" in message
     assert "\n" not in message and "fix: use one in standard support" in message
+
+
+# A lifecycle, not a cliff: the day after standard support an EKS version still synthesizes,
+# with a notice (dates and cost); the day after extended support it is refused with its dates.
+# Before, synth failed the day standard support ended, and 1.31 was "not an EKS version".
+def _day_after(day: date) -> date:
+    return date.fromordinal(day.toordinal() + 1)
+
+
+def test_an_eks_version_in_extended_support_synthesizes_with_a_notice_of_date_and_cost() -> None:
+    from vault_platform.config.validate import kubernetes_notices
+
+    row = find(KUBERNETES_VERSIONS, "1.34")
+    day = _day_after(row.standard_support_ends)
+    _check_supported("cluster.kubernetes_version", "1.34", KUBERNETES_VERSIONS, "EKS Kubernetes version", today=day)
+    env = load_environment("default")
+    assert kubernetes_notices(env, today=day) == ()  # 1.35 is in standard support then
+    old = dataclasses.replace(env, tooling=dataclasses.replace(
+        env.tooling, cluster=dataclasses.replace(env.tooling.cluster, kubernetes_version="1.34")))
+    notices = kubernetes_notices(old, today=day)
+    assert notices == (f"tooling.cluster.kubernetes_version 1.34 is in EKS extended support since {day.isoformat()}: "
+                       "$0.60 per cluster hour instead of $0.10 (https://aws.amazon.com/eks/pricing/); EKS upgrades the "
+                       "control plane itself after 2027-12-02; upgrade to 1.35",)
+
+
+def test_an_eks_version_past_extended_support_is_refused_with_its_dates() -> None:
+    row = find(KUBERNETES_VERSIONS, "1.31")
+    _check_supported("cluster.kubernetes_version", "1.31", KUBERNETES_VERSIONS, "EKS Kubernetes version",
+                     today=row.extended_support_ends)
+    with pytest.raises(ConfigError) as error:
+        _check_supported("cluster.kubernetes_version", "1.31", KUBERNETES_VERSIONS, "EKS Kubernetes version",
+                         today=_day_after(row.extended_support_ends))
+    message = str(error.value)
+    assert "left EKS extended support on 2026-11-26 (standard support ended 2025-11-26" in message
+    assert "not an EKS" not in message and "fix: use one in standard support" in message
+
+
+def test_a_version_older_than_the_table_says_aws_no_longer_runs_it() -> None:
+    with pytest.raises(ConfigError) as error:
+        _check_supported("cluster.kubernetes_version", "1.21", KUBERNETES_VERSIONS, "EKS Kubernetes version")
+    assert "is older than every EKS Kubernetes version AWS still runs: the oldest, 1.29, left support on 2026-03-23" in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        _check_supported("cluster.kubernetes_version", "2.0", KUBERNETES_VERSIONS, "EKS Kubernetes version")
+    assert "is not an EKS Kubernetes version" in str(error.value)
+
+
+def test_the_plan_summary_shows_the_notices() -> None:
+    from vault_platform.ops.plan_summary import render_markdown
+
+    markdown = render_markdown([], title="t", notices=("tooling.cluster.kubernetes_version 1.34 is in EKS extended support",))
+    assert "> **Kubernetes versions in EKS extended support:**" in markdown and "> - tooling.cluster" in markdown
 
 
 def test_check_versions_reports_a_changed_date_and_a_retired_major() -> None:

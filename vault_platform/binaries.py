@@ -80,3 +80,14 @@ def kube_tool(name: str) -> Path:
     """The project's ``helm`` or ``kubectl`` (KUBE_TOOLS_DIR), never PATH's: a render or a
     kustomize build must not change with the machine."""
     return find_binary(name, [KUBE_TOOLS_DIR], on_path=False, fix=KUBE_TOOLS_FIX)
+
+
+# Terraform is the machine's. The synth needs it too: cdktf runs `terraform version` while
+# synthesizing (the stacks carry `moved` blocks, which need Terraform >= 1.5), and without
+# it dies in a jsii traceback. cdktf honours TERRAFORM_BINARY_NAME, so this does as well.
+TERRAFORM_FIX = "install Terraform >= 1.10 on PATH (the machine provides it, no make target does)"
+
+
+def find_terraform(needed_for: str) -> Path:
+    """Terraform as cdktf and the plan tools call it, or BinaryNotFound saying what needs it."""
+    return find_binary(os.environ.get("TERRAFORM_BINARY_NAME", "terraform"), fix=f"{TERRAFORM_FIX}; {needed_for}")

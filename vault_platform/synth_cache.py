@@ -3,7 +3,8 @@
 A synth is a pure function of its inputs: the project's source and data files, the
 environment files, the ``flux/`` tree (read for the platform-vars contract and chart pins),
 the lock files (which fix cdktf, the provider bindings and the jsii runtime), the flags, a
-few environment variables, and the interpreter and Node versions. ``key()`` hashes all of
+few environment variables, the interpreter and Node versions, and the date (validation
+refuses EKS versions by the calendar). ``key()`` hashes all of
 them; a finished synth stores the key beside its output (``STAMP``, written into the staging
 directory before the swap, so a stamp always belongs to the output it sits in). The next
 synth into the same outdir with the same key and an output whose files still hash as
@@ -23,6 +24,7 @@ import os
 import platform
 import shutil
 import sys
+from datetime import date
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -89,6 +91,9 @@ def key(request: Mapping[str, object], *, root: Path = ROOT, environ: Mapping[st
         digest.update(value)
 
     add("request", json.dumps(request, sort_keys=True).encode())
+    # Validation reads the calendar (config/validate.py refuses an EKS version past extended
+    # support from that day on): a cached output is not reused across midnight.
+    add("today", date.today().isoformat().encode())
     # Not sys.flags.optimize: -O changes no byte (tests/test_synth_output.py).
     add("python", f"{sys.version}|{platform.machine()}".encode())
     add("node", node_version().encode())

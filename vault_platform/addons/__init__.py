@@ -66,8 +66,6 @@ class PermissionContext:
     zone_arn: str
     vault_unseal_key_arn: str = ""
     ecr_repository_arns: tuple[str, ...] = ()
-    # RDS instances whose RDS-managed master secret the cluster's External Secrets may read.
-    database_instance_arns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from types import MappingProxyType
 import tomllib
 
 from vault_platform.config.model import EnvironmentConfig
+from vault_platform.config.quotas import check_regional_quotas
 from vault_platform.config.validate import validate_environment
 from vault_platform.errors import ConfigError
 
@@ -54,11 +55,37 @@ def environment_path(name: str, directory: Path = ENVIRONMENTS_DIR) -> Path:
 
 
 def load_environment(name: str = DEFAULT_ENVIRONMENT, directory: Path = ENVIRONMENTS_DIR) -> EnvironmentConfig:
-    """Load and validate ``environments/<name>.toml``."""
+    """Load and validate ``environments/<name>.toml``, and its regional quotas together with
+    every other file of the same account and region."""
+    environment = _load_one(name, directory)
+    if environment.account_id is not None:
+        neighbours = []
+        for other in environment_names(directory):
+            if other == name:
+                continue
+            try:
+                neighbours.append((other, _load_one(other, directory)))
+            except ConfigError:
+                continue  # its own load reports it; an unreadable file shares nothing
+        try:
+            check_regional_quotas(environment, neighbours)
+        except ConfigError as error:
+            raise ConfigError(error.field, error.value, error.problem, error.fix, source=environment.source) from None
+    return environment
+
+
+def _load_one(name: str, directory: Path) -> EnvironmentConfig:
     path = environment_path(name, directory)
     source = f"environments/{path.name}"
+    raw = path.read_bytes()
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError("file", source, f"is not UTF-8 text (byte 0x{raw[error.start]:02x} on line {line})",
+                          "save the file as UTF-8 (TOML files are UTF-8)") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError("file", source, f"is not valid TOML ({error})", "correct the TOML syntax at that line") from None
     return parse_environment(data, source=source)

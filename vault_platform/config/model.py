@@ -254,6 +254,20 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class AccountQuotasConfig:
+    """What the account has in the environment's region, for the quota check
+    (config/quotas.py). The defaults are a fresh account's: AWS's default quotas and a default
+    VPC (with its internet gateway). Raise a value only after Service Quotas granted it (the
+    check's message names the quota code); set default_vpc = false once it is deleted."""
+
+    vpcs_per_region: int = 5
+    internet_gateways_per_region: int = 5
+    elastic_ips_per_region: int = 5
+    nat_gateways_per_zone: int = 5
+    default_vpc: bool = True
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     """Everything one deployment of the platform needs: one file, one of these."""
 
@@ -269,6 +283,7 @@ class EnvironmentConfig:
     # None: no CI roles and no GitLab OIDC provider; the environment trusts no pipeline.
     ci: CiConfig | None = None
     policy: PolicyConfig = PolicyConfig()
+    quotas: AccountQuotasConfig = AccountQuotasConfig()
     # When set, the AWS provider refuses to run against any other account.
     account_id: str | None = None
     # An IAM role the AWS provider (and the S3 backend) assumes: reach another account
@@ -277,15 +292,18 @@ class EnvironmentConfig:
     # Unset: each stack keeps local state next to cdktf.json (stacks/base.py state_path).
     state: StateConfig | None = None
     availability_zone_count: int = 3
+    # Pinned zones, names (eu-west-1a) or zone IDs (euw1-az1), availability_zone_count of
+    # them; empty: the first available zones AWS reports at plan time (config/regions.py).
+    zones: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=_no_entries)
     # Where this file came from, for error messages; not read from the file.
     source: str = ""
 
     @property
-    def availability_zones(self) -> tuple[str, ...]:
-        from vault_platform.config.regions import availability_zones
+    def partition(self) -> str:
+        from vault_platform.config.regions import partition_of
 
-        return availability_zones(self.region)[: self.availability_zone_count]
+        return partition_of(self.region) or "aws"
 
     def cluster_name(self, cluster: ClusterConfig) -> str:
         return f"{self.name}-{cluster.name}"

@@ -1,4 +1,7 @@
-"""AWS quotas that the number of application clusters runs into, checked at synth.
+"""AWS quotas an environment runs into, checked at synth: per cluster count (peering,
+routes, Client VPN) and per account and region (VPCs, internet gateways, Elastic IPs, NAT
+gateways per zone), the latter summed over every environment file that names the same
+account and region, plus what the region's default VPC already uses.
 
 An apply that hits a quota fails halfway (a peering connection or a route refused after the
 VPCs exist); counted here from the environment, the same count is a one-line input error
@@ -12,6 +15,8 @@ with it (one edit, reviewed like any other).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from collections.abc import Sequence
 
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.errors import ConfigError
@@ -87,3 +92,91 @@ def check_quotas(env: EnvironmentConfig) -> None:
                 f"raise it in {use.quota.raise_at} and then the value in vault_platform/config/quotas.py, "
                 "or split the clusters over two environments",
             )
+
+
+# ---- per account and region ---------------------------------------------------------------
+# A fresh account's defaults (https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html:
+# "VPCs per Region" 5, "Internet gateways per Region" 5, "NAT gateways per Availability Zone" 5;
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/elastic-ip-addresses-eip.html: "all AWS
+# accounts have a quota of five (5) Elastic IP addresses per Region"), read 2026-12. Every
+# region starts with a default VPC that has an internet gateway and no Elastic IP
+# (https://docs.aws.amazon.com/vpc/latest/userguide/default-vpc.html).
+VPCS_PER_REGION = Quota("VPCs per Region", 5, "Service Quotas > Amazon VPC, quota code L-F678F1CE")
+INTERNET_GATEWAYS_PER_REGION = Quota(
+    "Internet gateways per Region", 5, "Service Quotas > Amazon VPC, quota code L-A4707A72")
+ELASTIC_IPS_PER_REGION = Quota("EC2-VPC Elastic IPs", 5, "Service Quotas > Amazon EC2, quota code L-0263D0A3")
+NAT_GATEWAYS_PER_ZONE = Quota(
+    "NAT gateways per Availability Zone", 5, "Service Quotas > Amazon VPC, quota code L-FE5A380F")
+
+
+@dataclass(frozen=True)
+class RegionalUse:
+    """One environment's count against a per-region (or per-zone) quota."""
+
+    field: str  # the environment key that states what the account has
+    quota: Quota
+    count: int
+    what: str
+
+
+def nat_gateways_per_zone(env: EnvironmentConfig) -> tuple[int, ...]:
+    """NAT gateways the environment puts in each of its zones (constructs/vpc.py: zone 0 of
+    every VPC, the other zones only without single_nat_gateway)."""
+    networks = [env.tooling.network, *(app.network for app in env.application_clusters)]
+    return tuple(sum(1 for n in networks if index == 0 or not n.single_nat_gateway)
+                 for index in range(env.availability_zone_count))
+
+
+def regional_uses(env: EnvironmentConfig) -> tuple[RegionalUse, ...]:
+    """What one environment's stacks create in its account and region: a VPC and an internet
+    gateway per cluster, an Elastic IP per NAT gateway."""
+    vpcs = 1 + len(env.application_clusters)
+    per_zone = nat_gateways_per_zone(env)
+    return (
+        RegionalUse("quotas.vpcs_per_region", VPCS_PER_REGION, vpcs, "VPCs (one per cluster)"),
+        RegionalUse("quotas.internet_gateways_per_region", INTERNET_GATEWAYS_PER_REGION, vpcs,
+                    "internet gateways (one per cluster VPC)"),
+        RegionalUse("quotas.elastic_ips_per_region", ELASTIC_IPS_PER_REGION, sum(per_zone),
+                    "Elastic IPs (one per NAT gateway: every zone of a VPC, or one with single_nat_gateway)"),
+        RegionalUse("quotas.nat_gateways_per_zone", NAT_GATEWAYS_PER_ZONE, max(per_zone, default=0),
+                    "NAT gateways in the busiest zone"),
+    )
+
+
+def _available(env: EnvironmentConfig, use: RegionalUse) -> int:
+    return getattr(env.quotas, use.field.split(".", 1)[1])
+
+
+# What a region's default VPC takes from each quota.
+DEFAULT_VPC_USE = {"quotas.vpcs_per_region": 1, "quotas.internet_gateways_per_region": 1}
+
+
+def check_regional_quotas(env: EnvironmentConfig, neighbours: Sequence[tuple[str, EnvironmentConfig]] = ()) -> None:
+    """Refuse an environment whose stacks, with every neighbour (another environment file of
+    the same account and region) and the default VPC, exceed what the account has (quotas.*)."""
+    shared = [(name, other) for name, other in neighbours
+              if env.account_id is not None and other.account_id == env.account_id and other.region == env.region]
+    others = [regional_uses(other) for _, other in shared]
+    for index, use in enumerate(regional_uses(env)):
+        default_vpc = DEFAULT_VPC_USE.get(use.field, 0) if env.quotas.default_vpc else 0
+        # Per zone, the busiest zone is every file's first (zone 0 holds every VPC's NAT gateway).
+        total = use.count + default_vpc + sum(o[index].count for o in others)
+        available = _available(env, use)
+        if total <= available:
+            continue
+        parts = [f"{use.count} {use.what}"]
+        parts += [f"{o[index].count} of environment {name}" for (name, _), o in zip(shared, others, strict=True)]
+        if default_vpc:
+            parts.append(f"{default_vpc} of the default VPC")
+        where = f"account {env.account_id}" if env.account_id else "its account"
+        fixes = [f"request an increase to {total} ({use.quota.raise_at}) and set {use.field} = {total}"]
+        if use.quota in (ELASTIC_IPS_PER_REGION, NAT_GATEWAYS_PER_ZONE):
+            fixes.append("or single_nat_gateway = true in a network (one NAT gateway per VPC, less available)")
+            fixes.append("or fewer availability zones")
+        elif default_vpc:
+            fixes.append("or delete the region's default VPC and set quotas.default_vpc = false")
+        raise ConfigError(
+            use.field, available,
+            f"the environment needs {total} in {env.region} of {where} ({' + '.join(parts)}), beyond the quota "
+            f"'{use.quota.name}' of {available}",
+            ", ".join(fixes))

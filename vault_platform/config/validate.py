@@ -24,13 +24,21 @@ from vault_platform.config.model import (
     VpnConfig,
     principal_key,
 )
-from vault_platform.config.quotas import check_quotas
-from vault_platform.config.regions import ZONES_BY_REGION
+from vault_platform.config.quotas import check_quotas, check_regional_quotas
+from vault_platform.config.regions import (
+    BUILT_FOR,
+    EKS_UNSUPPORTED_ZONE_IDS,
+    MAX_ZONES,
+    MIN_ZONES,
+    partition_of,
+)
 from vault_platform.config.versions import (
+    EKS_EXTENDED_SUPPORT_COST,
     KUBERNETES_VERSIONS,
     POSTGRES_MAJOR_VERSIONS,
     SupportedVersion,
     find,
+    in_extended_support,
     in_standard_support,
 )
 from vault_platform.errors import ConfigError
@@ -52,18 +60,7 @@ _DNS_ZONE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a
 
 def validate_environment(env: EnvironmentConfig) -> None:
     _check_name("name", env.name, limit=20)
-    if env.region not in ZONES_BY_REGION:
-        raise ConfigError(
-            "region", env.region, "is not a region this project knows the availability zones of",
-            f"use one of {', '.join(sorted(ZONES_BY_REGION))}, or add it to vault_platform/config/regions.py",
-        )
-    zones = ZONES_BY_REGION[env.region]
-    if not 2 <= env.availability_zone_count <= len(zones):
-        raise ConfigError(
-            "availability_zone_count", env.availability_zone_count,
-            f"{env.region} has {len(zones)} usable zones and EKS needs at least 2",
-            f"use a number from 2 to {len(zones)}",
-        )
+    _check_region_and_zones(env)
     if env.account_id is not None and not _ACCOUNT.match(env.account_id):
         raise ConfigError("account_id", env.account_id, "is not a 12-digit AWS account id", "write the id as a quoted 12-digit string, or remove the line")
     _check_assume_role(env)
@@ -82,7 +79,8 @@ def validate_environment(env: EnvironmentConfig) -> None:
             raise ConfigError(f"tooling.ecr_repositories[{index}]", repository, "is not a valid ECR repository name", "use lower-case letters, digits, '.', '_', '-' and '/'")
     vpcs = [("tooling.network.cidr", tooling_cidr)]
     for field, application in application_fields(env):
-        vpcs.append((f"{field}.network.cidr", _check_network(f"{field}.network", application.network, env.availability_zone_count)))
+        vpcs.append((f"{field}.network.cidr", _check_network(f"{field}.network", application.network, env.availability_zone_count,
+                                                             example=_free_range(env))))
         _check_application_cluster(field, application, env)
     _check_disjoint(vpcs)
     _check_databases(env)
@@ -92,6 +90,11 @@ def validate_environment(env: EnvironmentConfig) -> None:
     _check_vpn("vpn", env.vpn, env, tuple(vpcs))
     _check_deploy("deploy", env)
     check_quotas(env)
+    for name in ("vpcs_per_region", "internet_gateways_per_region", "elastic_ips_per_region", "nat_gateways_per_zone"):
+        if getattr(env.quotas, name) < 1:
+            raise ConfigError(f"quotas.{name}", getattr(env.quotas, name), "is not a quota an account can have",
+                              "write the value Service Quotas shows for the account and region (AWS's default is 5)")
+    check_regional_quotas(env)
     if env.state is not None:
         _check_state("state", env.state, env)
     _check_policy("policy", env.policy)
@@ -110,7 +113,7 @@ def application_fields(env: EnvironmentConfig) -> tuple[tuple[str, ApplicationCo
 
 def _check_application_cluster(field: str, application: ApplicationConfig, env: EnvironmentConfig) -> None:
     name = application.cluster.name
-    _check_cluster(f"{field}.cluster", application.cluster, env)
+    _check_cluster(f"{field}.cluster", application.cluster, env, example="payments")
     if name == env.tooling.cluster.name:
         raise ConfigError(f"{field}.cluster.name", name, "is the same as tooling.cluster.name", "give the two clusters different names")
     if name in RESERVED_CLUSTER_NAMES or name.endswith(RESERVED_CLUSTER_SUFFIX):
@@ -122,6 +125,19 @@ def _check_application_cluster(field: str, application: ApplicationConfig, env: 
                           "give each application cluster its own name")
     if application.database is not None:
         _check_database(f"{field}.database", application.database)
+
+
+def _free_range(env: EnvironmentConfig) -> str:
+    """A /16 in 10.0.0.0/8 that no VPC range of the file overlaps, for a fix's example."""
+    taken = []
+    for network in (env.tooling.network, *(app.network for app in env.application_clusters)):
+        try:
+            taken.append(ipaddress.IPv4Network(network.cidr, strict=False))
+        except ValueError:
+            continue
+    free = next(c for c in ipaddress.IPv4Network("10.0.0.0/8").subnets(new_prefix=16)
+                if c.network_address.packed[1] >= 10 and not any(c.overlaps(t) for t in taken))
+    return str(free)
 
 
 def _check_disjoint(vpcs: list[tuple[str, ipaddress.IPv4Network]]) -> None:
@@ -168,16 +184,52 @@ def _check_databases(env: EnvironmentConfig) -> None:
 
 def _check_supported(field: str, version: str, table: tuple[SupportedVersion, ...], what: str,
                      today: date | None = None) -> None:
-    """A version of the dated table (config/versions.py) whose standard support has not ended."""
+    """A version of the dated table (config/versions.py) that AWS still creates: in standard
+    support, or for EKS in extended support (kubernetes_notices says so at synth)."""
     today = today or date.today()
     current = ", ".join(row.version for row in in_standard_support(table, today))
     row = find(table, version)
     if row is None:
+        oldest = table[0]
+        if _version_key(version) is not None and _version_key(oldest.version) is not None \
+                and _version_key(version) < _version_key(oldest.version):
+            ended = oldest.extended_support_ends or oldest.standard_support_ends
+            raise ConfigError(field, version, f"is older than every {what} AWS still runs: the oldest, {oldest.version}, "
+                              f"left support on {ended.isoformat()} ({oldest.source})", f"use one in standard support: {current}")
         raise ConfigError(field, version, f"is not an {what} in vault_platform/config/versions.py",
                           f"use one in standard support: {current}")
+    if row.extended_support_ends is not None:
+        if row.extended_support_ends < today:
+            raise ConfigError(field, version, f"left EKS extended support on {row.extended_support_ends.isoformat()} (standard "
+                              f"support ended {row.standard_support_ends.isoformat()}; {row.source}): EKS no longer creates it "
+                              "and upgrades existing control planes itself", f"use one in standard support: {current}")
+        return
     if row.standard_support_ends < today:
         raise ConfigError(field, version, f"left AWS standard support on {row.standard_support_ends.isoformat()} ({row.source})",
                           f"use one in standard support: {current}")
+
+
+def _version_key(version: str) -> tuple[int, ...] | None:
+    return tuple(int(part) for part in version.split(".")) if re.fullmatch(r"[0-9]+(\.[0-9]+)*", version) else None
+
+
+def kubernetes_notices(env: EnvironmentConfig, today: date | None = None) -> tuple[str, ...]:
+    """One line per cluster whose Kubernetes version is in EKS extended support: since when,
+    until when, what it costs and what to upgrade to (main.py prints them, the plan summary
+    shows them). Empty while every cluster is in standard support."""
+    today = today or date.today()
+    newest = in_standard_support(KUBERNETES_VERSIONS, today)
+    target = newest[-1].version if newest else "a version in standard support"
+    notices = []
+    clusters = [("tooling.cluster", env.tooling.cluster), *((f"{field}.cluster", app.cluster) for field, app in application_fields(env))]
+    for field, cluster in clusters:
+        row = find(KUBERNETES_VERSIONS, cluster.kubernetes_version)
+        if row is not None and in_extended_support(row, today):
+            notices.append(
+                f"{field}.kubernetes_version {row.version} is in EKS extended support since "
+                f"{date.fromordinal(row.standard_support_ends.toordinal() + 1).isoformat()}: {EKS_EXTENDED_SUPPORT_COST}; "
+                f"EKS upgrades the control plane itself after {row.extended_support_ends.isoformat()}; upgrade to {target}")
+    return tuple(notices)
 
 
 def _check_deploy(field: str, env: EnvironmentConfig) -> None:
@@ -196,6 +248,40 @@ def _check_deploy(field: str, env: EnvironmentConfig) -> None:
                 )
 
 
+_ZONE_ID = re.compile(r"^[a-z]+[0-9]+-az[0-9]+$")
+
+
+def _check_region_and_zones(env: EnvironmentConfig) -> None:
+    partition = partition_of(env.region)
+    if partition is None:
+        raise ConfigError("region", env.region, "is not an AWS region (vault_platform/config/regions.py, read 2026-12-05)",
+                          f"use a region of {', '.join(BUILT_FOR)}, e.g. eu-west-1, sa-east-1 or us-gov-west-1")
+    if partition not in BUILT_FOR:
+        raise ConfigError("region", env.region, f"is in the {partition} partition, which the stacks are not built for "
+                          "(its service principals and endpoint names differ)", f"use a region of {', '.join(BUILT_FOR)}")
+    if not MIN_ZONES <= env.availability_zone_count <= MAX_ZONES:
+        raise ConfigError("availability_zone_count", env.availability_zone_count,
+                          f"EKS needs subnets in at least {MIN_ZONES} zones and no region has more than {MAX_ZONES}",
+                          f"use a number from {MIN_ZONES} to {MAX_ZONES}")
+    if not env.zones:
+        return
+    if len(env.zones) != env.availability_zone_count:
+        raise ConfigError("zones", list(env.zones), f"lists {len(env.zones)} zones for availability_zone_count = "
+                          f"{env.availability_zone_count}", f"list {env.availability_zone_count} zones, or set availability_zone_count = {len(env.zones)}")
+    ids = [bool(_ZONE_ID.match(zone)) for zone in env.zones]
+    for index, zone in enumerate(env.zones):
+        if not ids[index] and not (zone.startswith(env.region) and re.fullmatch(r"[a-z]", zone[len(env.region):])):
+            raise ConfigError(f"zones[{index}]", zone, f"is neither a zone name of {env.region} nor a zone ID",
+                              f"write a name such as {env.region}a or a zone ID such as euw1-az1 (aws ec2 describe-availability-zones)")
+        if zone in EKS_UNSUPPORTED_ZONE_IDS:
+            raise ConfigError(f"zones[{index}]", zone, "is a zone where EKS cannot place a control plane (EKS user guide, "
+                              "VPC and subnet requirements)", "pick another zone of the region")
+        if env.zones.index(zone) != index:
+            raise ConfigError(f"zones[{index}]", zone, "is listed twice", "list each zone once")
+    if len(set(ids)) > 1:
+        raise ConfigError("zones", list(env.zones), "mixes zone names and zone IDs", "list names only or IDs only")
+
+
 def _check_name(field: str, value: str, limit: int, example: str = "staging") -> None:
     if not _NAME.match(value):
         raise ConfigError(field, value, "must be lower-case a-z, 0-9 and '-', starting with a letter", f"rename it, e.g. '{example}'")
@@ -203,11 +289,12 @@ def _check_name(field: str, value: str, limit: int, example: str = "staging") ->
         raise ConfigError(field, value, f"is longer than {limit} characters", f"shorten it, e.g. '{example}'")
 
 
-def _check_network(field: str, network: NetworkConfig, zone_count: int) -> ipaddress.IPv4Network:
+def _check_network(field: str, network: NetworkConfig, zone_count: int, example: str = "10.10.0.0/16") -> ipaddress.IPv4Network:
+    """example: a range that fits this VPC's field (not one another VPC of the file has)."""
     try:
         cidr = ipaddress.IPv4Network(network.cidr, strict=True)
     except ValueError as error:
-        raise ConfigError(f"{field}.cidr", network.cidr, f"is not a valid IPv4 network ({error})", "write a network address with its prefix, e.g. 10.10.0.0/16") from None
+        raise ConfigError(f"{field}.cidr", network.cidr, f"is not a valid IPv4 network ({error})", f"write a network address with its prefix, e.g. {example}") from None
     if not 16 <= cidr.prefixlen <= 20:
         raise ConfigError(f"{field}.cidr", network.cidr, "must be between /16 and /20 to fit public and private subnets in every zone", "use a /16 to /20 range")
     if not cidr.is_private:
@@ -217,8 +304,9 @@ def _check_network(field: str, network: NetworkConfig, zone_count: int) -> ipadd
     return cidr
 
 
-def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig) -> None:
-    _check_name(f"{field}.name", cluster.name, limit=EKS_CLUSTER_NAME_LIMIT, example="tooling")
+def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig, example: str = "tooling") -> None:
+    """example: a name that fits this cluster's field (an application cluster is never "tooling")."""
+    _check_name(f"{field}.name", cluster.name, limit=EKS_CLUSTER_NAME_LIMIT, example=example)
     full_name = env.cluster_name(cluster)
     if len(full_name) > EKS_CLUSTER_NAME_LIMIT:
         raise ConfigError(f"{field}.name", cluster.name, f"makes the EKS name '{full_name}' longer than EKS's {EKS_CLUSTER_NAME_LIMIT} characters", "shorten the environment or cluster name")
@@ -273,16 +361,29 @@ def _check_node_group(field: str, group: NodeGroupConfig) -> None:
     for index, instance_type in enumerate(group.instance_types):
         if not re.match(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$", instance_type):
             raise ConfigError(f"{field}.instance_types[{index}]", instance_type, "is not an EC2 instance type", "write e.g. m6i.large")
-    if not 0 <= group.min_size <= group.desired_size <= group.max_size or group.max_size < 1:
-        raise ConfigError(
-            f"{field}.desired_size", group.desired_size,
-            f"must satisfy 0 <= min_size ({group.min_size}) <= desired_size <= max_size ({group.max_size}), max_size >= 1",
-            "adjust min_size, desired_size and max_size",
-        )
+    _check_sizes(field, group)
     if not 20 <= group.disk_size_gib <= 16384:
         raise ConfigError(f"{field}.disk_size_gib", group.disk_size_gib, "must be 20 to 16384 GiB", "use e.g. 50")
     if group.capacity_type not in ("ON_DEMAND", "SPOT"):
         raise ConfigError(f"{field}.capacity_type", group.capacity_type, "is not an EKS capacity type", "use ON_DEMAND or SPOT")
+
+
+def _check_sizes(field: str, group: NodeGroupConfig) -> None:
+    """EKS's scaling rules (max_size >= 1, 0 <= min_size <= desired_size <= max_size), each
+    refused on the field that breaks it."""
+    low, desired, high = group.min_size, group.desired_size, group.max_size
+    if high < 1:
+        raise ConfigError(f"{field}.max_size", high, "must be at least 1 (EKS)", "set max_size to 1 or more")
+    if low < 0:
+        raise ConfigError(f"{field}.min_size", low, "must not be negative", "set min_size to 0 or more")
+    if low > high:
+        raise ConfigError(f"{field}.min_size", low, f"is above max_size ({high})", f"lower min_size to {high} or less, or raise max_size")
+    if desired < low:
+        raise ConfigError(f"{field}.desired_size", desired, f"is below min_size ({low})",
+                          f"raise desired_size to {low}..{high}, or adjust min_size")
+    if desired > high:
+        raise ConfigError(f"{field}.desired_size", desired, f"is above max_size ({high})",
+                          f"lower desired_size to {low}..{high}, or raise max_size")
 
 
 def _check_ci(field: str, ci: CiConfig, remote_state: bool) -> None:

@@ -1,12 +1,16 @@
 """The versions AWS still creates: one dated table for EKS Kubernetes and RDS PostgreSQL.
 
-Each row is a version, the last day of AWS's standard support for it (after it, EKS bills
-extended support from day one; RDS refuses to create it or bills RDS Extended Support),
-and where that date comes from. Validation (config/validate.py) rejects a version whose
-date has passed, on the day it passes: the table is checked against AWS by
-``make check-versions`` (vault_platform/ops/check_versions.py) and edited by hand, reviewed.
+Each row is a version, the last day of AWS's standard support for it, for EKS the last day
+of extended support, and where the dates come from. A lifecycle, not a cliff: an EKS version
+in extended support (12 months after standard support, billed extra per cluster hour) is
+accepted with a notice naming the date and the cost (synth output, plan summary); one past
+extended support is refused (EKS no longer creates it and upgrades existing control planes
+itself). RDS PostgreSQL majors are refused after standard support (RDS Extended Support is
+not something to fall into). Validation (config/validate.py) applies this on the day a date
+passes; the table is checked against AWS by ``make check-versions``
+(vault_platform/ops/check_versions.py) and edited by hand, reviewed.
 
-Checked on 2026-11-30 against:
+Checked on 2026-11-30 (EKS extended-support dates and 1.29-1.32 on 2026-12-05) against:
 - EKS: "Understand the Kubernetes version lifecycle on EKS" (a minor version has 14 months
   of standard support from its EKS release) and its release calendar,
   https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
@@ -27,16 +31,26 @@ class SupportedVersion:
     version: str
     standard_support_ends: date  # the last day of standard support
     source: str
+    extended_support_ends: date | None = None  # EKS: the last day AWS runs the version at all
 
 
 EKS_CALENDAR = "https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html"
 RDS_POSTGRES_CALENDAR = "https://docs.aws.amazon.com/AmazonRDS/latest/PostgreSQLReleaseNotes/postgresql-release-calendar.html"
 
+# Rows older than the newest are kept until their extended support ends, so a file naming
+# one gets its dates, not "unknown". 1.35's end of extended support is the calendar's rule
+# (standard support + 12 months); the calendar lists it once AWS publishes it.
 KUBERNETES_VERSIONS: tuple[SupportedVersion, ...] = (
-    SupportedVersion("1.33", date(2026, 7, 29), EKS_CALENDAR),
-    SupportedVersion("1.34", date(2026, 12, 2), EKS_CALENDAR),
-    SupportedVersion("1.35", date(2027, 3, 27), EKS_CALENDAR),
+    SupportedVersion("1.29", date(2025, 3, 23), EKS_CALENDAR, date(2026, 3, 23)),
+    SupportedVersion("1.30", date(2025, 7, 23), EKS_CALENDAR, date(2026, 7, 23)),
+    SupportedVersion("1.31", date(2025, 11, 26), EKS_CALENDAR, date(2026, 11, 26)),
+    SupportedVersion("1.32", date(2026, 3, 23), EKS_CALENDAR, date(2027, 3, 23)),
+    SupportedVersion("1.33", date(2026, 7, 29), EKS_CALENDAR, date(2027, 7, 29)),
+    SupportedVersion("1.34", date(2026, 12, 2), EKS_CALENDAR, date(2027, 12, 2)),
+    SupportedVersion("1.35", date(2027, 3, 27), EKS_CALENDAR, date(2028, 3, 27)),
 )
+# What a cluster in extended support costs (Amazon EKS pricing, read 2026-12-05).
+EKS_EXTENDED_SUPPORT_COST = "$0.60 per cluster hour instead of $0.10 (https://aws.amazon.com/eks/pricing/)"
 
 POSTGRES_MAJOR_VERSIONS: tuple[SupportedVersion, ...] = (
     SupportedVersion("14", date(2027, 2, 28), RDS_POSTGRES_CALENDAR),
@@ -57,3 +71,7 @@ def in_standard_support(table: tuple[SupportedVersion, ...], on: date) -> tuple[
 
 def find(table: tuple[SupportedVersion, ...], version: str) -> SupportedVersion | None:
     return next((row for row in table if row.version == version), None)
+
+
+def in_extended_support(row: SupportedVersion, on: date) -> bool:
+    return row.extended_support_ends is not None and row.standard_support_ends < on <= row.extended_support_ends

@@ -74,6 +74,8 @@ class EksClusterProps:
     ebs_kms_key_arn: str
     log_kms_key_arn: str
     partition: str
+    region: str
+    account_id: str  # literal or caller-identity token: the cluster role's confused-deputy condition
 
 
 def _managed_policy(partition: str, name: str) -> str:
@@ -94,8 +96,11 @@ class EksCluster(Construct):
             retention_in_days=props.cluster.log_retention_days, kms_key_id=props.log_kms_key_arn,
         )
 
+        # Only EKS acting for this cluster of this account may assume it (confused deputy).
         cluster_role = IamRole(self, "cluster-role", name=f"{props.name}-cluster",
-                               assume_role_policy=service_assume_role_policy("eks.amazonaws.com"))
+                               assume_role_policy=service_assume_role_policy(
+                                   "eks.amazonaws.com", source_account=props.account_id,
+                                   source_arn=f"arn:{props.partition}:eks:{props.region}:{props.account_id}:cluster/{props.name}"))
         cluster_policy = IamRolePolicyAttachment(self, "cluster-role-policy", role=cluster_role.name,
                                                  policy_arn=_managed_policy(props.partition, "AmazonEKSClusterPolicy"))
         # Envelope encryption: the managed policy does not cover customer keys.
@@ -154,7 +159,7 @@ class EksCluster(Construct):
             )
             moved_from(association, f"admin-{index}-policy", parent_path=self.path_below_stack)
 
-        self.node_role = self._node_role(props)
+        self.node_role, self._node_role_grants = self._node_role(props)
         self.node_groups = [self._node_group(props, group) for group in props.cluster.node_groups]
 
     def irsa_role(self, id: str, *, role_suffix: str, namespace: str, service_account: str,
@@ -170,16 +175,20 @@ class EksCluster(Construct):
             managed_policy_arns=tuple(_managed_policy(self._partition, name) for name in managed_policies),
         ))
 
-    def _node_role(self, props: EksClusterProps) -> IamRole:
+    def _node_role(self, props: EksClusterProps) -> tuple[IamRole, list[IamRolePolicyAttachment]]:
+        # No source condition: EC2 documents none for instance profiles (policy.py
+        # SOURCE_CONDITIONS_NOT_DOCUMENTED says why that is safe).
         role = IamRole(self, "node-role", name=f"{props.name}-node",
                        assume_role_policy=service_assume_role_policy("ec2.amazonaws.com"))
         # The CNI policy is not here: vpc-cni gets it through its own IRSA role below.
         # Keyed by the policy's name; earlier versions keyed it by its position here, hence the moves.
+        attachments = []
         for index, name in enumerate(("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly")):
             attachment = IamRolePolicyAttachment(self, f"node-role-policy-{name}", role=role.name,
                                                  policy_arn=_managed_policy(props.partition, name))
             moved_from(attachment, f"node-role-policy-{index}", parent_path=self.path_below_stack)
-        return role
+            attachments.append(attachment)
+        return role, attachments
 
     def _node_group(self, props: EksClusterProps, group: NodeGroupConfig) -> EksNodeGroup:
         template = LaunchTemplate(
@@ -206,6 +215,10 @@ class EksCluster(Construct):
             self, f"{group.name}-node-group",
             cluster_name=self.cluster_name,
             node_group_name=group.name,
+            # The control plane's version, by reference: a kubernetes_version bump updates the
+            # control plane first, then the nodes, in place (EKS refuses the next bump while
+            # node groups lag behind; the AMI follows, the launch template names none).
+            version=self.cluster.version,
             node_role_arn=self.node_role.arn,
             subnet_ids=props.subnet_ids,
             instance_types=list(group.instance_types),
@@ -216,6 +229,10 @@ class EksCluster(Construct):
             ),
             update_config=EksNodeGroupUpdateConfig(max_unavailable=1),
             launch_template=EksNodeGroupLaunchTemplate(id=template.id, version=Fn.tostring(template.latest_version)),
+            # Nodes boot with the role's policies, or they cannot join (and EKS needs them to
+            # clean up on delete): the role's ARN alone lets Terraform attach them in parallel
+            # (flows/creation_order.py, "service-role-permissions").
+            depends_on=self._node_role_grants,
         )
 
     def managed_addon(self, name: str, *, role_arn: str | None = None, needs_nodes: bool = False) -> EksAddon:

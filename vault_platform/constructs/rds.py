@@ -29,7 +29,9 @@ CHECKOV_SUPPRESSIONS = {
 
 @dataclass(frozen=True)
 class PostgresProps:
-    """clients: (label, security group id) pairs allowed to connect on 5432; nothing else is."""
+    """clients: (label, security group id) pairs allowed to connect on 5432; nothing else is.
+    rules_after: what the client rules wait for: the peering that must be active before a rule
+    may reference a group of the peer VPC (flows/creation_order.py)."""
 
     name: str
     database: DatabaseConfig
@@ -37,6 +39,7 @@ class PostgresProps:
     subnet_ids: list[str]
     kms_key_arn: str
     clients: tuple[tuple[str, str], ...]
+    rules_after: tuple[object, ...] = ()
 
 
 class Postgres(Construct):
@@ -54,7 +57,7 @@ class Postgres(Construct):
             VpcSecurityGroupIngressRule(
                 self, f"from-{label}", security_group_id=security_group_id, ip_protocol="tcp",
                 from_port=POSTGRES_PORT, to_port=POSTGRES_PORT, referenced_security_group_id=group_id,
-                description=f"PostgreSQL from {label}",
+                description=f"PostgreSQL from {label}", depends_on=list(props.rules_after) or None,
             )
         major = db.engine_version  # config/validate.py: the major version only
         parameters = DbParameterGroup(

@@ -53,10 +53,13 @@ class VpcProps:
 
     name: str
     network: NetworkConfig
-    availability_zones: tuple[str, ...]
+    availability_zones: tuple[str, ...]  # a name or token per zone, in zone order
     region: str
     cluster_name: str
     flow_log_kms_key_arn: str
+    account_id: str  # literal or caller-identity token: the flow-log role's confused-deputy condition
+    partition: str
+    zone_attribute: str = "availability_zone"  # or "availability_zone_id" for pinned zone IDs
 
 
 def subnet_layout(cidr: str, zone_count: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -94,13 +97,14 @@ class Vpc(Construct):
 
         self.public_subnet_ids, self.private_subnet_ids, self.private_route_table_ids = [], [], []
         nat_gateway_ids: list[str] = []
-        # Ids keep the zone's position: it is the zone's identity here. The zones are a prefix
-        # of config/regions.py's fixed list, so a count change adds or drops zones at the end
-        # only, and the position also picks the subnet's CIDR (subnet_layout), so a zone at
-        # another position would be a new subnet anyway.
+        # Ids keep the zone's position: it is the zone's identity here. The zones are the
+        # first of AWS's sorted list (or the file's pinned list), so a count change adds or
+        # drops zones at the end only, and the position also picks the subnet's CIDR
+        # (subnet_layout), so a zone at another position would be a new subnet anyway.
+        placement = props.zone_attribute
         for index, (zone, public_cidr, private_cidr) in enumerate(zip(props.availability_zones, public_cidrs, private_cidrs, strict=True)):
             public = Subnet(
-                self, f"public-{index}", vpc_id=self.vpc_id, cidr_block=public_cidr, availability_zone=zone,
+                self, f"public-{index}", vpc_id=self.vpc_id, cidr_block=public_cidr, **{placement: zone},
                 map_public_ip_on_launch=False,
                 tags={"Name": f"{props.name}-public-{zone}", "kubernetes.io/role/elb": "1",
                       f"kubernetes.io/cluster/{props.cluster_name}": "shared"},
@@ -118,7 +122,7 @@ class Vpc(Construct):
                 ).id)
 
             private = Subnet(
-                self, f"private-{index}", vpc_id=self.vpc_id, cidr_block=private_cidr, availability_zone=zone,
+                self, f"private-{index}", vpc_id=self.vpc_id, cidr_block=private_cidr, **{placement: zone},
                 tags={"Name": f"{props.name}-private-{zone}", "kubernetes.io/role/internal-elb": "1",
                       f"kubernetes.io/cluster/{props.cluster_name}": "shared"},
             )
@@ -139,7 +143,7 @@ class Vpc(Construct):
 
     def _endpoints(self, props: VpcProps) -> None:
         VpcEndpoint(
-            self, "s3-endpoint", vpc_id=self.vpc_id, service_name=f"com.amazonaws.{props.region}.s3",
+            self, "s3-endpoint", vpc_id=self.vpc_id, service_name=f"com.amazonaws.{props.region}.s3",  # the same in aws-us-gov
             vpc_endpoint_type="Gateway", route_table_ids=self.private_route_table_ids,
             tags={"Name": f"{props.name}-s3"},
         )
@@ -168,7 +172,11 @@ class Vpc(Construct):
         )
         role = IamRole(
             self, "flow-log-role", name=f"{props.name}-flow-logs",
-            assume_role_policy=service_assume_role_policy("vpc-flow-logs.amazonaws.com"),
+            # Only the flow logs of this account may assume it (confused deputy); the flow
+            # log's id is unknown before the role exists, hence the wildcard AWS documents.
+            assume_role_policy=service_assume_role_policy(
+                "vpc-flow-logs.amazonaws.com", source_account=props.account_id,
+                source_arn=f"arn:{props.partition}:ec2:{props.region}:{props.account_id}:vpc-flow-log/*"),
         )
         log_group_arn = log_group.arn
         IamRolePolicy(

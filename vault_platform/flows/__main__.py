@@ -3,7 +3,8 @@
 
 Synthesizes the environment (or reads --synth-dir), checks every declared flow, prints the
 matrix; --save writes it as JSON, --base prints the changes from a saved one. Exit status 1
-when a flow is blocked, an opening is undeclared or a stack deploys before its flows open.
+when a flow is blocked, an opening is undeclared, a stack deploys before its flows open, or
+a create-time precondition AWS enforces is no edge of the Terraform graph (creation_order.py).
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     late = unreachable_at_deploy(report, synth)
     for line in late:
         print(f"DEPLOY ORDER {line}")
+    from vault_platform.flows.creation_order import unordered_preconditions
+
+    unordered = unordered_preconditions(synth)
+    for line in unordered:
+        print(f"CREATION ORDER {line}")
     if args.base is not None:
         base = json.loads(args.base.read_text()) if args.base.is_file() else None
         print("\nChanges since the base matrix:")
@@ -70,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.save is not None:
         args.save.parent.mkdir(parents=True, exist_ok=True)
         args.save.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    return 1 if report.problems() or late else 0
+    return 1 if report.problems() or late or unordered else 0
 
 
 if __name__ == "__main__":

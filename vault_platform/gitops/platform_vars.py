@@ -65,7 +65,7 @@ _FIXED_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("DATABASE_HOST", BOTH, "Address of the application's PostgreSQL (Vault's database engine connects to it)."),
     PlatformVar("DATABASE_PORT", BOTH, "Port of that PostgreSQL."),
     PlatformVar("DATABASE_NAME", BOTH, "Database name the demo app uses."),
-    PlatformVar("DATABASE_MASTER_SECRET_ARN", (TOOLING,), "Secrets Manager secret (managed by RDS) with the master credentials Vault's database engine starts from; readable by the External Secrets role."),
+    PlatformVar("DATABASE_MASTER_SECRET_ARN", (TOOLING,), "Secrets Manager secret (managed by RDS) with the master credentials Vault's database engine starts from; the operator hands it to Vault once (README), no workload role reads it."),
     PlatformVar("VAULT_CA_CERT_B64", (APPLICATION,), "Base64 PEM of the private CA that signs Vault's listener certificate (the tooling platform stack makes it; its key pair is the Secret cert-manager/vault-ca-keypair in the tooling cluster)."),
 )
 

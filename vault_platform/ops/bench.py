@@ -135,6 +135,12 @@ def with_clusters(env: EnvironmentConfig, count: int) -> EnvironmentConfig:
                           network=replace(first.network, cidr=f"10.{100 + n}.0.0/16"))
                   for n in range(1, count))
     env = replace(env, application_clusters=(first, *extra))
+    # An account with the increases this many VPCs and NAT gateways need (config/quotas.py
+    # names them for a real file): the measurements are about the stacks, not the account.
+    from vault_platform.config.quotas import DEFAULT_VPC_USE, regional_uses
+
+    needed = {use.field.split(".", 1)[1]: use.count + DEFAULT_VPC_USE.get(use.field, 0) for use in regional_uses(env)}
+    env = replace(env, quotas=replace(env.quotas, **{key: max(getattr(env.quotas, key), value) for key, value in needed.items()}))
     validate_environment(env)
     return env
 

@@ -14,6 +14,16 @@ Three checks over the synthesized JSON of an environment's stacks:
    marks required): a statement that names ARNs must name one of each action's resource
    types, else IAM authorizes the call against a resource the statement never names
    (``CreateListener`` is authorized on the load balancer, not on a listener).
+4. Confused-deputy protection (check 4, below check 3 in the code): a role an AWS service
+   assumes carries aws:SourceAccount and aws:SourceArn where the service documents them
+   (constructs/policy.py SOURCE_CONDITIONS_DOCUMENTED, a page per service), or its service
+   is listed with the reason it cannot (SOURCE_CONDITIONS_NOT_DOCUMENTED); a service in
+   neither table fails until someone reads its page.
+5. Grants no manifest consumes: an identity policy allowing secretsmanager:GetSecretValue
+   fails unless a manifest under flux/ reads AWS Secrets Manager (an External Secrets
+   SecretStore or ClusterSecretStore with provider aws, service SecretsManager): a standing
+   read of a secret nothing reads is a grant nobody uses (the External Secrets role's old
+   read of the RDS master secret). A reason may accept one (a reader outside flux/).
 3. Principals that exist on a fresh account: KMS, S3 and IAM refuse a policy naming a
    principal that does not exist (KMS: MalformedPolicyDocumentException). A principal must
    be ``*``, a service, the account (root or id), or a reference to a resource Terraform
@@ -245,14 +255,18 @@ def coverage_findings(policy: Policy, resolved: str) -> Iterator[Finding]:
                                   f"{' or '.join(sorted({f for _, f in formats}))}, which Resource does not name")
 
 
+def _unquoted(policy: Policy) -> str:
+    """The policy as it is written, with quotes inside a reference (function arguments) made
+    single, so the JSON parses."""
+    return _REFERENCE.sub(lambda match: match.group(0).replace('"', "'"), policy.text)
+
+
 def principal_findings(policy: Policy) -> Iterator[Finding]:
     """Principals a fresh account has before this policy is created (check 3). Not acceptable
     by a reason: AWS refuses such a policy outright."""
     if policy.kind == "identity":
         return
-    # Quotes inside a reference (function arguments) would break the JSON: make them single.
-    unquoted = _REFERENCE.sub(lambda match: match.group(0).replace('"', "'"), policy.text)
-    for index, statement in enumerate(_statements(unquoted)):
+    for index, statement in enumerate(_statements(_unquoted(policy))):
         principal = statement.get("Principal", {})
         entries = [("AWS", principal)] if principal == "*" else [
             (kind, value) for kind, values in principal.items() if kind != "Service" for value in _as_list(values)]
@@ -268,6 +282,71 @@ def principal_findings(policy: Policy) -> Iterator[Finding]:
                           f"{kind} principal {value} may not exist when the policy is created; fix: {fix}")
 
 
+SOURCE_KEYS = ("aws:SourceAccount", "aws:SourceArn")
+UNACCEPTABLE = ("PRINCIPAL_MAY_NOT_EXIST", "CONFUSED_DEPUTY")
+
+
+def confused_deputy_findings(policy: Policy) -> Iterator[Finding]:
+    """Service trust statements without the source conditions their service documents (check 4).
+    Not acceptable by a reason: the exception is the service's row in constructs/policy.py."""
+    from vault_platform.constructs.policy import SOURCE_CONDITIONS_DOCUMENTED, SOURCE_CONDITIONS_NOT_DOCUMENTED
+
+    if policy.kind != "trust":
+        return
+    for index, statement in enumerate(_statements(_unquoted(policy))):
+        principal = statement.get("Principal", {})
+        if statement.get("Effect") != "Allow" or not isinstance(principal, dict):
+            continue
+        keys = {key for operator in (statement.get("Condition") or {}).values() for key in operator}
+        for service in _as_list(principal.get("Service", [])):
+            if service in SOURCE_CONDITIONS_NOT_DOCUMENTED:
+                continue
+            if service not in SOURCE_CONDITIONS_DOCUMENTED:
+                yield Finding(policy, _sid(statement, index), "CONFUSED_DEPUTY",
+                              f"service principal {service} assumes this role and constructs/policy.py does not say whether "
+                              "it documents aws:SourceAccount/aws:SourceArn; fix: read its confused-deputy page and add a "
+                              "row to SOURCE_CONDITIONS_DOCUMENTED (then set both keys) or SOURCE_CONDITIONS_NOT_DOCUMENTED")
+                continue
+            missing = [key for key in SOURCE_KEYS if key not in keys]
+            if missing:
+                yield Finding(policy, _sid(statement, index), "CONFUSED_DEPUTY",
+                              f"service principal {service} may assume this role without {' and '.join(missing)}, which "
+                              f"the service documents ({SOURCE_CONDITIONS_DOCUMENTED[service].split(' ')[0]}); fix: "
+                              "service_assume_role_policy(service, source_account=..., source_arn=...)")
+
+
+SECRET_READ = "secretsmanager:GetSecretValue"
+FLUX_ROOT = Path(__file__).resolve().parents[2] / "flux"
+
+
+def flux_reads_secrets_manager(flux_root: Path = FLUX_ROOT) -> bool:
+    """True when a manifest under flux_root declares an External Secrets store on AWS Secrets Manager."""
+    import yaml
+
+    for path in sorted(flux_root.rglob("*.yaml")):
+        for document in yaml.safe_load_all(path.read_text()):
+            if not isinstance(document, dict) or document.get("kind") not in ("SecretStore", "ClusterSecretStore"):
+                continue
+            aws = ((document.get("spec") or {}).get("provider") or {}).get("aws") or {}
+            if aws.get("service") == "SecretsManager":
+                return True
+    return False
+
+
+def unconsumed_secret_findings(policy: Policy, consumed: bool) -> Iterator[Finding]:
+    """Secrets Manager reads granted while nothing in flux/ reads Secrets Manager (check 5)."""
+    import fnmatch
+
+    if policy.kind != "identity" or consumed:
+        return
+    for index, statement in enumerate(_statements(_unquoted(policy))):
+        actions = _as_list(statement.get("Action", []))
+        if statement.get("Effect") == "Allow" and any(fnmatch.fnmatch(SECRET_READ, a) for a in actions):
+            yield Finding(policy, _sid(statement, index), "SECRET_GRANT_UNCONSUMED",
+                          f"grants {SECRET_READ} on {statement.get('Resource')} but no manifest under flux/ reads AWS "
+                          "Secrets Manager; fix: drop the grant, or add the store that reads it")
+
+
 def _exists_first(value: str) -> bool:
     if re.fullmatch(r"\$\{[^}]*\}", value):
         return True  # a reference: created first (this stack: the reference orders it) or before (an earlier stack)
@@ -276,24 +355,29 @@ def _exists_first(value: str) -> bool:
 
 
 def lint_stacks(stacks: Mapping[str, Mapping], where: Placement,
-                accepted: Mapping[Hashable, tuple[str, str]] | None = None) -> LintResult:
-    """stacks: stack id -> synthesized JSON, of one environment."""
+                accepted: Mapping[Hashable, tuple[str, str]] | None = None,
+                secrets_consumed: bool | None = None) -> LintResult:
+    """stacks: stack id -> synthesized JSON, of one environment. secrets_consumed: whether
+    flux/ reads Secrets Manager (default: read the tree)."""
     registry = collect("PARLIAMENT_ACCEPTED") if accepted is None else accepted
+    consumed = flux_reads_secrets_manager() if secrets_consumed is None else secrets_consumed
     findings: list[Finding] = []
     for stack_id, stack_json in stacks.items():
         for policy in policies(stack_id, stack_json):
             resolved = resolve(policy.text, stack_id, stack_json, where)
             # dict.fromkeys: parliament's wildcard expansion repeats actions, so findings too.
             findings += dict.fromkeys([*parliament_findings(policy, resolved, where), *coverage_findings(policy, resolved),
-                                       *principal_findings(policy)])
-    # No reason excuses a principal that may not exist: AWS refuses the policy until it does.
+                                       *principal_findings(policy), *confused_deputy_findings(policy),
+                                       *unconsumed_secret_findings(policy, consumed)])
+    # No reason excuses a principal that may not exist: AWS refuses the policy until it does;
+    # nor a missing confused-deputy condition: the service's row in constructs/policy.py is the place.
     sorted_out = triage(findings, registry, standing=_kind_rule,
-                        keys=lambda f: [] if f.issue == "PRINCIPAL_MAY_NOT_EXIST" else [(f.issue, f.sid)])
+                        keys=lambda f: [] if f.issue in UNACCEPTABLE else [(f.issue, f.sid)])
     return LintResult(sorted_out.failed, sorted_out.accepted, sorted_out.used)
 
 
 def placement_of(env: EnvironmentConfig) -> Placement:
-    return Placement(region=env.region, account=env.account_id or _ACCOUNT)
+    return Placement(region=env.region, account=env.account_id or _ACCOUNT, partition=env.partition)
 
 
 def report_lines(result: LintResult, *, list_accepted: bool = False) -> list[str]:
@@ -306,7 +390,7 @@ def report_lines(result: LintResult, *, list_accepted: bool = False) -> list[str
             lines.append(f"           because: {reason}")
     for finding in result.failed:
         lines.append(f"  FAILED {finding.line()}")
-        if finding.issue != "PRINCIPAL_MAY_NOT_EXIST":
+        if finding.issue not in UNACCEPTABLE:
             lines.append(f"         fix the statement, or add {(finding.issue, finding.sid)!r}: \"<reason>\" to "
                          "PARLIAMENT_ACCEPTED in the module that writes it")
     return lines

@@ -260,9 +260,12 @@ def run(args: argparse.Namespace) -> int:
         object_changes = _object_changes(args.env, env_config, renders_beside(flow_matrix, args.env))
 
     title = f"Plan summary: environment `{args.env}` ({'local emulator' if target == EMULATOR else 'AWS'})"
+    from vault_platform.config.validate import kubernetes_notices
+
     markdown = render_markdown(plans, title=title, flow_changes=flow_changes,
                                flow_base=f"compared with the matrix in `{flow_matrix}`, which now holds this one",
-                               object_changes=object_changes, trusted_identities=describe(env_config))
+                               object_changes=object_changes, trusted_identities=describe(env_config),
+                               notices=kubernetes_notices(env_config))
     args.summary.parent.mkdir(parents=True, exist_ok=True)
     args.summary.write_text(markdown + "\n")
     print("")

@@ -108,16 +108,21 @@ def summarize(stack_id: str, plan_json: dict, protected: frozenset[str] = frozen
 
 def render_markdown(plans: list[StackPlan], *, title: str, flow_changes: list[str] | None = None,
                     flow_base: str = "", object_changes: list[str] | None = None,
-                    trusted_identities: list[str] | None = None) -> str:
+                    trusted_identities: list[str] | None = None, notices: tuple[str, ...] = ()) -> str:
     """flow_changes: lines of vault_platform.flows.matrix.changes over every cluster's flows
     (and the checker's problems), shown as their own section; None leaves it out.
     flow_base: where the matrix compared with came from, said under the heading.
     trusted_identities: federated_trust.describe() of the environment, said first: who
-    outside the account can act in it is what a reviewer must see before any count."""
+    outside the account can act in it is what a reviewer must see before any count.
+    notices: Kubernetes versions in EKS extended support (config/validate.py kubernetes_notices)."""
     lines = [f"# {title}", ""]
     if trusted_identities is not None:
         lines += ["## External identities this environment trusts", ""]
         lines += [f"- {line}" if not line.startswith("  ") else f"  - {line.strip()}" for line in trusted_identities]
+        lines.append("")
+    if notices:
+        lines += ["> **Kubernetes versions in EKS extended support:**", ">"]
+        lines += [f"> - {notice}" for notice in notices]
         lines.append("")
     dangerous = [(plan.stack_id, change) for plan in plans for change in plan.dangerous()]
     failed = [plan for plan in plans if plan.status == "failed"]

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault_platform.binaries import find_binary
+from vault_platform.binaries import find_terraform
 from vault_platform.errors import ToolError
 
 MIRROR_ENV = "TF_PROVIDER_MIRROR"
@@ -45,8 +45,7 @@ class ProviderRequirement:
 
 
 def terraform_binary() -> str:
-    return str(find_binary("terraform", fix="install Terraform >= 1.10 on PATH (validate/plan need it; the machine "
-                                            "provides it, no make target does)"))
+    return str(find_terraform("validate and plan run it"))
 
 
 def _has_provider(mirror: Path, requirement: ProviderRequirement) -> bool:

@@ -8,25 +8,17 @@ from __future__ import annotations
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
-from vault_platform.addons.external_secrets import RDS_MASTER_SECRET_NAMES
 from vault_platform.cluster_roles import APPLICATION
 from vault_platform.config.model import ApplicationConfig, DatabaseConfig, EnvironmentConfig
 from vault_platform.constructs.dns import associate_zone
 from vault_platform.constructs.kms import KmsKey, KmsKeyProps
 from vault_platform.constructs.peering import VpcPeering, VpcPeeringProps
-from vault_platform.constructs.policy import allow
 from vault_platform.constructs.rds import Postgres, PostgresProps
 from vault_platform.stacks.addon_roles import build_addons, output_roles
 from vault_platform.stacks.base import PlatformStack, cluster_foundation, demo_database_identifier
 from vault_platform.stacks.tooling import ToolingStack
 
 KUBERNETES_API_PORT = 443
-
-# IAM lint findings accepted for the database key's policy (vault_platform/ops/iam_lint.py).
-PARLIAMENT_ACCEPTED = {
-    ("RESOURCE_STAR", "ToolingExternalSecretsReadsMasterSecret"): "in a key policy Resource '*' is the key itself",
-}
-
 
 class ApplicationStack(PlatformStack):
     def __init__(self, scope: Construct, stack_id: str, env: EnvironmentConfig, *, config: ApplicationConfig,
@@ -41,7 +33,7 @@ class ApplicationStack(PlatformStack):
         self.vpc, self.cluster = foundation.vpc, foundation.cluster
         # Only the cluster with the demo database has its key (a KMS key is billed monthly
         # and protected from destroy: one that encrypts nothing would outlive its reason).
-        self.database_key = self._database_key(name, tooling) if config.database is not None else None
+        self.database_key = self._database_key(name) if config.database is not None else None
         self.addon_roles = build_addons(self, foundation, APPLICATION, zone_arn=tooling.zone.zone.arn)
 
         self.peering = VpcPeering(self, "peering", VpcPeeringProps(
@@ -63,6 +55,9 @@ class ApplicationStack(PlatformStack):
             ip_protocol="tcp", from_port=KUBERNETES_API_PORT, to_port=KUBERNETES_API_PORT,
             referenced_security_group_id=tooling.cluster.cluster_security_group_id,
             description="EKS API from Vault (TokenReview of the Kubernetes auth)",
+            # EC2 accepts a rule naming a peer VPC's group only once the peering is active
+            # (flows/creation_order.py, "peered-security-group-reference").
+            depends_on=[self.peering.connection],
         )
 
         self.database: Postgres | None = None
@@ -80,32 +75,17 @@ class ApplicationStack(PlatformStack):
                 # Vault's database engine connects from the tooling cluster, across the peering.
                 ("vault", tooling.cluster.cluster_security_group_id),
             ),
+            rules_after=(self.peering.connection,),
         ))
 
-    def _database_key(self, name: str, tooling: ToolingStack) -> KmsKey:
-        """The key of the database's storage, backups and RDS-managed master secret.
-
-        Vault's database engine starts from that master secret, which the tooling cluster's
-        External Secrets reads (its own role grants the secret: addons/external_secrets.py).
-        Reading it decrypts with this key, so this stack's key policy names that role, for
-        Secrets Manager's decryption of RDS-managed secrets only. The grant lives here, on
-        the resource this stack owns, instead of a policy attached to the tooling stack's
-        role (a stack never edits what another owns); the role exists before this stack
-        deploys, as KMS requires of a principal in a key policy.
-        """
+    def _database_key(self, name: str) -> KmsKey:
+        """The key of the database's storage, backups and RDS-managed master secret. Its
+        policy is the account's only: no role reads the master secret through a standing
+        grant (the operator hands it to Vault once, README "Vault's database engine")."""
         account = self.account
-        reader = tooling.addon_roles["external-secrets"].arn
-        secrets = f"arn:{account.partition}:secretsmanager:{account.region}:{account.account_id}:secret:{RDS_MASTER_SECRET_NAMES}"
         return KmsKey(self, "database-key", KmsKeyProps(
             alias=f"{name}/database", description="PostgreSQL storage, backups and master secret",
             account_id=account.account_id, partition=account.partition,
-            extra_statements=(allow(
-                ["kms:Decrypt"], "*", sid="ToolingExternalSecretsReadsMasterSecret", Principal={"AWS": reader},
-                # Secrets Manager decrypts with the secret's ARN as encryption context
-                # (Secrets Manager user guide, "Secret encryption and decryption").
-                Condition={"StringEquals": {"kms:ViaService": f"secretsmanager.{account.region}.amazonaws.com"},
-                           "StringLike": {"kms:EncryptionContext:SecretARN": secrets}},
-            ),),
         ))
 
     def _outputs(self) -> None:

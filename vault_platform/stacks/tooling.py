@@ -16,8 +16,6 @@ from vault_platform.stacks.addon_roles import build_addons, output_roles
 from vault_platform.stacks.base import (
     PlatformStack,
     cluster_foundation,
-    db_instance_arn,
-    demo_database_identifier,
     plain_key,
 )
 
@@ -51,13 +49,9 @@ class ToolingStack(PlatformStack):
                 kms_key_arn=self.efs_key.arn, client_security_group_id=self.cluster.cluster_security_group_id,
             ))
 
-        # The application cluster's demo database: its External Secrets reads the RDS-managed
-        # master secret for Vault's database engine (addons/external_secrets.py), named by
-        # the instance ARN, which follows from the names alone.
-        database = db_instance_arn(account, demo_database_identifier(env.cluster_name(env.database_cluster.cluster)))
         self.addon_roles = build_addons(
             self, foundation, TOOLING, zone_arn=self.zone.zone.arn, vault_unseal_key_arn=self.vault_unseal_key.arn,
-            ecr_repository_arns=tuple(self.ecr.arns), database_instance_arns=(database,),
+            ecr_repository_arns=tuple(self.ecr.arns),
         )
         # Only an environment that names its GitLab project ([ci]) trusts any pipeline.
         self.ci = None if env.ci is None else CiOidc(

@@ -24,7 +24,7 @@ def _values(cluster: ChartContext) -> dict[str, object]:
 
 
 def _permissions(context: PermissionContext):
-    return load_balancer_controller_statements(context.cluster_name)
+    return load_balancer_controller_statements(context.cluster_name, context.partition)
 
 
 ADDON = Addon(

@@ -60,10 +60,10 @@ PARLIAMENT_ACCEPTED = {
 }
 
 
-def load_balancer_controller_statements(cluster_name: str) -> tuple[Statement, ...]:
+def load_balancer_controller_statements(cluster_name: str, partition: str = "aws") -> tuple[Statement, ...]:
     own_tag = {f"aws:ResourceTag/{_CLUSTER_TAG}": cluster_name}
     tag_on_create = {f"aws:RequestTag/{_CLUSTER_TAG}": cluster_name}
-    elb = "arn:aws:elasticloadbalancing:*:*"
+    elb = f"arn:{partition}:elasticloadbalancing:*:*"
     load_balancers = [f"{elb}:loadbalancer/net/*/*", f"{elb}:loadbalancer/app/*/*"]
     listeners = [f"{elb}:listener/net/*/*/*", f"{elb}:listener/app/*/*/*"]
     rules = [f"{elb}:listener-rule/net/*/*/*", f"{elb}:listener-rule/app/*/*/*"]
@@ -73,17 +73,17 @@ def load_balancer_controller_statements(cluster_name: str) -> tuple[Statement, .
         allow(_READ_ONLY, "*", sid="Describe"),
         # Security groups: create only tagged for this cluster, change only its own.
         allow(["ec2:CreateSecurityGroup"], "*", sid="CreateSecurityGroup"),
-        allow(["ec2:CreateTags"], "arn:aws:ec2:*:*:security-group/*", sid="TagNewSecurityGroup",
+        allow(["ec2:CreateTags"], f"arn:{partition}:ec2:*:*:security-group/*", sid="TagNewSecurityGroup",
               Condition={"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup", **tag_on_create}}),
         allow(["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup",
-               "ec2:CreateTags", "ec2:DeleteTags"], "arn:aws:ec2:*:*:security-group/*",
+               "ec2:CreateTags", "ec2:DeleteTags"], f"arn:{partition}:ec2:*:*:security-group/*",
               sid="ChangeOwnSecurityGroups", Condition={"StringEquals": own_tag}),
         # Backend rules: the controller opens the targets' ports from the load balancer on the
         # nodes' security group, the one tagged kubernetes.io/cluster/<name> (EKS's cluster
         # security group; networking_manager.go, fetchEndpointSGsFromAWS). Without this the
         # NLBs get targets that never become healthy.
         allow(["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
-              "arn:aws:ec2:*:*:security-group/*", sid="BackendRulesOnClusterSecurityGroups",
+              f"arn:{partition}:ec2:*:*:security-group/*", sid="BackendRulesOnClusterSecurityGroups",
               Condition={"StringEquals": {f"aws:ResourceTag/kubernetes.io/cluster/{cluster_name}": ["owned", "shared"]}}),
         # Load balancers and target groups: created with the cluster tag, changed only when they carry it.
         allow(["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"], "*",
