@@ -81,11 +81,19 @@ def test_a_role_naming_a_service_account_its_cluster_does_not_create(tmp_path):
     assert "binds service account demo/demo-app, which the tooling cluster's Flux tree" in problem
 
 
-def test_a_role_the_configure_job_may_not_write(tmp_path):
-    roles = edited_roles(tmp_path, "kubernetes-*", "demo-app", bound_service_account_namespaces=["demo", "vault"])
-    (problem,) = vault_checks.check_configure_policy(roles)
-    assert "vault-configure.hcl: the configure Job may not write role kubernetes-*/demo-app" in problem
-    assert '["demo", "vault"]' in problem
+def test_the_configure_policy_grants_exactly_the_policies_and_roles_of_the_files():
+    assert vault_checks.check_configure_policy() == []
+    granted = set(vault_checks.GRANTED_PATH.findall(vault_checks.rendered_configure_policy()))
+    assert vault_checks.managed_paths() <= granted
+    assert not [p for p in granted if "*" in p and not p.startswith("sys/leases/revoke/")]
+
+
+def test_a_policy_file_vault_would_store_under_another_name_is_one_line(tmp_path):
+    policies = copy_policies(tmp_path)
+    (policies / "Default.hcl").write_text('path "kv/*" { capabilities = ["read"] }\n')
+    (problem,) = vault_checks.check_configure_policy(policies)
+    assert problem.startswith("policies/Default.hcl: file name = 'Default': is not a policy this Job may manage")
+    assert "fix: rename the file" in problem
 
 
 def test_a_raft_config_without_retry_join(tmp_path):
@@ -141,7 +149,8 @@ def run_configure(clusters_b64: str | None, gitlab_url: str = "https://gitlab.ex
     """configure.py with no VAULT_ADDR: a run that got past its input check would die on that
     KeyError, so a clean one-line exit proves the check came before any call to Vault."""
     env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "GITLAB_URL": gitlab_url,
-           "CONFIG_DIR": str(config_dir)}
+           "CONFIG_DIR": str(config_dir), "POLICY_DIR": str(VAULT_CONFIG_DIR / "policies"),
+           "DATABASE_HOST": "db.example", "DATABASE_PORT": "5432", "DATABASE_NAME": "platform"}
     if clusters_b64 is not None:
         env["VAULT_KUBERNETES_CLUSTERS_B64"] = clusters_b64
     return subprocess.run([sys.executable, str(CONFIGURE)], env=env, capture_output=True, text=True, timeout=30)
@@ -199,13 +208,6 @@ def test_a_bad_ci_role_is_one_line_offline_and_stops_the_configure_job(tmp_path,
     assert problem.startswith(f"{ci_roles}: {line}") and "; fix: " in problem
     run = run_configure(encoded([cluster()]), config_dir=ci_roles.parent)
     assert run.returncode != 0 and run.stderr.strip() == f"config/ci-roles.json: {problem.split(': ', 1)[1]}"
-
-
-def test_a_ci_role_naming_a_policy_the_configure_job_may_not_hand_out(tmp_path):
-    ci_roles = edited_ci_roles(tmp_path / "config", "vault-platform-main", token_policies=["external-secrets"])
-    (problem,) = vault_checks.check_ci_roles(ci_roles)
-    assert "vault-configure.hcl: the configure Job may not write CI role vault-platform-main (token_policies " \
-           '["external-secrets"] is not allowed under path "auth/jwt-gitlab/role/*")' in problem
 
 
 def test_a_ci_role_naming_a_policy_that_does_not_exist(tmp_path):

@@ -76,9 +76,7 @@ MAY: dict[str, list[Case]] = {
         Case("POST", "sys/policies/acl/demo-app", {"policy": (POLICY_DIR / "demo-app.hcl").read_text()}),
         Case("POST", "auth/kubernetes/role/gitlab-runner", ROLES["kubernetes"]["gitlab-runner"]),
         Case("POST", "auth/kubernetes-application/role/demo-app", ROLES["kubernetes-*"]["demo-app"]),
-        Case("GET", "auth/kubernetes-application/config"),
         Case("POST", "auth/jwt-gitlab/role/vault-platform-main", ci_role()),
-        Case("GET", "auth/jwt-gitlab/config"),
         Case("GET", "kv/data/platform/database-admin"),
     ],
 }
