@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,8 +50,13 @@ def configure_token(vault: VaultServer, config_dir: Path = VAULT_CONFIG_DIR / "c
     """A token with the configure Job's policy only, as its Kubernetes login would give it (the
     policy rendered for this process's DATABASE_* and application clusters)."""
     database = {key: os.environ[key] for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME")}
-    policy = rendered_configure_policy(POLICY_DIR, config_dir, platform={**SAMPLE_PLATFORM, **database},
-                                       clusters_b64=os.environ.get("VAULT_KUBERNETES_CLUSTERS_B64"))
+    with tempfile.TemporaryDirectory() as merged:
+        # A test's config dir may hold only database.json: Git's other files complete it.
+        for source in (VAULT_CONFIG_DIR / "config", config_dir):
+            for file in source.glob("*.json"):
+                shutil.copyfile(file, Path(merged) / file.name)
+        policy = rendered_configure_policy(POLICY_DIR, Path(merged), platform={**SAMPLE_PLATFORM, **database},
+                                           clusters_b64=os.environ.get("VAULT_KUBERNETES_CLUSTERS_B64"))
     vault.call("PUT", "sys/policies/acl/vault-configure", {"policy": policy})
     return str(vault.call("POST", "auth/token/create", {"policies": ["vault-configure"], "ttl": "15m",
                                                          "no_default_policy": True})["auth"]["client_token"])
