@@ -80,6 +80,16 @@ class Bootstrapped:
         finally:
             self.lab.client(token).request("POST", "auth/token/revoke-self")
 
+    def privileged_apply(self, jobs: JobRunner) -> subprocess.CompletedProcess[str]:
+        """The README's bootstrap-token path: a root token from the recovery keys in Secret
+        vault-bootstrap-token, then vault-init (with ``jobs``' platform-vars) re-renders and applies
+        the configure Job's policy, removes unlisted cluster mounts, revokes and deletes the token."""
+        assert self.lab.kube is not None
+        self.lab.kube.put_secret("vault", TOKEN_SECRET, {"token": self.root_token()})
+        run = jobs.run("init")
+        assert run.returncode == 0, run.stdout + run.stderr
+        return run
+
     def login(self, mount: str, role: str, namespace: str, account: str) -> Response:
         """A workload's Kubernetes login, with a token its cluster's API (stand-in) issued."""
         cluster = self.lab.kube if mount == "kubernetes" else self.lab.application_kube

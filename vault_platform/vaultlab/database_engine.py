@@ -46,17 +46,24 @@ def _job_environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def configure_token(vault: VaultServer, config_dir: Path = VAULT_CONFIG_DIR / "config") -> str:
-    """A token with the configure Job's policy only, as its Kubernetes login would give it (the
-    policy rendered for this process's DATABASE_* and application clusters)."""
-    database = {key: os.environ[key] for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME")}
+def database_environment(postgres: PostgresServer) -> dict[str, str]:
+    """The DATABASE_* platform-vars of ``postgres``."""
+    return {"DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port), "DATABASE_NAME": postgres.database}
+
+
+def configure_token(vault: VaultServer, config_dir: Path = VAULT_CONFIG_DIR / "config",
+                    environment: dict[str, str] | None = None) -> str:
+    """A token with the configure Job's policy only, as its Kubernetes login would give it: the
+    policy vault-init renders for ``environment``'s (else this process's) DATABASE_* and clusters."""
+    values = {**os.environ, **(environment or {})}
+    database = {key: values[key] for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME") if key in values}
     with tempfile.TemporaryDirectory() as merged:
         # A test's config dir may hold only database.json: Git's other files complete it.
         for source in (VAULT_CONFIG_DIR / "config", config_dir):
             for file in source.glob("*.json"):
                 shutil.copyfile(file, Path(merged) / file.name)
         policy = rendered_configure_policy(POLICY_DIR, Path(merged), platform={**SAMPLE_PLATFORM, **database},
-                                           clusters_b64=os.environ.get("VAULT_KUBERNETES_CLUSTERS_B64"))
+                                           clusters_b64=values.get("VAULT_KUBERNETES_CLUSTERS_B64"))
     vault.call("PUT", "sys/policies/acl/vault-configure", {"policy": policy})
     return str(vault.call("POST", "auth/token/create", {"policies": ["vault-configure"], "ttl": "15m",
                                                          "no_default_policy": True})["auth"]["client_token"])
@@ -77,8 +84,7 @@ def run_configure_steps(vault: VaultServer, postgres: PostgresServer, config_dir
     """configure.py's ``configure_<step>`` functions in order, as the Job runs them (the
     application clusters read from ``environment`` as main() reads them)."""
     configure = configure_script()
-    job_environment = {"DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port),
-                       "DATABASE_NAME": postgres.database, **(environment or {})}
+    job_environment = {**database_environment(postgres), **(environment or {})}
     with _job_environment(job_environment):
         client = configure.Vault(addr=vault.addr, cacert=str(vault.ca_cert),
                                  token=token or configure_token(vault, config_dir))
@@ -105,9 +111,7 @@ def run_configure_database(vault: VaultServer, postgres: PostgresServer, config_
 
 def bootstrap_database_engine(vault: VaultServer, postgres: PostgresServer, config_dir: Path) -> None:
     """Engines mounted, master credential handed over, configure run: the first deploy."""
-    with _job_environment({"DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port),
-                           "DATABASE_NAME": postgres.database}):
-        token = configure_token(vault, config_dir)
+    token = configure_token(vault, config_dir, database_environment(postgres))
     run_configure_steps(vault, postgres, config_dir, ("engines",), token)
     hand_over_master_credential(vault, postgres)
     run_configure_steps(vault, postgres, config_dir, ("database",), token)

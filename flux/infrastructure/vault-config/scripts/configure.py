@@ -420,13 +420,35 @@ def job_inputs():
     clusters = application_clusters(os.environ.get(CLUSTERS_VAR, ""))
     database = load("database.json")
     check_database_spec(database)
-    return {"clusters": clusters, "issuer": gitlab_issuer(os.environ.get("GITLAB_URL", "")), "ci": ci_roles(),
-            "database": database, "connection_url": connection_url(), "roles": load("roles.json"),
-            "policies": workload_policies()}
+    inputs = {"clusters": clusters, "issuer": gitlab_issuer(os.environ.get("GITLAB_URL", "")), "ci": ci_roles(),
+              "database": database, "connection_url": connection_url(), "roles": load("roles.json"),
+              "policies": workload_policies()}
+    check_role_policies(inputs)
+    return inputs
+
+
+def check_role_policies(inputs):
+    """A role may hand out only policies of policies/ (Vault itself accepts any name: a typo would
+    fail at login, a missing file would leave a policy nobody manages)."""
+    known = set(inputs["policies"]) | {"default"}
+    named = [("config/roles.json", f"{key}.{role}", body.get("token_policies"))
+             for key, roles in inputs["roles"].items() for role, body in roles.items()]
+    named += [(CI_ROLES, f"roles.{name}", role.get("token_policies")) for name, role in inputs["ci"]["roles"].items()]
+    for source, where, policies in named:
+        unknown = [p for p in policies or [] if p not in known]
+        if unknown:
+            raise input_error(source, f"{where}.token_policies", policies, f"names {', '.join(unknown)}, which "
+                              "policies/ does not have", "fix the name or add the policy file")
 
 
 POLICY_FIX = ("apply it with the bootstrap-token path (README \"Recover a failed Vault bootstrap\"): "
               "a change to what this Job may write is a privileged change")
+
+
+def policy_rules(text):
+    """Rule text by path of a policy this module renders (one `path "..."` block each)."""
+    blocks = re.findall(r'^path "([^"]+)"(.*?)(?=^path "|\Z)', text, re.MULTILINE | re.DOTALL)
+    return {path: re.sub(r"(?m)^#.*\n?", "", body).strip() for path, body in blocks}
 
 
 def check_own_policy(vault, inputs):
@@ -437,9 +459,10 @@ def check_own_policy(vault, inputs):
     wanted = render(inputs)
     current = (vault.read(f"sys/policies/acl/{SELF}") or {}).get("data", {}).get("policy", "")
     if current != wanted:
-        missing = [line for line in wanted.splitlines() if line.startswith("path ") and line not in current]
-        raise SystemExit(f"policy {SELF} in Vault is not the one Git and platform-vars give "
-                         f"({len(missing)} rule(s) differ, first: {missing[:1]}); fix: {POLICY_FIX}")
+        now, then = policy_rules(wanted), policy_rules(current)
+        differ = sorted(path for path in now.keys() | then.keys() if now.get(path) != then.get(path))
+        raise SystemExit(f"policy {SELF} in Vault is not the one Git and platform-vars give (differs at "
+                         f"{', '.join(differ) or 'its comments'}); fix: {POLICY_FIX}")
 
 
 def main():
