@@ -218,13 +218,20 @@ def rendered_configure_policy(policy_dir: Path = VAULT_CONFIG_DIR / "policies",
     encoded = clusters_b64 or base64.b64encode(json.dumps([
         {"name": name, "mount": f"kubernetes-{name}", "kubernetes_host": f"https://{name}.eks.example",
          "kubernetes_ca_cert_b64": base64.b64encode(SAMPLE_CA.encode()).decode()} for name in clusters]).encode()).decode()
+    return configure_grants({**platform, "VAULT_KUBERNETES_CLUSTERS_B64": encoded}, policy_dir, config_dir)[0]
+
+
+def configure_grants(platform: dict[str, str], policy_dir: Path = VAULT_CONFIG_DIR / "policies",
+                     config_dir: Path = VAULT_CONFIG_DIR / "config") -> tuple[str, list]:
+    """The configure Job's rendered policy and its grants (job_policy.Grant) for platform-vars
+    ``platform`` (VAULT_KUBERNETES_CLUSTERS_B64, GITLAB_URL, DATABASE_*, VAULT_AUDIT_FILE)."""
     saved = dict(os.environ)
-    os.environ.update(platform, POLICY_DIR=str(policy_dir), CONFIG_DIR=str(config_dir),
-                      VAULT_KUBERNETES_CLUSTERS_B64=encoded)
+    os.environ.update(platform, POLICY_DIR=str(policy_dir), CONFIG_DIR=str(config_dir))
     try:
-        configure, job_policy = importlib.reload(configure_script()), importlib.import_module("job_policy")
-        job_policy = importlib.reload(job_policy)
-        return job_policy.render(configure.job_inputs())
+        configure = importlib.reload(configure_script())
+        job_policy = importlib.reload(importlib.import_module("job_policy"))
+        inputs = configure.job_inputs()
+        return job_policy.render(inputs), job_policy.grants(inputs)
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -13,6 +13,7 @@ Vault's copy is not this one: its inputs changed since the last privileged apply
 policies/vault-configure.hcl is the part that names nothing of Git's or Terraform's.
 """
 
+import collections
 import json
 import os
 
@@ -34,30 +35,38 @@ def hcl_value(value):
     raise TypeError(f"no HCL form for {value!r}")
 
 
+Grant = collections.namedtuple("Grant", "path capabilities body unpinned")
+Grant.__doc__ = """One rule: ``capabilities`` on exactly ``path``; ``body`` None (no parameters
+checked: reads, deletes, parameterless updates) or the exact parameters configure.py sends, and
+``unpinned`` keys that may carry any value (secrets the renderer cannot know)."""
+
+
 def pinned(path, capabilities, body, unpinned=()):
-    """A rule allowing ``capabilities`` on exactly ``path``, with exactly ``body``'s parameters
-    (and ``unpinned`` ones with any value: secrets the renderer cannot know), all required."""
     for key, value in body.items():
         # Vault matches an allowed string value with a leading or trailing * as a glob.
         if isinstance(value, str) and (value.startswith("*") or value.endswith("*")):
             raise job.input_error(path, key, value, "starts or ends with *, which Vault's ACL reads as a glob",
                                   "remove the *")
-    lines = [f'path "{path}" {{', f"  capabilities = {hcl_value(capabilities)}"]
-    if body:
-        lines.append("  allowed_parameters = {")
-        lines += [f"    {json.dumps(key)} = [{hcl_value(value)}]" for key, value in sorted(body.items())]
-        lines += [f"    {json.dumps(key)} = []" for key in unpinned]
-        lines.append("  }")
-        # Vault applies required_parameters to reads too (a read carries none, so it is refused):
-        # where the Job reads, an omitted parameter keeps the stored (pinned) value or Vault's
-        # harmless default; everywhere else each one is required.
-        if "read" not in capabilities:
-            lines.append(f"  required_parameters = {hcl_value(sorted([*body, *unpinned]))}")
-    return "\n".join(lines + ["}"])
+    return Grant(path, capabilities, body, tuple(unpinned))
 
 
 def plain(path, capabilities):
-    return f'path "{path}" {{ capabilities = {hcl_value(capabilities)} }}'
+    return Grant(path, capabilities, None, ())
+
+
+def rule_text(grant):
+    if grant.body is None:
+        return f'path "{grant.path}" {{ capabilities = {hcl_value(grant.capabilities)} }}'
+    lines = [f'path "{grant.path}" {{', f"  capabilities = {hcl_value(grant.capabilities)}", "  allowed_parameters = {"]
+    lines += [f"    {json.dumps(key)} = [{hcl_value(value)}]" for key, value in sorted(grant.body.items())]
+    lines += [f"    {json.dumps(key)} = []" for key in grant.unpinned]
+    lines.append("  }")
+    # Vault applies required_parameters to reads too (a read carries none, so it is refused):
+    # where the Job reads, an omitted parameter keeps the stored (pinned) value or Vault's
+    # harmless default; everywhere else each one is required.
+    if "read" not in grant.capabilities:
+        lines.append(f"  required_parameters = {hcl_value(sorted([*grant.body, *grant.unpinned]))}")
+    return "\n".join(lines + ["}"])
 
 
 WRITE = ["create", "update"]
@@ -106,6 +115,10 @@ def rules(inputs):
     return out
 
 
+def grants(inputs):
+    return [grant for _comment, grant in rules(inputs)]
+
+
 def render(inputs):
     with open(os.path.join(job.POLICY_DIR, f"{SELF}.hcl")) as f:
         head = f.read()
@@ -113,5 +126,5 @@ def render(inputs):
     for comment, rule in rules(inputs):
         if comment:
             parts.append(f"# {comment}")
-        parts.append(rule)
+        parts.append(rule_text(rule))
     return "\n".join(parts) + "\n"
