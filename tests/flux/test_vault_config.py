@@ -128,7 +128,28 @@ def test_auth_delegators_are_read_per_cluster():
     # application cluster's workloads review their own tokens (their ClusterRoleBindings).
     assert vault_checks.auth_delegators("tooling", FLUX_DIR) == {("vault", "vault")}
     assert vault_checks.auth_delegators("application", FLUX_DIR) == {("demo", "demo-app"),
-                                                                     ("external-secrets", "external-secrets")}
+                                                                     ("external-secrets", "vault-login")}
+
+
+@pytest.mark.parametrize("cluster", ["tooling", "application"])
+def test_eso_logs_in_to_vault_as_an_account_that_can_only_review_tokens(cluster):
+    # On an application cluster Vault forwards the login JWT to that cluster's API server
+    # (disable_local_ca_jwt): ESO's controller token (it can mint tokens for any account) must
+    # never be the one; the login account holds nothing but system:auth-delegator.
+    from vault_platform.addons.external_secrets import ADDON
+
+    objects = [obj for obj, _namespace in vault_checks.flux_objects(cluster, FLUX_DIR)]
+    (store,) = [obj for obj in objects if obj.get("kind") == "ClusterSecretStore"]
+    ref = store["spec"]["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"]
+    account = (ref["namespace"], ref["name"])
+    assert account != (ADDON.irsa.namespace, ADDON.irsa.service_account)
+    assert account in vault_checks.service_accounts(cluster, FLUX_DIR)
+    bound = {obj["roleRef"]["name"] for obj in objects if obj.get("kind") in ("RoleBinding", "ClusterRoleBinding")
+             and any((s.get("namespace"), s.get("name")) == account for s in obj.get("subjects", []))}
+    assert bound == ({"system:auth-delegator"} if cluster == "application" else set())
+    roles = json.loads((VAULT_CONFIG_DIR / "config" / "roles.json").read_text())
+    mount = "kubernetes" if cluster == "tooling" else "kubernetes-*"
+    assert roles[mount]["external-secrets"]["bound_service_account_names"] == [ref["name"]]
 
 
 # --- VAULT_KUBERNETES_CLUSTERS_B64, as the configure Job reads it -------------------------------

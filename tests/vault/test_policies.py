@@ -34,7 +34,7 @@ class Login:
 
 # Who holds each policy, logging in as the workload does (roles.json; vault-configure: init.py).
 HOLDERS = {
-    "external-secrets": Login("kubernetes", "external-secrets", "external-secrets", "external-secrets"),
+    "external-secrets": Login("kubernetes", "external-secrets", "external-secrets", "vault-login"),
     "gitlab-runner": Login("kubernetes", "gitlab-runner", "gitlab-runner", "gitlab-runner"),
     "demo-app": Login("kubernetes-application", "demo-app", "demo", "demo-app"),
     "vault-configure": Login("kubernetes", "vault-configure", "vault", "vault-configure"),

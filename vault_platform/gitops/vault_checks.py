@@ -125,11 +125,29 @@ def flux_objects(cluster: str, flux_dir: Path = FLUX_DIR) -> list[tuple[dict, st
         for doc in yaml.safe_load_all(entry.read_text()):
             if not doc or doc.get("kind") != "Kustomization" or "path" not in doc.get("spec", {}):
                 continue
-            root = (flux_dir.parent / doc["spec"]["path"]).resolve()
-            for manifest in sorted(root.rglob("*.yaml")):
-                namespace = _kustomize_namespace(manifest, root)
-                found += [(obj, namespace) for obj in yaml.safe_load_all(manifest.read_text()) if isinstance(obj, dict)]
+            for root in _kustomize_roots((flux_dir.parent / doc["spec"]["path"]).resolve()):
+                for manifest in sorted(root.rglob("*.yaml")):
+                    namespace = _kustomize_namespace(manifest, root)
+                    found += [(obj, namespace) for obj in yaml.safe_load_all(manifest.read_text()) if isinstance(obj, dict)]
     return found
+
+
+def _kustomize_roots(root: Path) -> list[Path]:
+    """``root`` and the directories outside it that its kustomization.yaml files take as
+    resources (an overlay's ``../base``), each once."""
+    roots: list[Path] = []
+    pending = [root]
+    while pending:
+        directory = pending.pop(0)
+        if any(directory == r or directory.is_relative_to(r) for r in roots):
+            continue
+        roots.append(directory)
+        for kustomization in sorted(directory.rglob("kustomization.yaml")):
+            for entry in (yaml.safe_load(kustomization.read_text()) or {}).get("resources", []):
+                target = (kustomization.parent / entry).resolve()
+                if target.is_dir() and not target.is_relative_to(directory):
+                    pending.append(target)
+    return roots
 
 
 def service_accounts(cluster: str, flux_dir: Path = FLUX_DIR) -> set[tuple[str, str]]:
