@@ -243,3 +243,32 @@ def test_a_bad_gitlab_url_stops_the_configure_job_before_it_calls_vault(url):
     run = run_configure(encoded([cluster()]), gitlab_url=url)
     assert run.returncode != 0
     assert run.stderr.strip().startswith(f"GITLAB_URL: GITLAB_URL = {url!r}: is not the https URL of a GitLab instance")
+
+
+def _acl_paths_overlap(a: str, b: str) -> bool:
+    """Whether some request path matches both ACL patterns (a trailing * is a prefix glob)."""
+    assert "+" not in a + b, "segment wildcards: extend this check"
+    a_prefix, b_prefix = a.endswith("*"), b.endswith("*")
+    a, b = a.rstrip("*"), b.rstrip("*")
+    if a_prefix and b_prefix:
+        return a.startswith(b) or b.startswith(a)
+    if a_prefix:
+        return b.startswith(a)
+    if b_prefix:
+        return a.startswith(b)
+    return a == b
+
+
+def test_the_runners_policy_reaches_no_projects_ci_secrets():
+    # A job on the shared runner holds the runner's token: it must not read what a project's
+    # own jobs (their ID token, ci-roles.json) may read.
+    roles = json.loads((VAULT_CONFIG_DIR / "config" / "roles.json").read_text())
+    ci = json.loads((VAULT_CONFIG_DIR / "config" / "ci-roles.json").read_text())
+    paths = {name: vault_checks.GRANTED_PATH.findall((VAULT_CONFIG_DIR / "policies" / f"{name}.hcl").read_text())
+             for name in {p for r in ci["roles"].values() for p in r["token_policies"]}
+             | set(roles["kubernetes"]["gitlab-runner"]["token_policies"])}
+    runner = roles["kubernetes"]["gitlab-runner"]["token_policies"]
+    overlaps = [(r, c) for name in runner for r in paths[name]
+                for ci_policy in {p for role in ci["roles"].values() for p in role["token_policies"]}
+                for c in paths[ci_policy]]
+    assert not [pair for pair in overlaps if _acl_paths_overlap(*pair)]
