@@ -222,7 +222,8 @@ def edited_ci_roles(directory: Path, role: str, **changes) -> Path:
     ({"ref_protected": "yes"}, "roles.vault-platform-main.ref_protected = 'yes': is not true or false"),
     ({"ref_type": None}, "roles.vault-platform-main.ref_type = None: is not branch or tag"),
     ({"ref": "release/*"}, "roles.vault-platform-main.ref = 'release/*': is not one branch or tag name"),
-], ids=["no-project", "not-a-project-path", "ref-protected-not-bool", "no-ref-type", "ref-pattern"])
+    ({"project_id": "platform"}, "roles.vault-platform-main.project_id = 'platform': is not a GitLab project's numeric id"),
+], ids=["no-project", "not-a-project-path", "ref-protected-not-bool", "no-ref-type", "ref-pattern", "project-id"])
 def test_a_bad_ci_role_is_one_line_offline_and_stops_the_configure_job(tmp_path, changes, line):
     ci_roles = edited_ci_roles(tmp_path / "config", "vault-platform-main", **changes)
     (problem,) = vault_checks.check_ci_roles(ci_roles)

@@ -162,6 +162,11 @@ def ci_role_problems(spec):
         if not isinstance(role.get("ref_protected"), bool):
             problems.append(f"{where}.ref_protected = {role.get('ref_protected')!r}: is not true or false; "
                             "fix: true, unless unprotected refs may have this role's secrets")
+        if "project_id" in role and not re.fullmatch(r"[1-9][0-9]*", str(role["project_id"])):
+            problems.append(f"{where}.project_id = {role['project_id']!r}: is not a GitLab project's numeric id; "
+                            "fix: the id on the project's overview page (Settings > General), as a string")
+        if "project_id" in role and "ref" not in role:
+            problems.append(f"{where}.ref = None: a role bound by project_id is bound to one ref (ref_path); fix: name it")
         if "ref" in role and (not isinstance(role["ref"], str) or not role["ref"] or "*" in role["ref"]):
             problems.append(f"{where}.ref = {role['ref']!r}: is not one branch or tag name; fix: name one, or drop ref")
         policies = role.get("token_policies")
@@ -171,11 +176,18 @@ def ci_role_problems(spec):
 
 
 def ci_role_body(spec, role):
-    claims = {"project_path": role["project_path"], "ref_type": role["ref_type"],
-              # GitLab's id_tokens carry ref_protected as the string "true" or "false".
-              "ref_protected": "true" if role["ref_protected"] else "false"}
-    if "ref" in role:
-        claims["ref"] = role["ref"]
+    # GitLab's id_tokens carry ref_protected as the string "true" or "false".
+    protected = "true" if role["ref_protected"] else "false"
+    if "project_id" in role:
+        # The id survives a rename, and a path freed by one cannot be taken over by another
+        # project; ref_path names the branch or tag (refs/heads/<ref>, refs/tags/<ref>).
+        kind = "heads" if role["ref_type"] == "branch" else "tags"
+        claims = {"project_id": str(role["project_id"]), "ref_path": f"refs/{kind}/{role['ref']}",
+                  "ref_protected": protected}
+    else:
+        claims = {"project_path": role["project_path"], "ref_type": role["ref_type"], "ref_protected": protected}
+        if "ref" in role:
+            claims["ref"] = role["ref"]
     return {**CI_ROLE_DEFAULTS, "bound_audiences": [spec["audience"]], "bound_claims": claims,
             "token_policies": role["token_policies"]}
 
