@@ -80,12 +80,15 @@ class Bootstrapped:
         finally:
             self.lab.client(token).request("POST", "auth/token/revoke-self")
 
-    def privileged_apply(self, jobs: JobRunner, mounts_instead: dict | None = None) -> subprocess.CompletedProcess[str]:
+    def privileged_apply(self, jobs: JobRunner, mounts_instead: dict | None = None,
+                         remove_mounts: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
         """The README's bootstrap-token path: a root token from the recovery keys in Secret
         vault-bootstrap-token, then vault-init (with ``jobs``' platform-vars) re-renders and applies
-        the configure Job's policy, removes unlisted cluster mounts, revokes and deletes the token."""
+        the configure Job's policy, removes the unlisted cluster mounts ``remove_mounts`` names (the
+        operator's confirmation), revokes and deletes the token."""
         assert self.lab.kube is not None
-        self.lab.kube.put_secret("vault", TOKEN_SECRET, {"token": self.root_token()})
+        data = {"token": self.root_token(), **({"remove-mounts": ",".join(remove_mounts)} if remove_mounts else {})}
+        self.lab.kube.put_secret("vault", TOKEN_SECRET, data)
         run = jobs.run("init", mounts_instead=mounts_instead)
         assert run.returncode == 0, run.stdout + run.stderr
         return run

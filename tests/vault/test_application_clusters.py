@@ -43,6 +43,9 @@ class Runs:
     mounts_before_apply: set[str]
     both: str
     refused_removal: str
+    unconfirmed: str
+    warned: str
+    mounts_unconfirmed: set[str]
     removal: str
     only_application: str
     again: str
@@ -80,13 +83,17 @@ def runs(bootstrapped: Bootstrapped, tmp_path_factory: pytest.TempPathFactory) -
         both = output(with_second.run("configure"))
         with_both = logins()
         refused_removal = output(bootstrapped.jobs.run("configure"))
-        removal = output(bootstrapped.privileged_apply(bootstrapped.jobs))
+        unconfirmed = output(bootstrapped.privileged_apply(bootstrapped.jobs))
+        warned = output(bootstrapped.jobs.run("configure"))
+        mounts_unconfirmed = mounts_now()
+        removal = output(bootstrapped.privileged_apply(bootstrapped.jobs, remove_mounts=(B,)))
         only_application = output(bootstrapped.jobs.run("configure"))
         with bootstrapped.operator_root() as root:
             mounts = set(lab.client(root).request("GET", "sys/auth").body["data"])
         after = logins()
         again = bootstrapped.jobs.run("configure")
-        yield Runs(refused_addition, mounts_before_apply, both, refused_removal, removal, only_application,
+        yield Runs(refused_addition, mounts_before_apply, both, refused_removal, unconfirmed, warned, mounts_unconfirmed,
+                   removal, only_application,
                    again.stdout, with_both, mounts, after)
 
 
@@ -123,6 +130,14 @@ def test_a_clusters_token_is_refused_on_another_clusters_mount(runs: Runs, mount
 def test_a_cluster_no_longer_listed_loses_its_mount(runs: Runs):
     assert runs.refused_removal.strip().splitlines()[-1].startswith(STALE)
     assert f"removed auth mount {B}" in runs.removal
+
+
+def test_a_removal_waits_for_the_operators_confirmation(runs: Runs):
+    # The list alone (a Terraform output) never revokes a cluster's tokens: the privileged run
+    # keeps the mount until the operator names it; the configure Job says so on every run.
+    assert f"kept auth mount {B}" in runs.unconfirmed and "remove-mounts" in runs.unconfirmed
+    assert f"{B}/" in runs.mounts_unconfirmed
+    assert f"WARNING: auth mount {B} is no longer in VAULT_KUBERNETES_CLUSTERS_B64" in runs.warned
     assert f"{B}/" not in runs.mounts_after_removal
     assert {"kubernetes/", f"{A}/"} <= runs.mounts_after_removal
     assert runs.logins_after_removal[(B, SECOND)].status != 200

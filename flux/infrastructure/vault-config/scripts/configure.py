@@ -489,8 +489,9 @@ def main():
     configure_engines(vault)
     configure_kubernetes_auth(vault, clusters)
     for mount in unlisted_cluster_mounts(vault, clusters):
-        print(f"WARNING: auth mount {mount} is no longer in {CLUSTERS_VAR}: vault-init removes it (and "
-              "revokes every token and lease it issued) on the next bootstrap-token run", flush=True)
+        print(f"WARNING: auth mount {mount} is no longer in {CLUSTERS_VAR} and still admits its cluster's logins: "
+              "vault-init removes it (revoking every token and lease it issued) on a bootstrap-token run whose "
+              "Secret names it in remove-mounts (README \"Recover a failed Vault bootstrap\")", flush=True)
     configure_policies(vault, inputs["policies"])
     configure_roles(vault, clusters)
     configure_ci_auth(vault, ci, issuer)

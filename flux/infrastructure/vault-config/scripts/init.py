@@ -31,9 +31,14 @@ CONFIGURE_ROLE = "vault-configure"
 LABELS = {"app.kubernetes.io/part-of": "vault", "app.kubernetes.io/component": "bootstrap"}
 
 
-def bootstrap(vault, inputs):
+# Key of Secret vault-bootstrap-token naming the auth mounts whose removal the operator confirms.
+REMOVE_KEY = "remove-mounts"
+
+
+def bootstrap(vault, inputs, confirmed_removals=frozenset()):
     """Just enough for the configure Job to log in on its own: Kubernetes auth + its role, and
-    the privileged changes the Job may not make itself: its policy, removing a cluster's mount."""
+    the privileged changes the Job may not make itself: its policy, removing a cluster's mount
+    (only the ones the operator names: a removal revokes every token and lease it issued)."""
     vault.wait_until_active()
     vault.ensure_auth("kubernetes", "kubernetes")
     # In-cluster: Vault reviews tokens with its own service account (auth-delegator), at the
@@ -41,9 +46,14 @@ def bootstrap(vault, inputs):
     vault.write("auth/kubernetes/config", {"kubernetes_host": KUBE_API_URL})
     vault.write(f"sys/policies/acl/{CONFIGURE_ROLE}", {"policy": job_policy.render(inputs)})
     for mount in configure.unlisted_cluster_mounts(vault, inputs["clusters"]):
-        # Revokes every token and lease the mount issued: its cluster left the platform-vars.
+        if mount not in confirmed_removals:
+            print(f"kept auth mount {mount}: its cluster is no longer in {configure.CLUSTERS_VAR}, but removing it "
+                  f"revokes every token and lease it issued; to remove it, name it in {TOKEN_SECRET}'s key "
+                  f"{REMOVE_KEY} (README \"Recover a failed Vault bootstrap\")", flush=True)
+            continue
         vault.call("DELETE", f"sys/auth/{mount}")
-        print(f"removed auth mount {mount} (its cluster is no longer in {configure.CLUSTERS_VAR})", flush=True)
+        print(f"removed auth mount {mount} (its cluster is no longer in {configure.CLUSTERS_VAR}; "
+              "every token and lease it issued is revoked)", flush=True)
     vault.write(f"auth/kubernetes/role/{CONFIGURE_ROLE}", {
         "bound_service_account_names": [CONFIGURE_ROLE],
         "bound_service_account_namespaces": ["vault"],
@@ -123,7 +133,8 @@ def main():
     if token_secret and token_secret.get("data", {}).get("token"):
         print(f"Vault is initialised; re-running the bootstrap with {TOKEN_SECRET}", flush=True)
         vault.token = base64.b64decode(token_secret["data"]["token"]).decode().strip()
-        bootstrap(vault, inputs)
+        removals = base64.b64decode(token_secret["data"].get(REMOVE_KEY, "")).decode()
+        bootstrap(vault, inputs, frozenset(m.strip() for m in removals.split(",") if m.strip()))
         kube.delete_secret(TOKEN_SECRET)
         return
     vault.wait_until_active()
