@@ -108,8 +108,8 @@ def test_bad_ci_config_is_one_line(field: str, value: str, message: str) -> None
 # --- CI -> Vault with the job's own JWT (README "GitLab CI -> Vault") ----------------------------
 VAULT_CONFIG = ROOT / "flux" / "infrastructure" / "vault-config"
 CI_ROLES = json.loads((VAULT_CONFIG / "config" / "ci-roles.json").read_text())
-LOGIN = re.compile(r"bao write -field=token auth/(?P<mount>[\w-]+)/login role=(?P<role>[\w-]+) "
-                   r'jwt="\$(?P<token>\w+)"')
+LOGIN = re.compile(r"printf '%s' \"\$(?P<token>\w+)\" \| \S*bao write -field=token "
+                   r"auth/(?P<mount>[\w-]+)/login role=(?P<role>[\w-]+) jwt=-")
 KV_GET = re.compile(r"bao kv get -mount=(?P<mount>\w+) -field=\w+ (?P<path>\S+)")
 
 
@@ -146,3 +146,23 @@ def test_the_vault_job_reads_a_secret_its_roles_policy_allows() -> None:
             for read in KV_GET.finditer(line):
                 assert any(read["mount"] == mount and read["path"].startswith(prefix) for mount, prefix in readable), \
                     f"{name} reads {read['mount']}/{read['path']}, which policy {policy} does not allow"
+
+
+# Jobs holding an ID token for Vault's audience (ci-roles.json), however their script uses it.
+VAULT_JOBS = [name for name, job in JOBS.items()
+              if any((token or {}).get("aud") == vault_checks.load_roles(vault_checks.CI_ROLES_FILE)["audience"]
+                     for token in (job.get("id_tokens") or {}).values())]
+
+
+@pytest.mark.parametrize("name", VAULT_JOBS)
+def test_a_vault_id_token_is_never_in_the_install_steps_environment_nor_on_a_command_line(name: str) -> None:
+    # GitLab exposes id_tokens to every step of the job; `make install` runs third-party
+    # packages' install scripts. The token goes to Vault on stdin and leaves the environment.
+    job = JOBS[name]
+    tokens = sorted(job["id_tokens"])
+    install = job.get("before_script", CI["default"]["before_script"])
+    assert all(line.startswith("env " + " ".join(f"-u {t}" for t in tokens) + " ") for line in install), install
+    script = "\n".join(job["script"])
+    for token in tokens:
+        assert f'="${token}"' not in script and f"=${token}" not in script, "an ID token on a command line"
+        assert f"unset {token}" in script

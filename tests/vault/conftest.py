@@ -80,6 +80,19 @@ class Bootstrapped:
         finally:
             self.lab.client(token).request("POST", "auth/token/revoke-self")
 
+    def privileged_apply(self, jobs: JobRunner, mounts_instead: dict | None = None,
+                         remove_mounts: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+        """The README's bootstrap-token path: a root token from the recovery keys in Secret
+        vault-bootstrap-token, then vault-init (with ``jobs``' platform-vars) re-renders and applies
+        the configure Job's policy, removes the unlisted cluster mounts ``remove_mounts`` names (the
+        operator's confirmation), revokes and deletes the token."""
+        assert self.lab.kube is not None
+        data = {"token": self.root_token(), **({"remove-mounts": ",".join(remove_mounts)} if remove_mounts else {})}
+        self.lab.kube.put_secret("vault", TOKEN_SECRET, data)
+        run = jobs.run("init", mounts_instead=mounts_instead)
+        assert run.returncode == 0, run.stdout + run.stderr
+        return run
+
     def login(self, mount: str, role: str, namespace: str, account: str) -> Response:
         """A workload's Kubernetes login, with a token its cluster's API (stand-in) issued."""
         cluster = self.lab.kube if mount == "kubernetes" else self.lab.application_kube

@@ -36,7 +36,7 @@ from vault_platform.vaultlab.agent import (
     agent_spec_from_annotations, demo_agent_spec, running_agent,
 )
 from vault_platform.vaultlab.database_engine import (
-    VAULT_CONFIG_DIR, configure_token, hand_over_master_credential, run_configure_steps,
+    VAULT_CONFIG_DIR, configure_token, database_environment, hand_over_master_credential, run_configure_steps,
 )
 from vault_platform.vaultlab.kube_standin import KubeStandIn
 from vault_platform.vaultlab.postgres import running_postgres
@@ -143,11 +143,12 @@ def test_the_app_keeps_serving_through_two_rotations(tmp_path: Path) -> None:
     with running_postgres(DATABASE_NAME, MASTER_USER) as postgres, running_vault() as vault, \
             KubeStandIn(write_lab_tls(tmp_path / "kube-tls"), auth_delegators=frozenset({"demo/demo-app"})) as kube:
         vault.call("POST", "sys/auth/kubernetes", {"type": "kubernetes"})  # init.py's part
-        token = configure_token(vault)
+        clusters = {"VAULT_KUBERNETES_CLUSTERS_B64": kubernetes_clusters_b64({APPLICATION_CLUSTER: kube})}
+        token = configure_token(vault, config_dir, {**database_environment(postgres), **clusters})
         run_configure_steps(vault, postgres, config_dir, ("engines",), token)
         hand_over_master_credential(vault, postgres)
         run_configure_steps(vault, postgres, config_dir, ("kubernetes_auth", "policies", "roles", "database"), token,
-                            environment={"VAULT_KUBERNETES_CLUSTERS_B64": kubernetes_clusters_b64({APPLICATION_CLUSTER: kube})})
+                            environment=clusters)
         kube.write_service_account_dir(lab_dirs[SERVICE_ACCOUNT_DIR], "demo", "demo-app")
         (lab_dirs[PurePosixPath("/vault/ca")] / "ca.crt").write_bytes(vault.ca_cert.read_bytes())
         spec = demo_agent_spec()

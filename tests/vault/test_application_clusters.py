@@ -2,10 +2,13 @@
 
 GIVEN the session's bootstrapped lab (its application cluster "application") and a second
 application cluster's Kubernetes API stand-in with its own signing key and its own CA, WHEN
-the real configure Job runs with VAULT_KUBERNETES_CLUSTERS_B64 listing both, THEN each
-cluster's token logs in on its own mount only, with its role's policy; WHEN it runs again
-with only "application" listed THEN the second cluster's mount is gone (the tooling mount and
-"application" stay); a third run changes nothing. The lab ends as the session fixture left it.
+the real configure Job runs with VAULT_KUBERNETES_CLUSTERS_B64 listing both, THEN it refuses
+in one line and writes nothing (its policy does not name the new mount: adding a cluster is a
+privileged change); WHEN vault-init applies it with the bootstrap-token path THEN configure
+makes the mount and each cluster's token logs in on its own mount only, with its role's
+policy; WHEN the list drops the second cluster THEN configure refuses again, and only the
+bootstrap-token path removes the mount (the tooling mount and "application" stay); a further
+run changes nothing. The lab ends as the session fixture left it.
 """
 
 from __future__ import annotations
@@ -36,7 +39,14 @@ def login(bootstrapped: Bootstrapped, mount: str, cluster: KubeStandIn) -> Respo
 
 @dataclass
 class Runs:
+    refused_addition: str
+    mounts_before_apply: set[str]
     both: str
+    refused_removal: str
+    unconfirmed: str
+    warned: str
+    mounts_unconfirmed: set[str]
+    removal: str
     only_application: str
     again: str
     logins_with_both: dict[tuple[str, str], Response]  # (mount, token's cluster) -> answer
@@ -62,14 +72,39 @@ def runs(bootstrapped: Bootstrapped, tmp_path_factory: pytest.TempPathFactory) -
             return {(mount, name): login(bootstrapped, mount, kube)
                     for mount in (A, B) for name, kube in clusters.items()}
 
-        both = output(jobs_for(lab, VAULT_KUBERNETES_CLUSTERS_B64=lab.kubernetes_clusters_b64(clusters)).run("configure"))
+        def mounts_now() -> set[str]:
+            with bootstrapped.operator_root() as root:
+                return set(lab.client(root).request("GET", "sys/auth").body["data"])
+
+        with_second = jobs_for(lab, VAULT_KUBERNETES_CLUSTERS_B64=lab.kubernetes_clusters_b64(clusters))
+        refused_addition = output(with_second.run("configure"))
+        mounts_before_apply = mounts_now()
+        bootstrapped.privileged_apply(with_second)
+        both = output(with_second.run("configure"))
         with_both = logins()
+        refused_removal = output(bootstrapped.jobs.run("configure"))
+        unconfirmed = output(bootstrapped.privileged_apply(bootstrapped.jobs))
+        warned = output(bootstrapped.jobs.run("configure"))
+        mounts_unconfirmed = mounts_now()
+        removal = output(bootstrapped.privileged_apply(bootstrapped.jobs, remove_mounts=(B,)))
         only_application = output(bootstrapped.jobs.run("configure"))
         with bootstrapped.operator_root() as root:
             mounts = set(lab.client(root).request("GET", "sys/auth").body["data"])
         after = logins()
         again = bootstrapped.jobs.run("configure")
-        yield Runs(both, only_application, again.stdout, with_both, mounts, after)
+        yield Runs(refused_addition, mounts_before_apply, both, refused_removal, unconfirmed, warned, mounts_unconfirmed,
+                   removal, only_application,
+                   again.stdout, with_both, mounts, after)
+
+
+STALE = "policy vault-configure in Vault is not the one Git and platform-vars give"
+
+
+def test_a_new_cluster_waits_for_the_privileged_apply(runs: Runs):
+    assert runs.refused_addition.strip().splitlines()[-1].startswith(STALE)
+    assert f"sys/auth/{B}" in runs.refused_addition
+    assert not [line for line in runs.refused_addition.splitlines() if line.startswith(CHANGES)]
+    assert f"{B}/" not in runs.mounts_before_apply
 
 
 def test_a_listed_cluster_gets_its_mount(runs: Runs):
@@ -93,7 +128,16 @@ def test_a_clusters_token_is_refused_on_another_clusters_mount(runs: Runs, mount
 
 
 def test_a_cluster_no_longer_listed_loses_its_mount(runs: Runs):
-    assert f"removed Kubernetes auth {B}/" in runs.only_application
+    assert runs.refused_removal.strip().splitlines()[-1].startswith(STALE)
+    assert f"removed auth mount {B}" in runs.removal
+
+
+def test_a_removal_waits_for_the_operators_confirmation(runs: Runs):
+    # The list alone (a Terraform output) never revokes a cluster's tokens: the privileged run
+    # keeps the mount until the operator names it; the configure Job says so on every run.
+    assert f"kept auth mount {B}" in runs.unconfirmed and "remove-mounts" in runs.unconfirmed
+    assert f"{B}/" in runs.mounts_unconfirmed
+    assert f"WARNING: auth mount {B} is no longer in VAULT_KUBERNETES_CLUSTERS_B64" in runs.warned
     assert f"{B}/" not in runs.mounts_after_removal
     assert {"kubernetes/", f"{A}/"} <= runs.mounts_after_removal
     assert runs.logins_after_removal[(B, SECOND)].status != 200

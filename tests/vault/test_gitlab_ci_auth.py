@@ -11,6 +11,7 @@ its project's CI secret and nothing else.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -100,3 +101,33 @@ def test_a_token_not_signed_by_the_issuers_key_is_refused(bootstrapped: Bootstra
     answer = login(bootstrapped, RsaSigner().sign(claims))
     assert answer.status == 400 and "auth" not in answer.body, answer
     assert "failed to verify id token signature" in answer.body["errors"][0], answer.body
+
+
+def test_a_role_bound_by_project_id_follows_a_rename_and_refuses_a_reused_path(
+        bootstrapped: Bootstrapped, gitlab: GitLabStandIn, tmp_path):
+    # GIVEN ci-roles.json's role with the project's numeric id, applied the privileged way (the
+    # Job's policy pins each CI role) and written by the configure Job; the lab is put back after.
+    config = tmp_path / "config"
+    shutil.copytree(VAULT_CONFIG_DIR / "config", config)
+    ci = json.loads((config / "ci-roles.json").read_text())
+    ci["roles"][ROLE_NAME]["project_id"] = "4242"
+    (config / "ci-roles.json").write_text(json.dumps(ci))
+    try:
+        bootstrapped.privileged_apply(bootstrapped.jobs, {"/config": config})
+        run = bootstrapped.jobs.run("configure", mounts_instead={"/config": config})
+        assert "vault-configure is incomplete" in run.stderr, run.stdout + run.stderr  # the lab has no database
+        with bootstrapped.operator_root() as root:
+            role = bootstrapped.lab.client(root).request("GET", f"auth/jwt-gitlab/role/{ROLE_NAME}").body["data"]
+        assert role["bound_claims"] == {"project_id": "4242", "ref_path": "refs/heads/main", "ref_protected": "true"}
+        renamed = login(bootstrapped, token(gitlab, project_path="platform/renamed", project_id="4242"))
+        assert renamed.status == 200, renamed.body
+        reused = login(bootstrapped, token(gitlab, project_id="77"))
+        assert reused.status == 400 and 'claim "project_id" does not match' in reused.body["errors"][0], reused.body
+        tag = login(bootstrapped, token(gitlab, project_id="4242", ref_type="tag"))
+        assert tag.status == 400 and 'claim "ref_path" does not match' in tag.body["errors"][0], tag.body
+    finally:
+        bootstrapped.privileged_apply(bootstrapped.jobs)
+        bootstrapped.jobs.run("configure")
+    with bootstrapped.operator_root() as root:
+        role = bootstrapped.lab.client(root).request("GET", f"auth/jwt-gitlab/role/{ROLE_NAME}").body["data"]
+    assert "project_path" in role["bound_claims"], "the lab is as the session left it"

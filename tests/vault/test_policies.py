@@ -34,7 +34,7 @@ class Login:
 
 # Who holds each policy, logging in as the workload does (roles.json; vault-configure: init.py).
 HOLDERS = {
-    "external-secrets": Login("kubernetes", "external-secrets", "external-secrets", "external-secrets"),
+    "external-secrets": Login("kubernetes", "external-secrets", "external-secrets", "vault-login"),
     "gitlab-runner": Login("kubernetes", "gitlab-runner", "gitlab-runner", "gitlab-runner"),
     "demo-app": Login("kubernetes-application", "demo-app", "demo", "demo-app"),
     "vault-configure": Login("kubernetes", "vault-configure", "vault", "vault-configure"),
@@ -67,7 +67,7 @@ def role(namespaces: list[str], policies: list[str], **extra: Any) -> dict[str, 
 MAY: dict[str, list[Case]] = {
     "external-secrets": [Case("GET", "kv/data/gitlab/runner"), Case("GET", "kv/metadata/gitlab/runner"),
                          Case("GET", "kv/data/apps/demo"), Case("GET", "kv/metadata/apps/demo")],
-    "gitlab-runner": [Case("GET", "kv/data/ci/deploy"), Case("LIST", "kv/metadata/ci")],
+    "gitlab-runner": [Case("GET", "kv/data/runner/deploy"), Case("LIST", "kv/metadata/runner")],
     "demo-app": [Case("GET", "database/creds/demo-app")],
     "ci-vault-platform": [Case("GET", "kv/data/ci/platform/vault-platform/deploy"),
                           Case("GET", "kv/metadata/ci/platform/vault-platform/deploy")],
@@ -76,9 +76,7 @@ MAY: dict[str, list[Case]] = {
         Case("POST", "sys/policies/acl/demo-app", {"policy": (POLICY_DIR / "demo-app.hcl").read_text()}),
         Case("POST", "auth/kubernetes/role/gitlab-runner", ROLES["kubernetes"]["gitlab-runner"]),
         Case("POST", "auth/kubernetes-application/role/demo-app", ROLES["kubernetes-*"]["demo-app"]),
-        Case("GET", "auth/kubernetes-application/config"),
         Case("POST", "auth/jwt-gitlab/role/vault-platform-main", ci_role()),
-        Case("GET", "auth/jwt-gitlab/config"),
         Case("GET", "kv/data/platform/database-admin"),
     ],
 }
@@ -90,13 +88,15 @@ MAY_NOT: dict[str, list[Case]] = {
         Case("LIST", "kv/metadata/apps"), Case("GET", "database/creds/demo-app")],
     "gitlab-runner": [
         Case("GET", "kv/data/gitlab/runner", why="CI jobs never see platform secrets"),
-        Case("GET", "kv/data/apps/demo"), Case("POST", "kv/data/ci/deploy", {"data": {"k": "v"}}),
+        Case("GET", "kv/data/ci/platform/vault-platform/deploy", why="a project's own CI secrets"),
+        Case("LIST", "kv/metadata/ci"),
+        Case("GET", "kv/data/apps/demo"), Case("POST", "kv/data/runner/deploy", {"data": {"k": "v"}}),
         Case("GET", "database/creds/demo-app")],
     "demo-app": [
         Case("GET", "kv/data/apps/demo"), Case("GET", "database/creds/other-role"),
         Case("POST", "database/roles/demo-app", {"db_name": "x"}), Case("GET", "database/config/platform-postgres")],
     "ci-vault-platform": [
-        Case("GET", "kv/data/ci/deploy", why="another project's (the runner's) CI secrets"),
+        Case("GET", "kv/data/runner/deploy", why="the runner's shared CI secrets"),
         Case("GET", "kv/data/ci/platform/other-project/deploy"), Case("GET", "kv/data/platform/database-admin"),
         Case("POST", "kv/data/ci/platform/vault-platform/deploy", {"data": {"k": "v"}}),
         Case("LIST", "kv/metadata/ci/platform/vault-platform")],
@@ -166,7 +166,7 @@ def holders(bootstrapped: Bootstrapped) -> Iterator[dict[str, str]]:
     """One token per policy, from its holder's own login, with some secrets in place."""
     with bootstrapped.operator_root() as root:
         client = bootstrapped.lab.client(root)
-        for path in ("gitlab/runner", "apps/demo", "ci/deploy", "platform/database-admin",
+        for path in ("gitlab/runner", "apps/demo", "runner/deploy", "platform/database-admin",
                      "ci/platform/vault-platform/deploy", "ci/platform/other-project/deploy"):
             assert client.request("POST", f"kv/data/{path}", {"data": {"value": "lab"}}).status == 200
     tokens = {}

@@ -12,8 +12,10 @@ dependencies; the rest is the standard library and PyYAML.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -123,11 +125,29 @@ def flux_objects(cluster: str, flux_dir: Path = FLUX_DIR) -> list[tuple[dict, st
         for doc in yaml.safe_load_all(entry.read_text()):
             if not doc or doc.get("kind") != "Kustomization" or "path" not in doc.get("spec", {}):
                 continue
-            root = (flux_dir.parent / doc["spec"]["path"]).resolve()
-            for manifest in sorted(root.rglob("*.yaml")):
-                namespace = _kustomize_namespace(manifest, root)
-                found += [(obj, namespace) for obj in yaml.safe_load_all(manifest.read_text()) if isinstance(obj, dict)]
+            for root in _kustomize_roots((flux_dir.parent / doc["spec"]["path"]).resolve()):
+                for manifest in sorted(root.rglob("*.yaml")):
+                    namespace = _kustomize_namespace(manifest, root)
+                    found += [(obj, namespace) for obj in yaml.safe_load_all(manifest.read_text()) if isinstance(obj, dict)]
     return found
+
+
+def _kustomize_roots(root: Path) -> list[Path]:
+    """``root`` and the directories outside it that its kustomization.yaml files take as
+    resources (an overlay's ``../base``), each once."""
+    roots: list[Path] = []
+    pending = [root]
+    while pending:
+        directory = pending.pop(0)
+        if any(directory == r or directory.is_relative_to(r) for r in roots):
+            continue
+        roots.append(directory)
+        for kustomization in sorted(directory.rglob("kustomization.yaml")):
+            for entry in (yaml.safe_load(kustomization.read_text()) or {}).get("resources", []):
+                target = (kustomization.parent / entry).resolve()
+                if target.is_dir() and not target.is_relative_to(directory):
+                    pending.append(target)
+    return roots
 
 
 def service_accounts(cluster: str, flux_dir: Path = FLUX_DIR) -> set[tuple[str, str]]:
@@ -198,38 +218,71 @@ def check_roles(roles_file: Path = VAULT_CONFIG_DIR / "config" / "roles.json",
     return problems
 
 
-def allowed_role_lists(configure_policy: Path) -> dict[str, dict[str, list[list[str]]]]:
-    """Per auth mount, the exact lists vault-configure.hcl lets the configure Job write into a
-    role (allowed_parameters; Vault compares a list parameter as a whole). A mount is named as
-    the policy's path names it: "kubernetes" for auth/kubernetes/role/*, "kubernetes-*" for the
-    glob auth/kubernetes-* (every application cluster's mount, config and roles)."""
-    text = configure_policy.read_text()
-    allowed: dict[str, dict[str, list[list[str]]]] = {}
-    for block in re.finditer(r'^path\s+"auth/(?P<mount>[^/"]+-\*|[^/"]+)(?:/role/\*)?"\s*\{(?P<body>.*?)^\}', text,
-                             re.MULTILINE | re.DOTALL):
-        lists = {}
-        for key in ("bound_service_account_namespaces", "token_policies", "bound_audiences"):
-            value = re.search(rf'"{key}"\s*=\s*(\[.*?\]\])', block["body"], re.DOTALL)
-            lists[key] = json.loads(value.group(1)) if value else []
-        allowed[block["mount"]] = lists
-    return allowed
+SAMPLE_PLATFORM = {  # any valid platform-vars: the check is about names, not addresses
+    "GITLAB_URL": "https://gitlab.example.com", "DATABASE_HOST": "db.example", "DATABASE_PORT": "5432",
+    "DATABASE_NAME": "platform",
+}
+SAMPLE_CA = "-----BEGIN CERTIFICATE-----\nsample\n-----END CERTIFICATE-----\n"
+GRANTED_PATH = re.compile(r'^path "(?P<path>[^"]+)"', re.MULTILINE)
 
 
-def check_configure_policy(roles_file: Path = VAULT_CONFIG_DIR / "config" / "roles.json",
-                           policy_dir: Path = VAULT_CONFIG_DIR / "policies") -> list[str]:
-    """Every role of roles.json is one the configure Job's own policy lets it write."""
-    configure_policy = policy_dir / f"{CONFIGURE_POLICY}.hcl"
-    allowed = allowed_role_lists(configure_policy)
-    problems = []
-    for mount, roles in load_roles(roles_file).items():
-        for name, role in roles.items():
-            for key in ("bound_service_account_namespaces", "token_policies"):
-                value = role.get(key, [])
-                if value not in allowed.get(mount, {}).get(key, []):
-                    problems.append(
-                        f"{rel(configure_policy)}: the configure Job may not write role {mount}/{name} "
-                        f"({key} {json.dumps(value)} is not allowed under path \"auth/{mount}/role/*\"); add it "
-                        "to allowed_parameters there and apply the policy with the bootstrap-token path (README)")
+def rendered_configure_policy(policy_dir: Path = VAULT_CONFIG_DIR / "policies",
+                              config_dir: Path = VAULT_CONFIG_DIR / "config", clusters: tuple[str, ...] = ("sample",),
+                              platform: dict[str, str] = SAMPLE_PLATFORM, clusters_b64: str | None = None) -> str:
+    """The configure Job's policy as vault-init renders it (scripts/job_policy.py), for ``clusters``
+    (or the VAULT_KUBERNETES_CLUSTERS_B64 value ``clusters_b64``) and ``platform``'s values."""
+    configure_script()
+
+    encoded = clusters_b64 or base64.b64encode(json.dumps([
+        {"name": name, "mount": f"kubernetes-{name}", "kubernetes_host": f"https://{name}.eks.example",
+         "kubernetes_ca_cert_b64": base64.b64encode(SAMPLE_CA.encode()).decode()} for name in clusters]).encode()).decode()
+    return configure_grants({**platform, "VAULT_KUBERNETES_CLUSTERS_B64": encoded}, policy_dir, config_dir)[0]
+
+
+def configure_grants(platform: dict[str, str], policy_dir: Path = VAULT_CONFIG_DIR / "policies",
+                     config_dir: Path = VAULT_CONFIG_DIR / "config") -> tuple[str, list]:
+    """The configure Job's rendered policy and its grants (job_policy.Grant) for platform-vars
+    ``platform`` (VAULT_KUBERNETES_CLUSTERS_B64, GITLAB_URL, DATABASE_*, VAULT_AUDIT_FILE)."""
+    saved = dict(os.environ)
+    os.environ.update(platform, POLICY_DIR=str(policy_dir), CONFIG_DIR=str(config_dir))
+    try:
+        configure = importlib.reload(configure_script())
+        job_policy = importlib.reload(importlib.import_module("job_policy"))
+        inputs = configure.job_inputs()
+        return job_policy.render(inputs), job_policy.grants(inputs)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        importlib.reload(configure_script())
+
+
+def managed_paths(policy_dir: Path = VAULT_CONFIG_DIR / "policies", config_dir: Path = VAULT_CONFIG_DIR / "config",
+                  clusters: tuple[str, ...] = ("sample",)) -> set[str]:
+    """Every policy and role path the configure Job manages, derived from the files alone."""
+    paths = {f"sys/policies/acl/{name}" for name in policy_files(policy_dir) if name != CONFIGURE_POLICY}
+    for key, roles in load_roles(config_dir / "roles.json").items():
+        mounts = [f"kubernetes-{c}" for c in clusters] if key.endswith("*") else [key]
+        paths |= {f"auth/{mount}/role/{role}" for mount in mounts for role in roles}
+    paths |= {f"auth/jwt-gitlab/role/{role}" for role in load_roles(config_dir / "ci-roles.json")["roles"]}
+    return paths
+
+
+def check_configure_policy(policy_dir: Path = VAULT_CONFIG_DIR / "policies",
+                           config_dir: Path = VAULT_CONFIG_DIR / "config") -> list[str]:
+    """The configure Job's policy grants exactly the policies and roles of the files, by exact path."""
+    try:
+        granted = set(GRANTED_PATH.findall(rendered_configure_policy(policy_dir, config_dir)))
+    except SystemExit as err:  # configure.py's one line about bad input
+        return [str(err)]
+    problems = [f"{rel(policy_dir / (CONFIGURE_POLICY + '.hcl'))}: path {path!r} is a glob; fix: name each "
+                "object configure.py writes (job_policy.py renders them)" for path in sorted(granted) if "*" in path
+                and not path.startswith("sys/leases/revoke/")]
+    managed = {p for p in granted if p.startswith("sys/policies/acl/") or "/role/" in p} - {
+        f"sys/policies/acl/{CONFIGURE_POLICY}"}
+    wanted = managed_paths(policy_dir, config_dir)
+    problems += [f"vault-configure's policy grants {path}, which no file names; fix: remove it" for path in sorted(managed - wanted)]
+    problems += [f"vault-configure's policy does not grant {path}; fix: job_policy.py must render it"
+                 for path in sorted(wanted - managed)]
     return problems
 
 
@@ -254,20 +307,12 @@ def check_ci_roles(ci_roles_file: Path = CI_ROLES_FILE, policy_dir: Path = VAULT
     problems = [line.replace(configure.CI_ROLES, rel(ci_roles_file), 1) for line in configure.ci_role_problems(spec)]
     if problems:
         return problems
-    configure_policy = policy_dir / f"{CONFIGURE_POLICY}.hcl"
-    allowed = allowed_role_lists(configure_policy).get(configure.CI_MOUNT, {})
     policies = set(policy_files(policy_dir)) | BUILTIN_POLICIES
-    path = f'"auth/{configure.CI_MOUNT}/role/*"'
     for name, role in spec["roles"].items():
         for policy in role["token_policies"]:
             if policy not in policies:
                 problems.append(f"{rel(ci_roles_file)}: role {name} names policy {policy}, which {rel(policy_dir)} "
                                 f"does not have; add {policy}.hcl there or fix the name")
-        for key, value in (("token_policies", role["token_policies"]), ("bound_audiences", [spec["audience"]])):
-            if value not in allowed.get(key, []):
-                problems.append(f"{rel(configure_policy)}: the configure Job may not write CI role {name} ({key} "
-                                f"{json.dumps(value)} is not allowed under path {path}); add it to allowed_parameters "
-                                "there and apply the policy with the bootstrap-token path (README)")
     return problems
 
 

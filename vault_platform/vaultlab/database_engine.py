@@ -2,7 +2,7 @@
 
 The Job's inputs are the same as in the cluster: config/database.json (Git's, or a test's
 copy), the DATABASE_* variables Flux substitutes from platform-vars, a token holding only
-the policy vault-configure.hcl, and the RDS master credential an operator hands over in kv.
+the policy vault-init renders (scripts/job_policy.py), and the RDS master credential an operator hands over in kv.
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ import functools
 import importlib.util
 import json
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from vault_platform.gitops.vault_checks import SAMPLE_PLATFORM, rendered_configure_policy
 from vault_platform.vaultlab.flux_tree import rendered_config_map_dir
 
 from vault_platform.vaultlab.postgres import PostgresServer
@@ -27,7 +30,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 VAULT_CONFIG_DIR = REPO_ROOT / "flux" / "infrastructure" / "vault-config"
 DATABASE_JSON = VAULT_CONFIG_DIR / "config" / "database.json"
 POLICY_DIR = VAULT_CONFIG_DIR / "policies"
-CONFIGURE_POLICY = POLICY_DIR / "vault-configure.hcl"
 
 
 @functools.lru_cache(maxsize=None)
@@ -66,9 +68,25 @@ def _job_environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def configure_token(vault: VaultServer) -> str:
-    """A token with the configure Job's policy only, as its Kubernetes login would give it."""
-    vault.call("PUT", "sys/policies/acl/vault-configure", {"policy": CONFIGURE_POLICY.read_text()})
+def database_environment(postgres: PostgresServer) -> dict[str, str]:
+    """The DATABASE_* platform-vars of ``postgres``."""
+    return {"DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port), "DATABASE_NAME": postgres.database}
+
+
+def configure_token(vault: VaultServer, config_dir: Path = VAULT_CONFIG_DIR / "config",
+                    environment: dict[str, str] | None = None) -> str:
+    """A token with the configure Job's policy only, as its Kubernetes login would give it: the
+    policy vault-init renders for ``environment``'s (else this process's) DATABASE_* and clusters."""
+    values = {**os.environ, **(environment or {})}
+    database = {key: values[key] for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME") if key in values}
+    with tempfile.TemporaryDirectory() as merged:
+        # A test's config dir may hold only database.json: Git's other files complete it.
+        for source in (VAULT_CONFIG_DIR / "config", config_dir):
+            for file in source.glob("*.json"):
+                shutil.copyfile(file, Path(merged) / file.name)
+        policy = rendered_configure_policy(POLICY_DIR, Path(merged), platform={**SAMPLE_PLATFORM, **database},
+                                           clusters_b64=values.get("VAULT_KUBERNETES_CLUSTERS_B64"))
+    vault.call("PUT", "sys/policies/acl/vault-configure", {"policy": policy})
     return str(vault.call("POST", "auth/token/create", {"policies": ["vault-configure"], "ttl": "15m",
                                                          "no_default_policy": True})["auth"]["client_token"])
 
@@ -88,10 +106,10 @@ def run_configure_steps(vault: VaultServer, postgres: PostgresServer, config_dir
     """configure.py's ``configure_<step>`` functions in order, as the Job runs them (the
     application clusters read from ``environment`` as main() reads them)."""
     configure = configure_script()
-    client = configure.Vault(addr=vault.addr, cacert=str(vault.ca_cert), token=token or configure_token(vault))
-    job_environment = {"DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port),
-                       "DATABASE_NAME": postgres.database, **(environment or {})}
+    job_environment = {**database_environment(postgres), **(environment or {})}
     with _job_environment(job_environment):
+        client = configure.Vault(addr=vault.addr, cacert=str(vault.ca_cert),
+                                 token=token or configure_token(vault, config_dir))
         saved = configure.CONFIG_DIR, configure.POLICY_DIR
         configure.CONFIG_DIR, configure.POLICY_DIR = str(config_dir), str(POLICY_DIR)
         try:
@@ -115,7 +133,7 @@ def run_configure_database(vault: VaultServer, postgres: PostgresServer, config_
 
 def bootstrap_database_engine(vault: VaultServer, postgres: PostgresServer, config_dir: Path) -> None:
     """Engines mounted, master credential handed over, configure run: the first deploy."""
-    token = configure_token(vault)
+    token = configure_token(vault, config_dir, database_environment(postgres))
     run_configure_steps(vault, postgres, config_dir, ("engines",), token)
     hand_over_master_credential(vault, postgres)
     run_configure_steps(vault, postgres, config_dir, ("database",), token)

@@ -54,7 +54,7 @@ class GitLabStandIn(HttpsStandIn):
         return 404, {"message": "404 Not Found"}
 
     def id_token(self, project_path: str, ref: str, *, aud: str, ref_type: str = "branch", ref_protected: bool = True,
-                 expires_in: int = TOKEN_LIFETIME_SECONDS) -> str:
+                 expires_in: int = TOKEN_LIFETIME_SECONDS, project_id: str = "1") -> str:
         """A job's ID token with GitLab's claim shape (ref_protected is the string "true"/"false")."""
         now = int(time.time())
         namespace_path = project_path.rsplit("/", 1)[0]
@@ -63,7 +63,7 @@ class GitLabStandIn(HttpsStandIn):
             "jti": str(uuid.uuid4()),
             "sub": f"project_path:{project_path}:ref_type:{ref_type}:ref:{ref}",
             "namespace_id": "1", "namespace_path": namespace_path,
-            "project_id": "1", "project_path": project_path,
+            "project_id": project_id, "project_path": project_path,
             "user_id": "1", "user_login": "ci-user", "user_email": "ci-user@example.com",
             "pipeline_id": "1", "pipeline_source": "push", "job_id": "1",
             "ref": ref, "ref_type": ref_type, "ref_path": f"refs/{'heads' if ref_type == 'branch' else 'tags'}/{ref}",

@@ -29,11 +29,15 @@ def load(name):
     return data
 
 
+def audit_body():
+    return {"type": "file", "options": {"file_path": AUDIT_FILE}}
+
+
 def configure_audit(vault):
     # The file is on the audit PVC of each server pod (server.auditStorage).
     audits = vault.call("GET", "sys/audit")
     if "file/" not in audits.get("data", audits):
-        vault.write("sys/audit/file", {"type": "file", "options": {"file_path": AUDIT_FILE}})
+        vault.write("sys/audit/file", audit_body())
         print("enabled the file audit device", flush=True)
 
 
@@ -98,27 +102,30 @@ def application_clusters(encoded):
     return clusters
 
 
-def configure_kubernetes_auth(vault, clusters):
-    """One Kubernetes auth mount per application cluster; the mounts of clusters no longer
-    listed are removed (with their roles), so a removed cluster's tokens log in nowhere.
+def cluster_auth_config(cluster):
+    """An application cluster's tokens are reviewed with the caller's own JWT
+    (disable_local_ca_jwt): its service accounts hold system:auth-delegator there, so Vault
+    stores no long-lived token and never sends its own to another cluster."""
+    return {"kubernetes_host": cluster["kubernetes_host"], "kubernetes_ca_cert": cluster["kubernetes_ca_cert"],
+            "disable_local_ca_jwt": True}
 
-    The tooling mount "kubernetes" is configured by init.py. An application cluster's tokens
-    are reviewed with the caller's own JWT (disable_local_ca_jwt): its service accounts hold
-    system:auth-delegator there, so Vault stores no long-lived token."""
+
+def unlisted_cluster_mounts(vault, clusters):
+    """kubernetes-* mounts of clusters no longer in the list (removed only by vault-init: see init.py)."""
+    listed = {f"{cluster['mount']}/" for cluster in clusters}
+    auths = vault.call("GET", "sys/auth")
+    return sorted(path.rstrip("/") for path, mount in auths.get("data", auths).items()
+                  if path.startswith(CLUSTER_MOUNT_PREFIX) and mount.get("type") == "kubernetes" and path not in listed)
+
+
+def configure_kubernetes_auth(vault, clusters):
+    """One Kubernetes auth mount per application cluster. The tooling mount "kubernetes" is
+    configured by init.py, which also removes the mounts of clusters no longer listed: a
+    removal revokes every token and lease the mount issued, so it takes the privileged path."""
     for cluster in clusters:
         if vault.ensure_auth(cluster["mount"], "kubernetes"):
             print(f"enabled Kubernetes auth at {cluster['mount']}/ for cluster {cluster['name']}", flush=True)
-        vault.write(f"auth/{cluster['mount']}/config", {
-            "kubernetes_host": cluster["kubernetes_host"],
-            "kubernetes_ca_cert": cluster["kubernetes_ca_cert"],
-            "disable_local_ca_jwt": True,
-        })
-    listed = {f"{cluster['mount']}/" for cluster in clusters}
-    auths = vault.call("GET", "sys/auth")
-    for path, mount in sorted(auths.get("data", auths).items()):
-        if path.startswith(CLUSTER_MOUNT_PREFIX) and mount.get("type") == "kubernetes" and path not in listed:
-            vault.call("DELETE", f"sys/auth/{path.rstrip('/')}")
-            print(f"removed Kubernetes auth {path} (its cluster is no longer in {CLUSTERS_VAR})", flush=True)
+        vault.write(f"auth/{cluster['mount']}/config", cluster_auth_config(cluster))
 
 
 # GitLab CI jobs log in with their own id_tokens JWT (README "GitLab CI -> Vault"). The mount
@@ -155,6 +162,11 @@ def ci_role_problems(spec):
         if not isinstance(role.get("ref_protected"), bool):
             problems.append(f"{where}.ref_protected = {role.get('ref_protected')!r}: is not true or false; "
                             "fix: true, unless unprotected refs may have this role's secrets")
+        if "project_id" in role and not re.fullmatch(r"[1-9][0-9]*", str(role["project_id"])):
+            problems.append(f"{where}.project_id = {role['project_id']!r}: is not a GitLab project's numeric id; "
+                            "fix: the id on the project's overview page (Settings > General), as a string")
+        if "project_id" in role and "ref" not in role:
+            problems.append(f"{where}.ref = None: a role bound by project_id is bound to one ref (ref_path); fix: name it")
         if "ref" in role and (not isinstance(role["ref"], str) or not role["ref"] or "*" in role["ref"]):
             problems.append(f"{where}.ref = {role['ref']!r}: is not one branch or tag name; fix: name one, or drop ref")
         policies = role.get("token_policies")
@@ -164,11 +176,18 @@ def ci_role_problems(spec):
 
 
 def ci_role_body(spec, role):
-    claims = {"project_path": role["project_path"], "ref_type": role["ref_type"],
-              # GitLab's id_tokens carry ref_protected as the string "true" or "false".
-              "ref_protected": "true" if role["ref_protected"] else "false"}
-    if "ref" in role:
-        claims["ref"] = role["ref"]
+    # GitLab's id_tokens carry ref_protected as the string "true" or "false".
+    protected = "true" if role["ref_protected"] else "false"
+    if "project_id" in role:
+        # The id survives a rename, and a path freed by one cannot be taken over by another
+        # project; ref_path names the branch or tag (refs/heads/<ref>, refs/tags/<ref>).
+        kind = "heads" if role["ref_type"] == "branch" else "tags"
+        claims = {"project_id": str(role["project_id"]), "ref_path": f"refs/{kind}/{role['ref']}",
+                  "ref_protected": protected}
+    else:
+        claims = {"project_path": role["project_path"], "ref_type": role["ref_type"], "ref_protected": protected}
+        if "ref" in role:
+            claims["ref"] = role["ref"]
     return {**CI_ROLE_DEFAULTS, "bound_audiences": [spec["audience"]], "bound_claims": claims,
             "token_policies": role["token_policies"]}
 
@@ -188,11 +207,15 @@ def ci_roles():
     return spec
 
 
+def ci_auth_config(issuer):
+    # Vault reads the issuer's discovery document and keys itself, and checks iss against it.
+    return {"oidc_discovery_url": issuer, "bound_issuer": issuer}
+
+
 def configure_ci_auth(vault, spec, issuer):
     if vault.ensure_auth(CI_MOUNT, "jwt"):
         print(f"enabled JWT auth at {CI_MOUNT}/ for GitLab CI ({issuer})", flush=True)
-    # Vault reads the issuer's discovery document and keys itself, and checks iss against it.
-    vault.write(f"auth/{CI_MOUNT}/config", {"oidc_discovery_url": issuer, "bound_issuer": issuer})
+    vault.write(f"auth/{CI_MOUNT}/config", ci_auth_config(issuer))
     for name, role in spec["roles"].items():
         try:
             vault.write(f"auth/{CI_MOUNT}/role/{name}", ci_role_body(spec, role))
@@ -203,13 +226,28 @@ def configure_ci_auth(vault, spec, issuer):
                              "audience or policies); see `python -m vault_platform.gitops.vault_checks`") from None
 
 
-def configure_policies(vault):
+# Vault lower-cases policy names when it stores them (and matches ACL paths as written).
+POLICY_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+NOT_MANAGED = {SELF, "default", "root"}  # vault-init's, Vault's own: never this Job's
+
+
+def workload_policies():
+    """policies/<name>.hcl by name, but vault-configure's own (vault-init applies it)."""
+    policies = {}
     for path in sorted(glob.glob(os.path.join(POLICY_DIR, "*.hcl"))):
         name = os.path.basename(path)[: -len(".hcl")]
         if name == SELF:
-            continue  # vault-init's (with a root token): this Job cannot widen its own policy
+            continue
+        if not POLICY_NAME.fullmatch(name) or name in NOT_MANAGED:
+            raise input_error(f"policies/{name}.hcl", "file name", name, "is not a policy this Job may manage "
+                              "(lower-case a-z, 0-9, -; never default or root)", "rename the file")
         with open(path) as f:
-            policy = f.read()
+            policies[name] = f.read()
+    return policies
+
+
+def configure_policies(vault, policies=None):
+    for name, policy in (policies if policies is not None else workload_policies()).items():
         current = vault.read(f"sys/policies/acl/{name}")
         if current and current.get("data", {}).get("policy") == policy:
             continue
@@ -225,24 +263,34 @@ def configure_policies(vault):
 EVERY_APPLICATION_CLUSTER = CLUSTER_MOUNT_PREFIX + "*"
 
 
-def configure_roles(vault, clusters):
-    for key, roles in load("roles.json").items():
+def kubernetes_roles(spec, clusters):
+    """(mount, role, body) of every Kubernetes auth role of roles.json, one per listed cluster for "kubernetes-*"."""
+    for key, roles in spec.items():
+        if key != "kubernetes" and key != EVERY_APPLICATION_CLUSTER:
+            raise input_error("config/roles.json", key, key, "is not a mount this Job manages",
+                              f'use "kubernetes" (the tooling cluster) or "{EVERY_APPLICATION_CLUSTER}" (every application cluster)')
         mounts = [c["mount"] for c in clusters] if key == EVERY_APPLICATION_CLUSTER else [key]
-        for mount in mounts:
-            for role, body in roles.items():
-                try:
-                    vault.write(f"auth/{mount}/role/{role}", body)
-                except ApiError as err:
-                    if err.status != 403:
-                        raise
-                    raise SystemExit(f"config/roles.json: role {mount}/{role} is not one vault-configure.hcl lets this "
-                                     "Job write (its namespaces or policies); see `python -m vault_platform.gitops.vault_checks`") from None
+        for role, body in roles.items():
+            if not POLICY_NAME.fullmatch(role) or role == SELF:
+                raise input_error("config/roles.json", f"{key}.{role}", role, "is not a role name this Job may manage "
+                                  f"(lower-case a-z, 0-9, -; never {SELF})", "rename the role")
+            for mount in mounts:
+                yield mount, role, body
+
+
+def configure_roles(vault, clusters):
+    for mount, role, body in kubernetes_roles(load("roles.json"), clusters):
+        vault.write(f"auth/{mount}/role/{role}", body)
 
 
 ADMIN_SECRET = "kv/data/platform/database-admin"
 
 
 def connection_url():
+    for key in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME"):
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", os.environ.get(key, "")):
+            raise input_error(key, key, os.environ.get(key), "is not a host name, port or database name",
+                              "it is the tooling platform-vars' (the database stack's outputs); re-run `cdktf deploy`")
     host, port, db = (os.environ[k] for k in ("DATABASE_HOST", "DATABASE_PORT", "DATABASE_NAME"))
     # sslmode=require: RDS runs with rds.force_ssl=1.
     return f"postgresql://{{{{username}}}}:{{{{password}}}}@{host}:{port}/{db}?sslmode=require"
@@ -271,27 +319,33 @@ def bootstrap_statements(spec):
     return statements
 
 
+def connection_body(url, username, password, allowed_roles):
+    return {"plugin_name": "postgresql-database-plugin", "connection_url": url, "username": username,
+            "password": password, "password_authentication": "scram-sha-256", "allowed_roles": allowed_roles,
+            "verify_connection": True}
+
+
+def bootstrap_connection_body(url, master, bootstrap, spec):
+    return {**connection_body(url, master["username"], master["password"], [bootstrap]),
+            "username_template": spec["vault_user"]}
+
+
+def bootstrap_role_body(bootstrap, spec):
+    return {"db_name": bootstrap, "creation_statements": bootstrap_statements(spec),
+            # Revoking this lease must leave Vault's login in place: it outlives the bootstrap.
+            "revocation_statements": ['ALTER ROLE "{{name}}" VALID UNTIL \'infinity\';'],
+            "default_ttl": "5m", "max_ttl": "5m"}
+
+
+def database_role_body(connection, body):
+    return dict(body, db_name=connection)
+
+
 def issue_vault_login(vault, spec, master, bootstrap):
     """Vault runs bootstrap_statements as the master through a throw-away connection and role;
     the one credential it returns is Vault's own login. Its lease is revoked at once."""
-    vault.write(f"database/config/{bootstrap}", {
-        "plugin_name": "postgresql-database-plugin",
-        "connection_url": connection_url(),
-        "username": master["username"],
-        "password": master["password"],
-        "password_authentication": "scram-sha-256",
-        "allowed_roles": [bootstrap],
-        "username_template": spec["vault_user"],
-        "verify_connection": True,
-    })
-    vault.write(f"database/roles/{bootstrap}", {
-        "db_name": bootstrap,
-        "creation_statements": bootstrap_statements(spec),
-        # Revoking this lease must leave Vault's login in place: it outlives the bootstrap.
-        "revocation_statements": ['ALTER ROLE "{{name}}" VALID UNTIL \'infinity\';'],
-        "default_ttl": "5m",
-        "max_ttl": "5m",
-    })
+    vault.write(f"database/config/{bootstrap}", bootstrap_connection_body(connection_url(), master, bootstrap, spec))
+    vault.write(f"database/roles/{bootstrap}", bootstrap_role_body(bootstrap, spec))
     login = vault.read(f"database/creds/{bootstrap}")
     vault.write(f"sys/leases/revoke/{login['lease_id']}", {})
     return login
@@ -326,15 +380,8 @@ def bootstrap_database_login(vault, spec):
                 vault.call("DELETE", path)
             except ApiError:
                 pass
-    vault.write(f"database/config/{name}", {
-        "plugin_name": "postgresql-database-plugin",
-        "connection_url": connection_url(),
-        "username": login["data"]["username"],
-        "password": login["data"]["password"],
-        "password_authentication": "scram-sha-256",
-        "allowed_roles": sorted(spec["roles"]),
-        "verify_connection": True,
-    })
+    vault.write(f"database/config/{name}", connection_body(connection_url(), login["data"]["username"],
+                                                           login["data"]["password"], sorted(spec["roles"])))
     vault.write(f"database/rotate-root/{name}", {})
     vault.call("DELETE", ADMIN_SECRET.replace("/data/", "/metadata/", 1))
     print(f"configured {name} with its own login {spec['vault_user']!r} (password rotated, known "
@@ -362,9 +409,10 @@ def check_database_spec(spec):
                                  '(revocation: DROP ROLE IF EXISTS "{{name}}";)')
 
 
-def configure_database(vault):
-    spec = load("database.json")
-    check_database_spec(spec)
+def configure_database(vault, spec=None):
+    if spec is None:
+        spec = load("database.json")
+        check_database_spec(spec)
     name = spec["connection"]
     current = vault.read(f"database/config/{name}")
     login = current and current["data"]["connection_details"].get("username")
@@ -376,28 +424,84 @@ def configure_database(vault):
         if not bootstrap_database_login(vault, spec):
             return
     for role, body in spec["roles"].items():
-        vault.write(f"database/roles/{role}", dict(body, db_name=name))
+        vault.write(f"database/roles/{role}", database_role_body(name, body))
+
+
+def job_inputs():
+    """Everything the Job applies (and its policy is rendered from), checked before any call to Vault."""
+    clusters = application_clusters(os.environ.get(CLUSTERS_VAR, ""))
+    database = load("database.json")
+    check_database_spec(database)
+    # No GITLAB_URL: the environment has no [ci] table and trusts no GitLab instance.
+    issuer = gitlab_issuer(os.environ["GITLAB_URL"]) if os.environ.get("GITLAB_URL") else None
+    inputs = {"clusters": clusters, "issuer": issuer, "ci": ci_roles() if issuer else None,
+              "database": database, "connection_url": connection_url(), "roles": load("roles.json"),
+              "policies": workload_policies()}
+    check_role_policies(inputs)
+    return inputs
+
+
+def check_role_policies(inputs):
+    """A role may hand out only policies of policies/ (Vault itself accepts any name: a typo would
+    fail at login, a missing file would leave a policy nobody manages)."""
+    known = set(inputs["policies"]) | {"default"}
+    named = [("config/roles.json", f"{key}.{role}", body.get("token_policies"))
+             for key, roles in inputs["roles"].items() for role, body in roles.items()]
+    ci_roles_ = (inputs["ci"] or {"roles": {}})["roles"]
+    named += [(CI_ROLES, f"roles.{name}", role.get("token_policies")) for name, role in ci_roles_.items()]
+    for source, where, policies in named:
+        unknown = [p for p in policies or [] if p not in known]
+        if unknown:
+            raise input_error(source, f"{where}.token_policies", policies, f"names {', '.join(unknown)}, which "
+                              "policies/ does not have", "fix the name or add the policy file")
+
+
+POLICY_FIX = ("apply it with the bootstrap-token path (README \"Recover a failed Vault bootstrap\"): "
+              "a change to what this Job may write is a privileged change")
+
+
+def policy_rules(text):
+    """Rule text by path of a policy this module renders (one `path "..."` block each)."""
+    blocks = re.findall(r'^path "([^"]+)"(.*?)(?=^path "|\Z)', text, re.MULTILINE | re.DOTALL)
+    return {path: re.sub(r"(?m)^#.*\n?", "", body).strip() for path, body in blocks}
+
+
+def check_own_policy(vault, inputs):
+    """Vault's copy of this Job's policy must be the one Git and platform-vars render now: else
+    what the Job would write is not what it may write (a new cluster, policy or role)."""
+    from job_policy import render  # job_policy imports this module
+
+    wanted = render(inputs)
+    current = (vault.read(f"sys/policies/acl/{SELF}") or {}).get("data", {}).get("policy", "")
+    if current != wanted:
+        now, then = policy_rules(wanted), policy_rules(current)
+        differ = sorted(path for path in now.keys() | then.keys() if now.get(path) != then.get(path))
+        raise SystemExit(f"policy {SELF} in Vault is not the one Git and platform-vars give (differs at "
+                         f"{', '.join(differ) or 'its comments'}); fix: {POLICY_FIX}")
 
 
 def main():
     # Every input is checked before the first call to Vault.
-    clusters = application_clusters(os.environ.get(CLUSTERS_VAR, ""))
-    # No GITLAB_URL: the environment has no [ci] table and trusts no GitLab instance.
-    issuer = gitlab_issuer(os.environ["GITLAB_URL"]) if os.environ.get("GITLAB_URL") else None
-    ci = ci_roles() if issuer else None
+    inputs = job_inputs()
+    clusters, issuer, ci = inputs["clusters"], inputs["issuer"], inputs["ci"]
     vault = Vault()
     vault.wait_until_reachable()
     vault.login_kubernetes("kubernetes", SELF)
+    check_own_policy(vault, inputs)
     configure_audit(vault)
     configure_engines(vault)
     configure_kubernetes_auth(vault, clusters)
-    configure_policies(vault)
+    for mount in unlisted_cluster_mounts(vault, clusters):
+        print(f"WARNING: auth mount {mount} is no longer in {CLUSTERS_VAR} and still admits its cluster's logins: "
+              "vault-init removes it (revoking every token and lease it issued) on a bootstrap-token run whose "
+              "Secret names it in remove-mounts (README \"Recover a failed Vault bootstrap\")", flush=True)
+    configure_policies(vault, inputs["policies"])
     configure_roles(vault, clusters)
     if issuer:
         configure_ci_auth(vault, ci, issuer)
     else:
         print(f"no GITLAB_URL (the environment has no [ci] table): {CI_MOUNT}/ not configured", flush=True)
-    configure_database(vault)
+    configure_database(vault, inputs["database"])
     # A Job that could not finish must fail (Flux then shows the Kustomization not ready and
     # the Job is retried), never report success on a Vault that cannot issue credentials.
     connection = load("database.json")["connection"]

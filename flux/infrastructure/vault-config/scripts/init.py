@@ -7,7 +7,9 @@ operator provides a root token as below. Steps on first run:
      fails before Vault is initialised rather than after (when keys could be lost);
   2. `sys/init` with recovery shares (awskms seal: there are no unseal keys);
   3. store the recovery keys in that Secret, retried (root token NOT stored);
-  4. with the root token, only enable Kubernetes auth, the configure Job's policy and role;
+  4. with the root token, only enable Kubernetes auth, the configure Job's policy (rendered from
+     Git and platform-vars by job_policy.py) and role, and remove the auth mounts of application
+     clusters no longer listed;
   5. revoke the root token.
 Recovery after a failed bootstrap (README, "Recover a failed Vault bootstrap"): an
 operator generates a root token with the recovery keys and puts it in the Secret
@@ -19,24 +21,39 @@ import json
 import os
 import time
 
+import configure
+import job_policy
 from vaultapi import KUBE_API_URL, ApiError, Kube, Vault
 
 KEYS_SECRET = os.environ.get("KEYS_SECRET", "vault-recovery-keys")
 TOKEN_SECRET = os.environ.get("TOKEN_SECRET", "vault-bootstrap-token")
-POLICY_DIR = os.environ.get("POLICY_DIR", "/policies")
 CONFIGURE_ROLE = "vault-configure"
 LABELS = {"app.kubernetes.io/part-of": "vault", "app.kubernetes.io/component": "bootstrap"}
 
 
-def bootstrap(vault):
-    """Just enough for the configure Job to log in on its own: Kubernetes auth + its role."""
+# Key of Secret vault-bootstrap-token naming the auth mounts whose removal the operator confirms.
+REMOVE_KEY = "remove-mounts"
+
+
+def bootstrap(vault, inputs, confirmed_removals=frozenset()):
+    """Just enough for the configure Job to log in on its own: Kubernetes auth + its role, and
+    the privileged changes the Job may not make itself: its policy, removing a cluster's mount
+    (only the ones the operator names: a removal revokes every token and lease it issued)."""
     vault.wait_until_active()
     vault.ensure_auth("kubernetes", "kubernetes")
     # In-cluster: Vault reviews tokens with its own service account (auth-delegator), at the
     # same API server address as this Job's.
     vault.write("auth/kubernetes/config", {"kubernetes_host": KUBE_API_URL})
-    with open(os.path.join(POLICY_DIR, f"{CONFIGURE_ROLE}.hcl")) as f:
-        vault.write(f"sys/policies/acl/{CONFIGURE_ROLE}", {"policy": f.read()})
+    vault.write(f"sys/policies/acl/{CONFIGURE_ROLE}", {"policy": job_policy.render(inputs)})
+    for mount in configure.unlisted_cluster_mounts(vault, inputs["clusters"]):
+        if mount not in confirmed_removals:
+            print(f"kept auth mount {mount}: its cluster is no longer in {configure.CLUSTERS_VAR}, but removing it "
+                  f"revokes every token and lease it issued; to remove it, name it in {TOKEN_SECRET}'s key "
+                  f"{REMOVE_KEY} (README \"Recover a failed Vault bootstrap\")", flush=True)
+            continue
+        vault.call("DELETE", f"sys/auth/{mount}")
+        print(f"removed auth mount {mount} (its cluster is no longer in {configure.CLUSTERS_VAR}; "
+              "every token and lease it issued is revoked)", flush=True)
     vault.write(f"auth/kubernetes/role/{CONFIGURE_ROLE}", {
         "bound_service_account_names": [CONFIGURE_ROLE],
         "bound_service_account_namespaces": ["vault"],
@@ -77,7 +94,7 @@ def store_keys(kube, secret, keys, attempts=10, pause=3):
                      "'keys lost'.")
 
 
-def first_init(vault, kube):
+def first_init(vault, kube, inputs):
     secret = kube.get_secret(KEYS_SECRET)
     if secret and secret.get("data"):
         raise SystemExit(f"Vault is not initialised but Secret {KEYS_SECRET} holds keys: "
@@ -89,7 +106,7 @@ def first_init(vault, kube):
     store_keys(kube, secret, keys)
     print(f"Vault initialised; recovery keys are in Secret {KEYS_SECRET}", flush=True)
     vault.token = result["root_token"]
-    bootstrap(vault)
+    bootstrap(vault, inputs)
 
 
 def bootstrap_finished(vault):
@@ -105,16 +122,19 @@ def bootstrap_finished(vault):
 
 
 def main():
+    # What configure may write is rendered from these: checked before anything is written.
+    inputs = configure.job_inputs()
     vault = Vault()
     kube = Kube()
     if not vault.wait_until_reachable()["initialized"]:
-        first_init(vault, kube)
+        first_init(vault, kube, inputs)
         return
     token_secret = kube.get_secret(TOKEN_SECRET)
     if token_secret and token_secret.get("data", {}).get("token"):
         print(f"Vault is initialised; re-running the bootstrap with {TOKEN_SECRET}", flush=True)
         vault.token = base64.b64decode(token_secret["data"]["token"]).decode().strip()
-        bootstrap(vault)
+        removals = base64.b64decode(token_secret["data"].get(REMOVE_KEY, "")).decode()
+        bootstrap(vault, inputs, frozenset(m.strip() for m in removals.split(",") if m.strip()))
         kube.delete_secret(TOKEN_SECRET)
         return
     vault.wait_until_active()
