@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -22,6 +23,7 @@ from tests.vault.conftest import Bootstrapped
 from vault_platform.vaultlab.flux_tree import one, rendered, vault_certificate_names
 
 pytestmark = pytest.mark.integration
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
 import os, ssl, sys, urllib.request
@@ -57,7 +59,8 @@ def test_the_jobs_are_the_rendered_ones(bootstrapped: Bootstrapped) -> None:
     # The mounted scripts are the rendered ConfigMap's data (named with kustomize's hash).
     scripts = configure.volumes["scripts"]["configMap"]["name"]
     assert scripts.startswith("vault-bootstrap-scripts-")
-    assert set(one(objects, "ConfigMap", scripts)["data"]) == {"vaultapi.py", "init.py", "configure.py"}
+    in_git = {path.name for path in (REPO_ROOT / "flux" / "infrastructure" / "vault-config" / "scripts").glob("*.py")}
+    assert set(one(objects, "ConfigMap", scripts)["data"]) == in_git
 
 
 def _probe(bootstrapped: Bootstrapped, url: str, extra_names: dict[str, str] | None = None) -> str:
