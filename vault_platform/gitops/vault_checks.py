@@ -202,16 +202,18 @@ def allowed_role_lists(configure_policy: Path) -> dict[str, dict[str, list[list[
     """Per auth mount, the exact lists vault-configure.hcl lets the configure Job write into a
     role (allowed_parameters; Vault compares a list parameter as a whole). A mount is named as
     the policy's path names it: "kubernetes" for auth/kubernetes/role/*, "kubernetes-*" for the
-    glob auth/kubernetes-* (every application cluster's mount, config and roles)."""
+    glob auth/kubernetes-* (every application cluster's mount, config and roles), and
+    "kubernetes/<role>" for one role's exact path (which replaces the glob for that role)."""
     text = configure_policy.read_text()
     allowed: dict[str, dict[str, list[list[str]]]] = {}
-    for block in re.finditer(r'^path\s+"auth/(?P<mount>[^/"]+-\*|[^/"]+)(?:/role/\*)?"\s*\{(?P<body>.*?)^\}', text,
+    for block in re.finditer(r'^path\s+"auth/(?P<mount>[^/"]+-\*|[^/"]+(?=/role/[^*"]+")|[^/"]+)'
+                             r'(?:/role/\*|/role/(?P<role>[^*"/]+))?"\s*\{(?P<body>[^{}\n]*\}[ \t]*$|.*?^\})', text,
                              re.MULTILINE | re.DOTALL):
         lists = {}
         for key in ("bound_service_account_namespaces", "token_policies", "bound_audiences"):
             value = re.search(rf'"{key}"\s*=\s*(\[.*?\]\])', block["body"], re.DOTALL)
             lists[key] = json.loads(value.group(1)) if value else []
-        allowed[block["mount"]] = lists
+        allowed[f'{block["mount"]}/{block["role"]}' if block["role"] else block["mount"]] = lists
     return allowed
 
 
@@ -223,9 +225,10 @@ def check_configure_policy(roles_file: Path = VAULT_CONFIG_DIR / "config" / "rol
     problems = []
     for mount, roles in load_roles(roles_file).items():
         for name, role in roles.items():
+            granted = allowed.get(f"{mount}/{name}", allowed.get(mount, {}))
             for key in ("bound_service_account_namespaces", "token_policies"):
                 value = role.get(key, [])
-                if value not in allowed.get(mount, {}).get(key, []):
+                if value not in granted.get(key, []):
                     problems.append(
                         f"{rel(configure_policy)}: the configure Job may not write role {mount}/{name} "
                         f"({key} {json.dumps(value)} is not allowed under path \"auth/{mount}/role/*\"); add it "

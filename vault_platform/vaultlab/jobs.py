@@ -48,8 +48,12 @@ class JobSpec:
 
     @classmethod
     def load(cls, job: str) -> JobSpec:
-        manifest = yaml.safe_load((VAULT_CONFIG_DIR / f"job-{job}.yaml").read_text())
-        pod = manifest["spec"]["template"]["spec"]
+        path = VAULT_CONFIG_DIR / f"job-{job}.yaml"
+        if not path.exists():  # a CronJob's Job: the snapshot job (cronjob-snapshot.yaml)
+            path = VAULT_CONFIG_DIR / f"cronjob-{job}.yaml"
+        manifest = yaml.safe_load(path.read_text())
+        job_spec = manifest["spec"]["jobTemplate"]["spec"] if manifest["kind"] == "CronJob" else manifest["spec"]
+        pod = job_spec["template"]["spec"]
         (container,) = pod["containers"]
         return cls(
             name=manifest["metadata"]["name"],
@@ -92,6 +96,10 @@ class JobRunner:
                 target.mkdir(exist_ok=True)
                 for item in volume["secret"]["items"]:
                     (target / item["path"]).write_bytes((self.lab.tls.directory / item["key"]).read_bytes())  # type: ignore[union-attr]
+                local[mount] = target
+            elif "emptyDir" in volume:
+                target = self.lab.root / f"{spec.name}-{volume_name}"  # type: ignore[operator]
+                target.mkdir(exist_ok=True)
                 local[mount] = target
             else:
                 raise LabError(f"job-{spec.name}.yaml: volume {volume_name} has no lab equivalent")
@@ -154,7 +162,11 @@ class JobRunner:
                                 start_new_session=True)
 
     def run(self, job: str, timeout: float = JOB_TIMEOUT_SECONDS,
-            mounts_instead: dict[str, Path] | None = None) -> subprocess.CompletedProcess[str]:
-        """Run the Job once to its end, as one attempt of the Job's pod."""
+            mounts_instead: dict[str, Path] | None = None,
+            injected_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the Job once to its end, as one attempt of the Job's pod. ``injected_env``: what
+        the cluster adds to the pod beyond its manifest (the EKS pod identity webhook's
+        AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_REGION; the lab's emulator endpoint)."""
         _spec, env, argv = self.environment(job, mounts_instead)
+        env.update(injected_env or {})
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)

@@ -42,6 +42,18 @@ path "auth/kubernetes/role/*" {
   }
 }
 path "auth/kubernetes/role/vault-configure" { capabilities = ["read"] }
+# The snapshot CronJob's role: its one account in namespace vault, its one policy. Every value
+# pinned: the glob above never allows namespace vault (that would let this Job bind a role to
+# itself), and this exact path allows nothing but vault/vault-backup.
+path "auth/kubernetes/role/vault-backup" {
+  capabilities = ["create", "read", "update"]
+  allowed_parameters = {
+    "bound_service_account_names"      = [["vault-backup"]]
+    "bound_service_account_namespaces" = [["vault"]]
+    "token_policies"                   = [["vault-backup"]]
+    "token_ttl"                        = []
+  }
+}
 # Every application cluster's mount: its config and its roles (config/roles.json "kubernetes-*").
 # One glob covers both (a glob ends the path, so config and role/* cannot be told apart under
 # it): the allowed parameters are the config's three and the roles' four; each is ignored by
