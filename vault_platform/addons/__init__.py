@@ -68,6 +68,9 @@ class PermissionContext:
     ecr_repository_arns: tuple[str, ...] = ()
     # RDS instances whose RDS-managed master secret the cluster's External Secrets may read.
     database_instance_arns: tuple[str, ...] = ()
+    # Vault's snapshot bucket and its own KMS key (constructs/backup_bucket.py).
+    vault_backup_bucket_arn: str = ""
+    vault_backup_key_arn: str = ""
 
 
 @dataclass(frozen=True)
