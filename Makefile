@@ -77,6 +77,13 @@ flows: .venv/.bytecode node_modules/.synced
 vault-demo: .venv/.synced-dev node_modules/.synced
 	$(PYTHON) -m vault_platform.vaultlab
 
+# The Vault disaster-recovery drill (docs/vault-dr.md) on the lab: snapshot with the CronJob's
+# script into the emulator's S3, restore onto a new cluster (same KMS key) and onto one with
+# another key; prints RPO (the environment's snapshot schedule) and the measured RTO.
+.PHONY: vault-dr-drill
+vault-dr-drill: .venv/.synced-dev node_modules/.synced
+	ENV=$(ENV) $(PYTEST) -n 0 -p no:randomly -q tests/vault/test_disaster_recovery.py
+
 # checkov on every stack; fails on a finding without a written reason
 policy: .venv/.synced-dev node_modules/.synced
 	$(PYTHON) -m vault_platform.ops.policy_gate --env $(ENV)

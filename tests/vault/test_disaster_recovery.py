@@ -31,6 +31,7 @@ import boto3
 import pytest
 
 from tests.vault.conftest import Bootstrapped, flux_values
+from vault_platform.config import load_environment
 from vault_platform.gitops.vault_checks import VAULT_CONFIG_DIR, bao_binary
 from vault_platform.ops.emulator import TEST_ACCESS_KEY, Emulator
 from vault_platform.vaultlab import JobRunner, VaultLab
@@ -62,12 +63,13 @@ def make_backup_bucket(emulator: Emulator) -> str:
     return name
 
 
-def run_snapshot_job(lab: VaultLab, emulator: Emulator, bucket: str) -> subprocess.CompletedProcess[str]:
+def run_snapshot_job(lab: VaultLab, emulator: Emulator, bucket: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The CronJob's one container as its manifest runs it; ``env``: a test's changes."""
     jobs = JobRunner(lab, flux_values(lab, VAULT_BACKUP_BUCKET=bucket, VAULT_BACKUP_SCHEDULE="0 * * * *"))
     token_file = lab.root / "sa-vault-backup" / "token"  # type: ignore[operator]
     return jobs.run("snapshot", injected_env={
         "AWS_ENDPOINT_URL": emulator.endpoint, "AWS_REGION": REGION,
-        "AWS_ROLE_ARN": BACKUP_ROLE_ARN, "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file)})
+        "AWS_ROLE_ARN": BACKUP_ROLE_ARN, "AWS_WEB_IDENTITY_TOKEN_FILE": str(token_file), **env})
 
 
 def restore(lab: VaultLab, token: str, snapshot: Path) -> subprocess.CompletedProcess[str]:
@@ -156,6 +158,26 @@ def test_the_cronjob_script_saves_a_whole_snapshot_with_a_sortable_key(drill: Dr
     assert f"s3://{drill.bucket}/{drill.key}" in drill.snapshot_run.stdout
     # What was stored is what OpenBao sent: a gzip'd tar with the raft state and its checksums.
     assert gzip.decompress(drill.snapshot.read_bytes())
+
+
+def test_the_snapshot_job_fails_loudly_and_uploads_nothing(drill: Drill, kms_emulator: Emulator) -> None:
+    """Each way a run can go wrong ends the Job non-zero with one line, before anything reaches
+    the bucket: a standby's redirect (VAULT_ADDR not at the active node), a bucket that is not
+    there, a snapshot below the expected size."""
+    source = drill.source.lab
+    standby = next(node for node in source.nodes if node.client.health() == 429)
+    cases = {
+        "redirect": ({"VAULT_ADDR": standby.ports.api_addr}, drill.bucket, "that node is a standby"),
+        "no bucket": ({}, "no-such-vault-backup", "NoSuchBucket"),
+        "too small": ({"MIN_SNAPSHOT_BYTES": str(10**9)}, drill.bucket, "below the 1000000000 expected"),
+    }
+    for case, (env, bucket, message) in cases.items():
+        run = run_snapshot_job(source, kms_emulator, bucket, **env)
+        assert run.returncode != 0, case
+        (line,) = run.stderr.strip().splitlines()
+        assert line.startswith("vault snapshot FAILED:") and message in line, (case, run.stderr)
+    listed = s3(kms_emulator).list_objects_v2(Bucket=drill.bucket, Prefix=f"{PREFIX}/").get("Contents", [])
+    assert [entry["Key"] for entry in listed] == [drill.key]
 
 
 def snapshot_script():
@@ -247,10 +269,12 @@ def test_restore_onto_a_new_cluster_with_the_same_key_brings_everything_back(dri
     assert lab.wait_for_health({429}, nodes=[follower], timeout=60) == [429]
     assert sorted(lab.health()) == [200, 429, 429]
     drill.timings["restore (command to data readable)"] = rto
+    schedule = load_environment(os.environ.get("ENV", "default")).tooling.vault_backup.schedule
     with capsys.disabled():
-        print(f"\nvault DR drill: RTO {rto:.1f} s from the restore command to the data readable on a new cluster "
-              f"(plus {drill.timings['two new clusters started and initialised (side by side)']:.1f} s to start and "
-              f"initialise it); snapshot job {drill.timings['snapshot job']:.1f} s")
+        print(f"\nvault DR drill: RPO = the snapshot interval, schedule \"{schedule}\" ([tooling.vault_backup]); "
+              f"RTO {rto:.1f} s from the restore command to the data readable on a new cluster "
+              f"(+ {drill.timings['two new clusters started and initialised (side by side)']:.1f} s to start, initialise "
+              f"and join it, here; on EKS: the pods' start); snapshot job {drill.timings['snapshot job']:.1f} s")
 
 
 def test_restore_onto_a_cluster_with_another_key_seals_it_and_leaves_the_source_alone(drill: Drill) -> None:

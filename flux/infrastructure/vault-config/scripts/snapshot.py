@@ -61,6 +61,8 @@ def download(vault, target):
                 target.write(chunk)
                 sha256.update(chunk)
                 md5.update(chunk)
+    except SnapshotError:
+        raise  # the refused redirect, as it was said
     except urllib.error.HTTPError as err:
         raise SnapshotError(f"GET {SNAPSHOT_PATH} -> HTTP {err.code}") from None
     except (OSError, EOFError) as err:  # http.client.IncompleteRead is neither; caught below
