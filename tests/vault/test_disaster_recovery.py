@@ -21,6 +21,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -73,11 +74,18 @@ def run_snapshot_job(lab: VaultLab, emulator: Emulator, bucket: str, **env: str)
 
 
 def restore(lab: VaultLab, token: str, snapshot: Path) -> subprocess.CompletedProcess[str]:
-    """The runbook's restore command (docs/vault-dr.md), against the active node."""
+    """The runbook's restore command (docs/vault-dr.md): the CLI on the active node, the
+    snapshot on its standard input (as `kubectl exec -i ... < vault.snap` gives it)."""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(lab.root), "VAULT_ADDR": lab.active_node().ports.api_addr,
            "VAULT_CACERT": str(lab.ca_cert), "VAULT_TOKEN": token}
-    return subprocess.run([str(bao_binary()), "operator", "raft", "snapshot", "restore", "-force", str(snapshot)],
-                          env=env, capture_output=True, text=True, timeout=120)
+    with snapshot.open("rb") as stdin:
+        return subprocess.run([str(bao_binary()), "operator", "raft", "snapshot", "restore", "-force", "/dev/stdin"],
+                              env=env, stdin=stdin, capture_output=True, text=True, timeout=120)
+
+
+def verify_as_the_runbook_does(snapshot: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(VAULT_CONFIG_DIR / "scripts" / "snapshot.py"), "--verify", str(snapshot)],
+                          capture_output=True, text=True, timeout=60)
 
 
 def configuration(lab: VaultLab, token: str) -> dict[str, object]:
@@ -136,6 +144,8 @@ def drill(bootstrapped: Bootstrapped, kms_emulator: Emulator, tmp_path_factory) 
     # The restore role's side (docs/vault-dr.md): fetch the newest object under the prefix.
     snapshot = tmp_path_factory.mktemp("dr") / "vault.snap"
     snapshot.write_bytes(s3(kms_emulator).get_object(Bucket=bucket, Key=key)["Body"].read())
+    checked = verify_as_the_runbook_does(snapshot)
+    assert checked.returncode == 0 and "whole raft snapshot" in checked.stdout, checked.stderr
 
     same_key = VaultLab(emulator=kms_emulator, same_key_as=source)
     # Another region's KMS cannot see the source's key, as a cluster in another region or
@@ -182,7 +192,6 @@ def test_the_snapshot_job_fails_loudly_and_uploads_nothing(drill: Drill, kms_emu
 
 def snapshot_script():
     import importlib.util
-    import sys
 
     scripts = str(VAULT_CONFIG_DIR / "scripts")
     sys.path.insert(0, scripts)
@@ -206,6 +215,8 @@ def test_a_truncated_or_altered_snapshot_is_refused(drill: Drill, tmp_path: Path
         cut.write_bytes(whole[:length])
         with pytest.raises(module.SnapshotError):
             module.verify(cut, min_bytes=0)
+    refused = verify_as_the_runbook_does(cut)  # the runbook's check, on the last cut
+    assert refused.returncode == 1 and refused.stderr.startswith("vault snapshot FAILED: snapshot is not a whole"), refused
     with pytest.raises(module.SnapshotError, match="below the"):
         module.verify(drill.snapshot, min_bytes=len(whole) + 1)
     # One byte of state.bin changed inside a re-packed, well-formed archive.

@@ -15,6 +15,7 @@ Run by the vault-snapshot CronJob (cronjob-snapshot.yaml) on the tooling cluster
   4. PutObject to s3://$BACKUP_BUCKET/$BACKUP_PREFIX/<UTC time>-<raft index>.snap (keys sort
      by time). The IRSA role may only put objects under that prefix: it cannot list, read back
      or delete a snapshot, so a stolen pod token cannot take the backups with it.
+`python snapshot.py --verify FILE` runs step 3 alone (docs/vault-dr.md: before a restore).
 Any failure exits non-zero with one line, so the Job fails (BackoffLimitExceeded event, the
 kube_job_status_failed metric) and nothing incomplete is ever uploaded.
 """
@@ -139,8 +140,17 @@ def main():
               f" version {version}", flush=True)
 
 
+def verify_file(path):
+    """`python snapshot.py --verify FILE`: the runbook's check of a fetched snapshot before a restore."""
+    meta = verify(path, int(os.environ.get("MIN_SNAPSHOT_BYTES", DEFAULT_MIN_BYTES)))
+    print(f"{path}: whole raft snapshot, index {meta['Index']}, term {meta['Term']}", flush=True)
+
+
 if __name__ == "__main__":
     try:
-        main()
+        if sys.argv[1:2] == ["--verify"] and len(sys.argv) == 3:
+            verify_file(sys.argv[2])
+        else:
+            main()
     except (SnapshotError, awsapi.AwsError) as err:
         sys.exit(f"vault snapshot FAILED: {err}")
