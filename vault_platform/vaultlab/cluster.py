@@ -127,7 +127,11 @@ class VaultClient:
                 raw, status = answer.read(), answer.status
         except urllib.error.HTTPError as error:
             raw, status = error.read(), error.code
-        return Response(status, json.loads(raw) if raw.strip() else {})
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:  # not JSON (a raft snapshot): the status is the answer
+            body = {}
+        return Response(status, body)
 
     def health(self, query: str = "") -> int | None:
         """The status code of /v1/sys/health (None while nothing answers)."""
