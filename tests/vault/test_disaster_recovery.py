@@ -38,7 +38,8 @@ from vault_platform.ops.emulator import TEST_ACCESS_KEY, Emulator
 from vault_platform.vaultlab import JobRunner, VaultLab
 from vault_platform.vaultlab.cluster import REGION
 
-pytestmark = pytest.mark.integration
+# One worker for the module (`make test` runs two): its drill fixture starts two clusters once.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("vault-dr-drill")]
 
 SECRET_PATH = "kv/data/apps/dr-drill"
 # What the EKS pod identity webhook adds to the CronJob's pod (IRSA); the emulator's STS
