@@ -7,7 +7,8 @@
 # (checkov gate), `make iam-lint` (parliament + fresh-account principals), `make check-versions`
 # (versions table vs. AWS), `make flows` (network-flow matrix), `make emulator-demo` (deploy round
 # trip, no account), `make vpn-client NAME=alice`, `make vault-demo` (the platform's Vault,
-# database and demo app on this machine; Ctrl-C stops it).
+# database and demo app on this machine; Ctrl-C stops it), `make vault-dr-drill` (snapshot + restore
+# drill on that lab, prints RPO and RTO; docs/vault-dr.md).
 # ENV=<name> picks environments/<name>.toml.
 SHELL := /bin/bash
 .DEFAULT_GOAL := synth

@@ -101,7 +101,8 @@ def sign_v4(credentials, region, service, method, url, headers, payload_sha256, 
         signed["x-amz-security-token"] = credentials.session_token
     names = sorted(signed)
     canonical = "\n".join([
-        method, urllib.parse.quote(parts.path or "/", safe="/-_.~"), parts.query,
+        # The path is already URI-encoded once (put_object), which is what S3 signs.
+        method, parts.path or "/", parts.query,
         "".join(f"{name}:{signed[name]}\n" for name in names), ";".join(names), payload_sha256])
     scope = f"{day}/{region}/{service}/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
