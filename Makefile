@@ -8,7 +8,8 @@
 # (versions table vs. AWS), `make flows` (network-flow matrix), `make render` (every chart rendered
 # by Helm v4 and checked), `make kube-tools` (Helm and kubectl into .tools/kube), `make emulator-demo` (deploy round
 # trip, no account), `make vpn-client NAME=alice`, `make vault-demo` (the platform's Vault,
-# database and demo app on this machine; Ctrl-C stops it).
+# database and demo app on this machine; Ctrl-C stops it), `make vault-dr-drill` (snapshot + restore
+# drill on that lab, prints RPO and RTO; docs/vault-dr.md).
 # ENV=<name> picks environments/<name>.toml.
 SHELL := /bin/bash
 .DEFAULT_GOAL := synth
@@ -79,6 +80,13 @@ flows: .venv/.bytecode node_modules/.synced
 .PHONY: vault-demo
 vault-demo: .venv/.synced-dev node_modules/.synced
 	$(PYTHON) -m vault_platform.vaultlab
+
+# The Vault disaster-recovery drill (docs/vault-dr.md) on the lab: snapshot with the CronJob's
+# script into the emulator's S3, restore onto a new cluster (same KMS key) and onto one with
+# another key; prints RPO (the environment's snapshot schedule) and the measured RTO.
+.PHONY: vault-dr-drill
+vault-dr-drill: .venv/.synced-dev node_modules/.synced
+	ENV=$(ENV) $(PYTEST) -n 0 -p no:randomly -q tests/vault/test_disaster_recovery.py
 
 # checkov on every stack; fails on a finding without a written reason
 policy: .venv/.synced-dev node_modules/.synced

@@ -96,6 +96,7 @@ def test_default_environment_keeps_its_flow_names() -> None:
         "operators-to-tooling-api", "operators-to-application-api", "operators-to-vault", "operators-to-dns",
         "operators-to-dns-tcp", "deployer-to-tooling-api", "deployer-to-application-api",
         "application-workloads-to-vault", "tooling-external-secrets-to-vault", "vault-nlb-to-vault", "vault-raft",
+        "vault-snapshot-to-vault",
         "vault-tokenreview-tooling", "vault-tokenreview-application", "vault-to-postgres",
         "application-workloads-to-postgres", "application-workloads-to-istio-gateway",
         "application-workloads-to-istio-gateway-http", "istio-gateway-nlb-to-gateway-15021",

@@ -38,6 +38,7 @@ HOLDERS = {
     "gitlab-runner": Login("kubernetes", "gitlab-runner", "gitlab-runner", "gitlab-runner"),
     "demo-app": Login("kubernetes-application", "demo-app", "demo", "demo-app"),
     "vault-configure": Login("kubernetes", "vault-configure", "vault", "vault-configure"),
+    "vault-backup": Login("kubernetes", "vault-backup", "vault", "vault-backup"),
 }
 # CI policies, held by a job of their project logging in with its id_tokens JWT (ci-roles.json).
 CI_HOLDERS = {"ci-vault-platform": "vault-platform-main"}
@@ -78,7 +79,9 @@ MAY: dict[str, list[Case]] = {
         Case("POST", "auth/kubernetes-application/role/demo-app", ROLES["kubernetes-*"]["demo-app"]),
         Case("POST", "auth/jwt-gitlab/role/vault-platform-main", ci_role()),
         Case("GET", "kv/data/platform/database-admin"),
+        Case("POST", "auth/kubernetes/role/vault-backup", ROLES["kubernetes"]["vault-backup"]),
     ],
+    "vault-backup": [Case("GET", "sys/storage/raft/snapshot")],
 }
 
 MAY_NOT: dict[str, list[Case]] = {
@@ -154,6 +157,22 @@ MAY_NOT: dict[str, list[Case]] = {
         Case("DELETE", "sys/mounts/kv"), Case("DELETE", "sys/audit/file", why="blind the audit log"),
         Case("GET", "kv/data/gitlab/runner", why="it reads no secrets but the one admin credential"),
         Case("GET", "database/creds/demo-app"),
+        # The snapshot job's role, by its exact path: only vault/vault-backup, only its policy.
+        Case("POST", "auth/kubernetes/role/vault-backup", {**ROLES["kubernetes"]["vault-backup"],
+                                                           "bound_service_account_names": ["vault-configure"]},
+             "bind the backup role to its own account"),
+        Case("POST", "auth/kubernetes/role/vault-backup", {**ROLES["kubernetes"]["vault-backup"],
+                                                           "token_policies": ["vault-configure"]},
+             "hand its own policy out through the backup role"),
+        Case("POST", "auth/kubernetes/role/escalate", role(["vault"], ["vault-backup"]),
+             "the namespace vault through the glob"),
+    ],
+    "vault-backup": [
+        Case("POST", "sys/storage/raft/snapshot", {}, "restore over the cluster"),
+        Case("POST", "sys/storage/raft/snapshot-force", {}, "restore another cluster's snapshot"),
+        Case("GET", "sys/storage/raft/configuration"), Case("GET", "kv/data/apps/demo"),
+        Case("POST", "sys/policies/acl/vault-backup", {"policy": EVERYTHING}, "widen its own policy"),
+        Case("GET", "database/creds/demo-app"), Case("LIST", "auth/kubernetes/role"),
     ],
 }
 

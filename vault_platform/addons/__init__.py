@@ -66,6 +66,9 @@ class PermissionContext:
     zone_arn: str
     vault_unseal_key_arn: str = ""
     ecr_repository_arns: tuple[str, ...] = ()
+    # Vault's snapshot bucket and its own KMS key (constructs/backup_bucket.py).
+    vault_backup_bucket_arn: str = ""
+    vault_backup_key_arn: str = ""
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,22 @@ class DatabaseConfig:
 
 
 @dataclass(frozen=True)
+class VaultBackupConfig:
+    """Vault's raft snapshots (``[tooling.vault_backup]``): the CronJob's schedule and the
+    bucket's retention (docs/vault-dr.md). The schedule interval is the recovery point
+    objective: at most that much of Vault's changes is lost in a restore."""
+
+    # Kubernetes CronJob syntax (five fields, UTC): hourly by default.
+    schedule: str = "0 * * * *"
+    # Object Lock's default retention: no one, this platform's own roles included, can delete
+    # or overwrite a snapshot for this many days (GOVERNANCE mode). Snapshots expire then.
+    retention_days: int = 30
+    # Empty: Terraform names the bucket "<environment>-vault-backup-<unique suffix>". Set it
+    # to adopt a name you chose (3-63 of a-z, 0-9 and '-').
+    bucket: str = ""
+
+
+@dataclass(frozen=True)
 class ToolingConfig:
     network: NetworkConfig
     cluster: ClusterConfig
@@ -90,6 +106,7 @@ class ToolingConfig:
     ecr_repositories: tuple[str, ...] = ("demo-app", "ci-build-images")
     # Where the EFS file system is mounted from: the tooling cluster's shared storage.
     efs_enabled: bool = True
+    vault_backup: VaultBackupConfig = VaultBackupConfig()
 
 
 @dataclass(frozen=True)

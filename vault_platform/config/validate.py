@@ -16,6 +16,7 @@ from vault_platform.config.model import (
     ClusterConfig,
     DatabaseConfig,
     EnvironmentConfig,
+    VaultBackupConfig,
     GitOpsConfig,
     NetworkConfig,
     NodeGroupConfig,
@@ -77,6 +78,7 @@ def validate_environment(env: EnvironmentConfig) -> None:
     for index, repository in enumerate(env.tooling.ecr_repositories):
         if not re.match(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", repository) or len(repository) > 200:
             raise ConfigError(f"tooling.ecr_repositories[{index}]", repository, "is not a valid ECR repository name", "use lower-case letters, digits, '.', '_', '-' and '/'")
+    _check_vault_backup("tooling.vault_backup", env.tooling.vault_backup)
     vpcs = [("tooling.network.cidr", tooling_cidr)]
     for field, application in application_fields(env):
         vpcs.append((f"{field}.network.cidr", _check_network(f"{field}.network", application.network, env.availability_zone_count,
@@ -543,8 +545,13 @@ _AWS_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$")
 _KMS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):([0-9]{12}):(key/(?:[0-9a-f-]{36}|mrk-[0-9a-f]{32})|alias/[A-Za-z0-9/_-]{1,250})$")
 
 
+def tls_bucket_name(name: str) -> bool:
+    """An S3 bucket name AWS accepts and that virtual-hosted TLS can reach (no dots)."""
+    return bool(_BUCKET.match(name)) and not name.startswith(("xn--", "sthree-")) and not name.endswith(("-s3alias", "--ol-s3"))
+
+
 def _check_state(field: str, state: StateConfig, env: EnvironmentConfig) -> None:
-    if not _BUCKET.match(state.bucket) or state.bucket.startswith(("xn--", "sthree-")) or state.bucket.endswith(("-s3alias", "--ol-s3")):
+    if not tls_bucket_name(state.bucket):
         raise ConfigError(f"{field}.bucket", state.bucket, "is not an S3 bucket name usable over TLS (3-63 of a-z, 0-9 and '-', no dots)",
                           "write e.g. acme-vault-platform-tfstate")
     if not _AWS_REGION.match(state.region):
@@ -561,6 +568,49 @@ def _check_state(field: str, state: StateConfig, env: EnvironmentConfig) -> None
     if env.account_id is not None and key_account != env.account_id:
         raise ConfigError(f"{field}.kms_key_arn", state.kms_key_arn, f"is in account {key_account}, not account_id {env.account_id}",
                           "use the key the environment's state-bootstrap stack creates in its own account")
+
+
+# One field of a Kubernetes CronJob schedule: *, a number or a range, each with an optional
+# /step, comma-separated. Month and weekday names (JAN, MON) are accepted as Kubernetes does.
+_CRON_ITEM = re.compile(r"^(\*|[0-9]+|[A-Za-z]{3})(-([0-9]+|[A-Za-z]{3}))?(/[0-9]+)?$")
+_CRON_RANGES = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+# Object Lock's retention: at least a day, at most what a bucket's default retention allows.
+_MAX_RETENTION_DAYS = 36500
+
+
+def cron_problem(schedule: str) -> str | None:
+    """Why ``schedule`` is not a Kubernetes CronJob schedule, or None."""
+    if schedule in _CRON_MACROS:
+        return None
+    fields = schedule.split()
+    if len(fields) != 5:
+        return f"has {len(fields)} fields, a cron schedule has 5 (minute hour day-of-month month day-of-week)"
+    for text, (name, low, high) in zip(fields, _CRON_RANGES):
+        for item in text.split(","):
+            match = _CRON_ITEM.match(item)
+            if not match:
+                return f"{name} field '{text}' is not cron syntax"
+            for number in (match.group(1), match.group(3)):
+                if number and number.isdigit() and not low <= int(number) <= high:
+                    return f"{name} field '{text}' is outside {low}-{high}"
+            if match.group(4) and int(match.group(4)[1:]) == 0:
+                return f"{name} field '{text}' has a step of 0"
+    return None
+
+
+def _check_vault_backup(field: str, backup: VaultBackupConfig) -> None:
+    problem = cron_problem(backup.schedule)
+    if problem:
+        raise ConfigError(f"{field}.schedule", backup.schedule, f"is not a CronJob schedule: {problem}",
+                          'write five fields, e.g. "0 * * * *" for hourly (the interval is the recovery point objective)')
+    if not 1 <= backup.retention_days <= _MAX_RETENTION_DAYS:
+        raise ConfigError(f"{field}.retention_days", backup.retention_days,
+                          f"must be from 1 to {_MAX_RETENTION_DAYS} days (Object Lock's default retention)",
+                          "write e.g. 30: snapshots cannot be deleted for that long, then expire")
+    if backup.bucket and not tls_bucket_name(backup.bucket):
+        raise ConfigError(f"{field}.bucket", backup.bucket, "is not an S3 bucket name usable over TLS (3-63 of a-z, 0-9 and '-', no dots)",
+                          "write e.g. acme-vault-backup, or remove the line to let Terraform name it")
 
 
 def _check_policy(field: str, policy: PolicyConfig) -> None:

@@ -131,6 +131,8 @@ def declared_flows(clusters: tuple[ClusterStacks, ...], database: str | None = N
         Flow("vault-nlb-to-vault", "vault.nlb", "tooling.pods", VAULT_API,
              "the NLB forwards to the Vault pods (IP targets) and health-checks them"),
         Flow("vault-raft", "tooling.pods", "tooling.pods", VAULT_RAFT, "Vault raft peers replicate and forward to the leader"),
+        Flow("vault-snapshot-to-vault", "tooling.pods", "tooling.pods", VAULT_API,
+             "the vault-snapshot CronJob reads raft snapshots from the vault-active Service (the active pod)"),
         Flow("vault-tokenreview-tooling", "tooling.pods", "tooling.api", KUBERNETES_API,
              "Vault's Kubernetes auth reviews tooling service-account tokens (TokenReview)"),
         *(Flow(f"vault-tokenreview-{k}", "tooling.pods", f"{k}.api", KUBERNETES_API,

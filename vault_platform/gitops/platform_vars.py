@@ -48,6 +48,8 @@ _FIXED_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("PRIVATE_ZONE_ID", BOTH, "Id of that zone, for external-dns's zone filter."),
     PlatformVar("EBS_KMS_KEY_ARN", BOTH, "KMS key that encrypts the cluster's EBS volumes (gp3 StorageClass)."),
     PlatformVar("VAULT_KMS_KEY_ID", (TOOLING,), "KMS key id of Vault's awskms auto-unseal."),
+    PlatformVar("VAULT_BACKUP_BUCKET", (TOOLING,), "S3 bucket of Vault's raft snapshots (the vault-snapshot CronJob writes there)."),
+    PlatformVar("VAULT_BACKUP_SCHEDULE", (TOOLING,), "Cron schedule of the vault-snapshot CronJob: [tooling.vault_backup] schedule."),
     PlatformVar("ECR_REGISTRY", (TOOLING,), "ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)."),
     PlatformVar("GITLAB_URL", (TOOLING,), "GitLab instance the runner registers with and Vault's jwt-gitlab trusts: the environment's [ci] "
                 "gitlab_url (https, no path); absent without [ci].", feature=CI),

@@ -104,6 +104,8 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ow
     if role == platform_vars.TOOLING:
         values.update({
             "VAULT_KMS_KEY_ID": tooling.vault_unseal_key.key_id,
+            "VAULT_BACKUP_BUCKET": tooling.vault_backup.name,
+            "VAULT_BACKUP_SCHEDULE": env.tooling.vault_backup.schedule,
             "ECR_REGISTRY": f"{tooling.account.account_id}.dkr.ecr.{env.region}.amazonaws.com",
             # The instance CI's OIDC roles trust is the one the runner serves.
             # Operators arrive source-NATed into the tooling VPC, each application cluster

@@ -7,6 +7,8 @@ from constructs import Construct
 
 from vault_platform.cluster_roles import TOOLING
 from vault_platform.config.model import EnvironmentConfig
+from vault_platform.addons.vault_backup import SNAPSHOT_PREFIX
+from vault_platform.constructs.backup_bucket import BackupBucket, BackupBucketProps, RestoreRole, RestoreRoleProps
 from vault_platform.constructs.ci_oidc import CiOidc, CiOidcProps
 from vault_platform.constructs.dns import PrivateZone
 from vault_platform.constructs.ecr import EcrRepositories
@@ -49,14 +51,29 @@ class ToolingStack(PlatformStack):
                 kms_key_arn=self.efs_key.arn, client_security_group_id=self.cluster.cluster_security_group_id,
             ))
 
+        self._vault_backup(env, account)
+
         self.addon_roles = build_addons(
             self, foundation, TOOLING, zone_arn=self.zone.zone.arn, vault_unseal_key_arn=self.vault_unseal_key.arn,
             ecr_repository_arns=tuple(self.ecr.arns),
+            vault_backup_bucket_arn=self.vault_backup.arn, vault_backup_key_arn=self.vault_backup_key.arn,
         )
         # Only an environment that names its GitLab project ([ci]) trusts any pipeline.
         self.ci = None if env.ci is None else CiOidc(
             self, "ci-oidc", CiOidcProps(name=env.name, ci=env.ci, state=env.state, partition=account.partition))
         self._outputs()
+
+    def _vault_backup(self, env: EnvironmentConfig, account) -> None:
+        """Vault's snapshot bucket, its own key (never the unseal key: a snapshot is readable
+        with that one) and the operators' restore role (docs/vault-dr.md)."""
+        name, backup = self.cluster_name, env.tooling.vault_backup
+        self.vault_backup_key = plain_key(self, "vault-backup-key", f"{name}/vault-backup", "Vault raft snapshots", account)
+        self.vault_backup = BackupBucket(self, "vault-backup", BackupBucketProps(
+            name_prefix=f"{env.name}-vault-backup-", kms_key_arn=self.vault_backup_key.arn,
+            retention_days=backup.retention_days, name=backup.bucket))
+        self.vault_restore = RestoreRole(self, "vault-restore", RestoreRoleProps(
+            name=f"{name}-vault-restore", bucket_arn=self.vault_backup.arn, kms_key_arn=self.vault_backup_key.arn,
+            prefix=SNAPSHOT_PREFIX, account_id=account.account_id, partition=account.partition))
 
     def _outputs(self) -> None:
         cluster = self.cluster
@@ -75,6 +92,8 @@ class ToolingStack(PlatformStack):
         self.output("vault_kms_key_id", self.vault_unseal_key.key_id, "KMS key of Vault's auto-unseal")
         self.output("ebs_kms_key_arn", self.ebs_key.arn, "KMS key of the cluster's EBS volumes")
         output_roles(self, self.addon_roles)
+        self.output("vault_backup_bucket", self.vault_backup.name, "S3 bucket of Vault's raft snapshots")
+        self.output("vault_restore_role_arn", self.vault_restore.arn, "Role an operator assumes (MFA) to fetch a snapshot for a restore")
         if self.ci is not None:
             self.output("ci_plan_role_arn", self.ci.plan_role_arn, "Role GitLab CI plan jobs assume (read-only; the branches of [ci] plan_branches)")
             self.output("ci_deploy_role_arn", self.ci.deploy_role_arn, "Role the GitLab CI deploy job assumes (deploy branch only)")

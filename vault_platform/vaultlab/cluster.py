@@ -132,7 +132,11 @@ class VaultClient:
                 raw, status = answer.read(), answer.status
         except urllib.error.HTTPError as error:
             raw, status = error.read(), error.code
-        return Response(status, json.loads(raw) if raw.strip() else {})
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:  # not JSON (a raft snapshot): the status is the answer
+            body = {}
+        return Response(status, body)
 
     def health(self, query: str = "") -> int | None:
         """The status code of /v1/sys/health (None while nothing answers)."""
@@ -203,6 +207,9 @@ class VaultLab:
     base_platform_vars: Mapping[str, str] = field(default_factory=default_platform_vars)
     region: str = REGION
     node_count: int | None = None
+    # Another lab whose KMS key (and the IAM identity allowed to use it) seals this one: a
+    # rebuilt cluster with the same unseal key, as a disaster recovery restores onto.
+    same_key_as: VaultLab | None = None
 
     def __post_init__(self) -> None:
         self.root: Path | None = None
@@ -234,7 +241,11 @@ class VaultLab:
         if self.emulator is None:
             self.emulator = Emulator().start()
             self._own_emulator = True
-        self.kms_key_id = self._create_kms_key()
+        if self.same_key_as is not None:
+            self.kms_key_id, self.unseal_user = self.same_key_as.kms_key_id, self.same_key_as.unseal_user
+            self.aws_credentials = self.same_key_as.aws_credentials
+        else:
+            self.kms_key_id = self._create_kms_key()
         count = self.node_count or self.release.replicas
         ports = tuple(NodePorts(free_port(), free_port()) for _ in range(count))
         self.site = LabSite(self.root, ports, self.emulator.endpoint, self.region, self.kms_key_id)
@@ -389,6 +400,19 @@ class VaultLab:
             raise LabError(f"sys/init on vault-0 answered {answer.status}: {answer.body.get('errors')}")
         self.active_node()
         return answer.body
+
+    def wait_for_voters(self, token: str, timeout: float = 90.0) -> list[dict[str, Any]]:
+        """Wait until every node is a raft voter (``bao operator raft list-peers``); the servers.
+        A follower still joining when the cluster is restored or restarted can be left half-joined."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.client(token).request("GET", "sys/storage/raft/configuration")
+            servers = answer.body.get("data", {}).get("config", {}).get("servers", []) if answer.status == 200 else []
+            if len(servers) == len(self.nodes) and all(server["voter"] for server in servers):
+                return servers
+            if time.monotonic() > deadline:
+                raise LabError(f"raft peers {servers} after {timeout:.0f}s, wanted {len(self.nodes)} voters")
+            time.sleep(0.5)
 
     def generate_root(self, recovery_keys_b64: list[str], threshold: int) -> str:
         """What an operator does with ``bao operator generate-root`` and the recovery keys:

@@ -49,7 +49,9 @@ class JobSpec:
 
     @classmethod
     def from_manifest(cls, manifest: dict) -> JobSpec:
-        pod = manifest["spec"]["template"]["spec"]
+        """A Job, or a CronJob's job template (the snapshot job: cronjob-snapshot.yaml)."""
+        job_spec = manifest["spec"]["jobTemplate"]["spec"] if manifest["kind"] == "CronJob" else manifest["spec"]
+        pod = job_spec["template"]["spec"]
         (container,) = pod["containers"]
         name = manifest["metadata"]["name"]
         try:
@@ -81,13 +83,16 @@ class JobRunner:
             objects = rendered(KUSTOMIZATION, self.flux_values)
             # The API server validates every object Flux applies before any is applied: one
             # Job it refuses means neither Job runs.
-            for job in (o for o in objects if o.get("kind") == "Job"):
+            for job in (o for o in objects if o.get("kind") in ("Job", "CronJob")):
                 JobSpec.from_manifest(job)
             self._objects = objects
         return self._objects
 
     def spec(self, job: str) -> JobSpec:
-        return JobSpec.from_manifest(one(self.objects(), "Job", f"vault-{job}"))
+        """Job ``vault-<job>``, or else CronJob ``vault-<job>`` (whose Jobs the lab runs once)."""
+        objects = self.objects()
+        kind = "Job" if any(o.get("kind") == "Job" and o["metadata"]["name"] == f"vault-{job}" for o in objects) else "CronJob"
+        return JobSpec.from_manifest(one(objects, kind, f"vault-{job}"))
 
     def _mount_dirs(self, spec: JobSpec) -> dict[str, Path]:
         local: dict[str, Path] = {}
@@ -102,6 +107,8 @@ class JobRunner:
                 # Only the items the manifest projects (ca.crt), never the server's key.
                 for item in volume["secret"]["items"]:
                     (target / item["path"]).write_bytes((self.lab.tls.directory / item["key"]).read_bytes())  # type: ignore[union-attr]
+            elif "emptyDir" in volume:
+                pass  # an empty directory, as the pod gets it
             else:
                 raise LabError(f"Job {spec.name}: volume {volume_name} has no lab equivalent")
             local[mount] = target
@@ -151,7 +158,11 @@ class JobRunner:
                                 start_new_session=True)
 
     def run(self, job: str, timeout: float = JOB_TIMEOUT_SECONDS,
-            mounts_instead: dict[str, Path] | None = None) -> subprocess.CompletedProcess[str]:
-        """Run the Job once to its end, as one attempt of the Job's pod."""
+            mounts_instead: dict[str, Path] | None = None,
+            injected_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the Job once to its end, as one attempt of the Job's pod. ``injected_env``: what
+        the cluster adds to the pod beyond its manifest (the EKS pod identity webhook's
+        AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_REGION; the lab's emulator endpoint)."""
         _spec, env, argv = self.environment(job, mounts_instead)
+        env.update(injected_env or {})
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
