@@ -45,6 +45,8 @@ def _standins(data: Mapping[str, str]) -> dict[str, Callable[[], str]]:
         "DATABASE_PORT": lambda: "5432",  # Fn.tostring(port): a decimal string
         "DATABASE_MASTER_SECRET_ARN":
             lambda: f"arn:aws:secretsmanager:{region}:{account}:secret:rds!db-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9-AbCdEf",
+        # bucket_prefix "<env>-vault-backup-" and the 26 characters Terraform appends to it.
+        "VAULT_BACKUP_BUCKET": lambda: f"{env}-vault-backup-20261205120000000000000001",
         "VAULT_CA_CERT_B64": lambda: base64.b64encode(_STANDIN_CA_PEM.encode()).decode(),
         "VAULT_KUBERNETES_CLUSTERS_B64": lambda: base64.b64encode(json.dumps([{
             "name": "application", "mount": "kubernetes-application", "kubernetes_host": eks_host,

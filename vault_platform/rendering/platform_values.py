@@ -78,6 +78,8 @@ def sample_values(env: EnvironmentConfig, cluster: Cluster) -> dict[str, str]:
         "DATABASE_NAME": database.database_name,
         "DATABASE_MASTER_SECRET_ARN": f"arn:aws:secretsmanager:{region}:{account}:secret:rds!db-{PLACEHOLDER_KEY_ID}-AbCdEf",
         "VAULT_CA_CERT_B64": base64.b64encode(ca_pem.encode()).decode(),
+        "VAULT_BACKUP_BUCKET": env.tooling.vault_backup.bucket or f"{env.name}-vault-backup-20261205120000000000000001",
+        "VAULT_BACKUP_SCHEDULE": env.tooling.vault_backup.schedule,
     }
     if env.ci is not None:  # feature ci: without [ci] the ConfigMap has no GITLAB_URL
         known["GITLAB_URL"] = env.ci.gitlab_url
