@@ -157,8 +157,11 @@ def python_problems(args: list[str]) -> list[str]:
         module = args[1]
         if importlib.util.find_spec(module) is None:
             return [f"no module {module}"]
+    elif args[:1] and args[0].startswith("flux/") and args[0].endswith(".py"):
+        # A Job's own script, run by hand as the runbook's check (stdlib only, like the pod).
+        return [] if (ROOT / args[0]).is_file() else [f"no script {args[0]} in the repository"]
     elif args[:1] != ["main.py"]:
-        return ["run python as `python main.py ...` or `python -m <module>`"]
+        return ["run python as `python main.py ...`, `python -m <module>` or `python3 flux/<a Job's script>.py`"]
     if "--env" in args:
         return environment_problems(args[args.index("--env") + 1])
     return []
@@ -197,6 +200,9 @@ def test_the_check_finds_what_it_is_for() -> None:
     assert "out of deploy order" in problems('make deploy ENV=default STACKS="vpn tooling"')[0]
     assert "no target 'deploi'" in problems("make deploi ENV=default")[0]
     assert "environment 'stagin' does not exist" in problems("python main.py --env stagin")[0]
+    assert "no script flux/infrastructure/vault-config/scripts/snapshots.py" in problems(
+        "python3 flux/infrastructure/vault-config/scripts/snapshots.py --verify vault.snap")[0]
+    assert not problems("python3 flux/infrastructure/vault-config/scripts/snapshot.py --verify vault.snap")
     assert "no module vault_platform.nope" in problems("python -m vault_platform.nope")[0]
     assert "needs an account" in problems("sudo openvpn --config a.ovpn")[0]
     assert "placeholder" in problems("python -m vault_platform.vpn crl <serial>")[0]
