@@ -46,17 +46,20 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def tooling_plan(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str]:
+def tooling_plan(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, set[int]]:
+    """The plan's exit code, its summary, and the emulator processes it left behind (other
+    fixtures of this worker, the Vault suite's KMS emulator, may run their own meanwhile)."""
     summary = tmp_path_factory.mktemp("plan") / "plan-summary.md"
+    before = _emulator_processes()
     # vpn too: its providers (tls, awscc) are in no local mirror here, so it is not planned.
     code = plan_cli.main(["--synth-dir", str(synth_dir), "--stacks", "tooling,vpn", "--summary", str(summary)])
-    return code, summary.read_text()
+    return code, summary.read_text(), _emulator_processes() - before
 
 
 @pytest.mark.integration
-def test_tooling_plans_on_the_emulator_and_the_summary_counts_by_type(tooling_plan: tuple[int, str],
+def test_tooling_plans_on_the_emulator_and_the_summary_counts_by_type(tooling_plan: tuple[int, str, set[int]],
                                                                        tooling: StackJson) -> None:
-    code, markdown = tooling_plan
+    code, markdown, _ = tooling_plan
     unplanned = "| `vpn` | skipped |" in markdown
     # Before: a stack left unplanned was a quiet "skipped" row and exit 0.
     assert code == (1 if unplanned else 0)
@@ -69,10 +72,10 @@ def test_tooling_plans_on_the_emulator_and_the_summary_counts_by_type(tooling_pl
 
 
 @pytest.mark.integration
-def test_no_repository_state_and_no_emulator_left(tooling_plan: tuple[int, str]) -> None:
+def test_no_repository_state_and_no_emulator_left(tooling_plan: tuple[int, str, set[int]]) -> None:
     root = Path(__file__).resolve().parents[1]
     assert not [p for p in root.glob("terraform.tooling.tfstate*") if p.stat().st_mtime > STARTED]
-    assert not _emulator_processes()
+    assert not tooling_plan[2]
 
 
 def test_no_terraform_on_path(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], synth_dir: Path) -> None:
@@ -84,10 +87,11 @@ def test_no_terraform_on_path(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Ca
 def test_provider_mirror_missing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                                  synth_dir: Path, tmp_path: Path) -> None:
     monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path / "no-mirror"))
+    before = _emulator_processes()
     assert plan_cli.main(["--synth-dir", str(synth_dir), "--stacks", "tooling", "--summary", str(tmp_path / "s.md")]) == 2
     line = _one_error_line(capsys)
     assert "no stack could be planned" in line and "hashicorp/aws" in line
-    assert not _emulator_processes()
+    assert not _emulator_processes() - before
 
 
 def test_emulator_port_taken(capsys: pytest.CaptureFixture[str], synth_dir: Path, tmp_path: Path) -> None:

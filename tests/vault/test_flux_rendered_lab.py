@@ -59,8 +59,9 @@ def test_the_jobs_are_the_rendered_ones(bootstrapped: Bootstrapped) -> None:
     # The mounted scripts are the rendered ConfigMap's data (named with kustomize's hash).
     scripts = configure.volumes["scripts"]["configMap"]["name"]
     assert scripts.startswith("vault-bootstrap-scripts-")
-    in_git = {path.name for path in (REPO_ROOT / "flux" / "infrastructure" / "vault-config" / "scripts").glob("*.py")}
-    assert set(one(objects, "ConfigMap", scripts)["data"]) == in_git
+    kustomization = yaml.safe_load((REPO_ROOT / "flux" / "infrastructure" / "vault-config" / "kustomization.yaml").read_text())
+    generated = next(g for g in kustomization["configMapGenerator"] if g["name"] == "vault-bootstrap-scripts")
+    assert set(one(objects, "ConfigMap", scripts)["data"]) == {Path(f).name for f in generated["files"]}
 
 
 def _probe(bootstrapped: Bootstrapped, url: str, extra_names: dict[str, str] | None = None) -> str:
