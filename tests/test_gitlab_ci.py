@@ -166,3 +166,23 @@ def test_a_vault_id_token_is_never_in_the_install_steps_environment_nor_on_a_com
     for token in tokens:
         assert f'="${token}"' not in script and f"=${token}" not in script, "an ID token on a command line"
         assert f"unset {token}" in script
+
+
+AWS_JOBS = [name for name, job in JOBS.items()
+            if any((token or {}).get("aud") == "sts.amazonaws.com" for token in (job.get("id_tokens") or {}).values())]
+
+
+@pytest.mark.parametrize("name", AWS_JOBS)
+def test_an_aws_id_token_stays_out_of_the_install_step_and_its_file_is_removed(name: str) -> None:
+    """Before: `make install` ran with AWS_ID_TOKEN in its environment, the token was written
+    with the runner's default umask to a fixed path and never removed (issue 20, item 4)."""
+    job = JOBS[name]
+    assert sorted(job["id_tokens"]) == ["AWS_ID_TOKEN"]
+    install = job.get("before_script", CI["default"]["before_script"])
+    assert all(line.startswith("env -u AWS_ID_TOKEN ") for line in install), install
+    token_file = '"$CI_BUILDS_DIR/aws-id-token-$CI_JOB_ID"'  # per job: concurrent jobs never share it
+    first = job["script"][0]
+    assert first.startswith(f"export AWS_WEB_IDENTITY_TOKEN_FILE={token_file} && (umask 077 && ")
+    assert first.endswith("unset AWS_ID_TOKEN")
+    assert not any("$AWS_ID_TOKEN" in line for line in job["script"][1:])
+    assert job["after_script"] == [f"rm -f {token_file}"]
