@@ -102,18 +102,22 @@ def main(argv: list[str] | None = None) -> int:
 
     from vault_platform.app import synthesize_environments
 
-    def stamp(staging: Path, stacks: list) -> None:
+    summary: dict[str, list] = {}
+
+    def finished(staging: Path, stacks: list) -> None:
+        # The report, made once: stored with the output (cache on) and printed below.
+        summary.update(_summary_rows(environments, stacks))
         if cache_key is not None:
-            synth_cache.write_stamp(staging, cache_key, _summary_rows(environments, stacks))
+            synth_cache.write_stamp(staging, cache_key, summary)
 
     try:
         # Stacks check what only they can (flux/ variables, chart pins) before building.
-        stacks = synthesize_environments(environments, args.outdir, allow_destroy=args.allow_destroy, bootstrap=args.bootstrap,
-                                         before_swap=stamp)
+        synthesize_environments(environments, args.outdir, allow_destroy=args.allow_destroy, bootstrap=args.bootstrap,
+                                before_swap=finished)
     except ConfigError as error:
         return print_error(f"{error} ({args.outdir}/ left as it was)")
     _warn_if_destroyable(args.allow_destroy)
-    _print_summary(_summary_rows(environments, stacks), args.outdir)
+    _print_summary(summary, args.outdir)
     return 0
 
 
@@ -127,10 +131,12 @@ def _summary_rows(environments: list, stacks: list) -> dict[str, list]:
     """What a synth reports, as data the synth cache can store: per environment its stacks,
     then the commands to run next."""
     written = [stack.stack_id for stack in stacks]
-    rows = [{"name": name, "source": env.source, "region": env.region,
-             "state": f"state s3://{env.state.bucket}" if env.state else "local state",
-             "stacks": [sid for sid in written if sid in _ids_of(name, env)]}
-            for name, env in environments]
+    rows = []
+    for name, env in environments:
+        ids = _ids_of(name, env)
+        rows.append({"name": name, "source": env.source, "region": env.region,
+                     "state": f"state s3://{env.state.bucket}" if env.state else "local state",
+                     "stacks": [sid for sid in written if sid in ids]})
     from vault_platform.config.validate import kubernetes_notices
 
     # A version in EKS extended support: its dates and cost, on stderr after the summary.
