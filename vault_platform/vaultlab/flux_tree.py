@@ -83,10 +83,8 @@ def rendered_config_map_dir(kustomization: str, generator: str) -> Path:
     kustomize's hash) as Flux renders it with the default platform-vars: what the pod mounts.
     For code that imports a script in-process (the database engine's tests)."""
     objects = rendered(kustomization, default_platform_vars())
-    (config_map,) = [o for o in objects if o.get("kind") == "ConfigMap"
-                     and o["metadata"]["name"].rsplit("-", 1)[0] == generator]
+    (name,) = [o["metadata"]["name"] for o in objects
+               if o.get("kind") == "ConfigMap" and o["metadata"]["name"].rsplit("-", 1)[0] == generator]
     directory = Path(tempfile.mkdtemp(prefix=f"flux-{generator}-"))
     atexit.register(shutil.rmtree, directory, True)
-    for key, value in (config_map.get("data") or {}).items():
-        (directory / key).write_text(value)
-    return directory
+    return config_map_files(objects, name, directory)
