@@ -34,11 +34,14 @@ SYNTH_PYTHON := $(PYTHON) -O
 ENV ?= default
 # helm and kubectl's install stamp (target kube-tools below)
 KUBE_TOOLS_STAMP := .tools/kube/.installed
+# Debian's image tools for tests/image/ (target image-tools below)
+IMAGE_TOOLS := buildah skopeo docker-registry mmdebstrap
+IMAGE_TOOLS_STAMP := .tools/image/.installed
 
 # The test tiers (README "Test tiers"; markers in pytest.ini). Two workers: the round trip
 # (its own xdist group, started first) takes one, everything else the other.
 PYTEST := $(PYTHON) -m pytest
-QUICK_TIER := -m "not integration and not terraform and not slow"
+QUICK_TIER := -m "not integration and not terraform and not slow and not image"
 WORKERS ?= 2
 XDIST := -n $(WORKERS) --dist loadgroup
 
@@ -46,7 +49,7 @@ XDIST := -n $(WORKERS) --dist loadgroup
 synth: .venv/.bytecode node_modules/.synced
 	$(SYNTH_PYTHON) main.py --env $(ENV)
 
-test: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP)
+test: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP) $(IMAGE_TOOLS_STAMP)
 	$(PYTEST) $(XDIST)
 
 check: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP)
@@ -55,7 +58,7 @@ check: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP
 # Both tiers, each run 3 times, median printed: the figures the README quotes.
 # TIERS=check times the quick tier only.
 TIERS ?= check,test
-bench-tests: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP)
+bench-tests: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP) $(IMAGE_TOOLS_STAMP)
 	$(PYTHON) -m tests.bench_tiers --runs 3 --tiers $(TIERS) --check '$(PYTEST) $(XDIST) $(QUICK_TIER)' --test '$(PYTEST) $(XDIST)'
 
 bench: .venv/.bytecode node_modules/.synced
@@ -156,6 +159,17 @@ node_modules/.synced: package-lock.json
 kube-tools: $(KUBE_TOOLS_STAMP)
 $(KUBE_TOOLS_STAMP): kube-tools.txt | .venv/.synced
 	$(PYTHON) -m vault_platform.ops.kube_tools
+
+# buildah, skopeo, docker-registry and mmdebstrap from Debian's archive, for the image build
+# test (tests/image/, docs/image-delivery.md): installed when missing, as root (CI's case).
+# Not root and missing: a note, and those tests skip (outside CI) or fail (CI=true).
+.PHONY: image-tools
+image-tools: $(IMAGE_TOOLS_STAMP)
+$(IMAGE_TOOLS_STAMP):
+	@missing="$$(for p in $(IMAGE_TOOLS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)"; \
+	if [ -z "$$missing" ]; then mkdir -p $(@D) && touch $@; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing && mkdir -p $(@D) && touch $@; \
+	else echo "image-tools: missing $$missing; install them as root (apt-get install $$missing) for tests/image/"; fi
 
 # Every chart of the environment rendered by Helm v4 and checked: schemas, first-sync order,
 # workload demand (docs/kubernetes-rendering.md). Charts from CHARTS_DIR (default ../shared/charts).

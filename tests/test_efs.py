@@ -16,6 +16,7 @@ from vault_platform.gitops import platform_vars
 EFS_TYPES = ("aws_efs_file_system", "aws_efs_mount_target", "aws_efs_access_point", "aws_efs_file_system_policy",
              "aws_efs_backup_policy")
 EFS_KEYS = {"EFS_FILE_SYSTEM_ID", "EFS_ACCESS_POINT_ID"}
+CI_KEYS = {"GITLAB_URL", "GITLAB_RUNNER_SUSPEND"}
 
 
 def addon(stack: StackJson, name: str) -> dict | None:
@@ -82,8 +83,8 @@ def test_storage_class_provisions_access_points_on_the_tooling_file_system(defau
 
 
 def test_efs_keys_are_optional_and_on_by_default(default_stacks: dict[str, StackJson]) -> None:
-    # GITLAB_URL is optional too: only an environment with [ci] has it (tests/test_ci_trust.py).
-    assert set(platform_vars.optional_keys_for("tooling")) == EFS_KEYS | {"GITLAB_URL"}
+    # GITLAB_URL and GITLAB_RUNNER_SUSPEND are optional too: only an environment with [ci] has them (tests/test_ci_trust.py).
+    assert set(platform_vars.optional_keys_for("tooling")) == EFS_KEYS | CI_KEYS
     assert platform_vars.optional_keys_for("application") == {}
     assert EFS_KEYS <= set(default_stacks["tooling-platform"].one("kubernetes_config_map_v1")["data"])
 
@@ -120,6 +121,6 @@ def test_without_efs_no_storage_class_and_no_efs_keys(without_efs: dict[str, Sta
     classes = {sc["metadata"]["name"] for sc in platform.resources("kubernetes_storage_class_v1").values()}
     assert classes == {"gp3-encrypted", "gp3-encrypted-retain"}
     data = platform.one("kubernetes_config_map_v1")["data"]
-    assert set(data) == set(platform_vars.keys_for("tooling")) - EFS_KEYS - {"GITLAB_URL"}  # the default has no [ci]
+    assert set(data) == set(platform_vars.keys_for("tooling")) - EFS_KEYS - CI_KEYS  # the default has no [ci]
     for stack in without_efs.values():
         assert "efs" not in json.dumps(stack.data.get("resource", {})).lower().replace("noefs", ""), stack.stack_id

@@ -23,6 +23,23 @@ class BuildError(Exception):
     pass
 
 
+# A whole-value ${VAR:=true|false} is a boolean on purpose: Flux documents that a substituted
+# boolean comes back typed ("Post build substitution of numbers and booleans"). The one use:
+# flux/clusters/tooling/gitlab-runner.yaml's suspend (true without [ci]). The raw build is
+# validated with the default in its place, and the substitution may retype it.
+TYPED_BOOLEAN = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*:=(true|false)\}$")
+
+
+def with_boolean_defaults(value):
+    """``value`` with every TYPED_BOOLEAN string replaced by its default, as a bool."""
+    if isinstance(value, dict):
+        return {key: with_boolean_defaults(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [with_boolean_defaults(item) for item in value]
+    match = TYPED_BOOLEAN.match(value) if isinstance(value, str) else None
+    return match.group(1) == "true" if match else value
+
+
 def rel(path: Path) -> str:
     try:
         return str(Path(path).resolve().relative_to(REPO_ROOT))

@@ -11,7 +11,7 @@ DIRS = flux_checks.kustomization_dirs()
 @pytest.mark.parametrize("directory", DIRS, ids=[flux_checks.rel(d) for d in DIRS])
 def test_kustomization_builds_and_validates(rendered, directory):
     problems = [f"{flux_checks.rel(directory)}: {flux_checks.describe(obj)}: {p}"
-                for obj in rendered.objects(directory) for p in flux_schemas.validate(obj)]
+                for obj in rendered.objects(directory) for p in flux_schemas.validate(flux_checks.with_boolean_defaults(obj))]
     assert not problems, "\n".join(problems)
 
 

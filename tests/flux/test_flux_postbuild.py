@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+import flux_checks
+
 from vault_platform.gitops.flux_envsubst import SubstitutionError, envsubst, substitute_object
 from vault_platform.gitops.flux_render import RenderedObject, flux_kustomizations, render_cluster, variables_for
 from vault_platform.gitops.standin_values import synthesized_platform_vars, with_standins
@@ -198,7 +200,8 @@ def test_no_value_changes_type(flux_rendered, cluster: str) -> None:
     for rendered in objects:
         after = dict(_leaves(rendered.obj))
         for path, value in _leaves(yaml.safe_load(rendered.source)):
-            if isinstance(value, str) and variable_names(value) and not isinstance(after.get(path), str):
+            if isinstance(value, str) and variable_names(value) and not isinstance(after.get(path), str) \
+                    and not (flux_checks.TYPED_BOOLEAN.match(value) and isinstance(after.get(path), bool)):
                 retyped.append(f"{rendered.kind}/{rendered.name}{path}: {value!r} -> {after.get(path)!r}")
     assert not retyped, ("a substituted value is no longer a string (fix: quote it through a variable, "
                          "\"${quote}${VAR}${quote}\" with postBuild.substitute quote: '\"'):\n  " + "\n  ".join(retyped))

@@ -1,6 +1,6 @@
-"""The Python the bootstrap Jobs and the demo run compiles, and imports only the standard
-library, its sibling scripts, and what its directory's requirements.txt installs (the pods run
-a plain python image; the demo app's initContainer pip-installs that file, nothing else)."""
+"""The Python the bootstrap Jobs and the images run compiles, and imports only the standard
+library, its sibling scripts, and what its directory's requirements.txt installs (the Jobs run
+a plain python image; an image under images/ bakes in its requirements.txt, nothing else)."""
 
 import ast
 import sys
@@ -8,12 +8,13 @@ import sys
 import pytest
 
 import flux_checks
+from vault_platform.images import IMAGES_DIR
 
-SCRIPTS = sorted(flux_checks.FLUX_DIR.rglob("scripts/*.py"))
+SCRIPTS = sorted([*flux_checks.FLUX_DIR.rglob("scripts/*.py"), *IMAGES_DIR.glob("*/*.py")])
 
 
 def installable(script):
-    """Import names of what scripts/requirements.txt pins (pg8000==1.31.6 ... -> pg8000)."""
+    """Import names of what the directory's requirements.txt pins (pg8000==1.31.6 ... -> pg8000)."""
     requirements = script.parent / "requirements.txt"
     if not requirements.exists():
         return set()

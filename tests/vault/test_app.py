@@ -4,7 +4,7 @@ renders the database credential; the real demo app uses it and keeps serving acr
 GIVEN Vault configured by configure.py from Git (policies, roles.json, Kubernetes auth for the
 application cluster through the Kubernetes API stand-in's TokenReview, the database engine
 with the demo-app role's TTLs shortened to seconds), WHEN `bao agent` runs with the config the
-injector would build and flux/apps/demo/scripts/app.py runs against its file, THEN every
+injector would build and images/demo-app/app.py (the image's app) runs against its file, THEN every
 request is answered by PostgreSQL as the current user, through at least two new users, and
 each old user is gone from PostgreSQL. Two copies of the app run: one told to look at the
 file only after an error (so each rotation goes through the hard path: its session's user
@@ -29,6 +29,7 @@ import pytest
 import yaml
 
 from tests.vault.test_database import DATABASE_NAME, MASTER_USER, short_ttl_copy
+from vault_platform.images import DEMO_APP
 from vault_platform.ops.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.cluster import APPLICATION_CLUSTER, kubernetes_clusters_b64
 from vault_platform.vaultlab.agent import (
@@ -43,8 +44,8 @@ from vault_platform.vaultlab.postgres import running_postgres
 from vault_platform.vaultlab.single_node import running_vault
 from vault_platform.vaultlab.tls import write_lab_tls
 
-APP = DEMO_DEPLOYMENT.parent / "scripts" / "app.py"
-REQUIREMENTS = DEMO_DEPLOYMENT.parent / "scripts" / "requirements.txt"
+APP = DEMO_APP.context / "app.py"
+REQUIREMENTS = DEMO_APP.context / "requirements.txt"
 ROTATIONS = 2
 
 
@@ -87,17 +88,17 @@ def test_a_pod_path_without_a_lab_place_is_refused(tmp_path: Path) -> None:
                                                    SERVICE_ACCOUNT_DIR: tmp_path})
 
 
-def test_the_pod_installs_the_driver_versions_the_suite_runs() -> None:
+def test_the_image_bakes_in_the_driver_versions_the_suite_runs() -> None:
+    """The image's requirements.txt (hash-pinned, installed by its Containerfile) pins what
+    this suite's interpreter runs app.py with; the pod installs nothing at start."""
     pins = dict(line.split(" ")[0].split("==") for line in REQUIREMENTS.read_text().splitlines()
                 if line and not line.startswith("#"))
     assert all("--hash=sha256:" in line for line in REQUIREMENTS.read_text().splitlines()
                if line and not line.startswith("#"))
     assert {name: metadata.version(name) for name in pins} == pins
+    assert "--require-hashes" in DEMO_APP.containerfile.read_text()
     pod = yaml.safe_load(DEMO_DEPLOYMENT.read_text())["spec"]["template"]["spec"]
-    assert pod["securityContext"]["runAsNonRoot"] is True
-    [init] = pod["initContainers"]
-    assert "--require-hashes" in init["command"] and "--requirement=/scripts/requirements.txt" in init["command"]
-    assert init["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True and "initContainers" not in pod
 
 
 # --- the real agent and app against real servers -------------------------------------------

@@ -50,9 +50,12 @@ _FIXED_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("VAULT_KMS_KEY_ID", (TOOLING,), "KMS key id of Vault's awskms auto-unseal."),
     PlatformVar("VAULT_BACKUP_BUCKET", (TOOLING,), "S3 bucket of Vault's raft snapshots (the vault-snapshot CronJob writes there)."),
     PlatformVar("VAULT_BACKUP_SCHEDULE", (TOOLING,), "Cron schedule of the vault-snapshot CronJob: [tooling.vault_backup] schedule."),
-    PlatformVar("ECR_REGISTRY", (TOOLING,), "ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)."),
+    PlatformVar("ECR_REGISTRY", BOTH, "ECR registry host of the tooling stack's repositories (<account>.dkr.ecr.<region>.amazonaws.com): "
+                "the runner pushes there, the application clusters pull from it (images/, docs/image-delivery.md)."),
     PlatformVar("GITLAB_URL", (TOOLING,), "GitLab instance the runner registers with and Vault's jwt-gitlab trusts: the environment's [ci] "
                 "gitlab_url (https, no path); absent without [ci].", feature=CI),
+    PlatformVar("GITLAB_RUNNER_SUSPEND", (TOOLING,), "\"false\" with [ci]; absent without, where the gitlab-runner Kustomization's "
+                "default (true) suspends it: a runner with no GitLab instance to register with is not installed.", feature=CI),
     PlatformVar("EFS_FILE_SYSTEM_ID", (TOOLING,), "EFS file system for shared tooling storage (StorageClass efs-shared provisions on it).",
                 feature=EFS),
     PlatformVar("EFS_ACCESS_POINT_ID", (TOOLING,), "EFS access point of that file system, for a static PersistentVolume.",

@@ -83,6 +83,7 @@ def sample_values(env: EnvironmentConfig, cluster: Cluster) -> dict[str, str]:
     }
     if env.ci is not None:  # feature ci: without [ci] the ConfigMap has no GITLAB_URL
         known["GITLAB_URL"] = env.ci.gitlab_url
+        known["GITLAB_RUNNER_SUSPEND"] = "false"
     known.update({addon.role_arn_var: role_arn(account, eks_name, addon.irsa.role_suffix)
                   for addon in registry().values() if addon.role_arn_var and addon.irsa is not None})
     keys = platform_vars.keys_for(cluster.role, features_off(env))

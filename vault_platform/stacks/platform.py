@@ -100,13 +100,16 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ow
         "DATABASE_HOST": database.address,
         "DATABASE_PORT": Fn.tostring(database.port),  # ConfigMap values are strings
         "DATABASE_NAME": database.database_name,
+        # The tooling stack's ECR repositories (<environment>/<name>): CI pushes there and every
+        # cluster pulls from there. One account per environment, so the nodes' role
+        # (AmazonEC2ContainerRegistryReadOnly) reads them without a repository policy.
+        "ECR_REGISTRY": f"{tooling.account.account_id}.dkr.ecr.{env.region}.amazonaws.com",
     }
     if role == platform_vars.TOOLING:
         values.update({
             "VAULT_KMS_KEY_ID": tooling.vault_unseal_key.key_id,
             "VAULT_BACKUP_BUCKET": tooling.vault_backup.name,
             "VAULT_BACKUP_SCHEDULE": env.tooling.vault_backup.schedule,
-            "ECR_REGISTRY": f"{tooling.account.account_id}.dkr.ecr.{env.region}.amazonaws.com",
             # The instance CI's OIDC roles trust is the one the runner serves.
             # Operators arrive source-NATed into the tooling VPC, each application cluster
             # through its peering (vault_platform/flows/declared.py).
@@ -120,6 +123,7 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ow
         })
         if env.ci is not None:  # feature ci: without [ci] the environment trusts no GitLab instance
             values["GITLAB_URL"] = env.ci.gitlab_url
+            values["GITLAB_RUNNER_SUSPEND"] = "false"
         if tooling.efs is not None:  # feature tooling.efs_enabled: off, the ConfigMap lacks these keys
             values["EFS_FILE_SYSTEM_ID"] = tooling.efs.file_system_id
             values["EFS_ACCESS_POINT_ID"] = tooling.efs.access_point_id

@@ -6,7 +6,8 @@ first deploy does, in order: the vault-init Job; the vault-configure Job (the da
 waits for the master credential); the operator's one step (a root token generated with the
 recovery keys, the RDS master secret put in kv); vault-configure again (Vault makes its own
 database login). Then the demo app as its pod runs: the real agent, configured from the
-Deployment's annotations, renders its credential, and app.py serves from PostgreSQL with it.
+Deployment's annotations, renders its credential, and the image's app.py (images/demo-app/)
+serves from PostgreSQL with it.
 Prints VAULT_ADDR / VAULT_CACERT and commands to try; Ctrl-C stops everything.
 """
 
@@ -28,7 +29,8 @@ from vault_platform.ops.emulator import free_port, stop_process_group
 from vault_platform.vaultlab.agent import AGENT_HOME, SECRETS_DIR, SERVICE_ACCOUNT_DIR, agent_config, \
     demo_agent_spec, lab_application_vars, running_agent
 from vault_platform.vaultlab.cluster import LabError, Response, VaultLab, bao_binary
-from vault_platform.vaultlab.flux_tree import RenderedTypeError, config_map_files, one, rendered, string_env
+from vault_platform.images import DEMO_APP, ImagePathError
+from vault_platform.vaultlab.flux_tree import RenderedTypeError, one, rendered, string_env
 from vault_platform.vaultlab.jobs import JobRunner
 from vault_platform.vaultlab.postgres import PostgresServer, running_postgres
 
@@ -63,10 +65,11 @@ def operator_root_token(lab: VaultLab) -> str:
     return lab.generate_root(recovery["recovery_keys_b64"], recovery["recovery_threshold"])
 
 
-def demo_app_container(postgres: PostgresServer, scripts_dir: Path) -> tuple[dict[str, str], list[str]]:
+def demo_app_container(postgres: PostgresServer) -> tuple[dict[str, str], list[str]]:
     """The app container of the demo Deployment as Flux renders the application cluster's
     ``demo`` Kustomization, DATABASE_* being the lab's PostgreSQL: its env (typed as the API
-    server types it) and its command, with /scripts the rendered ConfigMap in ``scripts_dir``."""
+    server types it) and its command, the program being the image's file in Git (images/demo-app/)
+    run by this interpreter, whose pg8000 is the version the image bakes in (tests/vault/test_app.py)."""
     variables = {**lab_application_vars(), "DATABASE_HOST": postgres.host, "DATABASE_PORT": str(postgres.port),
                  "DATABASE_NAME": postgres.database}
     objects = rendered("demo", variables, "application")
@@ -76,13 +79,13 @@ def demo_app_container(postgres: PostgresServer, scripts_dir: Path) -> tuple[dic
         env = string_env(app, "Deployment demo-app container app")
     except RenderedTypeError as err:
         raise LabError(str(err)) from None
-    env.pop("PYTHONPATH")  # /deps, where the pod's init container installs pg8000: the venv has it here
-    (scripts,) = [v["configMap"]["name"] for v in pod["volumes"] if v["name"] == "scripts"]
-    config_map_files(objects, scripts, scripts_dir)
     program, script = app["command"]
-    if program != "python" or not script.startswith("/scripts/"):
-        raise LabError(f"Deployment demo-app: command {app['command']} is not `python /scripts/<script>`")
-    return env, [sys.executable, str(scripts_dir / script.removeprefix("/scripts/"))]
+    if program != "python3":
+        raise LabError(f"Deployment demo-app: command {app['command']} is not `python3 {DEMO_APP.app_dir}/<program>`")
+    try:
+        return env, [sys.executable, str(DEMO_APP.source_of(script))]
+    except ImagePathError as err:
+        raise LabError(f"Deployment demo-app: command {err}") from None
 
 
 @contextlib.contextmanager
@@ -100,7 +103,7 @@ def running_demo_app(lab: VaultLab, postgres: PostgresServer) -> Iterator[tuple[
     credentials = places[SECRETS_DIR] / spec.secrets[0].name
     port = free_port()
     with running_agent(agent_config(spec, lab.active_node().ports.api_addr, places)):
-        container_env, argv = demo_app_container(postgres, pod / "scripts")
+        container_env, argv = demo_app_container(postgres)
         env = {**container_env, "PATH": os.environ.get("PATH", ""), "LISTEN_HOST": "127.0.0.1", "LISTEN_PORT": str(port),
                "DATABASE_CA_FILE": str(postgres.ca_cert), "DB_CREDENTIALS_FILE": str(credentials)}
         with (pod / "app.log").open("wb") as log:

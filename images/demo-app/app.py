@@ -9,8 +9,8 @@ How an application lives with dynamic credentials (seed 002, "application integr
   but every use of the dropped role fails), or the connection breaks, the app re-reads the
   file, reconnects and retries the request once, so callers see no error across rotations.
 GET / answers the database user and server time; GET /healthz answers 200 once a query worked.
-The password is never logged. Driver: pg8000 (pure Python), installed by the Deployment's
-initContainer from requirements.txt (pinned, hash-checked).
+The password is never logged. Driver: pg8000 (pure Python), baked into the image from
+requirements.txt (pinned, hash-checked) by the Containerfile beside this file.
 """
 
 
