@@ -21,8 +21,8 @@ JOBS = {name: job for name, job in CI.items() if isinstance(job, dict) and "stag
 
 
 def test_stages_in_order() -> None:
-    assert CI["stages"] == ["test", "plan", "deploy"]
-    assert {job["stage"] for job in JOBS.values()} == {"test", "plan", "deploy"}
+    assert CI["stages"] == ["test", "build", "plan", "deploy"]
+    assert {job["stage"] for job in JOBS.values()} == {"test", "build", "plan", "deploy"}
 
 
 def test_deploy_is_manual_and_only_on_the_configured_branch() -> None:
@@ -186,3 +186,65 @@ def test_an_aws_id_token_stays_out_of_the_install_step_and_its_file_is_removed(n
     assert first.endswith("unset AWS_ID_TOKEN")
     assert not any("$AWS_ID_TOKEN" in line for line in job["script"][1:])
     assert job["after_script"] == [f"rm -f {token_file}"]
+
+
+# --- the image build on a release tag (docs/image-delivery.md) ----------------------------------
+RUNNER = yaml.safe_load((ROOT / "flux" / "infrastructure" / "gitlab-runner" / "helmrelease.yaml").read_text())
+RUNNER_CONFIG = RUNNER["spec"]["values"]["runners"]["config"]
+
+
+def gitlab_regex(rule: str) -> re.Pattern[str]:
+    """The /.../ of a rule `$CI_COMMIT_TAG =~ /.../` (GitLab's RE2; this one is plain enough for re)."""
+    return re.compile(re.fullmatch(r"\$CI_COMMIT_TAG =~ /(.+)/", rule).group(1))
+
+
+@pytest.mark.parametrize(("tag", "built"), [
+    ("v1.4.0", True), ("v0.1.0", True), ("v10.20.30", True),
+    ("latest", False), ("1.4.0", False), ("v1.4", False), ("v1.4.0-rc.1", False), ("v01.4.0", False),
+    ("v1.4.0.sig", False), ("release-v1.4.0", False),
+])
+def test_the_image_is_built_on_release_tags_only(tag: str, built: bool) -> None:
+    """A branch pipeline never builds; a tag builds only if it is vMAJOR.MINOR.PATCH, the
+    tags .ci/build-image accepts and the ImagePolicy's semver range can pick."""
+    [rule] = JOBS["build-image"]["rules"]
+    assert set(rule) == {"if"}
+    assert bool(gitlab_regex(rule["if"]).search(tag)) is built
+
+
+def test_the_build_runs_on_the_platforms_runner_after_the_tests_and_pushes_once() -> None:
+    job = JOBS["build-image"]
+    assert job["needs"] == ["test"] and job["stage"] == "build"
+    # The tag GitLab routes by; the runner is created with it (docs/image-delivery.md).
+    assert job["tags"] == ["vault-platform-build"]
+    assert "`vault-platform-build`" in (ROOT / "docs" / "image-delivery.md").read_text()
+    script = "\n".join(job["script"])
+    assert '.ci/build-image demo-app "$ECR_REGISTRY/$ENVIRONMENT_NAME/demo-app" "$CI_COMMIT_TAG"' in script
+    # No OIDC token and no keys: the build pod's IRSA role is the only AWS identity.
+    assert "id_tokens" not in job and "AWS_ROLE_ARN" not in job.get("variables", {})
+    assert job["before_script"] == []  # `make install` needs the Python image, not the builder
+    assert job["variables"]["REGISTRY_AUTH_FILE"] == "$CI_BUILDS_DIR/registry-auth-$CI_JOB_ID.json"
+    assert job["after_script"] == ['rm -f "$CI_BUILDS_DIR/registry-auth-$CI_JOB_ID.json"']
+
+
+def test_the_runner_gives_the_job_what_it_pushes_with() -> None:
+    """The variables the job names come from the runner (platform-vars), and the image it pushes
+    is the one the demo Deployments run (flux/apps/demo/)."""
+    environment = re.search(r"environment = \[(.*?)\]", RUNNER_CONFIG, re.S).group(1)
+    given = dict(re.findall(r'"(\w+)=([^"]*)"', environment))
+    assert {key: given[key] for key in ("ECR_REGISTRY", "ENVIRONMENT_NAME", "AWS_REGION")} == {
+        "ECR_REGISTRY": "${ECR_REGISTRY}", "ENVIRONMENT_NAME": "${ENVIRONMENT_NAME}", "AWS_REGION": "${AWS_REGION}"}
+    for name in ("app", "client"):
+        [container] = yaml.safe_load((ROOT / "flux" / "apps" / "demo" / f"deployment-{name}.yaml").read_text())[
+            "spec"]["template"]["spec"]["containers"]
+        assert container["image"].rsplit(":", 1)[0] == "${ECR_REGISTRY}/${ENVIRONMENT_NAME}/demo-app"
+
+
+def test_the_build_container_gets_the_least_buildah_needs() -> None:
+    """User 0 with SETUID, SETGID and SETFCAP only (the user namespace Buildah maps itself),
+    no privilege escalation, not privileged; the pod's account has no Kubernetes token."""
+    context = RUNNER_CONFIG.split("[runners.kubernetes.build_container_security_context]", 1)[1]
+    assert re.search(r"^\s*run_as_user = 0$", context, re.M) and re.search(r"^\s*allow_privilege_escalation = false$", context, re.M)
+    assert re.search(r'^\s*drop = \["ALL"\]$', context, re.M)
+    assert re.search(r'^\s*add = \[(.*)\]$', context, re.M).group(1) == '"SETUID", "SETGID", "SETFCAP"'
+    assert re.search(r"^\s*privileged = false$", RUNNER_CONFIG, re.M)
+    assert re.search(r'^\s*service_account = "gitlab-runner-build"$', RUNNER_CONFIG, re.M)

@@ -220,6 +220,20 @@ def test_gitlab_runner_registers_with_the_environments_gitlab_instance(default_s
     assert runner["spec"]["values"]["gitlabUrl"] == "${GITLAB_URL:=}/"
 
 
+def test_without_ci_the_runner_is_not_installed(default_stacks):
+    """Before: an environment without [ci] installed a runner with gitlabUrl "/", which never
+    registers. Now the tooling cluster's gitlab-runner Kustomization is suspended unless the
+    platform-vars say otherwise, which only an environment with [ci] does."""
+    from vault_platform.gitops.flux_envsubst import envsubst
+
+    entry = (REPO_ROOT / "flux/clusters/tooling/gitlab-runner.yaml").read_text()
+    default = default_stacks["tooling-platform"].one("kubernetes_config_map_v1")["data"]
+    assert yaml.safe_load(envsubst(entry, default))["spec"]["suspend"] is True
+    staging = load_environment("staging")
+    assert "GITLAB_RUNNER_SUSPEND" in platform_vars.keys_for(platform_vars.TOOLING, features_off(staging))
+    assert yaml.safe_load(envsubst(entry, {**default, "GITLAB_RUNNER_SUSPEND": "false"}))["spec"]["suspend"] is False
+
+
 def test_application_trusts_the_vault_ca_the_tooling_platform_stack_makes(default_stacks):
     data = default_stacks["application-platform"].one("kubernetes_config_map_v1")["data"]
     inner = re.fullmatch(r"\$\{base64encode\((.+)\)\}", data["VAULT_CA_CERT_B64"]).group(1)

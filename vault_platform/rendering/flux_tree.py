@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from vault_platform.binaries import PROJECT_ROOT
-from vault_platform.gitops import flux_render
+from vault_platform.gitops import flux_envsubst, flux_render
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 FLUX_DIR = PROJECT_ROOT / "flux"
@@ -47,8 +47,11 @@ def units(role: str, platform_values: dict[str, str], flux_dir: Path = FLUX_DIR)
     as Flux does it (gitops/flux_render.py, gitops/flux_envsubst.py: one implementation for the
     renders and the Vault lab)."""
     result = []
-    for kustomization in build((flux_dir / "clusters" / role).resolve()):
-        if kustomization.get("kind") != "Kustomization":
+    # The entries are applied by the cluster's root Kustomization, which substitutes the
+    # platform-vars too (addons/flux_sync.py): e.g. gitlab-runner's suspend.
+    for text in flux_render.kustomize_build((flux_dir / "clusters" / role).resolve()):
+        kustomization = flux_envsubst.substitute_object(text, platform_values)
+        if not isinstance(kustomization, dict) or kustomization.get("kind") != "Kustomization":
             continue
         rendered = flux_render.render_kustomization(flux_render.declared(kustomization), platform_values,
                                                     repo_root=flux_dir.resolve().parent)
