@@ -145,9 +145,11 @@ class Addon:
 
 @dataclass(frozen=True)
 class ChartContext:
-    """What a platform stack knows that chart values name: the cluster's EKS name, region,
-    VPC, its add-ons' role ARNs (by add-on name), the GitOps settings and its Flux path."""
+    """What a platform stack knows that chart values name: the cluster's kind (cluster_roles.py),
+    EKS name, region, VPC, its add-ons' role ARNs (by add-on name), the GitOps settings and its
+    Flux path."""
 
+    cluster_role: str
     cluster_name: str
     region: str
     vpc_id: str

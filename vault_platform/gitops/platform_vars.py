@@ -51,6 +51,10 @@ _FIXED_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("VAULT_BACKUP_BUCKET", (TOOLING,), "S3 bucket of Vault's raft snapshots (the vault-snapshot CronJob writes there)."),
     PlatformVar("VAULT_BACKUP_SCHEDULE", (TOOLING,), "Cron schedule of the vault-snapshot CronJob: [tooling.vault_backup] schedule."),
     PlatformVar("ECR_REGISTRY", (TOOLING,), "ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)."),
+    PlatformVar("GITOPS_URL", (TOOLING,), "The Git repository every cluster syncs ([gitops] url): the image automation "
+                "pushes its branch there (flux/infrastructure/image-automation)."),
+    PlatformVar("GITOPS_BRANCH", (TOOLING,), "The branch Flux deploys from ([gitops] branch): the image automation checks it "
+                "out and opens its merge requests into it, never pushing to it."),
     PlatformVar("GITLAB_URL", (TOOLING,), "GitLab instance the runner registers with and Vault's jwt-gitlab trusts: the environment's [ci] "
                 "gitlab_url (https, no path); absent without [ci].", feature=CI),
     PlatformVar("EFS_FILE_SYSTEM_ID", (TOOLING,), "EFS file system for shared tooling storage (StorageClass efs-shared provisions on it).",
