@@ -42,4 +42,5 @@ ADDON = Addon(
     irsa=IDENTITY,
     permissions=_permissions,
     role_output=RoleOutput("flux_image_reflector_role_arn", note="(ECR read-only)"),
+    read_only=True,
 )
