@@ -21,7 +21,12 @@ from vault_platform.cluster_roles import TOOLING
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 
-FLUX_IRSA_ADDONS = [addon for addon in with_irsa(registry().values()) if isinstance(addon.install, FluxInstalled)]
+FLUX_IRSA_ADDONS = [addon for addon in with_irsa(registry().values())
+                    if isinstance(addon.install, FluxInstalled) and addon.role_arn_var]
+# Flux-installed add-ons whose account a Terraform-installed chart creates and annotates (the
+# image reflector's, by the flux2 chart: vault_platform/addons/flux.py): no platform-vars key.
+CHART_ANNOTATED_ADDONS = [addon for addon in with_irsa(registry().values())
+                          if isinstance(addon.install, FluxInstalled) and not addon.role_arn_var]
 CHART_IRSA_ADDONS = [addon for addon in with_irsa(registry().values()) if addon.chart is not None]
 
 
@@ -85,6 +90,26 @@ def test_terraform_charts_name_the_service_account_the_role_trusts(addon: Addon,
         account = json.loads(release["values"][0])["serviceAccount"]
         assert (release["namespace"], account["name"]) == (addon.irsa.namespace, addon.irsa.service_account), role
         assert account["annotations"][ROLE_ANNOTATION].startswith("${data.terraform_remote_state."), role
+
+
+@pytest.mark.parametrize("addon", CHART_ANNOTATED_ADDONS, ids=lambda addon: addon.name)
+def test_chart_annotated_accounts_carry_their_role(addon: Addon, default_stacks) -> None:
+    for role in addon.cluster_roles:
+        releases = default_stacks[f"{role}-platform"].resources("helm_release").values()
+        annotated = [json.loads(r["values"][0]) for r in releases if ROLE_ANNOTATION in (r.get("values") or [""])[0]]
+        arns = [value for values in annotated for value in _annotations(values)]
+        assert [arn for arn in arns if f"{addon.irsa.construct_id}_role" in arn], (
+            f"{role}-platform: no chart annotates {addon.irsa.subject} with the role of add-on '{addon.name}'")
+    # The account's name is the chart's, not ours: tests/rendering renders it and holds it equal.
+
+
+def _annotations(values: object):
+    if isinstance(values, dict):
+        for key, value in values.items():
+            if key == ROLE_ANNOTATION:
+                yield value
+            else:
+                yield from _annotations(value)
 
 
 def test_a_renamed_service_account_is_caught(tmp_path: Path) -> None:

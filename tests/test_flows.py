@@ -101,7 +101,8 @@ def test_default_environment_keeps_its_flow_names() -> None:
         "application-workloads-to-postgres", "application-workloads-to-istio-gateway",
         "application-workloads-to-istio-gateway-http", "istio-gateway-nlb-to-gateway-15021",
         "istio-gateway-nlb-to-gateway-80", "istio-gateway-nlb-to-gateway-443", "tooling-to-efs",
-        "tooling-to-vpc-endpoints", "application-to-vpc-endpoints", "tooling-nodes-to-api", "tooling-api-to-kubelet",
+        "tooling-to-vpc-endpoints", "application-to-vpc-endpoints",
+        "tooling-image-automation-to-git", "tooling-nodes-to-api", "tooling-api-to-kubelet",
         "application-nodes-to-api", "application-api-to-kubelet",
         "tooling-api-to-aws-load-balancer-controller-webhook", "tooling-api-to-cert-manager-webhook",
         "tooling-api-to-external-secrets-webhook", "application-api-to-aws-load-balancer-controller-webhook",
@@ -136,6 +137,24 @@ def test_missing_peering_route_blocks_at_routing(default_synth: Synthesized) -> 
             del routes[name]
     report = _report(_mutated(default_synth, no_return_route))
     assert _blocked(report, "vault-to-postgres").startswith("routing: subnet tooling:aws_subnet.")
+
+
+def test_the_image_automation_reaches_git_only_through_a_nat_gateway(default_synth: Synthesized) -> None:
+    """Private subnets whose default route goes to the internet gateway (no public address)
+    or nowhere cannot reach the Git server: the flow is blocked at routing."""
+    def to_internet_gateway(stacks) -> None:
+        for route in _resources(stacks, "tooling", "aws_route").values():
+            if route.pop("nat_gateway_id", None):
+                route["gateway_id"] = "${aws_internet_gateway.vpc_internet-gateway_CB431535.id}"
+    blocked = _blocked(_report(_mutated(default_synth, to_internet_gateway)), "tooling-image-automation-to-git")
+    assert blocked.startswith("routing: subnet tooling:aws_subnet.") and blocked.endswith("0.0.0.0/0 through a NAT gateway")
+
+
+def test_the_git_flow_uses_the_port_of_the_gitops_url() -> None:
+    from vault_platform.flows.declared import git_port
+
+    assert [git_port(url) for url in ("ssh://git@gitlab.example.com/p/r.git", "ssh://git@gitlab.example.com:2222/p/r.git",
+                                      "https://gitlab.example.com/p/r.git")] == [22, 2222, 443]
 
 
 def test_vpn_without_authorization_blocks_operators_at_the_vpn(default_synth: Synthesized) -> None:

@@ -131,6 +131,10 @@ ADDON_CALLS = {
         "elasticloadbalancing:DescribeListenerAttributes", "elasticloadbalancing:DescribeCapacityReservation",
         "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DescribeIpamPools",
         "ec2:GetSecurityGroupsForVpc"},
+    # image-reflector-controller v1.1.0 with provider: aws: the registry login token, the tag
+    # list (registry API tags/list, authorized as ecr:ListImages) and a manifest read for the
+    # picked tag's digest (ecr:BatchGetImage). Nothing that writes (check 6 holds it read-only).
+    "flux-image-reflector": {"ecr:GetAuthorizationToken", "ecr:ListImages", "ecr:BatchGetImage"},
 }
 
 
@@ -219,3 +223,24 @@ def test_a_secrets_manager_store_in_flux_counts_as_a_consumer(tmp_path) -> None:
         "apiVersion: external-secrets.io/v1\nkind: ClusterSecretStore\nmetadata: {name: aws}\n"
         "spec:\n  provider:\n    aws: {service: SecretsManager, region: eu-west-1}\n")
     assert flux_reads_secrets_manager(tmp_path)
+
+
+def test_a_read_only_role_that_writes_or_names_every_resource_fails() -> None:
+    """Check 6, on the image reflector's role (its add-on declares it read-only)."""
+    from vault_platform.addons.flux_image_automation import IDENTITY
+
+    repository = "arn:aws:ecr:eu-west-1:123456789012:repository/demo/demo-app"
+    document = policy_document([allow(["ecr:GetAuthorizationToken"], "*", sid="RegistryLogin"),
+                                allow(["ecr:ListImages", "ecr:PutImage"], [repository], sid="Push"),
+                                allow(["ecr:BatchGetImage"], "*", sid="Everywhere")])
+    stack = {"tooling": {"resource": {"aws_iam_role_policy": {"p": {
+        "policy": document, "//": {"metadata": {"path": f"tooling/eks/{IDENTITY.construct_id}/policy"}}}}}}}
+    failed = lint_stacks(stack, WHERE, accepted={}).failed
+    assert [(f.issue, f.sid) for f in failed if f.issue.startswith("READ_ONLY")] == [
+        ("READ_ONLY_ROLE_WRITES", "Push"), ("READ_ONLY_ROLE_UNSCOPED", "Everywhere")]
+    (writes,) = [f for f in failed if f.issue == "READ_ONLY_ROLE_WRITES"]
+    assert "ecr:PutImage (access level Write)" in writes.detail and "fix: " in writes.detail
+    # The same statements on a role no add-on declares read-only: not this check's business.
+    other = {"tooling": {"resource": {"aws_iam_role_policy": {"p": {
+        "policy": document, "//": {"metadata": {"path": "tooling/eks/gitlab-runner-irsa/policy"}}}}}}}
+    assert not [f for f in lint_stacks(other, WHERE, accepted={}).failed if f.issue.startswith("READ_ONLY")]

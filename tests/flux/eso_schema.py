@@ -47,6 +47,11 @@ CLUSTER_SECRET_STORE = _obj({
     "spec": _obj({
         "provider": _obj({"vault": _VAULT_PROVIDER}, required=("vault",)),
         "refreshInterval": {"type": "integer"},
+        # The namespaces whose ExternalSecrets may use the store (ClusterSecretStoreCondition).
+        "conditions": {"type": "array", "items": _obj({
+            "namespaces": {"type": "array", "items": _STR},
+            "namespaceRegexes": {"type": "array", "items": _STR},
+        })},
     }, required=("provider",)),
 }, required=("apiVersion", "kind", "metadata", "spec"))
 

@@ -7,6 +7,11 @@
   back and every key the model dropped is reported as unknown.
 - External Secrets Operator: no maintained PyPI package ships models of its CRDs, so
   eso_schema.py holds a strict subset of its v1 API, written by hand (see there).
+- Flux's image kinds (image.toolkit.fluxcd.io/v1): cloudcoil has no v1 models, so they are
+  checked against the CRDs the pinned flux2 chart serves (Helm renders them, once per process).
+
+A value that is one whole ``${VAR}`` is Flux's to substitute: a pattern it cannot match yet is
+not reported here (tests/rendering checks the substituted object against the pinned CRDs).
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ import jsonschema
 import pydantic
 
 import eso_schema
-from vault_platform.rendering.validate import builtin_validator
+from vault_platform.rendering.validate import builtin_validator, crd_versions, validate_custom
 
 KUBERNETES_VERSION = "1.35.0"  # what the clusters run (config/versions.py)
 CLOUDCOIL_PACKAGES = ("cloudcoil.models.fluxcd", "cloudcoil.models.istio", "cloudcoil.models.cert_manager")
+IMAGE_GROUP = "image.toolkit.fluxcd.io/"
+WHOLE_VARIABLE = re.compile(r"^\$\{\w+\}$")
 CRD_GROUP = re.compile(r"^(?:[a-z0-9-]+\.)*(?:fluxcd\.io|istio\.io|cert-manager\.io)/")
 
 
@@ -45,6 +52,18 @@ def _cloudcoil_models() -> dict[tuple[str, str], type]:
                     if isinstance(kind, str) and isinstance(api_version, str):
                         models[(api_version, kind)] = obj
     return models
+
+
+@functools.lru_cache(maxsize=1)
+def _flux_chart_crds():
+    """The CRDs of the pinned flux2 chart, rendered with its defaults (image controllers on)."""
+    from vault_platform.addons.flux import ADDON
+    from vault_platform.rendering import helm
+
+    chart = ADDON.chart
+    rendered = helm.template(chart.chart, chart.version, chart.name, chart.namespace, KUBERNETES_VERSION, {},
+                             source="vault_platform/addons/flux.py")
+    return crd_versions(rendered.objects)
 
 
 def _kubernetes_validator(api_version: str, kind: str):
@@ -71,7 +90,8 @@ def _validate_model(model, obj) -> list[str]:
         # JSON mode + strict: "3" is not an int, yet enum values may be given as strings.
         instance = model.model_validate_json(json.dumps(obj), strict=True)
     except pydantic.ValidationError as err:
-        return [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()]
+        return [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+                if not (e["type"] == "string_pattern_mismatch" and WHOLE_VARIABLE.match(str(e.get("input"))))]
     kept = instance.model_dump(mode="json", by_alias=True, exclude_unset=True)
     return [f"{key}: unknown field" for key in _dropped_keys(obj, kept)]
 
@@ -88,6 +108,8 @@ def validate(obj: dict) -> list[str]:
         validator = jsonschema.Draft202012Validator(schema)
         return [f"{'.'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
                 for e in validator.iter_errors(obj)]
+    if api_version.startswith(IMAGE_GROUP):
+        return validate_custom(obj, _flux_chart_crds())
     if CRD_GROUP.match(api_version):
         model = _cloudcoil_models().get((api_version, kind))
         if model is None:

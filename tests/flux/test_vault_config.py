@@ -139,17 +139,24 @@ def test_eso_logs_in_to_vault_as_an_account_that_can_only_review_tokens(cluster)
     from vault_platform.addons.external_secrets import ADDON
 
     objects = [obj for obj, _namespace in vault_checks.flux_objects(cluster, FLUX_DIR)]
-    (store,) = [obj for obj in objects if obj.get("kind") == "ClusterSecretStore"]
-    ref = store["spec"]["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"]
-    account = (ref["namespace"], ref["name"])
-    assert account != (ADDON.irsa.namespace, ADDON.irsa.service_account)
-    assert account in vault_checks.service_accounts(cluster, FLUX_DIR)
-    bound = {obj["roleRef"]["name"] for obj in objects if obj.get("kind") in ("RoleBinding", "ClusterRoleBinding")
-             and any((s.get("namespace"), s.get("name")) == account for s in obj.get("subjects", []))}
-    assert bound == ({"system:auth-delegator"} if cluster == "application" else set())
+    stores = [obj for obj in objects if obj.get("kind") == "ClusterSecretStore"]
     roles = json.loads((VAULT_CONFIG_DIR / "config" / "roles.json").read_text())
     mount = "kubernetes" if cluster == "tooling" else "kubernetes-*"
-    assert roles[mount]["external-secrets"]["bound_service_account_names"] == [ref["name"]]
+    # The shared store "vault" on every cluster; the tooling cluster also has the image
+    # automation's own (flux/infrastructure/image-automation), each with a login account of its own.
+    assert {store["metadata"]["name"] for store in stores} == (
+        {"vault", "vault-image-automation"} if cluster == "tooling" else {"vault"})
+    for store in stores:
+        auth = store["spec"]["provider"]["vault"]["auth"]["kubernetes"]
+        ref = auth["serviceAccountRef"]
+        account = (ref["namespace"], ref["name"])
+        assert account != (ADDON.irsa.namespace, ADDON.irsa.service_account)
+        assert account in vault_checks.service_accounts(cluster, FLUX_DIR)
+        bound = {obj["roleRef"]["name"] for obj in objects if obj.get("kind") in ("RoleBinding", "ClusterRoleBinding")
+                 and any((s.get("namespace"), s.get("name")) == account for s in obj.get("subjects", []))}
+        assert bound == ({"system:auth-delegator"} if cluster == "application" else set())
+        role = roles[mount][auth["role"]]
+        assert (role["bound_service_account_namespaces"], role["bound_service_account_names"]) == ([ref["namespace"]], [ref["name"]])
 
 
 # --- VAULT_KUBERNETES_CLUSTERS_B64, as the configure Job reads it -------------------------------

@@ -39,6 +39,7 @@ HOLDERS = {
     "demo-app": Login("kubernetes-application", "demo-app", "demo", "demo-app"),
     "vault-configure": Login("kubernetes", "vault-configure", "vault", "vault-configure"),
     "vault-backup": Login("kubernetes", "vault-backup", "vault", "vault-backup"),
+    "flux-image-automation": Login("kubernetes", "flux-image-automation", "flux-system", "image-automation-vault-login"),
 }
 # CI policies, held by a job of their project logging in with its id_tokens JWT (ci-roles.json).
 CI_HOLDERS = {"ci-vault-platform": "vault-platform-main"}
@@ -82,11 +83,13 @@ MAY: dict[str, list[Case]] = {
         Case("POST", "auth/kubernetes/role/vault-backup", ROLES["kubernetes"]["vault-backup"]),
     ],
     "vault-backup": [Case("GET", "sys/storage/raft/snapshot")],
+    "flux-image-automation": [Case("GET", "kv/data/flux/image-automation")],
 }
 
 MAY_NOT: dict[str, list[Case]] = {
     "external-secrets": [
         Case("GET", "kv/data/platform/database-admin", why="the platform's own secrets stay in Vault"),
+        Case("GET", "kv/data/flux/image-automation", why="the Git write key: only the image automation's own store"),
         Case("GET", "kv/data/ci/deploy"), Case("POST", "kv/data/apps/demo", {"data": {"k": "v"}}),
         Case("LIST", "kv/metadata/apps"), Case("GET", "database/creds/demo-app")],
     "gitlab-runner": [
@@ -174,6 +177,12 @@ MAY_NOT: dict[str, list[Case]] = {
         Case("POST", "sys/policies/acl/vault-backup", {"policy": EVERYTHING}, "widen its own policy"),
         Case("GET", "database/creds/demo-app"), Case("LIST", "auth/kubernetes/role"),
     ],
+    # The Git key that can push to the platform's repository: read by its own store, nothing more.
+    "flux-image-automation": [
+        Case("GET", "kv/metadata/flux/image-automation"), Case("LIST", "kv/metadata/flux"),
+        Case("GET", "kv/data/flux/other"), Case("GET", "kv/data/gitlab/runner"),
+        Case("POST", "kv/data/flux/image-automation", {"data": {"identity": "x"}}, "replace the key"),
+        Case("GET", "kv/data/platform/database-admin"), Case("GET", "database/creds/demo-app")],
 }
 
 TABLE = [(policy, case, True) for policy, cases in MAY.items() for case in cases] + \
@@ -185,7 +194,7 @@ def holders(bootstrapped: Bootstrapped) -> Iterator[dict[str, str]]:
     """One token per policy, from its holder's own login, with some secrets in place."""
     with bootstrapped.operator_root() as root:
         client = bootstrapped.lab.client(root)
-        for path in ("gitlab/runner", "apps/demo", "runner/deploy", "platform/database-admin",
+        for path in ("gitlab/runner", "apps/demo", "runner/deploy", "platform/database-admin", "flux/image-automation",
                      "ci/platform/vault-platform/deploy", "ci/platform/other-project/deploy"):
             assert client.request("POST", f"kv/data/{path}", {"data": {"value": "lab"}}).status == 200
     tokens = {}

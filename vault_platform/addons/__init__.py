@@ -124,6 +124,9 @@ class Addon:
     role_output: RoleOutput | None = None
     webhooks: tuple[Webhook, ...] = ()
     feature: str | None = None
+    # The role may only read: IAM lint (check 6) fails any action above AWS's List and Read
+    # access levels, and any Resource "*" on an action AWS lets a policy scope.
+    read_only: bool = False
     # Values only a cluster's stack knows, merged into a chart's values (HelmAddonProps.with_values).
     chart_values: Callable[[ChartContext], dict[str, object]] | None = field(default=None, compare=False)
 
@@ -145,9 +148,11 @@ class Addon:
 
 @dataclass(frozen=True)
 class ChartContext:
-    """What a platform stack knows that chart values name: the cluster's EKS name, region,
-    VPC, its add-ons' role ARNs (by add-on name), the GitOps settings and its Flux path."""
+    """What a platform stack knows that chart values name: the cluster's kind (cluster_roles.py),
+    EKS name, region, VPC, its add-ons' role ARNs (by add-on name), the GitOps settings and its
+    Flux path."""
 
+    cluster_role: str
     cluster_name: str
     region: str
     vpc_id: str

@@ -24,7 +24,7 @@ from pathlib import Path
 from vault_platform.app import APPLICATION, ClusterStacks, cluster_stacks
 from vault_platform.config.model import EnvironmentConfig
 from vault_platform.errors import ConfigError
-from vault_platform.flows.declared import ACCEPTED_OPENINGS, Flow, declared_flows
+from vault_platform.flows.declared import ACCEPTED_OPENINGS, Flow, declared_flows, git_port
 from vault_platform.flows.network import AWS_DEFAULT, Network, Place, Rule, read_network
 from vault_platform.flows.places import add_places
 from vault_platform.flows.synthesized import Synthesized
@@ -194,6 +194,20 @@ def _route(walk: _Walk, source: Place, destination: Place) -> list[Rule]:
     return used
 
 
+def _route_out(walk: _Walk, source: Place, destination: Place) -> list[Rule]:
+    """Every source subnet's best route to the outside address goes to a NAT gateway (private
+    subnets have no public address: an internet gateway route would not carry their traffic)."""
+    net = walk.net
+    used: list[Rule] = []
+    for subnet in source.subnets:
+        for address in destination.addresses:
+            best = next((route for _, route in walk.seen(walk.routes(subnet).covering(address))), None)
+            if best is None or best[2] is None or best[2].rule_id not in net.nat_routes:
+                raise _Blocked(f"routing: subnet {subnet} has no route to {address} through a NAT gateway")
+            used.append(best[2])
+    return used
+
+
 def evaluate(flow: Flow, net: Network, environment: str, walk: _Walk | None = None) -> FlowResult:
     walk = walk or _Walk(net)
     source = _place(net, flow, "source", flow.source, environment)
@@ -223,7 +237,9 @@ def evaluate(flow: Flow, net: Network, environment: str, walk: _Walk | None = No
             if not allowed:
                 raise _Blocked(f"egress of {', '.join(source.groups)}: nothing sends {flow.protocol}/{flow.port} to {destination.name}")
             used += allowed
-        if source.vpc != destination.vpc:
+        if destination.vpc is None:  # outside AWS: out through a NAT gateway, answers come back the same way
+            used += _route_out(walk, source, destination)
+        elif source.vpc != destination.vpc:
             used += _route(walk, source, destination)
             used += _route(walk, destination, source)  # the answers go back the same way
         if destination.groups:
@@ -240,7 +256,7 @@ def evaluate(flow: Flow, net: Network, environment: str, walk: _Walk | None = No
 def flows_of(env: EnvironmentConfig, environment_file: str) -> tuple[Flow, ...]:
     """The declared flows of an environment: its clusters (app.cluster_stacks) fill the templates."""
     clusters = cluster_stacks(env, environment_file)
-    return declared_flows(clusters, database=_database_cluster(env, clusters))
+    return declared_flows(clusters, database=_database_cluster(env, clusters), git=git_port(env.gitops.url))
 
 
 def _database_cluster(env: EnvironmentConfig, clusters: tuple[ClusterStacks, ...]) -> str | None:
@@ -253,7 +269,8 @@ def check(net: Network, env: EnvironmentConfig, environment: str, flows: tuple[F
     """flows: the environment's declared flows (flows_of) unless given."""
     walk = _Walk(net)
     clusters = cluster_stacks(env, environment)
-    flows = declared_flows(clusters, database=_database_cluster(env, clusters)) if flows is None else flows
+    flows = (declared_flows(clusters, database=_database_cluster(env, clusters), git=git_port(env.gitops.url))
+             if flows is None else flows)
     results = tuple(evaluate(flow, net, environment, walk) for flow in flows if _feature_on(env, flow.feature))
     used = {rule.rule_id for result in results for rule in result.used}
     undeclared, accepted = [], []

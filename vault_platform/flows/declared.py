@@ -12,6 +12,8 @@ Places (the names flows use; places.py finds them in the stacks):
   tooling.resolver     the tooling VPC's Amazon-provided DNS server
   vault.nlb, istio-gateway.nlb   the internal NLBs flux/ asks the load balancer controller for
   postgres, efs        the RDS instance and the EFS mount targets
+  git-server           the Git repository of [gitops] url, outside the VPCs: reached through
+                       the source subnets' NAT gateway (the tooling VPC's default route)
 where <cluster> is a cluster's key (app.ClusterStacks): ``tooling``, or an application
 cluster's short name (the default environment's is ``application``). Flows that exist once
 per application cluster are templates over that key (``declared_flows``).
@@ -39,6 +41,7 @@ KUBELET = 10250
 VAULT_RAFT = 8201  # cluster_address of the raft HCL in flux/infrastructure/vault/helmrelease.yaml
 NFS = 2049
 HTTPS = 443  # the interface endpoints' rule (constructs/vpc.py)
+SSH = 22
 # Istio gateway chart 1.24.2, values.yaml service.ports: status-port, http2, https; the
 # targets listen on the same ports.
 ISTIO_GATEWAY_PORTS = (15021, 80, 443)
@@ -102,12 +105,22 @@ def _webhooks(key: str, kind: str) -> tuple[Flow, ...]:
                  for addon in addons_for(kind) for hook in addon.webhooks)
 
 
-def declared_flows(clusters: tuple[ClusterStacks, ...], database: str | None = None) -> tuple[Flow, ...]:
+def git_port(url: str) -> int:
+    """The port of the platform's Git repository URL ([gitops] url: ssh:// or https://)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.port or (SSH if parts.scheme == "ssh" else HTTPS)
+
+
+def declared_flows(clusters: tuple[ClusterStacks, ...], database: str | None = None,
+                   git: int = SSH) -> tuple[Flow, ...]:
     """Every flow of an environment whose clusters are ``clusters`` (app.cluster_stacks:
     tooling first). Flows that exist once per application cluster are written once, as
     templates over its key k, so N clusters give N copies and nothing joins two application
     clusters (hub and spoke: each reaches only the tooling VPC, through its own peering).
-    database: the key of the application cluster whose stack holds the demo database."""
+    database: the key of the application cluster whose stack holds the demo database.
+    git: the port of the Git server ([gitops] url, ``git_port``)."""
     tooling = next(c for c in clusters if c.role == TOOLING)
     apps = tuple(c for c in clusters if c.role == APPLICATION)
     return (
@@ -155,8 +168,15 @@ def declared_flows(clusters: tuple[ClusterStacks, ...], database: str | None = N
         # Storage and AWS APIs.
         Flow("tooling-to-efs", "tooling.pods", "efs", NFS, "the EFS CSI driver mounts shared volumes (TLS over NFS)",
              feature=EFS_FEATURE),
+        # Flux image automation, in the tooling cluster only (flux/infrastructure/image-automation);
+        # its registry reads go through the VPC endpoints (tooling-to-vpc-endpoints, below).
+        Flow("tooling-image-automation-to-git", "tooling.pods", "git-server", git,
+             "Flux's image-automation-controller clones the platform repository and pushes its branch "
+             "flux/image-updates, opening the merge request ([gitops] url, through the NAT gateway)"),
         *(Flow(f"{c.key}-to-vpc-endpoints", f"{c.key}.pods", f"{c.key}.vpc-endpoints", HTTPS,
-               "STS (IRSA), ECR, KMS" + (" (auto-unseal)" if c.role == TOOLING else "") + ", Logs")
+               "STS (IRSA), ECR" + (" (image pulls; Flux's image reflector logs in at ecr.api and lists the "
+                                    "platform repositories' tags at ecr.dkr)" if c.role == TOOLING else "")
+               + ", KMS" + (" (auto-unseal)" if c.role == TOOLING else "") + ", Logs")
           for c in (tooling, *apps)),
         # Each cluster's own traffic between control plane and nodes.
         *(flow for k in _keys((tooling, *apps)) for flow in (

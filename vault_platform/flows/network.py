@@ -109,6 +109,7 @@ class Network:
     # subnet -> [(destination, peering id or None for other targets, the route's rule)]
     subnet_routes: dict[str, list[tuple[IPv4Network, str | None, Rule | None]]] = field(default_factory=dict)
     peerings: dict[str, frozenset[str]] = field(default_factory=dict)  # id -> the two VPCs
+    nat_routes: set[str] = field(default_factory=set)  # rule ids of the routes whose target is a NAT gateway
     groups: dict[str, SecurityGroup] = field(default_factory=dict)
     places: dict[str, Place] = field(default_factory=dict)
     vpn: ClientVpn | None = None
@@ -164,6 +165,8 @@ def read_network(synth: Synthesized) -> Network:
                 destination = _network(body.get("destination_cidr_block"))
                 peering = body.get("vpc_peering_connection_id")
                 route = Rule(address, "route", str(ref(body["route_table_id"])), cidr=destination, stack=stack_id)
+                if body.get("nat_gateway_id"):
+                    net.nat_routes.add(address)
                 if destination is not None:
                     routes_by_table[str(ref(body["route_table_id"]))].append(
                         (destination, str(ref(peering)) if peering else None, route))

@@ -44,6 +44,9 @@ def add_places(net: Network, synth: Synthesized, env: EnvironmentConfig, cluster
     _database(net, synth, tuple(c.aws for c in present if c.role == APPLICATION))
     _efs(net, synth, next((c.aws for c in present if c.role == TOOLING), ""))
     _people(net, env, environment_file)
+    # The Git server is wherever [gitops] url points, outside the VPCs: any address, reached
+    # through a NAT gateway (check.py _route_out); its own firewall is not ours to prove.
+    net.places["git-server"] = Place("git-server", None, (ANYWHERE,), description=f"the Git server of {env.gitops.url}")
     for cluster in present:
         for service in LOAD_BALANCED_SERVICES:
             if service.role == cluster.role:

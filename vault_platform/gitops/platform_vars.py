@@ -52,6 +52,10 @@ _FIXED_VARS: tuple[PlatformVar, ...] = (
     PlatformVar("VAULT_BACKUP_SCHEDULE", (TOOLING,), "Cron schedule of the vault-snapshot CronJob: [tooling.vault_backup] schedule."),
     PlatformVar("ECR_REGISTRY", BOTH, "ECR registry host of the tooling stack's repositories (<account>.dkr.ecr.<region>.amazonaws.com): "
                 "the runner pushes there, the application clusters pull from it (images/, docs/image-delivery.md)."),
+    PlatformVar("GITOPS_URL", (TOOLING,), "The Git repository every cluster syncs ([gitops] url): the image automation "
+                "pushes its branch there (flux/infrastructure/image-automation)."),
+    PlatformVar("GITOPS_BRANCH", (TOOLING,), "The branch Flux deploys from ([gitops] branch): the image automation checks it "
+                "out and opens its merge requests into it, never pushing to it."),
     PlatformVar("GITLAB_URL", (TOOLING,), "GitLab instance the runner registers with and Vault's jwt-gitlab trusts: the environment's [ci] "
                 "gitlab_url (https, no path); absent without [ci].", feature=CI),
     PlatformVar("GITLAB_RUNNER_SUSPEND", (TOOLING,), "\"false\" with [ci]; absent without, where the gitlab-runner Kustomization's "

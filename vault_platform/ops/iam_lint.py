@@ -24,6 +24,11 @@ Three checks over the synthesized JSON of an environment's stacks:
    SecretStore or ClusterSecretStore with provider aws, service SecretsManager): a standing
    read of a secret nothing reads is a grant nobody uses (the External Secrets role's old
    read of the RDS master secret). A reason may accept one (a reader outside flux/).
+6. Read-only roles: the role of an add-on declared ``read_only`` (vault_platform/addons/) grants
+   only actions of AWS's List and Read access levels (parliament's copy of the Service
+   Authorization Reference), and names Resource "*" only for actions AWS cannot scope to a
+   resource (ecr:GetAuthorizationToken). No reason accepts either: the add-on's declaration is
+   the place to change.
 3. Principals that exist on a fresh account: KMS, S3 and IAM refuse a policy naming a
    principal that does not exist (KMS: MalformedPolicyDocumentException). A principal must
    be ``*``, a service, the account (root or id), or a reference to a resource Terraform
@@ -283,7 +288,45 @@ def principal_findings(policy: Policy) -> Iterator[Finding]:
 
 
 SOURCE_KEYS = ("aws:SourceAccount", "aws:SourceArn")
-UNACCEPTABLE = ("PRINCIPAL_MAY_NOT_EXIST", "CONFUSED_DEPUTY")
+UNACCEPTABLE = ("PRINCIPAL_MAY_NOT_EXIST", "CONFUSED_DEPUTY", "READ_ONLY_ROLE_WRITES", "READ_ONLY_ROLE_UNSCOPED")
+READ_LEVELS = ("List", "Read")
+
+
+def read_only_construct_ids() -> tuple[str, ...]:
+    """The construct ids of the roles their add-ons declare read-only (stacks/addon_roles.py builds them)."""
+    from vault_platform.addons import registry, with_irsa
+
+    return tuple(addon.irsa.construct_id for addon in with_irsa(registry().values()) if addon.read_only)
+
+
+def read_only_findings(policy: Policy, read_only_ids: tuple[str, ...]) -> Iterator[Finding]:
+    """Check 6: a read-only role's statements, action by action, against AWS's access levels."""
+    if policy.kind != "identity" or not any(f"/{cid}/" in f"/{policy.construct_path}/" for cid in read_only_ids):
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from parliament import expand_action, iam_definition
+    privileges = {(service["prefix"], privilege["privilege"]): privilege
+                  for service in iam_definition for privilege in service["privileges"]}
+    for index, statement in enumerate(_statements(policy.text)):
+        if statement.get("Effect") != "Allow":
+            continue
+        sid = _sid(statement, index)
+        wildcard = "*" in _as_list(statement.get("Resource", []))
+        for action in _as_list(statement.get("Action", [])):
+            for expanded in expand_action(action, raise_exceptions=False) or ():
+                privilege = privileges.get((expanded["service"], expanded["action"]), {})
+                level = privilege.get("access_level")
+                name = f"{expanded['service']}:{expanded['action']}"
+                if level not in READ_LEVELS:
+                    yield Finding(policy, sid, "READ_ONLY_ROLE_WRITES",
+                                  f"grants {name} (access level {level}) to a role its add-on declares read-only; "
+                                  "fix: drop the action, or the add-on's read_only")
+                scoped = any(t.get("resource_type") for t in privilege.get("resource_types", ()))
+                if wildcard and scoped:
+                    yield Finding(policy, sid, "READ_ONLY_ROLE_UNSCOPED",
+                                  f"grants {name} on Resource \"*\" though AWS scopes it to resources; "
+                                  "fix: name the platform's resources")
 
 
 def confused_deputy_findings(policy: Policy) -> Iterator[Finding]:
@@ -362,13 +405,15 @@ def lint_stacks(stacks: Mapping[str, Mapping], where: Placement,
     registry = collect("PARLIAMENT_ACCEPTED") if accepted is None else accepted
     consumed = flux_reads_secrets_manager() if secrets_consumed is None else secrets_consumed
     findings: list[Finding] = []
+    read_only_ids = read_only_construct_ids()
     for stack_id, stack_json in stacks.items():
         for policy in policies(stack_id, stack_json):
             resolved = resolve(policy.text, stack_id, stack_json, where)
             # dict.fromkeys: parliament's wildcard expansion repeats actions, so findings too.
             findings += dict.fromkeys([*parliament_findings(policy, resolved, where), *coverage_findings(policy, resolved),
                                        *principal_findings(policy), *confused_deputy_findings(policy),
-                                       *unconsumed_secret_findings(policy, consumed)])
+                                       *unconsumed_secret_findings(policy, consumed),
+                                       *read_only_findings(policy, read_only_ids)])
     # No reason excuses a principal that may not exist: AWS refuses the policy until it does;
     # nor a missing confused-deputy condition: the service's row in constructs/policy.py is the place.
     sorted_out = triage(findings, registry, standing=_kind_rule,

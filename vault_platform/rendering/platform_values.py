@@ -68,6 +68,8 @@ def sample_values(env: EnvironmentConfig, cluster: Cluster) -> dict[str, str]:
         "EBS_KMS_KEY_ARN": f"arn:aws:kms:{region}:{account}:key/{PLACEHOLDER_KEY_ID}",
         "VAULT_KMS_KEY_ID": PLACEHOLDER_KEY_ID,
         "ECR_REGISTRY": f"{account}.dkr.ecr.{region}.amazonaws.com",
+        "GITOPS_URL": env.gitops.url,
+        "GITOPS_BRANCH": env.gitops.branch,
         "EFS_FILE_SYSTEM_ID": "fs-0123456789abcdef0",
         "EFS_ACCESS_POINT_ID": "fsap-0123456789abcdef0",
         "VAULT_CLIENT_CIDRS": ",".join([env.tooling.network.cidr, *(app.network.cidr for app in env.application_clusters)]),

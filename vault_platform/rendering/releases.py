@@ -128,7 +128,7 @@ def terraform_releases(env: EnvironmentConfig, cluster: Cluster) -> tuple[ChartR
     values = sample_values(env, cluster)
     eks_name = values["CLUSTER_NAME"]
     context = ChartContext(
-        cluster_name=eks_name, region=env.region, vpc_id=values["VPC_ID"],
+        cluster_role=cluster.role, cluster_name=eks_name, region=env.region, vpc_id=values["VPC_ID"],
         role_arns={name: role_arn(values["AWS_ACCOUNT_ID"], eks_name, addon.irsa.role_suffix)
                    for name, addon in registry().items() if addon.irsa is not None},
         gitops=env.gitops, flux_path=f"{env.gitops.path}/{cluster.role}")

@@ -110,6 +110,8 @@ def platform_values(role: str, env: EnvironmentConfig, tooling: ToolingStack, ow
             "VAULT_KMS_KEY_ID": tooling.vault_unseal_key.key_id,
             "VAULT_BACKUP_BUCKET": tooling.vault_backup.name,
             "VAULT_BACKUP_SCHEDULE": env.tooling.vault_backup.schedule,
+            "GITOPS_URL": env.gitops.url,
+            "GITOPS_BRANCH": env.gitops.branch,
             # The instance CI's OIDC roles trust is the one the runner serves.
             # Operators arrive source-NATed into the tooling VPC, each application cluster
             # through its peering (vault_platform/flows/declared.py).
@@ -140,7 +142,7 @@ def cluster_addons(role: str, env: EnvironmentConfig, own: ToolingStack | Applic
     """The charts of the add-ons that run on this cluster, in dependency order, with what
     only this cluster's stack knows merged in (each add-on's ``chart_values``)."""
     cluster = ChartContext(
-        cluster_name=own.cluster.cluster_name, region=env.region, vpc_id=own.vpc.vpc_id,
+        cluster_role=role, cluster_name=own.cluster.cluster_name, region=env.region, vpc_id=own.vpc.vpc_id,
         role_arns={name: irsa.arn for name, irsa in own.addon_roles.items()},
         gitops=env.gitops, flux_path=f"{env.gitops.path}/{role}",
     )
