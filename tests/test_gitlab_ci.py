@@ -233,10 +233,13 @@ def test_the_runner_gives_the_job_what_it_pushes_with() -> None:
     given = dict(re.findall(r'"(\w+)=([^"]*)"', environment))
     assert {key: given[key] for key in ("ECR_REGISTRY", "ENVIRONMENT_NAME", "AWS_REGION")} == {
         "ECR_REGISTRY": "${ECR_REGISTRY}", "ENVIRONMENT_NAME": "${ENVIRONMENT_NAME}", "AWS_REGION": "${AWS_REGION}"}
+    demo = ROOT / "flux" / "apps" / "demo"
+    # kustomize's images transformer gives the Deployments' "demo-app" its registry and tag.
+    images = {image["name"]: image for image in yaml.safe_load((demo / "kustomization.yaml").read_text())["images"]}
     for name in ("app", "client"):
-        [container] = yaml.safe_load((ROOT / "flux" / "apps" / "demo" / f"deployment-{name}.yaml").read_text())[
+        [container] = yaml.safe_load((demo / f"deployment-{name}.yaml").read_text())[
             "spec"]["template"]["spec"]["containers"]
-        assert container["image"].rsplit(":", 1)[0] == "${ECR_REGISTRY}/${ENVIRONMENT_NAME}/demo-app"
+        assert images[container["image"]]["newName"] == "${ECR_REGISTRY}/${ENVIRONMENT_NAME}/demo-app"
 
 
 def test_the_build_container_gets_the_least_buildah_needs() -> None:

@@ -48,7 +48,7 @@ def test_the_injector_needs_two_nodes():
 
 def test_too_little_memory_for_everything():
     small = dict(scheduling.INSTANCE_TYPES)
-    small["m6i.large"] = scheduling.InstanceCapacity(vcpus=2, memory_mib=1500, max_pods=29)
+    small["m6i.large"] = scheduling.InstanceCapacity(vcpus=2, memory_mib=1000, max_pods=29)
     env = load_environment("default")
     try:
         scheduling.INSTANCE_TYPES, original = small, scheduling.INSTANCE_TYPES
