@@ -17,7 +17,9 @@ from vault_platform.images import DEMO_APP, ImagePathError
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOYMENTS = {name: ROOT / "flux" / "apps" / "demo" / f"deployment-{name}.yaml" for name in ("app", "client")}
 INITIAL_TAG = "v1.0.0"
-MARKER = '# {"$imagepolicy": "flux-system:demo-app"}'
+KUSTOMIZATION = ROOT / "flux" / "apps" / "demo" / "kustomization.yaml"
+# On the tag only: a whole-image marker would write one account's registry host into Git.
+MARKER = '# {"$imagepolicy": "flux-system:demo-app:tag"}'
 
 
 def pod(name: str) -> dict:
@@ -26,10 +28,14 @@ def pod(name: str) -> dict:
 
 @pytest.mark.parametrize("name", sorted(DEPLOYMENTS))
 def test_both_deployments_run_the_one_image_by_tag_with_the_policy_marker(name: str) -> None:
+    """The Deployments name the image; kustomize's images entry gives it the ECR repository and
+    the tag, and the tag line carries the image automation's marker."""
     [container] = pod(name)["spec"]["containers"]
-    assert container["image"] == f"${{ECR_REGISTRY}}/${{ENVIRONMENT_NAME}}/{DEMO_APP.name}:{INITIAL_TAG}"
-    [line] = [line for line in DEPLOYMENTS[name].read_text().splitlines() if "image:" in line]
-    assert line.endswith(f"{container['image']} {MARKER}")
+    images = {image["name"]: image for image in yaml.safe_load(KUSTOMIZATION.read_text())["images"]}
+    image = images[container["image"]]
+    assert (image["newName"], image["newTag"]) == (f"${{ECR_REGISTRY}}/${{ENVIRONMENT_NAME}}/{DEMO_APP.name}", INITIAL_TAG)
+    [line] = [line for line in KUSTOMIZATION.read_text().splitlines() if "newTag:" in line]
+    assert line.strip() == f"newTag: {INITIAL_TAG} {MARKER}"
     # The program is one the image holds (the Containerfile copies the context's *.py there).
     interpreter, program = container["command"]
     assert interpreter == "python3" and DEMO_APP.source_of(program).is_file()
