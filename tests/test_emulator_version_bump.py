@@ -9,9 +9,10 @@ therefore two plans, each against a fresh apply: the tooling stack's cluster and
 (and everything they need: -target) applied at N and planned at N+1, and applied at N+1
 on an emulator of its own and planned at N+2. moto has no EKS add-ons and no
 DescribeAddonVersions either (UNSUPPORTED_ON_EMULATOR, UNSUPPORTED_DATA_ON_EMULATOR), so
-the add-ons' part is read from the synthesized JSON Terraform is given: their version is
+the add-ons' part is read from the synthesized JSON Terraform is given (their version is
 resolved from the cluster's version, by reference, which is also their edge after the
-control plane. In the planned copy, the attributes moto gets wrong on every plan
+control plane) and from the AWS provider without AWS (a plan with no refresh: a new
+addon_version is an in-place update). In the planned copy, the attributes moto gets wrong on every plan
 (PERPETUAL_DIFFS, which the round trip proves still needed) are ignore_changes, so the
 plan shows what the bump changes and nothing moto invents.
 """
@@ -182,3 +183,37 @@ def test_a_pinned_addon_keeps_its_version_through_a_bump(tmp_path: Path) -> None
     assert addons["coredns"]["cluster_name"].startswith("${aws_eks_cluster.")
     looked_up = {body["addon_name"] for body in stack["data"]["aws_eks_addon_version"].values()}
     assert looked_up == set(addons) - {"coredns"}
+
+
+def test_an_addon_version_change_is_an_in_place_update(tmp_path: Path) -> None:
+    """What the emulator cannot show for add-ons, asked of the AWS provider itself: with each
+    EKS add-on of the registry in the state at one version and configured at the next, the
+    plan (no refresh, so no AWS call) updates every one in place (UpdateAddon), replacing none."""
+    from vault_platform.addons import eks_managed_names
+
+    provider = {"region": "eu-west-1", "access_key": "testing", "secret_key": "testing",
+                "skip_credentials_validation": True, "skip_requesting_account_id": True, "skip_metadata_api_check": "true"}
+    addons = {name.replace("-", "_"): name for name in eks_managed_names()}
+    (tmp_path / "main.tf.json").write_text(json.dumps({
+        "terraform": {"required_providers": {"aws": {"source": "aws", "version": "5.100.0"}}},
+        "provider": {"aws": [provider]},
+        "resource": {"aws_eks_addon": {key: {"cluster_name": "c", "addon_name": name, "addon_version": "v1.2.4-eksbuild.1",
+                                              "resolve_conflicts_on_update": "OVERWRITE"} for key, name in addons.items()}},
+    }))
+    attributes = {"cluster_name": "c", "addon_version": "v1.2.3-eksbuild.1", "tags": {}, "tags_all": {},
+                  "pod_identity_association": [], "service_account_role_arn": ""}
+    (tmp_path / "terraform.tfstate").write_text(json.dumps({
+        "version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "00000000-0000-4000-8000-000000000024",
+        "outputs": {}, "resources": [
+            {"mode": "managed", "type": "aws_eks_addon", "name": key,
+             "provider": 'provider["registry.terraform.io/hashicorp/aws"]',
+             "instances": [{"schema_version": 0, "attributes": {**attributes, "id": f"c:{name}", "addon_name": name,
+                                                                  "arn": f"arn:aws:eks:eu-west-1:123456789012:addon/c/{name}/x"}}]}
+            for key, name in addons.items()]}))
+    with Terraform(tmp_path, find_mirror(required_providers({"terraform": {"required_providers": {
+            "aws": {"source": "aws", "version": "5.100.0"}}}})[0])) as terraform:
+        terraform.init()
+        planned = terraform.run("plan", "-refresh=false", "-out=addons.tfplan", "-input=false", check=False)
+        assert planned.returncode == 0, first_error(planned)
+        changes = {c["address"]: c["change"]["actions"] for c in terraform.show_json("addons.tfplan")["resource_changes"]}
+    assert changes == {f"aws_eks_addon.{key}": ["update"] for key in addons}
