@@ -53,6 +53,9 @@ BAD_INPUT = [
     ("cluster name with capitals", set_at("tooling.cluster.name", "Tooling"), "tooling.cluster.name", "Tooling", "rename it"),
     ("same cluster names", set_at("application.cluster.name", "tooling"), "application.cluster.name", "tooling", "different names"),
     ("unsupported Kubernetes version", set_at("tooling.cluster.kubernetes_version", "1.21"), "tooling.cluster.kubernetes_version", "1.21", "1.35"),
+    # An add-on version as EKS writes it (v<semver>-eksbuild.<n>), for an add-on the cluster runs.
+    ("add-on version without its build", set_at("tooling.cluster.addon_versions", {"coredns": "1.11.4"}), "tooling.cluster.addon_versions.coredns", "1.11.4", "e.g. v1.19.2-eksbuild.1"),
+    ("add-on version of an add-on the cluster lacks", set_at("application.cluster.addon_versions", {"aws-efs-csi-driver": "v2.1.0-eksbuild.1"}), "application.cluster.addon_versions.aws-efs-csi-driver", "v2.1.0-eksbuild.1", "pin one of aws-ebs-csi-driver, coredns, kube-proxy, vpc-cni"),
     ("missing required field", drop("region"), "region", "<missing>", "add 'region = ...'"),
     ("missing VPC range", drop("tooling.network.cidr"), "tooling.network.cidr", "<missing>", "add 'cidr = ...'"),
     ("unknown top-level key", set_at("regoin", "eu-west-1"), "regoin", "eu-west-1", "did you mean 'region'"),

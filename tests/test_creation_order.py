@@ -87,11 +87,11 @@ def test_a_key_policy_naming_a_role_by_a_hand_built_arn_is_reported(synth_of) ->
         key = _find(stacks["tooling"], "aws_kms_key", "ebs-key")
         policy = json.loads(key["policy"])
         policy["Statement"].append({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
-                                    "Principal": {"AWS": "arn:aws:iam::123456789012:role/demo-tooling-external-secrets"}})
+                                    "Principal": {"AWS": "arn:aws:iam::123456789012:role/demo-tooling-vault"}})
         key["policy"] = json.dumps(policy)
     problems = unordered_preconditions(_mutated(synth_of("default"), literal_principal))
     assert len(problems) == 1
-    assert "policy-principals-exist" in problems[0] and "demo-tooling-external-secrets" in problems[0]
+    assert "policy-principals-exist" in problems[0] and "demo-tooling-vault " in problems[0]
 
 
 # A kubernetes_version bump: the node groups carry the control plane's version by reference,

@@ -5,19 +5,27 @@ from __future__ import annotations
 import copy
 
 from tests.synth import StackJson
-from vault_platform.ops.emulator_gaps import PERPETUAL_DIFFS, UNSUPPORTED_ON_EMULATOR, check_replan, emulator_copy
+from vault_platform.ops.emulator_gaps import (
+    PERPETUAL_DIFFS,
+    UNSUPPORTED_DATA_ON_EMULATOR,
+    UNSUPPORTED_ON_EMULATOR,
+    check_replan,
+    emulator_copy,
+)
 
 
 def _types(addresses: tuple[str, ...]) -> set[str]:
-    return {address.split(".")[0] for address in addresses}
+    """Resource types, and data sources as data.<type>."""
+    return {".".join(address.split(".")[:2 if address.startswith("data.") else 1]) for address in addresses}
 
 
 def test_tooling_copy_drops_only_unsupported_types(tooling: StackJson) -> None:
     original = copy.deepcopy(tooling.data)
     result = emulator_copy(tooling.data)
     assert tooling.data == original, "the real configuration must not change"
-    assert _types(result.dropped) == {"aws_eks_addon", "aws_efs_backup_policy"}
+    assert _types(result.dropped) == {"data.aws_eks_addon_version", "aws_eks_addon", "aws_efs_backup_policy"}
     assert "aws_eks_addon" not in result.stack_json["resource"]
+    assert "aws_eks_addon_version" not in result.stack_json.get("data", {})
     # The emulator makes the cluster security group (emulator_patches), so rules on it stay.
     assert any("nfs-from-cluster" in name for name in result.stack_json["resource"]["aws_vpc_security_group_ingress_rule"])
     assert "aws_eks_cluster" in result.stack_json["resource"]  # everything else stays
@@ -25,7 +33,7 @@ def test_tooling_copy_drops_only_unsupported_types(tooling: StackJson) -> None:
 
 def test_application_copy_drops_only_the_addons_and_the_zone_association(application: StackJson) -> None:
     result = emulator_copy(application.data)
-    assert _types(result.dropped) == {"aws_eks_addon", "aws_route53_zone_association"}
+    assert _types(result.dropped) == {"data.aws_eks_addon_version", "aws_eks_addon", "aws_route53_zone_association"}
     rules = {name.rsplit("_", 1)[0] for name in result.stack_json["resource"]["aws_vpc_security_group_ingress_rule"]}
     assert {"database_from-application-cluster", "database_from-vault", "kubernetes-api-from-vault"} <= rules
     assert "aws_db_instance" in result.stack_json["resource"]
@@ -45,8 +53,21 @@ def test_dependents_and_outputs_of_a_dropped_resource_go_too() -> None:
     assert result.stack_json["resource"] == {"aws_iam_role": {"keep": {"name": "x"}}}
 
 
+def test_an_unreadable_data_source_goes_with_what_reads_it() -> None:
+    stack = {
+        "data": {"aws_eks_addon_version": {"v": {"addon_name": "coredns", "kubernetes_version": "1.35"}},
+                 "aws_region": {"r": {}}},
+        "resource": {"aws_iam_role": {"r": {"name": "${data.aws_eks_addon_version.v.version}"}, "keep": {"name": "x"}}},
+    }
+    result = emulator_copy(stack)
+    assert set(result.dropped) == {"data.aws_eks_addon_version.v", "aws_iam_role.r"}
+    assert result.stack_json["data"] == {"aws_region": {"r": {}}}
+    assert result.stack_json["resource"] == {"aws_iam_role": {"keep": {"name": "x"}}}
+
+
 def test_every_gap_has_a_reason() -> None:
     assert all(reason.strip() for reason in UNSUPPORTED_ON_EMULATOR.values())
+    assert all(reason.strip() for reason in UNSUPPORTED_DATA_ON_EMULATOR.values())
     assert all(reason.strip() for attrs in PERPETUAL_DIFFS.values() for reason in attrs.values())
 
 

@@ -12,7 +12,13 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from vault_platform.ops.emulator import Emulator
-from vault_platform.ops.emulator_gaps import APPLIED_WITH_GAPS, FORGOTTEN_BEFORE_DESTROY, UNSUPPORTED_ON_EMULATOR
+from vault_platform.ops.emulator_gaps import (
+    APPLIED_WITH_GAPS,
+    FORGOTTEN_BEFORE_DESTROY,
+    UNAPPLIABLE_ON_EMULATOR,
+    UNSUPPORTED_DATA_ON_EMULATOR,
+    UNSUPPORTED_ON_EMULATOR,
+)
 
 import boto3  # noqa: E402  (dev dependency: a missing one must fail, not skip)
 import botocore  # noqa: E402
@@ -41,6 +47,12 @@ class Aws:
             self.eks.create_cluster(name="gaps", roleArn=f"arn:aws:iam::{ACCOUNT}:role/eks",
                                     resourcesVpcConfig={"subnetIds": [self.subnet]})
         return "gaps"
+
+    def node_group(self) -> str:
+        if "system" not in self.eks.list_nodegroups(clusterName=self.cluster())["nodegroups"]:
+            self.eks.create_nodegroup(clusterName="gaps", nodegroupName="system", subnets=[self.subnet],
+                                      nodeRole=f"arn:aws:iam::{ACCOUNT}:role/node")
+        return "system"
 
     def zone_as_the_provider_creates_it(self) -> str:
         """aws_route53_zone with a vpc block: CreateHostedZone with a VPC, no PrivateZone flag
@@ -103,8 +115,16 @@ PROBES: dict[str, Callable[[Aws], bool]] = {
     "aws_route53_zone_association": _zone_association_fails,
     "aws_efs_file_system_policy": _file_system_policy_survives_its_deletion,
     "aws_route53_zone": _zone_is_public,
+    # What the AWS provider calls for aws_eks_addon_version, and for a version change.
+    "aws_eks_addon_version": lambda aws: fails(lambda: aws.eks.describe_addon_versions(
+        addonName="coredns", kubernetesVersion="1.35")),
+    "aws_eks_cluster.version": lambda aws: fails(lambda: aws.eks.update_cluster_version(
+        name=aws.cluster(), version="1.35")),
+    "aws_eks_node_group.version": lambda aws: fails(lambda: aws.eks.update_nodegroup_version(
+        clusterName=aws.cluster(), nodegroupName=aws.node_group(), version="1.35")),
 }
-LISTED = {**UNSUPPORTED_ON_EMULATOR, **FORGOTTEN_BEFORE_DESTROY, **APPLIED_WITH_GAPS}
+LISTED = {**UNSUPPORTED_ON_EMULATOR, **FORGOTTEN_BEFORE_DESTROY, **APPLIED_WITH_GAPS, **UNSUPPORTED_DATA_ON_EMULATOR,
+          **UNAPPLIABLE_ON_EMULATOR}
 
 
 @pytest.fixture(scope="module")

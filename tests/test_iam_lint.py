@@ -244,3 +244,61 @@ def test_a_read_only_role_that_writes_or_names_every_resource_fails() -> None:
     other = {"tooling": {"resource": {"aws_iam_role_policy": {"p": {
         "policy": document, "//": {"metadata": {"path": "tooling/eks/gitlab-runner-irsa/policy"}}}}}}}
     assert not [f for f in lint_stacks(other, WHERE, accepted={}).failed if f.issue.startswith("READ_ONLY")]
+
+
+def _key_grant_stack(**extra_resources: dict) -> dict[str, dict]:
+    use = policy_document([allow(["kms:Decrypt", "kms:GenerateDataKey*"], ["${aws_kms_key.k.arn}"], sid="UseKey")])
+    return {"s": {"resource": {
+        "aws_kms_key": {"k": {"description": "a key"}},
+        "aws_iam_role": {"r": {"name": "r", "assume_role_policy": service_assume_role_policy(
+            "eks.amazonaws.com", source_account="123456789012", source_arn="arn:aws:eks:eu-west-1:123456789012:cluster/c")}},
+        "aws_iam_role_policy": {"p": {"role": "${aws_iam_role.r.name}", "policy": use}},
+        **extra_resources,
+    }}}
+
+
+def test_a_key_grant_nothing_uses_fails_and_a_var_flux_reads_consumes_it() -> None:
+    stack = _key_grant_stack()
+    failed = lint_stacks(stack, WHERE, accepted={}, flux_vars=frozenset()).failed
+    assert [(f.issue, f.sid) for f in failed] == [("KEY_GRANT_UNCONSUMED", "UseKey")]
+    assert "lets r use aws_kms_key.k" in failed[0].detail
+    handed = _key_grant_stack(kubernetes_config_map_v1={"vars": {"data": {"KEY_ID": "${aws_kms_key.k.key_id}"}}})
+    assert not lint_stacks(handed, WHERE, accepted={}, flux_vars=frozenset({"KEY_ID"})).failed
+    assert lint_stacks(handed, WHERE, accepted={}, flux_vars=frozenset({"OTHER"})).failed  # a var nobody reads
+
+
+def test_a_key_named_by_a_resource_the_role_is_not_granted_on_is_still_unused() -> None:
+    bucket = {"aws_s3_bucket": {"b": {"bucket": "b"}}, "aws_s3_bucket_server_side_encryption_configuration": {
+        "e": {"bucket": "${aws_s3_bucket.b.id}", "rule": [{"apply_server_side_encryption_by_default": [
+            {"kms_master_key_id": "${aws_kms_key.k.arn}", "sse_algorithm": "aws:kms"}]}]}}}
+    assert lint_stacks(_key_grant_stack(**bucket), WHERE, accepted={}, flux_vars=frozenset()).failed
+    write = policy_document([allow(["s3:PutObject"], ["${aws_s3_bucket.b.arn}/*"], sid="Write")])
+    granted = _key_grant_stack(**bucket)
+    granted["s"]["resource"]["aws_iam_role_policy"]["w"] = {"role": "${aws_iam_role.r.name}", "policy": write}
+    assert not [f for f in lint_stacks(granted, WHERE, accepted={}, flux_vars=frozenset()).failed
+                if f.issue == "KEY_GRANT_UNCONSUMED"]
+
+
+def test_an_unused_key_grant_added_to_the_default_environment_fails(environments: dict) -> None:
+    """A workload role (Vault's snapshot CronJob) given the EFS key, which only the file
+    system uses, in its identity policy; and Vault's role named in the EFS key's policy."""
+    import copy
+    import json
+
+    stacks = copy.deepcopy(environments["default"])
+    resources = stacks["tooling"]["resource"]
+    efs_key = next(name for name in resources["aws_kms_key"] if name.startswith("efs-key"))
+    backup = next(body for name, body in resources["aws_iam_role_policy"].items() if "vault-backup-irsa" in name)
+    document = json.loads(backup["policy"])
+    document["Statement"].append({"Sid": "ReadEfsKey", "Effect": "Allow", "Action": "kms:Decrypt",
+                                  "Resource": f"${{aws_kms_key.{efs_key}.arn}}"})
+    backup["policy"] = json.dumps(document)
+    vault_role = next(name for name in resources["aws_iam_role"] if "vault-irsa" in name)
+    key_policy = json.loads(resources["aws_kms_key"][efs_key]["policy"])
+    key_policy["Statement"].append({"Sid": "VaultUsesEfsKey", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt"],
+                                    "Principal": {"AWS": f"${{aws_iam_role.{vault_role}.arn}}"}, "Resource": "*"})
+    resources["aws_kms_key"][efs_key]["policy"] = json.dumps(key_policy)
+    failed = lint_stacks(stacks, placement_of(load_environment("default"))).failed
+    assert sorted((f.issue, f.sid) for f in failed if f.issue == "KEY_GRANT_UNCONSUMED") == [
+                                                         ("KEY_GRANT_UNCONSUMED", "ReadEfsKey"),
+                                                          ("KEY_GRANT_UNCONSUMED", "VaultUsesEfsKey")]

@@ -136,7 +136,8 @@ def test_eso_logs_in_to_vault_as_an_account_that_can_only_review_tokens(cluster)
     # On an application cluster Vault forwards the login JWT to that cluster's API server
     # (disable_local_ca_jwt): ESO's controller token (it can mint tokens for any account) must
     # never be the one; the login account holds nothing but system:auth-delegator.
-    from vault_platform.addons.external_secrets import ADDON
+    release = yaml.safe_load((FLUX_DIR / "infrastructure" / "external-secrets" / "helmrelease.yaml").read_text())
+    controller = (release["spec"]["targetNamespace"], release["spec"]["values"]["serviceAccount"]["name"])
 
     objects = [obj for obj, _namespace in vault_checks.flux_objects(cluster, FLUX_DIR)]
     stores = [obj for obj in objects if obj.get("kind") == "ClusterSecretStore"]
@@ -150,7 +151,7 @@ def test_eso_logs_in_to_vault_as_an_account_that_can_only_review_tokens(cluster)
         auth = store["spec"]["provider"]["vault"]["auth"]["kubernetes"]
         ref = auth["serviceAccountRef"]
         account = (ref["namespace"], ref["name"])
-        assert account != (ADDON.irsa.namespace, ADDON.irsa.service_account)
+        assert account != controller
         assert account in vault_checks.service_accounts(cluster, FLUX_DIR)
         bound = {obj["roleRef"]["name"] for obj in objects if obj.get("kind") in ("RoleBinding", "ClusterRoleBinding")
                  and any((s.get("namespace"), s.get("name")) == account for s in obj.get("subjects", []))}

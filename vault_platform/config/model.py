@@ -46,6 +46,10 @@ class ClusterConfig:
     # IAM principals (role/user ARNs) given cluster-admin through an EKS access entry.
     admin_principal_arns: tuple[str, ...] = ()
     log_retention_days: int = 90
+    # EKS add-on versions pinned by add-on name (coredns = "v1.11.4-eksbuild.2"). An add-on
+    # not listed gets the version EKS recommends for kubernetes_version, resolved at plan
+    # time (constructs/eks.py), so a version bump moves it; a pin stays until edited.
+    addon_versions: Mapping[str, str] = field(default_factory=_no_entries)
 
 
 def principal_key(principal_arn: str) -> str:

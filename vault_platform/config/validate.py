@@ -42,6 +42,7 @@ from vault_platform.config.versions import (
     in_extended_support,
     in_standard_support,
 )
+from vault_platform.cluster_roles import APPLICATION, TOOLING
 from vault_platform.errors import ConfigError
 
 
@@ -72,7 +73,7 @@ def validate_environment(env: EnvironmentConfig) -> None:
             raise ConfigError(f"tags.{key}", value, "is longer than AWS's 256-character tag value limit", "shorten the value")
 
     tooling_cidr = _check_network("tooling.network", env.tooling.network, env.availability_zone_count)
-    _check_cluster("tooling.cluster", env.tooling.cluster, env)
+    _check_cluster("tooling.cluster", env.tooling.cluster, env, cluster_role=TOOLING)
     if not _DNS_ZONE.match(env.tooling.private_zone_name):
         raise ConfigError("tooling.private_zone_name", env.tooling.private_zone_name, "is not a DNS zone name", "use lower-case labels separated by dots, e.g. tooling.internal")
     for index, repository in enumerate(env.tooling.ecr_repositories):
@@ -115,7 +116,7 @@ def application_fields(env: EnvironmentConfig) -> tuple[tuple[str, ApplicationCo
 
 def _check_application_cluster(field: str, application: ApplicationConfig, env: EnvironmentConfig) -> None:
     name = application.cluster.name
-    _check_cluster(f"{field}.cluster", application.cluster, env, example="payments")
+    _check_cluster(f"{field}.cluster", application.cluster, env, example="payments", cluster_role=APPLICATION)
     if name == env.tooling.cluster.name:
         raise ConfigError(f"{field}.cluster.name", name, "is the same as tooling.cluster.name", "give the two clusters different names")
     if name in RESERVED_CLUSTER_NAMES or name.endswith(RESERVED_CLUSTER_SUFFIX):
@@ -306,7 +307,8 @@ def _check_network(field: str, network: NetworkConfig, zone_count: int, example:
     return cidr
 
 
-def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig, example: str = "tooling") -> None:
+def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig, example: str = "tooling", *,
+                   cluster_role: str = TOOLING) -> None:
     """example: a name that fits this cluster's field (an application cluster is never "tooling")."""
     _check_name(f"{field}.name", cluster.name, limit=EKS_CLUSTER_NAME_LIMIT, example=example)
     full_name = env.cluster_name(cluster)
@@ -345,6 +347,7 @@ def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig, e
                 "list each role or user once; two principals whose names differ only there or in path or account cannot both be admins",
             )
         keys[key] = principal
+    _check_addon_versions(f"{field}.addon_versions", cluster, env, cluster_role)
     if cluster.log_retention_days not in _LOG_RETENTION_DAYS:
         raise ConfigError(f"{field}.log_retention_days", cluster.log_retention_days, "is not a CloudWatch retention period", f"use one of {_LOG_RETENTION_DAYS}")
     if not cluster.node_groups:
@@ -354,6 +357,25 @@ def _check_cluster(field: str, cluster: ClusterConfig, env: EnvironmentConfig, e
         _check_node_group(f"{field}.node_groups[{index}]", group)
         if names.count(group.name) > 1:
             raise ConfigError(f"{field}.node_groups[{index}].name", group.name, "is used by two node groups", "give each node group its own name")
+
+
+# How EKS names an add-on version (DescribeAddonVersions' addonVersion): v<semver>-eksbuild.<n>.
+_ADDON_VERSION = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+$")
+
+
+def _check_addon_versions(field: str, cluster: ClusterConfig, env: EnvironmentConfig, cluster_role: str) -> None:
+    from vault_platform.addons import EksManaged, addons_for
+
+    here = sorted(a.install.addon_name for a in addons_for(cluster_role, env) if isinstance(a.install, EksManaged))
+    for name, version in cluster.addon_versions.items():
+        if name not in here:
+            raise ConfigError(f"{field}.{name}", version, "is not an EKS add-on this cluster runs",
+                              f"pin one of {', '.join(here)}")
+        if not isinstance(version, str) or not _ADDON_VERSION.match(version):
+            raise ConfigError(f"{field}.{name}", version, "is not an EKS add-on version",
+                              f"write it as EKS lists it, e.g. v1.19.2-eksbuild.1 (aws eks describe-addon-versions "
+                              f"--addon-name {name} --kubernetes-version {cluster.kubernetes_version}), or remove the "
+                              "line for the version EKS recommends")
 
 
 def _check_node_group(field: str, group: NodeGroupConfig) -> None:

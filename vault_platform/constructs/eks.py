@@ -15,6 +15,7 @@ from cdktf_cdktf_provider_aws.eks_access_policy_association import (
     EksAccessPolicyAssociation,
     EksAccessPolicyAssociationAccessScope,
 )
+from cdktf_cdktf_provider_aws.data_aws_eks_addon_version import DataAwsEksAddonVersion
 from cdktf_cdktf_provider_aws.eks_addon import EksAddon
 from cdktf_cdktf_provider_aws.eks_cluster import (
     EksCluster as EksClusterResource,
@@ -235,13 +236,22 @@ class EksCluster(Construct):
             depends_on=self._node_role_grants,
         )
 
-    def managed_addon(self, name: str, *, role_arn: str | None = None, needs_nodes: bool = False) -> EksAddon:
-        """An EKS add-on at EKS's default version for the cluster's Kubernetes version, so an
-        upgrade of the control plane brings matching add-ons (the platform team pins when it
-        must). needs_nodes: a Deployment, created after the node groups. Which add-ons a
-        cluster gets is the registry's (vault_platform/addons/)."""
+    def managed_addon(self, name: str, *, role_arn: str | None = None, needs_nodes: bool = False,
+                      version: str | None = None) -> EksAddon:
+        """An EKS add-on at ``version`` (the environment's pin), else at the version EKS
+        recommends for the cluster's Kubernetes version, read at plan time
+        (aws_eks_addon_version, most_recent false: DescribeAddonVersions' defaultVersion). Its
+        kubernetes_version is the control plane's, by reference: a kubernetes_version bump
+        updates the control plane first, then the add-on, in place (EKS upgrade order).
+        needs_nodes: a Deployment, created after the node groups. Which add-ons a cluster
+        gets is the registry's (vault_platform/addons/)."""
+        if version is None:
+            version = DataAwsEksAddonVersion(
+                self, f"addon-{name}-version", addon_name=name, kubernetes_version=self.cluster.version,
+                most_recent=False,
+            ).version
         return EksAddon(
-            self, f"addon-{name}", cluster_name=self.cluster_name, addon_name=name,
+            self, f"addon-{name}", cluster_name=self.cluster_name, addon_name=name, addon_version=version,
             service_account_role_arn=role_arn,
             resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
             depends_on=self.node_groups if needs_nodes else None,

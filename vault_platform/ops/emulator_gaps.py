@@ -31,6 +31,19 @@ UNSUPPORTED_ON_EMULATOR: dict[str, str] = {
     "aws_route53_zone_association": "moto cannot associate a VPC with its (always public) zone",
 }
 
+# Data sources whose read moto cannot answer: a plan that reads one fails. Left out like the
+# resource types above, with everything that refers to them.
+UNSUPPORTED_DATA_ON_EMULATOR: dict[str, str] = {
+    "aws_eks_addon_version": "moto has no DescribeAddonVersions (404); only aws_eks_addon reads it, itself left out",
+}
+
+# Changes moto cannot apply: planned on the emulator (tests/test_emulator_version_bump.py
+# proves a Kubernetes version bump plans as in-place updates), never applied there.
+UNAPPLIABLE_ON_EMULATOR: dict[str, str] = {
+    "aws_eks_cluster.version": "moto has no UpdateClusterVersion (404): a Kubernetes version bump cannot be applied",
+    "aws_eks_node_group.version": "moto has no UpdateNodegroupVersion (404): node groups cannot follow a bump",
+}
+
 # Destroy never completes on the emulator: these are forgotten (`terraform state rm`) before
 # the destroy of an emulator deployment; moto's memory is thrown away with it anyway.
 FORGOTTEN_BEFORE_DESTROY: dict[str, str] = {
@@ -110,11 +123,23 @@ def _references(text: str, address: str) -> bool:
 
 
 def emulator_copy(stack_json: dict) -> EmulatorCopy:
-    """A copy of a synthesized stack without the resources the emulator cannot create, nor
-    any resource that refers to one of them (transitively), nor outputs that do."""
+    """A copy of a synthesized stack without the resources the emulator cannot create nor the
+    data sources it cannot read, nor any resource that refers to one of them (transitively),
+    nor outputs that do."""
     data = copy.deepcopy(stack_json)
     resources: dict[str, dict] = data.get("resource", {})
-    dropped = [f"{rtype}.{name}" for rtype, block in resources.items() for name in block if rtype in UNSUPPORTED_ON_EMULATOR]
+    sources: dict[str, dict] = data.get("data", {})
+    unread = [f"data.{dtype}.{name}" for dtype, block in sources.items() for name in block
+              if dtype in UNSUPPORTED_DATA_ON_EMULATOR]
+    for address in unread:
+        _, dtype, name = address.split(".", 2)
+        sources[dtype].pop(name)
+    for dtype in [t for t, block in sources.items() if not block]:
+        del sources[dtype]
+    if "data" in data and not sources:
+        del data["data"]
+    dropped = [*unread, *(f"{rtype}.{name}" for rtype, block in resources.items() for name in block
+                          if rtype in UNSUPPORTED_ON_EMULATOR)]
     changed = True
     while changed:
         changed = False
@@ -128,6 +153,8 @@ def emulator_copy(stack_json: dict) -> EmulatorCopy:
                     dropped.append(address)
                     changed = True
     for address in dropped:
+        if address.startswith("data."):
+            continue
         rtype, name = address.split(".", 1)
         resources[rtype].pop(name, None)
     for rtype in [t for t, block in resources.items() if not block]:

@@ -29,6 +29,15 @@ Three checks over the synthesized JSON of an environment's stacks:
    Authorization Reference), and names Resource "*" only for actions AWS cannot scope to a
    resource (ecr:GetAuthorizationToken). No reason accepts either: the add-on's declaration is
    the place to change.
+7. Key grants nothing uses (check 5's class, for KMS keys): a statement allowing a key's use
+   (kms:Decrypt, Encrypt, GenerateDataKey*, ReEncrypt*, CreateGrant) on a key of the
+   environment, to a role (an identity policy of the role, or a key-policy statement naming
+   it), fails unless the key reaches what that role runs: a platform var whose value is the
+   key and that a manifest under flux/ reads as ``${VAR}`` (Vault's awskms seal), a
+   Kubernetes object the platform stack writes that names the key (the EBS CSI driver's
+   StorageClass), or an AWS resource that names the key and that the role is granted on or
+   named by (the snapshot bucket's default encryption; the EKS cluster's envelope key and
+   its cluster role). A reason may accept one.
 3. Principals that exist on a fresh account: KMS, S3 and IAM refuse a policy naming a
    principal that does not exist (KMS: MalformedPolicyDocumentException). A principal must
    be ``*``, a service, the account (root or id), or a reference to a resource Terraform
@@ -390,6 +399,119 @@ def unconsumed_secret_findings(policy: Policy, consumed: bool) -> Iterator[Findi
                           "Secrets Manager; fix: drop the grant, or add the store that reads it")
 
 
+KEY_USE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+           "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant")
+_RESOURCE_REFERENCE = re.compile(r"\$\{(?:(data\.terraform_remote_state\.[^.}]+\.outputs\.[^}]+)|([a-z0-9_]+)\.([^.}]+)(?:\.[^}]*)?)\}")
+_REMOTE_STATE = re.compile(r"data\.terraform_remote_state\.cross-stack-reference-input-([^.]+)\.outputs\.(.+)")
+_FLUX_VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+
+Address = tuple[str, str, str]  # (stack id, resource type, resource name)
+
+
+def flux_variables(flux_root: Path = FLUX_ROOT) -> frozenset[str]:
+    """Every ${VAR} a manifest under flux_root reads (Flux's postBuild substitution)."""
+    return frozenset(name for path in sorted(flux_root.rglob("*.yaml")) for name in _FLUX_VARIABLE.findall(path.read_text()))
+
+
+class _References:
+    """What each resource of an environment refers to, across stacks: an earlier stack's
+    output (cdktf's cross-stack-output-...) is followed to the resource it exports."""
+
+    def __init__(self, stacks: Mapping[str, Mapping]) -> None:
+        self.stacks = stacks
+        self.bodies: dict[Address, dict] = {(sid, rtype, name): body for sid, stack in stacks.items()
+                                            for rtype, name, body, _ in resources(stack)}
+        self._of: dict[Address, set[Address]] = {}
+
+    def of_text(self, stack_id: str, text: str) -> set[Address]:
+        found: set[Address] = set()
+        for remote, rtype, name in _RESOURCE_REFERENCE.findall(text):
+            if rtype:
+                found.add((stack_id, rtype, name))
+                continue
+            parts = _REMOTE_STATE.fullmatch(remote)
+            if not parts:
+                continue
+            # A stack id is "<environment>-<stack>" except in the default environment.
+            source = next((sid for sid in self.stacks if sid == parts.group(1) or sid.endswith(f"-{parts.group(1)}")), None)
+            output = ((self.stacks.get(source) or {}).get("output") or {}).get(parts.group(2)) or {}
+            if source is not None and isinstance(output.get("value"), str):
+                found |= self.of_text(source, output["value"])
+        return found
+
+    def of(self, address: Address) -> set[Address]:
+        if address not in self._of:
+            body = {k: v for k, v in self.bodies[address].items() if k not in ("//", "depends_on", "lifecycle", "provider")}
+            self._of[address] = self.of_text(address[0], json.dumps(body))
+        return self._of[address]
+
+
+def _grants_key_use(statement: Mapping) -> bool:
+    import fnmatch
+
+    actions = _as_list(statement.get("Action", []))
+    return statement.get("Effect") == "Allow" and any(fnmatch.fnmatch(use, a) for use in KEY_USE for a in actions)
+
+
+def key_grants(stacks: Mapping[str, Mapping], refs: _References) -> Iterator[tuple[Policy, str, Address, Address]]:
+    """(policy, Sid, key, role) of every statement that lets a role of the environment use
+    one of its keys: an identity policy's Resource naming the key, or a key policy's AWS
+    principal naming the role."""
+    for stack_id, stack_json in stacks.items():
+        for policy in policies(stack_id, stack_json):
+            if policy.kind not in ("identity", "resource"):
+                continue
+            rtype, name = policy.address.split(".", 1)
+            body = refs.bodies[(stack_id, rtype, name)]
+            for index, statement in enumerate(_statements(_unquoted(policy))):
+                if not _grants_key_use(statement):
+                    continue
+                if policy.kind == "identity" and rtype == "aws_iam_role_policy":
+                    roles = [a for a in refs.of_text(stack_id, json.dumps(body.get("role"))) if a[1] == "aws_iam_role"]
+                    keys = [a for a in refs.of_text(stack_id, json.dumps(statement.get("Resource")).replace("'", '"'))
+                            if a[1] == "aws_kms_key"]
+                elif policy.kind == "resource" and rtype == "aws_kms_key":
+                    principal = statement.get("Principal")
+                    aws = principal.get("AWS") if isinstance(principal, dict) else None
+                    roles = [a for a in refs.of_text(stack_id, json.dumps(aws)) if a[1] == "aws_iam_role"]
+                    keys = [(stack_id, rtype, name)]
+                else:
+                    continue
+                for key in keys:
+                    for role in roles:
+                        yield policy, _sid(statement, index), key, role
+
+
+def _consumed(key: Address, role: Address, refs: _References, variables: frozenset[str]) -> bool:
+    naming = {address for address in refs.bodies if key in refs.of(address)}
+    for address in naming:
+        stack_id, rtype, name = address
+        if rtype == "kubernetes_config_map_v1":
+            data = refs.bodies[address].get("data") or {}
+            if any(var in variables and key in refs.of_text(stack_id, json.dumps(value)) for var, value in data.items()):
+                return True
+        elif rtype.startswith("kubernetes_"):
+            return True
+    # An AWS resource that names the key (and what it configures: a bucket's encryption
+    # names its bucket), named by the role or by the role's own policies.
+    touched = {a for a in naming if not a[1].startswith(("aws_iam_", "aws_kms_", "kubernetes_"))}
+    touched |= {b for a in touched for b in refs.of(a) if not b[1].startswith(("aws_iam_", "aws_kms_"))}
+    role_policies = [a for a in refs.bodies if a[1] == "aws_iam_role_policy" and role in refs.of(a)]
+    granted = {b for a in role_policies for b in refs.of(a)}
+    return any(role in refs.of(a) for a in touched) or bool(touched & granted)
+
+
+def unconsumed_key_findings(stacks: Mapping[str, Mapping], variables: frozenset[str]) -> Iterator[Finding]:
+    """Key grants to a role whose key never reaches what the role runs (check 7)."""
+    refs = _References(stacks)
+    for policy, sid, key, role in key_grants(stacks, refs):
+        if not _consumed(key, role, refs, variables):
+            yield Finding(policy, sid, "KEY_GRANT_UNCONSUMED",
+                          f"lets {role[2]} use {key[1]}.{key[2]}, which no platform var read under flux/, no Kubernetes "
+                          "object of the platform and no AWS resource that role uses names; fix: drop the grant, or "
+                          "hand the key to what uses it")
+
+
 def _exists_first(value: str) -> bool:
     if re.fullmatch(r"\$\{[^}]*\}", value):
         return True  # a reference: created first (this stack: the reference orders it) or before (an earlier stack)
@@ -399,12 +521,12 @@ def _exists_first(value: str) -> bool:
 
 def lint_stacks(stacks: Mapping[str, Mapping], where: Placement,
                 accepted: Mapping[Hashable, tuple[str, str]] | None = None,
-                secrets_consumed: bool | None = None) -> LintResult:
+                secrets_consumed: bool | None = None, flux_vars: frozenset[str] | None = None) -> LintResult:
     """stacks: stack id -> synthesized JSON, of one environment. secrets_consumed: whether
-    flux/ reads Secrets Manager (default: read the tree)."""
+    flux/ reads Secrets Manager; flux_vars: the ${VAR}s flux/ reads (default: read the tree)."""
     registry = collect("PARLIAMENT_ACCEPTED") if accepted is None else accepted
     consumed = flux_reads_secrets_manager() if secrets_consumed is None else secrets_consumed
-    findings: list[Finding] = []
+    findings: list[Finding] = list(unconsumed_key_findings(stacks, flux_variables() if flux_vars is None else flux_vars))
     read_only_ids = read_only_construct_ids()
     for stack_id, stack_json in stacks.items():
         for policy in policies(stack_id, stack_json):

@@ -4,15 +4,18 @@ Neither cluster stack lists an add-on: what runs where is each add-on's own decl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from vault_platform.addons import EksManaged, PermissionContext, addons_for, registry
 from vault_platform.constructs.iam import IrsaRole
 from vault_platform.stacks.base import ClusterFoundation, PlatformStack
 
 
 def build_addons(stack: PlatformStack, foundation: ClusterFoundation, cluster_role: str, *, zone_arn: str,
-                 **context: object) -> dict[str, IrsaRole]:
+                 pinned: Mapping[str, str], **context: object) -> dict[str, IrsaRole]:
     """The IRSA roles (by add-on name) and EKS-managed add-ons of the add-ons that run on
-    ``cluster_role`` with their feature on in the stack's environment. ``context``: what
+    ``cluster_role`` with their feature on in the stack's environment. pinned: the cluster's
+    add-on versions (ClusterConfig.addon_versions). ``context``: what
     only this stack has for their permissions (PermissionContext's optional fields)."""
     account, cluster = stack.account, foundation.cluster
     permissions = PermissionContext(
@@ -30,7 +33,8 @@ def build_addons(stack: PlatformStack, foundation: ClusterFoundation, cluster_ro
         if isinstance(addon.install, EksManaged):
             role = roles.get(addon.name)
             cluster.managed_addon(addon.install.addon_name, role_arn=role.arn if role is not None else None,
-                                  needs_nodes=addon.install.needs_nodes)
+                                  needs_nodes=addon.install.needs_nodes,
+                                  version=pinned.get(addon.install.addon_name))
     return roles
 
 

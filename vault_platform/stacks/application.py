@@ -34,7 +34,8 @@ class ApplicationStack(PlatformStack):
         # Only the cluster with the demo database has its key (a KMS key is billed monthly
         # and protected from destroy: one that encrypts nothing would outlive its reason).
         self.database_key = self._database_key(name) if config.database is not None else None
-        self.addon_roles = build_addons(self, foundation, APPLICATION, zone_arn=tooling.zone.zone.arn)
+        self.addon_roles = build_addons(self, foundation, APPLICATION, zone_arn=tooling.zone.zone.arn,
+                                        pinned=config.cluster.addon_versions)
 
         self.peering = VpcPeering(self, "peering", VpcPeeringProps(
             name=f"{name}-to-{tooling.cluster_name}",

@@ -54,7 +54,8 @@ class ToolingStack(PlatformStack):
         self._vault_backup(env, account)
 
         self.addon_roles = build_addons(
-            self, foundation, TOOLING, zone_arn=self.zone.zone.arn, vault_unseal_key_arn=self.vault_unseal_key.arn,
+            self, foundation, TOOLING, zone_arn=self.zone.zone.arn, pinned=env.tooling.cluster.addon_versions,
+            vault_unseal_key_arn=self.vault_unseal_key.arn,
             ecr_repository_arns=tuple(self.ecr.arns),
             vault_backup_bucket_arn=self.vault_backup.arn, vault_backup_key_arn=self.vault_backup_key.arn,
         )
