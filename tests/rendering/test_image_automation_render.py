@@ -13,6 +13,7 @@ from vault_platform.addons.flux import FLUX_NAMESPACE
 from vault_platform.addons.flux_image_automation import IDENTITY
 from vault_platform.config.load import load_environment
 from vault_platform.rendering import validate
+from tests.rendering.conftest import CLUSTERS
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("rendering")]
 
@@ -78,3 +79,20 @@ def test_a_crafted_defect_in_an_image_resource_is_refused(cluster_render, kind, 
     target[path[-1]] = value
     found = validate.validate(obj, _crds(render), render.cluster.kube_version.removeprefix("v"))
     assert any(says in problem for problem in found), found
+
+
+@pytest.mark.parametrize("environment", sorted({env for env, key in CLUSTERS}))
+def test_the_pods_run_the_repository_the_automation_scans(cluster_render, environment):
+    """After kustomize's images transformer and Flux's substitution, both demo Deployments in
+    every application cluster run <registry>/<environment>/demo-app:<tag>, and that repository
+    is the one the tooling cluster's ImageRepository scans: the tag the automation commits is
+    the tag the pods pull."""
+    env = load_environment(environment)
+    (scanned,) = [obj["spec"]["image"] for obj in _image_objects(cluster_render(environment, "tooling"))
+                  if obj["kind"] == "ImageRepository"]
+    assert scanned.endswith(f".dkr.ecr.{env.region}.amazonaws.com/{env.name}/demo-app")
+    for app in env.application_clusters:
+        demo = [obj for source, obj in cluster_render(environment, app.cluster.name).all_objects()
+                if source == "./flux/apps/demo" and obj["kind"] == "Deployment"]
+        images = {obj["metadata"]["name"]: obj["spec"]["template"]["spec"]["containers"][0]["image"] for obj in demo}
+        assert images == {"demo-app": f"{scanned}:v1.0.0", "demo-client": f"{scanned}:v1.0.0"}
