@@ -149,6 +149,16 @@ def result(group: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
         time.sleep(1)
 
 
+def summary(group: str, base: Path) -> str | None:
+    """One line for the end of the run: how long the job took, from its start to its answer."""
+    directory = job_directory(base, group)
+    answer = next((directory / name for name in (RESULT, FAILED) if (directory / name).is_file()), None)
+    if answer is None or not (directory / PID).is_file():
+        return None
+    seconds = answer.stat().st_mtime - (directory / PID).stat().st_mtime
+    return f"background job {group}: {'done' if answer.name == RESULT else 'FAILED'} in {seconds:.0f} s (log: {directory / LOG})"
+
+
 def _write(path: Path, value: object) -> None:
     partial = path.with_suffix(".partial")
     partial.write_bytes(pickle.dumps(value))

@@ -102,6 +102,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             background.stop(process)  # type: ignore[arg-type]
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Each background job's own time: its tests' durations show only their wait for it."""
+    for group in _BACKGROUND:
+        line = background.summary(group, background.shared_base(config._tmp_path_factory))
+        if line:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def default_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJson]:
     """Every stack of the default environment, synthesized once per test session."""
