@@ -8,6 +8,7 @@ os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
 
 import pytest  # noqa: E402
 
+from tests import background  # noqa: E402
 from tests.synth import StackJson, synth_all_environments, synth_environment  # noqa: E402
 from vault_platform.app import STATE_BOOTSTRAP, stack_id  # noqa: E402
 from vault_platform.config import environment_names  # noqa: E402
@@ -28,9 +29,12 @@ SHARED_FIXTURE_GROUPS = {
     "tests/flux/": "flux",
     "tests/test_synth_output.py": "main-process",
 }
-# Started first, longest first: the round trip (tests/test_emulator_roundtrip_multi.py) then
-# holds one worker from the start while the other works through everything else.
-FIRST_GROUPS = ("emulator-round-trip", "all-environments", "flux", "main-process")
+# Started first, longest first: the groups whose shared fixture is most of their time.
+FIRST_GROUPS = ("all-environments", "flux", "main-process")
+# The groups whose fixture is a background job (tests/background.py: the emulator round trip
+# is mostly the provider's waits): the job starts with the run, in a process of its own, and
+# its tests, which only wait for its result, are scheduled last, so no worker sits idle.
+LAST_GROUPS = tuple(background.JOBS)
 
 
 def _group(item: pytest.Item) -> str | None:
@@ -38,19 +42,72 @@ def _group(item: pytest.Item) -> str | None:
     return mark.args[0] if mark and mark.args else None
 
 
+def _uses_module_fixture(item: pytest.Item) -> bool:
+    """A module-scoped fixture is built once per module per worker: a test module whose tests
+    were spread over both workers built it twice (a Vault cluster, a synth). Such a module is
+    one group of its own, unless a group above already takes it."""
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(defs and defs[-1].scope == "module" for defs in info.name2fixturedefs.values())
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = item.nodeid.split("::")[0]
         group = next((g for prefix, g in SHARED_FIXTURE_GROUPS.items() if path.startswith(prefix)), None)
+        group = group or (f"module:{path}" if _uses_module_fixture(item) else None)
         if group and _group(item) is None:
             item.add_marker(pytest.mark.xdist_group(group))
 
     def rank(item: pytest.Item) -> int:
         group = _group(item)
+        if group in LAST_GROUPS:
+            return len(FIRST_GROUPS) + 1 + LAST_GROUPS.index(group)
         return FIRST_GROUPS.index(group) if group in FIRST_GROUPS else len(FIRST_GROUPS)
 
     items.sort(key=rank)  # stable: within a rank the collection order stays; without xdist nothing else changes
+
+
+# Background jobs belong to the process that outlives every worker: the xdist controller
+# (it learns each worker's collection, group suffixes included, "...::test@group"), or the
+# only process without xdist. Started once the collection says a test will read the job;
+# stopped at the end of the run if still going (interrupted, or a failure ended it early).
+_BACKGROUND: dict[str, object] = {}
+
+
+def _start_background(config: pytest.Config, groups: set[str]) -> None:
+    if config.option.collectonly:
+        return
+    for group in sorted(groups & set(background.JOBS)):
+        if group not in _BACKGROUND:
+            claimed = background.claim(group, background.shared_base(config._tmp_path_factory))
+            _BACKGROUND[group] = background.start(group, background.shared_base(config._tmp_path_factory)) \
+                if claimed else None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
+    config = node.config  # type: ignore[attr-defined]
+    _start_background(config, {nodeid.rsplit("@", 1)[1] for nodeid in ids if "@" in nodeid.rsplit("::", 1)[-1]})
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER") is None and not session.config.pluginmanager.hasplugin("dsession"):
+        _start_background(session.config, {g for item in session.items if (g := _group(item))})
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    for process in _BACKGROUND.values():
+        if process is not None:
+            background.stop(process)  # type: ignore[arg-type]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Each background job's own time: its tests' durations show only their wait for it."""
+    for group in _BACKGROUND:
+        line = background.summary(group, background.shared_base(config._tmp_path_factory))
+        if line:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

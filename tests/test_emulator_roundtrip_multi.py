@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from vault_platform.config import load_environment
-from vault_platform.ops.emulator_deploy import RoundTrip, round_trip
+from tests import background
+from vault_platform.ops.emulator_deploy import RoundTrip
 from vault_platform.ops.emulator_network import NetworkView
 
 pytestmark = [pytest.mark.integration, pytest.mark.terraform, pytest.mark.xdist_group("emulator-round-trip")]
@@ -25,8 +26,11 @@ APPLICATION_VPCS = {f"{CONFIG.name}-{app.cluster.name}": app.network.cidr for ap
 
 @pytest.fixture(scope="session")
 def multi_trip(tmp_path_factory: pytest.TempPathFactory) -> RoundTrip:
-    return round_trip(tmp_path_factory.mktemp("emulator-round-trip-multi"), environment=ENVIRONMENT,
-                      rehearse_teardown=True)
+    """round_trip(..., environment="multi", rehearse_teardown=True), run as a background job
+    from the start of the run (tests/background.py: it is mostly the provider's waits)."""
+    trip = background.result("emulator-round-trip", tmp_path_factory)
+    assert isinstance(trip, RoundTrip)
+    return trip
 
 
 @pytest.fixture(scope="session")

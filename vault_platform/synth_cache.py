@@ -51,6 +51,7 @@ OUTPUT_VARIABLES = ("CDKTF_CONTEXT_JSON", "SYNTH_HCL_OUTPUT", "CDKTF_CONTINUE_SY
 # requires every variable the project reads to be in the key or here).
 NOT_OUTPUT_VARIABLES = {
     "NODE_OPTIONS": "node's warnings only (main.py sets --no-deprecation)",
+    "CHECKPOINT_DISABLE": "Terraform's update check in cdktf's `terraform version` probe (main.py sets it)",
     "PATH": "which node runs jsii: its version is in the key (node_version)",
     NO_CACHE_VARIABLE: "decides whether to use the cache, not what a synth writes",
     "CDKTF_TARGET_STACK_ID": "cdktf 0.20's App stores it and never uses it in synth (lib/app.js)",

@@ -35,7 +35,7 @@ from vault_platform.cli import OneLineParser, one_line_errors
 from vault_platform.errors import ToolError
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGET_RATIO = 1.3
+TARGET_RATIO = 1.2  # issue 25 (it was 1.3)
 TARGET_SECONDS = 10.0
 # A synth with no input changed reuses its output (synth_cache.py): issue 25 asks <= 0.1x the floor.
 TARGET_UNCHANGED_RATIO = 0.1
@@ -61,21 +61,33 @@ def interpreter_flags() -> list[str]:
     return app[1:app.index("main.py")]
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], *, write_bytecode: bool = False) -> float:
+    """Wall seconds of the command. write_bytecode: for a warm-up, so that the runs after it
+    read the bytecode of every module the command imports, as a user's second synth does,
+    even where PYTHONDONTWRITEBYTECODE is set: without it every run compiled the modules
+    whose bytecode was missing or stale (on a checkout whose `make` bytecode step ran for
+    other sources, all of vault_platform/: a third of a second of each run, not of the floor's)."""
     env = {**os.environ, "NODE_OPTIONS": os.environ.get("NODE_OPTIONS", "--no-deprecation")}
+    if write_bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
     if subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL).returncode != 0:
         raise ToolError(f"`{shlex.join(command[1:])}` failed (its error is above); fix: what it names, then bench again")
     return time.perf_counter() - start
 
 
-def cpu_timed(command: list[str]) -> float:
-    """CPU seconds (user + system) of the command and its children (the jsii node process):
-    unlike wall time, not inflated by other work on a shared machine."""
+def wall_and_cpu(command: list[str]) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds (user + system) of the command and its children (the
+    jsii node process): unlike wall time, CPU time is not inflated by other work on a
+    shared machine."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    timed(command)
+    wall = timed(command)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def cpu_timed(command: list[str]) -> float:
+    return wall_and_cpu(command)[1]
 
 
 def providers_used(outdir: Path) -> list[str]:
@@ -102,8 +114,8 @@ def all_environments(runs: int) -> int:
         python = [sys.executable, *interpreter_flags()]
         first = [*python, "main.py", "--no-cache", "--env", names[0], "--outdir", str(Path(work) / "first")]
         every = [*python, "main.py", "--no-cache", "--all-envs", "--outdir", str(Path(work) / "all")]
-        timed(first)
-        timed(every)
+        timed(first, write_bytecode=True)
+        timed(every, write_bytecode=True)
         first_times, all_times = [], []
         for run in range(1, runs + 1):
             first_times.append(timed(first))
@@ -163,7 +175,7 @@ def clusters(runs: int) -> int:
         commands = {count: [sys.executable, *interpreter_flags(), "-m", "vault_platform.ops.bench", "--synth-clusters",
                             str(count), "--outdir", str(Path(work) / str(count))] for count in CLUSTER_COUNTS}
         for command in commands.values():
-            timed(command)  # warm-up
+            timed(command, write_bytecode=True)  # warm-up
         times: dict[int, list[float]] = {count: [] for count in CLUSTER_COUNTS}
         for run in range(1, runs + 1):
             for count, command in commands.items():
@@ -276,20 +288,24 @@ def main(argv: list[str] | None = None) -> int:
         # command with the cache on, into an output it wrote before (synth_cache.py).
         synth = [*python, "--no-cache", "--outdir", str(outdir)]
         unchanged = [*python, "--outdir", str(unchanged_outdir)]
-        timed(synth)  # warm-up: compiles bytecode, fills the OS cache; also tells which providers
+        timed(synth, write_bytecode=True)  # warm-up: bytecode, the OS cache; also tells which providers
         timed(unchanged)  # writes the output and stamp the unchanged runs reuse
         providers = providers_used(outdir)
         floor = floor_command(providers)
-        timed(floor)
+        timed(floor, write_bytecode=True)
         synth_times, floor_times, unchanged_times, ratios, unchanged_ratios = [], [], [], [], []
+        cpu_ratios = []
         for run in range(1, args.runs + 1):
-            synth_times.append(timed(synth))
-            floor_times.append(timed(floor))
+            synth_wall, synth_cpu = wall_and_cpu(synth)
+            floor_wall, floor_cpu = wall_and_cpu(floor)
+            synth_times.append(synth_wall)
+            floor_times.append(floor_wall)
             unchanged_times.append(timed(unchanged))
             ratios.append(synth_times[-1] / floor_times[-1])
+            cpu_ratios.append(synth_cpu / floor_cpu)
             unchanged_ratios.append(unchanged_times[-1] / floor_times[-1])
-            print(f"  run {run}/{args.runs}: synth {synth_times[-1]:.2f} s, floor {floor_times[-1]:.2f} s, "
-                  f"unchanged {unchanged_times[-1]:.3f} s", file=sys.stderr)
+            print(f"  run {run}/{args.runs}: synth {synth_times[-1]:.2f} s ({synth_cpu:.2f} s CPU), floor "
+                  f"{floor_times[-1]:.2f} s ({floor_cpu:.2f} s CPU), unchanged {unchanged_times[-1]:.3f} s", file=sys.stderr)
         stacks = len(list(outdir.glob("stacks/*/cdk.tf.json")))
 
     synth_median, floor_median, ratio = (statistics.median(x) for x in (synth_times, floor_times, ratios))
@@ -298,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"synth, all stacks:  {synth_median:.2f} s  (median of {args.runs}; min {min(synth_times):.2f}, max {max(synth_times):.2f})")
     print(f"floor (bindings):   {floor_median:.2f} s  (import cdktf + {', '.join(BINDINGS[p] for p in providers)})")
     print(f"ratio synth/floor:  {ratio:.2f}  (median of per-run ratios; target <= {TARGET_RATIO})")
+    print(f"same in CPU time:   {statistics.median(cpu_ratios):.2f}  (user + system of each process and its node "
+          "process: the figure a busy machine moves least)")
     print(f"unchanged synth:    {unchanged_median:.3f} s = {unchanged_ratio:.3f} of the floor  "
           f"(output reused; target <= {TARGET_UNCHANGED_RATIO})")
     met = ratio <= TARGET_RATIO and synth_median <= TARGET_SECONDS and unchanged_ratio <= TARGET_UNCHANGED_RATIO

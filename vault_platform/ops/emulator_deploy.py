@@ -15,7 +15,7 @@ What runs, in a temporary directory (state included, nothing lands in the reposi
    then the VPCs, peerings and peering routes are read back from the emulator's EC2 API
    (``emulator_network.read_network``).
 5. ``python main.py --allow-destroy`` (the deliberate-teardown synth: prevent_destroy
-   lifted), step 2 again, a targeted apply of the resources with deletion protection (the
+   lifted; made into <tmp>/teardown.out while step 3 runs), step 2 again, a targeted apply of the resources with deletion protection (the
    database: destroy alone does not update it), then ``terraform destroy`` per stack,
    last deployed first (``emulator_gaps.FORGOTTEN_BEFORE_DESTROY`` removed from state first).
    Terraform itself, not ``cdktf destroy``: cdktf 0.21's destroy with ``--skip-synth``
@@ -285,7 +285,14 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
     first_json = json.loads((outdir / "stacks" / stacks[0] / "cdk.tf.json").read_text())
     mirror = find_mirror(required_providers(first_json)[0])
     region = first_json["provider"]["aws"][0]["region"]
-    with Emulator(port) as emulator, Terraform(outdir / "stacks" / stacks[0], mirror) as mirror_config:
+    # The --allow-destroy synth goes to its own output (its stacks/<id>/../../../ is workdir
+    # too, so it reads the same state) and, when it is a process, is made while cdktf
+    # deploys: the deploy is mostly the provider waiting, the synth is CPU.
+    teardown_outdir = workdir / "teardown.out"
+    teardown_synth = ThreadPoolExecutor(max_workers=1)
+    teardown_synthesized = teardown_synth.submit(synth, teardown_outdir, allow_destroy=True, environment=environment,
+                                                 env=env) if destroy and env is None else None
+    with teardown_synth, Emulator(port) as emulator, Terraform(outdir / "stacks" / stacks[0], mirror) as mirror_config:
         # The cdktf CLI's process environment (not ``env``, the environment's configuration).
         cdktf_env = {**os.environ, **emulator.aws_env(region), "TF_CLI_CONFIG_FILE": str(mirror_config.cli_config),
                      "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
@@ -328,11 +335,15 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
         if destroy:
             step = time.monotonic()
             verb = "terraform plan -destroy (teardown rehearsal)" if rehearse_teardown else "terraform destroy"
-            _say(f"re-synthesizing with --allow-destroy (deliberate teardown) for {verb}", started)
-            synth(outdir, allow_destroy=True, environment=environment, env=env)
-            filter_for_emulator(outdir, stacks)
+            if teardown_synthesized is None:
+                _say(f"synthesizing with --allow-destroy (deliberate teardown) for {verb}", started)
+                synth(teardown_outdir, allow_destroy=True, environment=environment, env=env)
+            else:
+                teardown_synthesized.result()
+                _say(f"the --allow-destroy synth (deliberate teardown), made during the deploy, for {verb}", started)
+            filter_for_emulator(teardown_outdir, stacks)
             order = list(reversed(stacks))  # a destroy goes last deployed first
-            outcomes = teardown_stacks(outdir, stacks, mirror, emulator.aws_env(region), workdir,
+            outcomes = teardown_stacks(teardown_outdir, stacks, mirror, emulator.aws_env(region), workdir,
                                        rehearse=rehearse_teardown, say=lambda message: _say(message, started))
             for stack_id in order:
                 report.resources_after_destroy[stack_id], report.protected_after_lift[stack_id] = outcomes[stack_id]
