@@ -30,7 +30,9 @@ SHARED_FIXTURE_GROUPS = {
     "tests/test_synth_output.py": "main-process",
 }
 # Started first, longest first: the groups whose shared fixture is most of their time.
-FIRST_GROUPS = ("all-environments", "flux", "main-process")
+# image: a real Buildah build on a base made with mmdebstrap (~100 s); emulator-version-bump:
+# two emulators applying and planning EKS (~70 s), mostly waiting.
+FIRST_GROUPS = ("image", "emulator-version-bump", "all-environments", "flux", "main-process")
 # The groups whose fixture is a background job (tests/background.py: the emulator round trip
 # is mostly the provider's waits): the job starts with the run, in a process of its own, and
 # its tests, which only wait for its result, are scheduled last, so no worker sits idle.

@@ -138,6 +138,8 @@ class EksCluster(Construct):
         # The cluster's name as a reference (self.name is the plain string), so what uses it
         # waits for the cluster. Read once: each read is a round trip to the jsii runtime.
         self.cluster_name = self.cluster.name
+        # The control plane's version as a reference, read once: node groups and add-ons follow it.
+        self.kubernetes_version = self.cluster.version
         self.endpoint = self.cluster.endpoint
         self.certificate_authority_data = self.cluster.certificate_authority.get(0).data
         self.cluster_security_group_id = self.cluster.vpc_config.cluster_security_group_id
@@ -219,7 +221,7 @@ class EksCluster(Construct):
             # The control plane's version, by reference: a kubernetes_version bump updates the
             # control plane first, then the nodes, in place (EKS refuses the next bump while
             # node groups lag behind; the AMI follows, the launch template names none).
-            version=self.cluster.version,
+            version=self.kubernetes_version,
             node_role_arn=self.node_role.arn,
             subnet_ids=props.subnet_ids,
             instance_types=list(group.instance_types),
@@ -247,7 +249,7 @@ class EksCluster(Construct):
         gets is the registry's (vault_platform/addons/)."""
         if version is None:
             version = DataAwsEksAddonVersion(
-                self, f"addon-{name}-version", addon_name=name, kubernetes_version=self.cluster.version,
+                self, f"addon-{name}-version", addon_name=name, kubernetes_version=self.kubernetes_version,
                 most_recent=False,
             ).version
         return EksAddon(
