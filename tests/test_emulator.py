@@ -69,6 +69,28 @@ def test_taken_port_is_one_clear_error_and_nothing_starts() -> None:
         assert emulator.pid is None
 
 
+@pytest.mark.parametrize("lost_race", ["before-the-check", "between-the-check-and-the-bind"])
+def test_a_picked_port_taken_by_someone_else_is_picked_again(monkeypatch: pytest.MonkeyPatch, lost_race: str) -> None:
+    """With no port asked for, a pick that another process takes first (before the emulator's
+    check, or after it, so that moto itself fails to bind) costs a new pick, not the run."""
+    from vault_platform.ops import emulator as emulator_module
+
+    with socket.socket() as busy:
+        busy.bind((HOST, 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        picks = iter([taken])
+        real_free_port = emulator_module.free_port
+        monkeypatch.setattr(emulator_module, "free_port", lambda: next(picks, None) or real_free_port())
+        if lost_race == "between-the-check-and-the-bind":
+            real_check = emulator_module._port_in_use
+            monkeypatch.setattr(emulator_module, "_port_in_use", lambda port: port != taken and real_check(port))
+        with Emulator() as emulator:
+            assert emulator.port not in (None, taken)
+            with urllib.request.urlopen(f"{emulator.endpoint}/moto-api/", timeout=5) as response:
+                assert response.status == 200
+
+
 @pytest.mark.parametrize("ending", ["sigterm", "exit-without-with"])
 def test_server_does_not_outlive_its_owner_process(ending: str) -> None:
     """SIGTERM (CI cancelling a job) and a plain exit both stop the server (signal handler, atexit)."""

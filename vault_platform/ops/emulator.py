@@ -43,6 +43,14 @@ class EmulatorError(ToolError):
     """The emulator could not be started; the message is one line naming the fix."""
 
 
+class EmulatorPortTaken(EmulatorError):
+    """The port was in use, or taken before the server bound it."""
+
+
+# Picks of a free port before a start gives up (each taken pick is a race lost, not a fault).
+PORT_ATTEMPTS = 5
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((HOST, 0))
@@ -124,10 +132,24 @@ class Emulator:
         }
 
     def start(self) -> Emulator:
-        port = self.requested_port if self.requested_port is not None else free_port()
+        if self.requested_port is not None:
+            return self._start_on(self.requested_port)
+        # A port picked here can be taken before the server binds it: free_port's probe closes
+        # first, and the kernel hands a just-freed port to the next client connection as its
+        # source port (seen in CI: the round trip's pick, taken at the start of a busy run). A
+        # port the caller did not ask for is therefore picked again, a few times.
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                return self._start_on(free_port())
+            except EmulatorPortTaken:
+                if attempt == PORT_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _start_on(self, port: int) -> Emulator:
         if _port_in_use(port):
-            raise EmulatorError(f"emulator port {HOST}:{port} is already in use; stop what listens there "
-                                "or leave the port unset to pick a free one")
+            raise EmulatorPortTaken(f"emulator port {HOST}:{port} is already in use; stop what listens there "
+                                    "or leave the port unset to pick a free one")
         env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
         # moto logs every request: to a file, since a pipe nobody drains fills up and blocks
         # the server mid-run. Own process group: stop() signals the server and nothing else.
@@ -155,6 +177,8 @@ class Emulator:
                 self._log.seek(0)
                 stderr = self._log.read().decode(errors="replace")
                 last = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {self._process.returncode}"
+                if "Address already in use" in stderr:  # taken between the check and the bind
+                    raise EmulatorPortTaken(f"emulator port {HOST}:{self.port} was taken before the server bound it: {last}")
                 raise EmulatorError(f"the emulator (moto server) exited at start: {last}; "
                                     f"fix: {PIPFILE_FIX.format(pin='moto[server]==5.2.5')}")
             try:
