@@ -132,7 +132,13 @@ def pod(tmp_path, volume):
 
 
 # --- behaviour: the real script, a real process, a kubelet-style volume ---------------------
+# These two are mostly sleep (the script's polls) and use no shared fixture of tests/flux/:
+# a group of their own keeps their 11 s off the worker that holds the "flux" group
+# (tests/conftest.py), so the quick tier's two workers end closer together.
+SLEEPS_ON_ITS_OWN = pytest.mark.xdist_group("tls-reload-behaviour")
 
+
+@SLEEPS_ON_ITS_OWN
 def test_renewed_certificate_sends_vault_exactly_one_sighup(pod, volume):
     # GIVEN the watcher has started on the certificate Vault started with
     time.sleep(QUIET)
@@ -155,6 +161,7 @@ def test_renewed_certificate_sends_vault_exactly_one_sighup(pod, volume):
     assert pod.hups() == 1, pod.log()
 
 
+@SLEEPS_ON_ITS_OWN
 def test_transient_read_error_neither_stops_the_watcher_nor_signals(pod, volume):
     # GIVEN a moment when tls.crt cannot be read
     volume.publish({"tls.key": "key A\n", "ca.crt": "ca\n"})
