@@ -403,14 +403,16 @@ KEY_USE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDat
            "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:CreateGrant")
 _RESOURCE_REFERENCE = re.compile(r"\$\{(?:(data\.terraform_remote_state\.[^.}]+\.outputs\.[^}]+)|([a-z0-9_]+)\.([^.}]+)(?:\.[^}]*)?)\}")
 _REMOTE_STATE = re.compile(r"data\.terraform_remote_state\.cross-stack-reference-input-([^.]+)\.outputs\.(.+)")
-_FLUX_VARIABLE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 Address = tuple[str, str, str]  # (stack id, resource type, resource name)
 
 
 def flux_variables(flux_root: Path = FLUX_ROOT) -> frozenset[str]:
-    """Every ${VAR} a manifest under flux_root reads (Flux's postBuild substitution)."""
-    return frozenset(name for path in sorted(flux_root.rglob("*.yaml")) for name in _FLUX_VARIABLE.findall(path.read_text()))
+    """Every ${VAR} a manifest under flux_root reads (Flux's postBuild substitution), by the
+    grammar the platform stack's contract check uses (gitops/substitution.py)."""
+    from vault_platform.gitops.substitution import variable_names
+
+    return frozenset(name for path in sorted(flux_root.rglob("*.yaml")) for name in variable_names(path.read_text()))
 
 
 class _References:
