@@ -124,8 +124,9 @@ def result(group: str, tmp_path_factory: pytest.TempPathFactory) -> Any:
     if claim(group, base):
         start(group, base)
     deadline = time.monotonic() + WAIT_SECONDS
+    started_by = time.monotonic() + 60
     while not (directory / PID).is_file():  # claimed by another process, which is starting it
-        if time.monotonic() > deadline - WAIT_SECONDS + 60:
+        if time.monotonic() > started_by:
             raise RuntimeError(f"background job {group} was claimed but not started within 60 s ({directory})")
         time.sleep(0.2)
     pid = int((directory / PID).read_text())
