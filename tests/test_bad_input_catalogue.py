@@ -226,21 +226,6 @@ def test_an_environment_file_that_is_not_utf8_is_one_line(tmp_path: Path) -> Non
     assert "byte 0xe9 on line" in str(raised.value)
 
 
-def test_synth_without_terraform_ends_on_one_error_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    """`python main.py` on a machine without terraform died in a 40-line jsii traceback
-    (cdktf runs `terraform version` at synth because the stacks carry moved blocks)."""
-    import main
-
-    monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.delenv("TERRAFORM_BINARY_NAME", raising=False)
-    outdir = tmp_path / "out"
-    assert main.main(["--outdir", str(outdir)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: terraform is not installed (looked in PATH); fix: install Terraform") and err.count("\n") == 1, err
-    assert "moved blocks" in err and not outdir.exists()
-
-
 def test_bootstrap_needs_an_alias_it_can_create() -> None:
     from vault_platform.stacks.state_bootstrap import state_key_alias
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from cdktf import App
 
-from vault_platform.binaries import find_terraform
 from vault_platform.config.load import DEFAULT_ENVIRONMENT
 from vault_platform.config.model import DEPLOY_VIA_VPN, EnvironmentConfig
 from vault_platform.constructs.protection import ALLOW_DESTROY_CONTEXT
@@ -144,8 +143,6 @@ def synthesize_environments(environments: Sequence[tuple[str, EnvironmentConfig]
     a synth that fails on the way leaves the previous outdir as it was (outdir.py).
     ``before_swap`` may add files to the finished output (the synth cache's stamp), so that
     they replace the old output together with it."""
-    # Before any construct: cdktf's own check would end in a jsii traceback (binaries.py).
-    find_terraform("cdktf runs `terraform version` at synth because the stacks carry moved blocks")
     with atomic_outdir(outdir) as staging:
         app = new_app(str(staging), allow_destroy=allow_destroy)
         # With several environments, only those with a [state] table have a bucket to bootstrap.

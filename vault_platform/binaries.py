@@ -82,9 +82,9 @@ def kube_tool(name: str) -> Path:
     return find_binary(name, [KUBE_TOOLS_DIR], on_path=False, fix=KUBE_TOOLS_FIX)
 
 
-# Terraform is the machine's. The synth needs it too: cdktf runs `terraform version` while
-# synthesizing (the stacks carry `moved` blocks, which need Terraform >= 1.5), and without
-# it dies in a jsii traceback. cdktf honours TERRAFORM_BINARY_NAME, so this does as well.
+# Terraform is the machine's: plan, deploy and the emulator runs need it, the synth does not
+# (the stacks' moved blocks are written without cdktf's `terraform version` check:
+# constructs/addresses.py). cdktf honours TERRAFORM_BINARY_NAME, so this does as well.
 TERRAFORM_FIX = "install Terraform >= 1.10 on PATH (the machine provides it, no make target does)"
 
 

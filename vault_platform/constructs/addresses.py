@@ -5,6 +5,13 @@ construct path. When an id changes (here: ids that were list positions and are n
 thing they name), ``moved_from`` writes a Terraform ``moved`` block from the old address,
 so state holding it plans as a move, not destroy and create. Terraform ignores a moved
 block whose old address is not in state, so a fresh environment is unaffected.
+
+The blocks are the stack's own top-level ``moved`` list (an override of the stack), not
+cdktf's ``move_from_id``: with that, cdktf's synth ran ``terraform version`` once per stack
+holding a move (its check that Terraform is >= 1.5, which the moves need), so the synth
+needed Terraform on the machine and spent 0.07 s of a default synth spawning it. Terraform
+itself refuses a ``moved`` block it does not support, and the plan and deploy tools check
+its version before they run it (binaries.py).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import weakref
 
 from cdktf import TerraformResource, TerraformStack
 from constructs import Construct
@@ -55,13 +63,32 @@ def path_below_stack(scope: Construct, id: str) -> str:
     return f"{scope.node.path[len(stack_path):].strip('/')}/{id}".strip("/")
 
 
+def stack_of(scope: Construct) -> TerraformStack:
+    """The stack ``scope`` is in: known in Python for a stack, or for one of ours that records
+    its own (``self.stack``), else asked of cdktf (round trips, as in path_below_stack)."""
+    if isinstance(scope, TerraformStack):
+        return scope
+    known = getattr(scope, "stack", None)
+    return known if isinstance(known, TerraformStack) else TerraformStack.of(scope)
+
+
 @functools.lru_cache(maxsize=None)
 def _resource_type(resource_class: type[TerraformResource]) -> str:
     return str(resource_class.TF_RESOURCE_TYPE)  # a static read from Node: once per class
 
 
-def moved_from(resource: TerraformResource, old_id: str, *, parent_path: str) -> None:
-    """Record that ``resource`` was created under construct id ``old_id`` in the same parent,
-    whose path below the stack is ``parent_path`` (``path_below_stack``)."""
-    components = [*parent_path.split("/"), old_id] if parent_path else [old_id]
-    resource.move_from_id(f"{_resource_type(type(resource))}.{logical_id(components)}")
+# Each stack's moved blocks so far, in the order they were recorded.
+_MOVED: weakref.WeakKeyDictionary[TerraformStack, list[dict[str, str]]] = weakref.WeakKeyDictionary()
+
+
+def moved_from(resource: TerraformResource, old_id: str, *, new_id: str, parent_path: str, stack: TerraformStack) -> None:
+    """Record that ``resource``, construct id ``new_id`` in a parent whose path below
+    ``stack`` is ``parent_path`` (``path_below_stack``), was created under id ``old_id`` there."""
+    resource_type = _resource_type(type(resource))
+
+    def address(construct_id: str) -> str:
+        return f"{resource_type}.{logical_id([*parent_path.split('/'), construct_id] if parent_path else [construct_id])}"
+
+    moves = _MOVED.setdefault(stack, [])
+    moves.append({"from": address(old_id), "to": address(new_id)})
+    stack.add_override("moved", list(moves))  # the whole list: an override replaces its value

@@ -46,7 +46,7 @@ from cdktf_cdktf_provider_aws.launch_template import (
 from constructs import Construct
 
 from vault_platform.config.model import ClusterConfig, NodeGroupConfig, principal_key
-from vault_platform.constructs.addresses import moved_from, path_below_stack
+from vault_platform.constructs.addresses import moved_from, path_below_stack, stack_of
 from vault_platform.constructs.iam import IrsaRole, IrsaRoleProps
 from vault_platform.constructs.policy import allow, policy_document, service_assume_role_policy
 
@@ -87,6 +87,7 @@ class EksCluster(Construct):
     def __init__(self, scope: Construct, id: str, props: EksClusterProps) -> None:
         super().__init__(scope, id)
         self.path_below_stack = path_below_stack(scope, id)
+        self.stack = stack_of(scope)
         self.name = props.name
         self._partition = props.partition
 
@@ -154,13 +155,14 @@ class EksCluster(Construct):
             # does not re-create the others; earlier versions keyed it by list position, hence the moves.
             key = f"admin-{principal_key(principal)}"
             entry = EksAccessEntry(self, key, cluster_name=self.cluster_name, principal_arn=principal, type="STANDARD")
-            moved_from(entry, f"admin-{index}", parent_path=self.path_below_stack)
+            moved_from(entry, f"admin-{index}", new_id=key, parent_path=self.path_below_stack, stack=self.stack)
             association = EksAccessPolicyAssociation(
                 self, f"{key}-policy", cluster_name=self.cluster_name, principal_arn=entry.principal_arn,
                 policy_arn=f"arn:{props.partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
                 access_scope=EksAccessPolicyAssociationAccessScope(type="cluster"),
             )
-            moved_from(association, f"admin-{index}-policy", parent_path=self.path_below_stack)
+            moved_from(association, f"admin-{index}-policy", new_id=f"{key}-policy", parent_path=self.path_below_stack,
+                       stack=self.stack)
 
         self.node_role, self._node_role_grants = self._node_role(props)
         self.node_groups = [self._node_group(props, group) for group in props.cluster.node_groups]
@@ -189,7 +191,8 @@ class EksCluster(Construct):
         for index, name in enumerate(("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly")):
             attachment = IamRolePolicyAttachment(self, f"node-role-policy-{name}", role=role.name,
                                                  policy_arn=_managed_policy(props.partition, name))
-            moved_from(attachment, f"node-role-policy-{index}", parent_path=self.path_below_stack)
+            moved_from(attachment, f"node-role-policy-{index}", new_id=f"node-role-policy-{name}",
+                       parent_path=self.path_below_stack, stack=self.stack)
             attachments.append(attachment)
         return role, attachments
 

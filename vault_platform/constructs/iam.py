@@ -14,7 +14,7 @@ from cdktf_cdktf_provider_aws.iam_role_policy import IamRolePolicy
 from cdktf_cdktf_provider_aws.iam_role_policy_attachment import IamRolePolicyAttachment
 from constructs import Construct
 
-from vault_platform.constructs.addresses import moved_from, path_below_stack
+from vault_platform.constructs.addresses import moved_from, path_below_stack, stack_of
 from vault_platform.constructs.policy import Statement, policy_document
 from vault_platform.errors import ConfigError
 
@@ -67,6 +67,7 @@ class IrsaRole(Construct):
     def __init__(self, scope: Construct, id: str, props: IrsaRoleProps) -> None:
         super().__init__(scope, id)
         self.path_below_stack = path_below_stack(scope, id)
+        self.stack = stack_of(scope)
         self.namespace = props.namespace
         self.service_account = props.service_account
         self.role = IamRole(
@@ -83,7 +84,8 @@ class IrsaRole(Construct):
         # Keyed by the policy's name (after the ARN's last '/'); earlier versions keyed it by
         # its position in managed_policy_arns, hence the moves.
         for index, policy_arn in enumerate(props.managed_policy_arns):
-            attachment = IamRolePolicyAttachment(self, f"managed-{managed_policy_name(policy_arn)}", role=self.role.name,
-                                                 policy_arn=policy_arn)
-            moved_from(attachment, f"managed-{index}", parent_path=self.path_below_stack)
+            attachment_id = f"managed-{managed_policy_name(policy_arn)}"
+            attachment = IamRolePolicyAttachment(self, attachment_id, role=self.role.name, policy_arn=policy_arn)
+            moved_from(attachment, f"managed-{index}", new_id=attachment_id, parent_path=self.path_below_stack,
+                       stack=self.stack)
         self.arn = self.role.arn
