@@ -40,11 +40,6 @@ def main(argv: list[str] | None = None) -> int:
     # The jsii runtime (node) warns about its own use of deprecated Node APIs on every run;
     # that says nothing to a user of this app. Set NODE_OPTIONS yourself to see it.
     os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
-    # cdktf runs `terraform version` during the synth, once per stack with moved blocks, only
-    # to read the version number; unless this is set, Terraform first asks HashiCorp's
-    # checkpoint service whether it is out of date (a DNS lookup and an HTTPS request, seen
-    # with strace): network time inside every synth, for a notice nobody sees.
-    os.environ.setdefault("CHECKPOINT_DISABLE", "1")
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
 
     parser = OneLineParser(prog="python main.py", description=__doc__.split("\n\n")[0])
@@ -98,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
             _print_summary(summary, args.outdir)
             print(f"(no input changed since {args.outdir}/ was written: reused it; --no-cache synthesizes anyway)")
             return 0
+    # The synth's longest chain is Node's: its start, then the type assemblies' loads.
+    # Begun now, on a thread of its own, while this one validates and imports.
+    from vault_platform import provider_imports
+
+    provider_imports.start_kernel()
     # Every environment is validated in full before any construct exists.
     environments = [(name, load_environment(name)) for name in names]
     if args.bootstrap and not any(env.state for _, env in environments):

@@ -5,7 +5,9 @@ provider bindings load shallowly or not and whether jsii's Python-side type chec
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,7 @@ from tests.synth import StackJson, read_tree
 from vault_platform import synth_cache
 from vault_platform.ops.bench import interpreter_flags
 from vault_platform.node_runtime import PROJECT_BIN, prefer_project_node
-from vault_platform.provider_imports import EAGER_IMPORT_ENV, ProviderLayoutChanged, strip_eager_imports
+from vault_platform.provider_imports import EAGER_IMPORT_ENV, ProviderLayoutChanged, _AssemblyLoads, strip_eager_imports
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,12 +33,21 @@ def path_without_project_node() -> str:
     return os.pathsep.join(entry for entry in os.environ["PATH"].split(os.pathsep) if Path(entry) != PROJECT_BIN)
 
 
+def without_terraform(path: str) -> str:
+    """``path`` less every directory that holds a ``terraform``."""
+    return os.pathsep.join(entry for entry in path.split(os.pathsep) if not (Path(entry) / "terraform").exists())
+
+
 @pytest.fixture(scope="module")
 def main_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """`python main.py` as a user types it, from a shell whose PATH has only the machine's
-    Node (if any): the app must find the project's Node 22 itself (vault_platform/node_runtime.py)."""
+    Node (if any): the app must find the project's Node 22 itself (vault_platform/node_runtime.py).
+    And no Terraform: a synth needs none (constructs/addresses.py writes the moved blocks
+    without cdktf's `terraform version` check, which before needed it on every machine)."""
     outdir = tmp_path_factory.mktemp("main") / "cdktf.out"
-    return run_main("--outdir", str(outdir), env={"PATH": path_without_project_node()}), outdir
+    path = without_terraform(path_without_project_node())
+    assert shutil.which("terraform", path=path) is None
+    return run_main("--outdir", str(outdir), env={"PATH": path}), outdir
 
 
 def test_main_command_says_where_the_json_went(main_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
@@ -117,6 +128,62 @@ def test_the_test_helpers_load_only_the_provider_modules_they_name() -> None:
     loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     # ~100: the resource types the stacks use (each with its _private), not the binding's ~4,300.
     assert int(loaded.stdout.strip()) < 500, loaded.stdout
+
+
+# A fresh interpreter as main.py runs: the kernel started early, three assemblies imported,
+# then constructs built; every request Node gets recorded with the thread that sent it.
+ASSEMBLY_ORDER_PROBE = """
+import json, sys, threading
+import vault_platform
+from vault_platform import provider_imports
+from jsii._kernel.providers import process
+
+sent, starts = [], []
+send, start = process._NodeProcess.send, process._NodeProcess.start
+process._NodeProcess.send = lambda self, request, kind: (
+    sent.append([type(request).__name__, getattr(request, "name", ""), threading.current_thread().name]),
+    send(self, request, kind))[1]
+process._NodeProcess.start = lambda self: (starts.append(threading.current_thread().name), start(self))[1]
+provider_imports.start_kernel()
+from cdktf import App, TerraformStack
+from cdktf_cdktf_provider_aws.provider import AwsProvider
+AwsProvider(TerraformStack(App(outdir=sys.argv[1]), "stack"), "aws", region="eu-west-1")
+print(json.dumps({"sent": sent, "starts": starts}))
+"""
+
+
+@pytest.mark.slow  # a fresh interpreter and its Node
+def test_type_assemblies_reach_node_first_in_dependency_order_from_one_thread(tmp_path: Path) -> None:
+    """provider_imports sends the loads from a thread of its own while the importing thread
+    goes on: Node must still get constructs, then cdktf, then the provider, before any other
+    request, and only one Node process may start (jsii starts one at its first use)."""
+    result = subprocess.run([sys.executable, "-c", ASSEMBLY_ORDER_PROBE, str(tmp_path / "out")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    recorded = json.loads(result.stdout.strip().splitlines()[-1])
+    loads = [(name, thread) for kind, name, thread in recorded["sent"] if kind == "LoadRequest"]
+    assert [name for name, _ in loads] == ["constructs", "cdktf", "@cdktf/provider-aws"]
+    assert {thread for _, thread in loads} == {recorded["starts"][0]} != {"MainThread"}
+    assert len(recorded["starts"]) == 1
+    first_other = next(index for index, (kind, _, _) in enumerate(recorded["sent"]) if kind != "LoadRequest")
+    assert first_other == len(loads), recorded["sent"]
+    assert recorded["sent"][first_other][2] == "MainThread"
+
+
+def test_a_load_that_failed_is_raised_where_the_importer_next_calls_the_kernel() -> None:
+    loads = _AssemblyLoads()
+    done: list[str] = []
+
+    def fails() -> None:
+        raise RuntimeError("Cannot find module 'constructs'")
+
+    loads.call(done.append, "first")
+    loads.call(fails)
+    loads.call(done.append, "after")
+    with pytest.raises(RuntimeError, match="Cannot find module"):
+        loads.wait()
+    loads.wait()  # what followed the failure still ran, in order
+    assert done == ["first", "after"]
 
 
 def test_shallow_loader_refuses_an_unknown_layout() -> None:
