@@ -15,8 +15,8 @@ What runs, in a temporary directory (state included, nothing lands in the reposi
    then the VPCs, peerings and peering routes are read back from the emulator's EC2 API
    (``emulator_network.read_network``).
 5. ``python main.py --allow-destroy`` (the deliberate-teardown synth: prevent_destroy
-   lifted; made into <tmp>/teardown.out while step 3 runs), step 2 again, a targeted apply of the resources with deletion protection (the
-   database: destroy alone does not update it), then ``terraform destroy`` per stack,
+   lifted; made into <tmp>/teardown.out while step 3 runs), step 2 again, a targeted plan and apply of the resources with deletion protection (the
+   database: destroy alone does not update it: ``plan_lift``), then ``terraform destroy`` per stack,
    last deployed first (``emulator_gaps.FORGOTTEN_BEFORE_DESTROY`` removed from state first).
    Terraform itself, not ``cdktf destroy``: cdktf 0.21's destroy with ``--skip-synth``
    and ``--ignore-missing-stack-dependencies`` (needed while the platform and vpn stacks
@@ -179,6 +179,36 @@ def _still_protected(terraform: Terraform) -> list[str]:
             if (r.get("values") or {}).get("deletion_protection") is True]
 
 
+def plan_lift(terraform: Terraform, stack_dir: Path, *, refresh: bool = True) -> dict[str, dict]:
+    """The --allow-destroy synth's lift of deletion protection in ``stack_dir``, planned into
+    ``lift.tfplan``: each protected resource's planned change, by address. Destroy never
+    updates attributes first, so deletion protection (the database's) set by the normal
+    synth would block it; a teardown applies exactly this plan first. refresh=False where
+    the state was written moments ago by the same run (the emulator's)."""
+    protected = _deletion_protected(stack_dir)
+    if not protected:
+        return {}
+    planned = terraform.run("plan", "-out=lift.tfplan", "-input=false", *([] if refresh else ["-refresh=false"]),
+                            *[f"-target={address}" for address in protected], check=False)
+    if planned.returncode != 0:
+        raise DeployError(f"planning the lift of deletion protection in {stack_dir.name} failed: {first_error(planned)}")
+    changes = {c["address"]: c["change"] for c in terraform.show_json("lift.tfplan").get("resource_changes", [])}
+    return {address: changes.get(address, {"actions": ["no-op"]}) for address in protected}
+
+
+def lifted_in_place(change: dict) -> bool:
+    """The change turns deletion protection off without replacing the resource (a replace
+    would destroy the database it is meant to let go of deliberately)."""
+    return change.get("actions") == ["update"] and (change.get("after") or {}).get("deletion_protection") is False
+
+
+def apply_lift(terraform: Terraform, stack_dir: Path) -> None:
+    """Apply ``lift.tfplan`` (plan_lift), exactly what was planned."""
+    lifted = terraform.run("apply", "-input=false", "lift.tfplan", check=False)
+    if lifted.returncode != 0:
+        raise DeployError(f"lifting deletion protection in {stack_dir.name} failed: {first_error(lifted)}")
+
+
 def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], workdir: Path,
                        *, rehearse: bool = False, forget: Collection[str] = FORGOTTEN_BEFORE_DESTROY) -> tuple[int, list[str]]:
     """Destroy with Terraform itself: `cdktf destroy` 0.21 with --skip-synth and
@@ -192,15 +222,17 @@ def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], w
         init = terraform.run("init", "-input=false", check=False)  # the re-synth cleared .terraform
         if init.returncode != 0:
             raise DeployError(f"init before destroy of {stack_dir.name} failed: {first_error(init)}")
-        # Destroy never updates attributes first, so deletion protection (the database's)
-        # set by the normal synth would block it: apply just those resources from the
-        # --allow-destroy synth, which turns it off, as a real teardown must too.
-        protected = _deletion_protected(stack_dir)
-        if protected:
-            lifted = terraform.run("apply", "-auto-approve", "-input=false", *[f"-target={a}" for a in protected],
-                                   check=False)
-            if lifted.returncode != 0:
-                raise DeployError(f"lifting deletion protection in {stack_dir.name} failed: {first_error(lifted)}")
+        # Never more than the lift: a plan that would create or replace the database (gone or
+        # changed outside Terraform) stops the teardown before anything is applied. No refresh
+        # in a rehearsal: the state was written by the same run, moments ago.
+        lift = plan_lift(terraform, stack_dir, refresh=not rehearse)
+        unexpected = {address: change.get("actions") for address, change in lift.items() if not lifted_in_place(change)}
+        if unexpected:
+            raise DeployError(f"the lift of deletion protection in {stack_dir.name} would not be an in-place update "
+                              f"({', '.join(f'{a}: {acts}' for a, acts in unexpected.items())}); nothing applied: "
+                              "look at the resource in the account, then plan again")
+        if lift:
+            apply_lift(terraform, stack_dir)
         still_protected = _still_protected(terraform)
         listed = terraform.run("state", "list", check=False).stdout.split()
         forgotten = [a for a in listed if a.split(".")[0] in forget]
