@@ -3,6 +3,7 @@
 #   make test    - the whole test suite, two workers (what CI runs)
 #   make check   - the quick tier: no emulator, no server, no Terraform (README "Test tiers")
 #   make bench-tests - both tiers timed, median of 3
+#   make cpu-report  - the whole suite, with the CPU time each test file used
 # and `make bench` (synth benchmark), `make plan` (plan review + summary), `make policy`
 # (checkov gate), `make iam-lint` (parliament + fresh-account principals), `make check-versions`
 # (versions table vs. AWS), `make flows` (network-flow matrix), `make render` (every chart rendered
@@ -54,6 +55,12 @@ test: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP)
 
 check: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP)
 	$(PYTEST) $(XDIST) $(QUICK_TIER)
+
+# The whole suite with each test's CPU time (its worker's and child processes'), summed per
+# file at the end: where `make test`'s CPU goes (tests/cpu_report.py, docs/test-speed.md).
+.PHONY: cpu-report
+cpu-report: .venv/.synced-dev .venv/.bytecode node_modules/.synced $(KUBE_TOOLS_STAMP) $(IMAGE_TOOLS_STAMP)
+	$(PYTEST) $(XDIST) -p tests.cpu_report
 
 # Both tiers, each run 3 times, median printed: the figures the README quotes.
 # TIERS=check times the quick tier only.
