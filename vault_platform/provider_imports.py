@@ -9,17 +9,18 @@ type assembly, which is the real, unavoidable cost) and defines its own classes.
 ``install()`` therefore puts a finder first on ``sys.meta_path`` that loads each provider
 package, when it is first imported, from its own ``__init__`` source minus those lines, so ``from cdktf_cdktf_provider_aws.vpc import Vpc`` loads only
 what it names. Everything else in the package's ``__init__`` runs unchanged. The
-synthesized JSON is byte-identical to a normal import (tests/test_provider_imports.py
-proves it on every stack); set ``VAULT_PLATFORM_EAGER_PROVIDER_IMPORT=1`` to use the normal
-import anyway.
+synthesized JSON is byte-identical to a normal import (tests/test_synth_output.py proves
+it on every stack); set ``VAULT_PLATFORM_EAGER_PROVIDER_IMPORT=1`` to use the normal import
+anyway.
 
-The same finder sends each provider's type assembly to the jsii kernel from a thread of its
-own (``_AssemblyLoads``). Loading it is Node's work (1.6 s for AWS, 0.9 s for Kubernetes,
-measured in jsii's ``send``) while Python only waits; meanwhile the importing thread goes on
-with what needs no kernel: the resource modules' classes and the project's own modules
-(about 0.2 s of a synth). Every other kernel call first waits for the loads sent before it,
-so Node sees the same requests in the same order as without the thread, and a load that
-fails raises at that call.
+The same finder sends each type assembly (constructs', cdktf's, each provider's) to the jsii
+kernel from a thread of its own (``_AssemblyLoads``). Loading one is Node's work (1.6 s for
+AWS, 0.9 s for Kubernetes, measured in jsii's ``send``) while Python only waits; meanwhile
+the importing thread goes on with what needs no kernel: the resource modules' classes and
+the project's own modules (about 0.2 s of a synth). ``start_kernel`` (main.py) starts Node on
+that thread before any of it. Every other kernel call first waits for what was sent before
+it, so Node sees the same requests in the same order as without the thread, and a load that
+fails raises at that call. The eager-import switch above turns this off too.
 """
 
 from __future__ import annotations
