@@ -9,9 +9,9 @@ block whose old address is not in state, so a fresh environment is unaffected.
 The blocks are the stack's own top-level ``moved`` list (an override of the stack), not
 cdktf's ``move_from_id``: with that, cdktf's synth ran ``terraform version`` once per stack
 holding a move (its check that Terraform is >= 1.5, which the moves need), so the synth
-needed Terraform on the machine and spent 0.07 s of a default synth spawning it. Terraform
-itself refuses a ``moved`` block it does not support, and the plan and deploy tools check
-its version before they run it (binaries.py).
+needed Terraform on the machine and spent 0.07 s of a default synth spawning it. A
+Terraform too old for moved blocks (before 1.1) refuses them itself when it plans; the
+project asks for 1.10 or later anyway (README, binaries.TERRAFORM_FIX).
 """
 
 from __future__ import annotations
