@@ -93,17 +93,18 @@ def main(argv: list[str] | None = None) -> int:
             _print_summary(summary, args.outdir)
             print(f"(no input changed since {args.outdir}/ was written: reused it; --no-cache synthesizes anyway)")
             return 0
-    # The synth's longest chain is Node's: its start, then the type assemblies' loads.
-    # Begun now, on a thread of its own, while this one validates and imports.
-    from vault_platform import provider_imports
-
-    provider_imports.start_kernel()
     # Every environment is validated in full before any construct exists.
     environments = [(name, load_environment(name)) for name in names]
     if args.bootstrap and not any(env.state for _, env in environments):
         name, env = environments[0]
         raise ConfigError("--bootstrap", True, f"environment '{name}' ({env.source}) has no [state] table, so there is no state bucket to create",
                           "add [state] with bucket, region and kms_key_arn to the file, or drop --bootstrap (local state needs none)")
+    # The synth's longest chain is Node's: its start, then the type assemblies' loads.
+    # Begun now, on a thread of its own, while this one imports; after the validation
+    # (about 10 ms), so that a bad environment file ends without starting Node.
+    from vault_platform import provider_imports
+
+    provider_imports.start_kernel()
 
     from vault_platform.app import synthesize_environments
 

@@ -219,8 +219,9 @@ def install() -> None:
 
 def start_kernel() -> None:
     """Import jsii and start its Node process on the load thread, now: what a synth does
-    first, begun while the caller goes on (main.py calls it once the synth cache has missed:
-    Node's start and the type assemblies' loads are the synth's longest chain)."""
+    first, begun while the caller goes on (main.py calls it once the synth cache has missed
+    and the environments are valid: Node's start and the type assemblies' loads are the
+    synth's longest chain)."""
     if os.environ.get(EAGER_IMPORT_ENV) == "1":
         return
 
@@ -232,7 +233,3 @@ def start_kernel() -> None:
 
     _LOADS.call(start)
 
-
-def wait_for_assembly_loads() -> None:
-    """Everything submitted so far is done (a kernel call does this by itself)."""
-    _LOADS.wait()
