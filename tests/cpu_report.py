@@ -15,11 +15,11 @@ import collections
 import json
 import os
 import resource
-from pathlib import Path
 
 import pytest
 
 from tests import background
+from tests.processes import children
 
 RECORDS = "cpu-report.jsonl"
 SHOWN = 25
@@ -31,16 +31,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def _live_children_cpu() -> float:
     """CPU of this process's children that are still running (the jsii kernel, servers a
     fixture keeps up): counted as it is spent, not only once they are reaped."""
-    total = 0.0
-    me = str(os.getpid())
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(") ", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[1] == me:  # ppid; utime and stime are fields 14 and 15 of the whole line
-            total += (int(fields[11]) + int(fields[12])) / TICKS
-    return total
+    return sum(int(fields[11]) + int(fields[12]) for fields in children(os.getpid()).values()) / TICKS
 
 
 def _cpu_seconds() -> float:

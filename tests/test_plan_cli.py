@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import vault_platform.config
+from tests.processes import PROC, children
 from tests.synth import StackJson
 from vault_platform.ops import plan as plan_cli
 
@@ -27,14 +28,12 @@ def synth_dir(default_stacks: dict[str, StackJson]) -> Path:
 def _emulator_processes() -> set[int]:
     """Emulator servers started by this test process (their parent is us until we exit)."""
     found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                if ppid == os.getpid() and b"vault_platform.ops.emulator\x00" in (entry / "cmdline").read_bytes():
-                    found.add(int(entry.name))
-            except OSError:
-                pass
+    for pid in children(os.getpid()):
+        try:
+            if b"vault_platform.ops.emulator\x00" in (PROC / str(pid) / "cmdline").read_bytes():
+                found.add(pid)
+        except OSError:
+            pass  # ended since
     return found
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import stat_fields
 from vault_platform.vaultlab.cluster import bao_binary
 from vault_platform.vaultlab.demo import READY
 
@@ -29,13 +30,8 @@ EXPORT = re.compile(r"^\s*export (.*?)\s*(#.*)?$")
 def descendants(pid: int) -> set[int]:
     """Every process below ``pid``, from /proc (no psutil here)."""
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
+    for child, fields in stat_fields().items():
+        children.setdefault(int(fields[1]), []).append(child)
     found, todo = set(), [pid]
     while todo:
         for child in children.get(todo.pop(), []):
