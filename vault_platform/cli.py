@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn, ParamSpec
 
 from vault_platform.errors import ConfigError, ToolError
@@ -33,6 +33,14 @@ def print_error(message: object) -> int:
     """The one error ending: ``error: <message>`` on stderr; returns EXIT_CANNOT_RUN."""
     print(f"error: {message}", file=sys.stderr)
     return EXIT_CANNOT_RUN
+
+
+def print_findings(findings: Sequence[str]) -> int:
+    """A check command's ending: each finding on its own line on stdout; EXIT_CHECK_FAILED
+    when there is one, else EXIT_OK."""
+    for line in findings:
+        print(line)
+    return EXIT_CHECK_FAILED if findings else EXIT_OK
 
 
 def one_line_errors(main: Callable[P, int]) -> Callable[P, int]:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import yaml
 
-from vault_platform.cli import EXIT_CHECK_FAILED, EXIT_OK, one_line_errors
+from vault_platform.cli import one_line_errors, print_findings
 from vault_platform.gitops.semver_range import RangeError, parse_range
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -260,10 +260,7 @@ def check(flux_dir: Path = FLUX_DIR, root: Path = REPO_ROOT) -> list[str]:
 
 @one_line_errors
 def main() -> int:
-    problems = check()
-    for line in problems:
-        print(line)
-    return EXIT_CHECK_FAILED if problems else EXIT_OK
+    return print_findings(check())
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from types import ModuleType
 import yaml
 
 from vault_platform.binaries import PIPFILE_FIX, BinaryNotFound, find_binary, interpreter_bin
-from vault_platform.cli import EXIT_CHECK_FAILED, EXIT_OK, one_line_errors
+from vault_platform.cli import one_line_errors, print_findings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FLUX_DIR = REPO_ROOT / "flux"
@@ -323,10 +323,7 @@ def check_all() -> list[str]:
 
 @one_line_errors
 def main() -> int:
-    found = check_all()
-    for line in found:
-        print(line)
-    return EXIT_CHECK_FAILED if found else EXIT_OK
+    return print_findings(check_all())
 
 
 if __name__ == "__main__":
