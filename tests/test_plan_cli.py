@@ -88,9 +88,11 @@ def test_provider_mirror_missing(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     monkeypatch.setenv("TF_PROVIDER_MIRROR", str(tmp_path / "no-mirror"))
     before = _emulator_processes()
     assert plan_cli.main(["--synth-dir", str(synth_dir), "--stacks", "tooling", "--summary", str(tmp_path / "s.md")]) == 2
-    line = _one_error_line(capsys)
-    assert "no stack could be planned" in line and "hashicorp/aws" in line
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("error: no stack could be planned") and "hashicorp/aws" in line
     assert not _emulator_processes() - before
+    assert "Emulator (moto) on" not in captured.out, "refused before an emulator started"
 
 
 def test_emulator_port_taken(capsys: pytest.CaptureFixture[str], synth_dir: Path, tmp_path: Path) -> None:

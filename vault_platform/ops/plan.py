@@ -137,13 +137,20 @@ def _mirror_for(stack_json: dict) -> Path:
     return mirrors.pop()
 
 
+def skip_reason(stack_json: dict) -> str | None:
+    """Why this machine cannot plan the stack (its providers are in no local mirror), or None."""
+    missing = missing_providers(stack_json)
+    if not missing:
+        return None
+    names = ", ".join(f"{r.source} {r.version}" for r in missing)
+    return f"provider(s) {names} not in any local mirror on this machine (set TF_PROVIDER_MIRROR to one that has them)"
+
+
 def plan_stack(stack: StackDir, env: dict[str, str], progress: Progress, index: int) -> tuple[StackPlan, Terraform | None]:
 
     stack_json = stack.json
-    missing = missing_providers(stack_json)
-    if missing:
-        names = ", ".join(f"{r.source} {r.version}" for r in missing)
-        reason = f"provider(s) {names} not in any local mirror on this machine (set TF_PROVIDER_MIRROR to one that has them)"
+    reason = skip_reason(stack_json)
+    if reason is not None:
         progress.step(index, stack.stack_id, f"skipped: {reason}")
         return StackPlan(stack.stack_id, "skipped", reason=reason), None
     terraform = Terraform(stack.path, _mirror_for(stack_json), env=env)
@@ -233,6 +240,9 @@ def run(args: argparse.Namespace) -> int:
                                      f"pick from {', '.join(expected)}")
             expected = [s for s in expected if s in args.stacks]
         stacks = synthesized_stacks(source, expected, workdir)
+        reasons = [skip_reason(stack.json) for stack in stacks]
+        if all(reasons):  # nothing to plan: said before an emulator starts or the flows are compared
+            raise PlanInputError(f"no stack could be planned: {reasons[0]}")
 
         aws_env: dict[str, str] = {}
         if target == EMULATOR:
