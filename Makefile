@@ -42,9 +42,10 @@ IMAGE_TOOLS_STAMP := .tools/image/.installed
 # The test tiers (README "Test tiers"; markers in pytest.ini), on pytest-xdist workers
 # (WORKERS=N sets both). The whole suite on three: much of it waits (OpenBao and the
 # emulator starting, the provider's polls), and a third worker takes the core a waiting one
-# leaves idle (docs/test-speed.md: 7 min 5 s against 8 min 47 s with two, same machine and
-# hour). The quick tier on two: it hardly waits, and a third worker only builds the shared
-# fixtures a third time. The emulator round trip is a background job beside them all.
+# leaves idle (docs/test-speed.md: 7 min 5 s against 8 min 47 s and 8 min 44 s with two,
+# same machine and hour). The quick tier on two: it hardly waits, and a third worker only
+# builds the shared fixtures a third time. The emulator round trip is a background job
+# beside them all.
 PYTEST := $(PYTHON) -m pytest
 QUICK_TIER := -m "not integration and not terraform and not slow and not image"
 CHECK_WORKERS := $(or $(WORKERS),2)
