@@ -1,6 +1,6 @@
 # Two commands on a fresh machine, each installing what it needs:
 #   make synth   - Terraform JSON for every stack of the default environment, in cdktf.out/
-#   make test    - the whole test suite, three workers (what CI runs)
+#   make test    - the whole test suite, four workers (what CI runs)
 #   make check   - the quick tier: no emulator, no server, no Terraform (README "Test tiers")
 #   make bench-tests - both tiers timed, median of 3
 #   make cpu-report  - the whole suite, with the CPU time each test file used
@@ -40,16 +40,17 @@ IMAGE_TOOLS := buildah skopeo docker-registry mmdebstrap
 IMAGE_TOOLS_STAMP := .tools/image/.installed
 
 # The test tiers (README "Test tiers"; markers in pytest.ini), on pytest-xdist workers
-# (WORKERS=N sets both). The whole suite on three: much of it waits (OpenBao and the
-# emulator starting, the provider's polls), and a third worker takes the core a waiting one
-# leaves idle (docs/test-speed.md: 7 min 5 s against 8 min 47 s and 8 min 44 s with two,
-# same machine and hour). The quick tier on two: it hardly waits, and a third worker only
-# builds the shared fixtures a third time. The emulator round trip is a background job
-# beside them all.
+# (WORKERS=N sets both). The whole suite on four: much of it waits (OpenBao and the emulator
+# starting, the provider's polls), and more workers take the cores the waiting ones leave
+# idle, while the emulator round trip, a background job and the run's longest chain, gets the
+# CPU first (tests/background.py run_below_jobs). Same machine and hour (docs/test-speed.md):
+# 8 min 47 s and 8 min 44 s on two workers, 7 min 5 s on three, 5 min 58 s on four with the
+# round trip first, 5 min 51 s on five. The quick tier on two: it hardly waits, and a third
+# worker only builds the shared fixtures a third time.
 PYTEST := $(PYTHON) -m pytest
 QUICK_TIER := -m "not integration and not terraform and not slow and not image"
 CHECK_WORKERS := $(or $(WORKERS),2)
-TEST_WORKERS := $(or $(WORKERS),3)
+TEST_WORKERS := $(or $(WORKERS),4)
 XDIST_CHECK := -n $(CHECK_WORKERS) --dist loadgroup
 XDIST_TEST := -n $(TEST_WORKERS) --dist loadgroup
 

@@ -13,7 +13,7 @@ from tests.synth import StackJson, synth_all_environments, synth_environment  # 
 from vault_platform.app import STATE_BOOTSTRAP, stack_id  # noqa: E402
 from vault_platform.config import environment_names  # noqa: E402
 
-# Under xdist (`make test`: `-n 3`, `make check`: `-n 2`, both `--dist loadgroup`) tests of one group share a
+# Under xdist (`make test`: `-n 4`, `make check`: `-n 2`, both `--dist loadgroup`) tests of one group share a
 # worker. Tests that share an expensive session or module fixture are grouped here by file, so
 # the fixture is built once per run instead of once per worker: the emulator round trip,
 # every environment's synth with the one checkov run over it, the flux/ renders with the
@@ -37,6 +37,11 @@ FIRST_GROUPS = ("image", "emulator-version-bump", "all-environments", "flux", "m
 # is mostly the provider's waits): the job starts with the run, in a process of its own, and
 # its tests, which only wait for its result, are scheduled last, so no worker sits idle.
 LAST_GROUPS = tuple(background.JOBS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        background.run_below_jobs()  # the background jobs first (tests/background.py)
 
 
 def _group(item: pytest.Item) -> str | None:

@@ -241,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
             expected = [s for s in expected if s in args.stacks]
         stacks = synthesized_stacks(source, expected, workdir)
         reasons = [skip_reason(stack.json) for stack in stacks]
-        if all(reasons):  # nothing to plan: said before an emulator starts or the flows are compared
+        if reasons and all(reasons):  # nothing to plan: said before an emulator starts or the flows are compared
             raise PlanInputError(f"no stack could be planned: {reasons[0]}")
 
         aws_env: dict[str, str] = {}

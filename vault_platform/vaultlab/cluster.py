@@ -118,6 +118,8 @@ class VaultClient:
     One kept-alive HTTPS connection per thread, as any Vault client library holds: opened on
     the first request, used again by the next. A new TLS handshake for every request (what
     urllib's urlopen does) was most of the CPU the Vault suite's attacks spent, on both sides.
+    Redirects are not followed (urlopen followed a GET's): OpenBao's standbys forward requests
+    to the active node, and a redirect is an answer the caller sees.
     """
 
     def __init__(self, address: str, ca_cert: Path, token: str | None = None) -> None:
