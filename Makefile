@@ -43,9 +43,9 @@ IMAGE_TOOLS_STAMP := .tools/image/.installed
 # (WORKERS=N sets both). The whole suite on four: much of it waits (OpenBao and the emulator
 # starting, the provider's polls), and more workers take the cores the waiting ones leave
 # idle, while the emulator round trip, a background job and the run's longest chain, gets the
-# CPU first (tests/background.py run_below_jobs). Same machine and hour (docs/test-speed.md):
-# 8 min 47 s and 8 min 44 s on two workers, 7 min 5 s on three, 5 min 58 s on four with the
-# round trip first, 5 min 51 s on five. The quick tier on two: it hardly waits, and a third
+# CPU first (tests/background.py run_below_jobs). docs/test-speed.md: 8 min 47 s on two
+# workers and 7 min 5 s on three within one hour; later, 6 min 38 s on four, 5 min 58 s to
+# 6 min 8 s on four with the round trip first. The quick tier on two: it hardly waits, and a third
 # worker only builds the shared fixtures a third time.
 PYTEST := $(PYTHON) -m pytest
 QUICK_TIER := -m "not integration and not terraform and not slow and not image"

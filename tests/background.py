@@ -80,7 +80,7 @@ def claim(group: str, base: Path) -> bool:
 # only within its own session, not below a job. So each xdist worker starts a session of its
 # own and lowers that session's share: the round trip, the run's longest chain, mostly waits,
 # and when it does want the CPU it should not queue behind the workers, which take what it
-# leaves (docs/test-speed.md: the round trip 377-390 s inside the run before, 319-323 s after).
+# leaves (docs/test-speed.md has the runs; the evidence for this part is mixed, and so written).
 AUTOGROUP = Path("/proc/self/autogroup")
 WORKER_AUTOGROUP_NICE = 10
 
