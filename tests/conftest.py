@@ -13,8 +13,8 @@ from tests.synth import StackJson, synth_all_environments, synth_environment  # 
 from vault_platform.app import STATE_BOOTSTRAP, stack_id  # noqa: E402
 from vault_platform.config import environment_names  # noqa: E402
 
-# Under xdist (`make test`: `-n 4`, `make check`: `-n 2`, both `--dist loadgroup`) tests of one group share a
-# worker. Tests that share an expensive session or module fixture are grouped here by file, so
+# Under xdist (`make test`: `-n 4`, `make check`: `-n 2`, both `--dist loadgroup`) tests of
+# one group share a worker. Tests that share an expensive session or module fixture are grouped here by file, so
 # the fixture is built once per run instead of once per worker: the emulator round trip,
 # every environment's synth with the one checkov run over it, the flux/ renders with the
 # schema models, and the main.py processes of test_synth_output.py.

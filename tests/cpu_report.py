@@ -23,8 +23,6 @@ from tests.processes import children
 
 RECORDS = "cpu-report.jsonl"
 SHOWN = 25
-
-
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -35,8 +33,8 @@ def _live_children_cpu() -> float:
 
 
 def _cpu_seconds() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime + _live_children_cpu()
+    own, reaped = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime + _live_children_cpu()
 
 
 @pytest.hookimpl(hookwrapper=True)
