@@ -39,9 +39,23 @@ FIRST_GROUPS = ("image", "emulator-version-bump", "all-environments", "flux", "m
 LAST_GROUPS = tuple(background.JOBS)
 
 
+@pytest.hookimpl(trylast=True)  # after the tmp_path plugin has made config._tmp_path_factory
 def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         background.run_below_jobs()  # the background jobs first (tests/background.py)
+    elif _whole_suite(config):
+        # `make test`: every job is read, so each starts now instead of once a worker has
+        # collected (four workers starting on two cores took 16 s to get there). One that no
+        # collected test reads after all (an --ignore'd file) is stopped then.
+        _start_background(config, set(background.JOBS))
+
+
+def _whole_suite(config: pytest.Config) -> bool:
+    """No paths, no -k/-m, no last-failed or deselection: the run collects every test."""
+    option = config.option
+    return (config.args_source == pytest.Config.ArgsSource.TESTPATHS and not option.collectonly
+            and not option.markexpr and not option.keyword and not config.getoption("lf", False)
+            and not config.getoption("deselect", None))
 
 
 def _group(item: pytest.Item) -> str | None:
@@ -92,15 +106,24 @@ def _start_background(config: pytest.Config, groups: set[str]) -> None:
                 if claimed else None
 
 
+def _collected(config: pytest.Config, groups: set[str]) -> None:
+    """The collection's groups are known: start each job they read, stop each started one they do not."""
+    for group in set(_BACKGROUND) - groups:
+        process = _BACKGROUND.pop(group)
+        if process is not None:
+            background.stop(process)  # type: ignore[arg-type]
+    _start_background(config, groups)
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node: object, ids: list[str]) -> None:
     config = node.config  # type: ignore[attr-defined]
-    _start_background(config, {nodeid.rsplit("@", 1)[1] for nodeid in ids if "@" in nodeid.rsplit("::", 1)[-1]})
+    _collected(config, {nodeid.rsplit("@", 1)[1] for nodeid in ids if "@" in nodeid.rsplit("::", 1)[-1]})
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER") is None and not session.config.pluginmanager.hasplugin("dsession"):
-        _start_background(session.config, {g for item in session.items if (g := _group(item))})
+        _collected(session.config, {g for item in session.items if (g := _group(item))})
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

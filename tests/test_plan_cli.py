@@ -44,7 +44,9 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     return err[0]
 
 
-@pytest.fixture(scope="session")
+# Module scope: the module's tests that read it are then one xdist group (conftest), so the
+# plan is made once; as a session fixture it was made on each worker that ran one of them.
+@pytest.fixture(scope="module")
 def tooling_plan(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, str, set[int]]:
     """The plan's exit code, its summary, and the emulator processes it left behind (other
     fixtures of this worker, the Vault suite's KMS emulator, may run their own meanwhile)."""

@@ -32,7 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable, Collection
@@ -41,6 +42,7 @@ from typing import TYPE_CHECKING
 from vault_platform.binaries import NODE_BIN, PACKAGE_JSON_FIX, find_binary
 from vault_platform.cli import OneLineParser, one_line_errors
 from vault_platform.errors import ToolError
+from vault_platform.ops.deploy_progress import ApplyProgress
 from vault_platform.ops.emulator import Emulator, stop_process_group
 from vault_platform.ops.emulator_gaps import (
     FORGOTTEN_BEFORE_DESTROY,
@@ -50,13 +52,21 @@ from vault_platform.ops.emulator_gaps import (
     emulator_copy,
 )
 from vault_platform.ops.emulator_network import NetworkView, read_network
-from vault_platform.ops.terraform_cli import Terraform, find_mirror, first_error, missing_providers, required_providers
+from vault_platform.ops.terraform_cli import (
+    Terraform,
+    find_mirror,
+    first_error,
+    missing_providers,
+    planned_actions,
+    required_providers,
+)
 
 if TYPE_CHECKING:
     from vault_platform.config.model import EnvironmentConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CDKTF_TIMEOUT_SECONDS = 300
+PROGRESS_POLL_SECONDS = 0.5  # how often the deploy's log is read for stacks it has applied
 
 
 class DeployError(ToolError):
@@ -143,19 +153,27 @@ def _state_resources(workdir: Path, stack_id: str) -> int:
     return sum(1 for r in json.loads(state.read_text()).get("resources", []) if r.get("mode") == "managed")
 
 
-def _cdktf(verb: str, stacks: list[str], outdir: Path, env: dict[str, str]) -> None:
+def _cdktf(verb: str, stacks: list[str], outdir: Path, env: dict[str, str], *,
+           applied: Callable[[str], None] = lambda stack_id: None) -> None:
+    """``cdktf <verb> <stacks>``; ``applied(stack_id)`` is called, while it runs, for each
+    stack whose apply has ended (deploy_progress)."""
     command = [cdktf_binary(), verb, *stacks, "--skip-synth", "--skip-provider-lock", "--auto-approve",
                "--output", str(outdir), "--no-color", "--disable-plugin-cache-env"]
     log = outdir.parent / f"cdktf-{verb}.log"  # outside cdktf.out: a re-synth clears that
+    progress = ApplyProgress(log, stacks)
+    deadline = time.monotonic() + CDKTF_TIMEOUT_SECONDS
     with log.open("w") as output:
         # Own process group, so a timeout also stops the terraform processes cdktf started.
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
                                    text=True, start_new_session=True)
         try:
-            process.wait(timeout=CDKTF_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired as error:
-            stop_process_group(process, timeout=30)
-            raise DeployError(f"cdktf {verb} did not finish within {CDKTF_TIMEOUT_SECONDS}s (log: {log})") from error
+            while process.poll() is None:
+                if time.monotonic() > deadline:
+                    stop_process_group(process, timeout=30)
+                    raise DeployError(f"cdktf {verb} did not finish within {CDKTF_TIMEOUT_SECONDS}s (log: {log})")
+                for stack_id in progress.newly_applied():
+                    applied(stack_id)
+                time.sleep(PROGRESS_POLL_SECONDS)
         except BaseException:
             stop_process_group(process, timeout=30)
             raise
@@ -258,12 +276,13 @@ def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], w
             # ("Terraform will reject with an error any plan that would destroy" it). No
             # refresh: the re-plan just read every resource, and a plan from the state makes
             # no API calls (with a refresh it took longer than the destroy it stands for).
-            planned = terraform.run("plan", "-out=teardown.tfplan", "-input=false", "-lock-timeout=30s", "-destroy",
-                                    "-refresh=false", check=False)
+            planned = terraform.run("plan", "-json", "-input=false", "-lock-timeout=30s", "-destroy", "-refresh=false",
+                                    check=False)
+            actions, error = planned_actions(planned.stdout)
             if planned.returncode != 0:
-                raise DeployError(f"destroy plan of {stack_dir.name} failed: {first_error(planned)}")
-            changes = terraform.show_json("teardown.tfplan").get("resource_changes", [])
-            deleted = {c["address"] for c in changes if c.get("mode") == "managed" and c["change"]["actions"] == ["delete"]}
+                raise DeployError(f"destroy plan of {stack_dir.name} failed: {error or first_error(planned)}")
+            deleted = {address for address, action in actions.items()
+                       if action == "delete" and not address.startswith("data.")}
             in_state = [a for a in listed if a not in forgotten and not a.startswith("data.")]
             return sum(1 for address in in_state if address not in deleted), still_protected
         log = workdir / f"destroy-{stack_dir.name}.log"
@@ -306,6 +325,27 @@ def teardown_stacks(outdir: Path, stacks: list[str], mirror: Path, aws_env: dict
     return {stack_id: teardown(stack_id) for stack_id in order}
 
 
+class _TeardownOutput:
+    """The --allow-destroy synth in teardown.out, made ready for Terraform once (its emulator
+    copy written), for whichever stack's teardown asks first."""
+
+    def __init__(self, outdir: Path, stacks: list[str], synthesized: Future | None, synthesize: Callable[[], None]) -> None:
+        self._outdir, self._stacks, self._synthesized, self._synthesize = outdir, stacks, synthesized, synthesize
+        self._lock = threading.Lock()
+        self._done = False
+
+    def wait(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            if self._synthesized is None:
+                self._synthesize()
+            else:
+                self._synthesized.result()
+            filter_for_emulator(self._outdir, self._stacks)
+            self._done = True
+
+
 def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentConfig | None = None,
                destroy: bool = True, rehearse_teardown: bool = False, port: int | None = None,
                pause: bool = False) -> RoundTrip:
@@ -344,57 +384,87 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
         cdktf_env = {**os.environ, **emulator.aws_env(region), "TF_CLI_CONFIG_FILE": str(mirror_config.cli_config),
                      "CHECKPOINT_DISABLE": "1", "TF_IN_AUTOMATION": "1"}
         _say(f"emulator on {emulator.endpoint}; cdktf deploy {' '.join(stacks)} ({len(stacks)} stacks)", started)
-        step = time.monotonic()
-        _cdktf("deploy", stacks, outdir, cdktf_env)
-        report.timings["deploy"] = time.monotonic() - step
-        report.deployed = list(stacks)
-        for index, stack_id in enumerate(stacks, start=1):
-            report.resources_after_deploy[stack_id] = _state_resources(workdir, stack_id)
-            _say(f"[{index}/{len(stacks)}] {stack_id}: deployed {report.resources_after_deploy[stack_id]} resources", started)
+        aws_env = emulator.aws_env(region)
+        # The teardown rehearsal of a stack only plans, and lifts deletion protection in its
+        # own stack, so each stack goes through it as soon as its re-plan is done; the real
+        # destroy (and --keep) waits for every re-plan, and goes last deployed first.
+        rehearse_now = destroy and rehearse_teardown and not pause
+        teardown_ready = _TeardownOutput(teardown_outdir, stacks, teardown_synthesized,
+                                         lambda: synth(teardown_outdir, allow_destroy=True, environment=environment,
+                                                       env=env))
+        # Every application stack writes into the first (its peering's routes in the tooling
+        # VPC's tables), so the first is re-planned once the whole deploy has ended; each
+        # other stack once its own apply has.
+        ready = {stack_id: threading.Event() for stack_id in stacks}
+        deploy_failed = threading.Event()
 
-        step = time.monotonic()
-
-        def replan(stack_id: str) -> tuple[dict, dict]:
+        def after_deploy(stack_id: str) -> tuple[dict, dict, tuple[int, list[str]] | None]:
+            ready[stack_id].wait()
+            if deploy_failed.is_set():
+                return {}, {}, None
             _say(f"[{stacks.index(stack_id) + 1}/{len(stacks)}] {stack_id}: re-plan", started)
-            with Terraform(outdir / "stacks" / stack_id, mirror, env=emulator.aws_env(region)) as terraform:
+            step = time.monotonic()
+            with Terraform(outdir / "stacks" / stack_id, mirror, env=aws_env) as terraform:
                 result = terraform.plan("replan.tfplan")
                 if result.returncode != 0:
                     raise DeployError(f"re-plan of {stack_id} failed: {first_error(result)}")
-                return terraform.show_json("replan.tfplan"), json.loads(terraform.run("output", "-json").stdout)
+                replanned = terraform.show_json("replan.tfplan"), json.loads(terraform.run("output", "-json").stdout)
+            report.timings[f"replan {stack_id}"] = time.monotonic() - step
+            if not rehearse_now:
+                return (*replanned, None)
+            teardown_ready.wait()
+            _say(f"[{stacks.index(stack_id) + 1}/{len(stacks)}] {stack_id}: terraform plan -destroy (teardown rehearsal)",
+                 started)
+            step = time.monotonic()
+            outcome = _terraform_destroy(teardown_outdir / "stacks" / stack_id, mirror, aws_env, workdir, rehearse=True)
+            report.timings[f"teardown rehearsal {stack_id}"] = time.monotonic() - step
+            return (*replanned, outcome)
 
-        # Side by side: a re-plan only reads (its own state and the emulator), and one after
-        # the other they were a third of the multi-cluster round trip (README "Test tiers").
+        def applied(stack_id: str) -> None:
+            if stack_id != stacks[0]:
+                ready[stack_id].set()
+
+        step = time.monotonic()
         with ThreadPoolExecutor(max_workers=len(stacks)) as pool:
-            replans = dict(zip(stacks, pool.map(replan, stacks)))
+            pipelines = {stack_id: pool.submit(after_deploy, stack_id) for stack_id in stacks}
+            try:
+                _cdktf("deploy", stacks, outdir, cdktf_env, applied=applied)
+            except BaseException:
+                deploy_failed.set()
+                raise
+            finally:
+                for event in ready.values():
+                    event.set()
+            report.timings["deploy"] = time.monotonic() - step
+            report.deployed = list(stacks)
+            for index, stack_id in enumerate(stacks, start=1):
+                report.resources_after_deploy[stack_id] = _state_resources(workdir, stack_id)
+                _say(f"[{index}/{len(stacks)}] {stack_id}: deployed {report.resources_after_deploy[stack_id]} resources",
+                     started)
+            report.network = read_network(aws_env)
+            finished = {stack_id: pipeline.result() for stack_id, pipeline in pipelines.items()}
         for index, stack_id in enumerate(stacks, start=1):
-            plan_json, report.outputs[stack_id] = replans[stack_id]
+            plan_json, report.outputs[stack_id], _ = finished[stack_id]
             check = check_replan(plan_json)
             report.replan_unexplained[stack_id] = check.unexplained
             report.replan_seen |= check.seen
             verdict = "no changes beyond the emulator's known diffs" if not check.unexplained else \
                 f"{len(check.unexplained)} unexplained change(s): " + "; ".join(check.unexplained[:5])
             _say(f"[{index}/{len(stacks)}] {stack_id}: {verdict}", started)
-        report.timings["replan"] = time.monotonic() - step
-        report.network = read_network(emulator.aws_env(region))
 
         if pause:
             input(f"Deployed on {emulator.endpoint} (AWS_ENDPOINT_URL). Press Enter to destroy and stop... ")
         if destroy:
-            step = time.monotonic()
-            verb = "terraform plan -destroy (teardown rehearsal)" if rehearse_teardown else "terraform destroy"
-            if teardown_synthesized is None:
-                _say(f"synthesizing with --allow-destroy (deliberate teardown) for {verb}", started)
-                synth(teardown_outdir, allow_destroy=True, environment=environment, env=env)
+            if rehearse_now:
+                outcomes = {stack_id: finished[stack_id][2] for stack_id in reversed(stacks)}
             else:
-                teardown_synthesized.result()
-                _say(f"the --allow-destroy synth (deliberate teardown), made during the deploy, for {verb}", started)
-            filter_for_emulator(teardown_outdir, stacks)
-            order = list(reversed(stacks))  # a destroy goes last deployed first
-            outcomes = teardown_stacks(teardown_outdir, stacks, mirror, emulator.aws_env(region), workdir,
-                                       rehearse=rehearse_teardown, say=lambda message: _say(message, started))
-            for stack_id in order:
-                report.resources_after_destroy[stack_id], report.protected_after_lift[stack_id] = outcomes[stack_id]
-            report.timings["destroy"] = time.monotonic() - step
+                step = time.monotonic()
+                teardown_ready.wait()
+                outcomes = teardown_stacks(teardown_outdir, stacks, mirror, aws_env, workdir,
+                                           rehearse=rehearse_teardown, say=lambda message: _say(message, started))
+                report.timings["destroy"] = time.monotonic() - step
+            for stack_id, (left, protected) in outcomes.items():
+                report.resources_after_destroy[stack_id], report.protected_after_lift[stack_id] = left, protected
             _say(("teardown planned: " if rehearse_teardown else "destroyed: ") +
                  ", ".join(f"{s} {n} left" for s, n in report.resources_after_destroy.items()), started)
     report.timings["total"] = time.monotonic() - started

@@ -172,3 +172,24 @@ def first_error(result: subprocess.CompletedProcess[str]) -> str:
             following = re.sub(r"^\S+\s+│\s*", "", following)  # cdktf prefixes the stack name
             return f"{found.group(0)} {following}".strip()
     return lines[-1] if lines else f"exit code {result.returncode}"
+
+
+def planned_actions(json_ui: str) -> tuple[dict[str, str], str | None]:
+    """What ``terraform plan -json`` printed (its machine-readable UI: one JSON object per
+    line): the planned action of each resource instance by address ("delete", "update", ...),
+    and the first error diagnostic as one line (None without one). A plan read this way
+    needs no ``show -json``, which starts the provider again to decode the plan file."""
+    actions: dict[str, str] = {}
+    error = None
+    for line in json_ui.splitlines():
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if message.get("type") == "planned_change":
+            actions[message["change"]["resource"]["addr"]] = message["change"]["action"]
+        elif message.get("type") == "diagnostic" and error is None and message["diagnostic"].get("severity") == "error":
+            diagnostic = message["diagnostic"]
+            error = " ".join(f"Error: {diagnostic.get('summary', '')} {diagnostic.get('detail', '')}".split())
+    return actions, error
+
