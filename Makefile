@@ -51,8 +51,11 @@ PYTEST := $(PYTHON) -m pytest
 QUICK_TIER := -m "not integration and not terraform and not slow and not image"
 CHECK_WORKERS := $(or $(WORKERS),2)
 TEST_WORKERS := $(or $(WORKERS),4)
-XDIST_CHECK := -n $(CHECK_WORKERS) --dist loadgroup
-XDIST_TEST := -n $(TEST_WORKERS) --dist loadgroup
+# --no-loadscope-reorder: xdist otherwise hands out the groups with the most tests first,
+# which undoes tests/conftest.py's order (the longest groups first, the background job's
+# readers last, so that no worker sits waiting for the job while others have work).
+XDIST_CHECK := -n $(CHECK_WORKERS) --dist loadgroup --no-loadscope-reorder
+XDIST_TEST := -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 .PHONY: synth test check bench-tests bench install clean vpn-client plan emulator-demo policy flows iam-lint check-versions
 synth: .venv/.bytecode node_modules/.synced

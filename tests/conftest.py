@@ -8,10 +8,15 @@ os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
 
 import pytest  # noqa: E402
 
+from typing import TYPE_CHECKING  # noqa: E402
+
 from tests import background  # noqa: E402
-from tests.synth import StackJson, synth_all_environments, synth_environment  # noqa: E402
-from vault_platform.app import STATE_BOOTSTRAP, stack_id  # noqa: E402
-from vault_platform.config import environment_names  # noqa: E402
+
+if TYPE_CHECKING:
+    from tests.synth import StackJson
+# The synth helpers are imported by the fixtures that use them: importing them starts the
+# jsii runtime (a Node process loading cdktf's assemblies, about 3 s of CPU), which the xdist
+# controller, the process that starts the background jobs, never needs.
 
 # Under xdist (`make test`: `-n 4`, `make check`: `-n 2`, both `--dist loadgroup`) tests of
 # one group share a worker. Tests that share an expensive session or module fixture are grouped here by file, so
@@ -143,6 +148,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
 @pytest.fixture(scope="session")
 def default_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, StackJson]:
     """Every stack of the default environment, synthesized once per test session."""
+    from tests.synth import synth_environment
+
     return synth_environment("default", tmp_path_factory.mktemp("cdktf.out"))
 
 
@@ -155,6 +162,8 @@ def all_environment_output(tmp_path_factory: pytest.TempPathFactory) -> dict[str
     stacks change no byte of the others: a state bucket is not referenced by any other stack
     (compared by hand when this fixture got them; test_all_environments.py compares the
     default environment's stacks with a synth of that environment alone)."""
+    from tests.synth import synth_all_environments
+
     return synth_all_environments(tmp_path_factory.mktemp("all-envs") / "cdktf.out", bootstrap=True)
 
 
@@ -162,6 +171,9 @@ def all_environment_output(tmp_path_factory: pytest.TempPathFactory) -> dict[str
 def all_environment_stacks(all_environment_output: dict[str, StackJson]) -> dict[str, StackJson]:
     """The stacks of all_environment_output that `python main.py --all-envs` writes: every
     environment's stacks of app.stack_order, without the bootstrap stacks."""
+    from vault_platform.app import STATE_BOOTSTRAP, stack_id
+    from vault_platform.config import environment_names
+
     bootstrap = {stack_id(name, STATE_BOOTSTRAP) for name in environment_names()}
     return {sid: stack for sid, stack in all_environment_output.items() if sid not in bootstrap}
 

@@ -11,13 +11,17 @@ What runs, in a temporary directory (state included, nothing lands in the reposi
 3. ``cdktf deploy <stacks> --skip-synth --skip-provider-lock --auto-approve``: the cdktf CLI
    itself applies them in dependency order. ``--skip-synth`` because step 2 must happen
    between synth and apply, and the CLI has no hook for it.
-4. ``terraform plan`` per stack must show no changes beyond ``emulator_gaps.PERPETUAL_DIFFS``;
-   then the VPCs, peerings and peering routes are read back from the emulator's EC2 API
-   (``emulator_network.read_network``).
+4. ``terraform plan`` per stack must show no changes beyond ``emulator_gaps.PERPETUAL_DIFFS``:
+   each application stack's as soon as cdktf reports its apply ended (``deploy_progress``),
+   the first (tooling, which every application stack writes routes into) once the whole
+   deploy has; the VPCs, peerings and peering routes are read back from the emulator's EC2
+   API (``emulator_network.read_network``) once the deploy has ended.
 5. ``python main.py --allow-destroy`` (the deliberate-teardown synth: prevent_destroy
    lifted; made into <tmp>/teardown.out while step 3 runs), step 2 again, a targeted plan and apply of the resources with deletion protection (the
    database: destroy alone does not update it: ``plan_lift``), then ``terraform destroy`` per stack,
    last deployed first (``emulator_gaps.FORGOTTEN_BEFORE_DESTROY`` removed from state first).
+   A rehearsal (the test suite's: ``terraform plan -destroy`` instead of the destroy) runs
+   for each stack right after its own re-plan, since it changes nothing another stack reads.
    Terraform itself, not ``cdktf destroy``: cdktf 0.21's destroy with ``--skip-synth``
    and ``--ignore-missing-stack-dependencies`` (needed while the platform and vpn stacks
    are skipped) started ``terraform destroy`` over and over here and never finished.
