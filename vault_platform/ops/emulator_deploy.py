@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import concurrent.futures
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -103,7 +104,9 @@ def cdktf_binary() -> str:
 
 
 def _say(message: str, started: float) -> None:
-    print(f"[{time.monotonic() - started:5.0f}s] {message}", flush=True)
+    # One write per line: the stacks' pipelines say things from several threads at once.
+    sys.stdout.write(f"[{time.monotonic() - started:5.0f}s] {message}\n")
+    sys.stdout.flush()
 
 
 def synth(outdir: Path, *, allow_destroy: bool, environment: str = "default", env: EnvironmentConfig | None = None) -> None:
@@ -216,17 +219,19 @@ def protected_in_state(state: dict) -> list[str]:
     return protected
 
 
-def plan_lift(terraform: Terraform, stack_dir: Path, *, refresh: bool = True) -> dict[str, dict]:
+def plan_lift(terraform: Terraform, stack_dir: Path, *, refresh: bool = True, lock: bool = True) -> dict[str, dict]:
     """The --allow-destroy synth's lift of deletion protection in ``stack_dir``, planned into
     ``lift.tfplan``: each protected resource's planned change, by address. Destroy never
     updates attributes first, so deletion protection (the database's) set by the normal
     synth would block it; a teardown applies exactly this plan first. refresh=False where
-    the state was written moments ago by the same run (the emulator's)."""
+    the state was written moments ago by the same run (the emulator's); lock=False where
+    the only other Terraform on the state is a plan too (neither writes it)."""
     protected = _deletion_protected(stack_dir)
     if not protected:
         return {}
     planned = terraform.run("plan", "-out=lift.tfplan", "-input=false", *([] if refresh else ["-refresh=false"]),
-                            *[f"-target={address}" for address in protected], check=False)
+                            *([] if lock else ["-lock=false"]), *[f"-target={address}" for address in protected],
+                            check=False)
     if planned.returncode != 0:
         raise DeployError(f"planning the lift of deletion protection in {stack_dir.name} failed: {first_error(planned)}")
     changes = {c["address"]: c["change"] for c in terraform.show_json("lift.tfplan").get("resource_changes", [])}
@@ -247,13 +252,16 @@ def apply_lift(terraform: Terraform, stack_dir: Path) -> None:
 
 
 def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], workdir: Path,
-                       *, rehearse: bool = False, forget: Collection[str] = FORGOTTEN_BEFORE_DESTROY) -> tuple[int, list[str]]:
+                       *, rehearse: bool = False, forget: Collection[str] = FORGOTTEN_BEFORE_DESTROY,
+                       before_lift: Callable[[], None] | None = None) -> tuple[int, list[str]]:
     """Destroy with Terraform itself: `cdktf destroy` 0.21 with --skip-synth and
     --ignore-missing-stack-dependencies respawned `terraform destroy` in a loop here.
 
     rehearse: every step of the teardown, but the last one is `terraform plan -destroy`
     instead of the destroy (README "Test tiers": what the real destroy on an in-memory
     emulator proved beyond this, and why the test suite does not pay for it).
+    before_lift (rehearsal only): called once the lift is planned, before anything is
+    applied; the round trip waits there for the stack's re-plan, which runs meanwhile.
     Returns (managed resources the teardown leaves, addresses still deletion-protected)."""
     with Terraform(stack_dir, mirror, env=aws_env) as terraform:
         init = terraform.run("init", "-input=false", check=False)  # the re-synth cleared .terraform
@@ -262,12 +270,14 @@ def _terraform_destroy(stack_dir: Path, mirror: Path, aws_env: dict[str, str], w
         # Never more than the lift: a plan that would create or replace the database (gone or
         # changed outside Terraform) stops the teardown before anything is applied. No refresh
         # in a rehearsal: the state was written by the same run, moments ago.
-        lift = plan_lift(terraform, stack_dir, refresh=not rehearse)
+        lift = plan_lift(terraform, stack_dir, refresh=not rehearse, lock=not (rehearse and before_lift))
         unexpected = {address: change.get("actions") for address, change in lift.items() if not lifted_in_place(change)}
         if unexpected:
             raise DeployError(f"the lift of deletion protection in {stack_dir.name} would not be an in-place update "
                               f"({', '.join(f'{a}: {acts}' for a, acts in unexpected.items())}); nothing applied: "
                               "look at the resource in the account, then plan again")
+        if rehearse and before_lift is not None:
+            before_lift()
         if lift:
             apply_lift(terraform, stack_dir)
         still_protected = _still_protected(terraform)
@@ -402,34 +412,52 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
         ready = {stack_id: threading.Event() for stack_id in stacks}
         deploy_failed = threading.Event()
 
-        def after_deploy(stack_id: str) -> tuple[dict, dict, tuple[int, list[str]] | None]:
-            ready[stack_id].wait()
-            if deploy_failed.is_set():
-                return {}, {}, None
-            _say(f"[{stacks.index(stack_id) + 1}/{len(stacks)}] {stack_id}: re-plan", started)
-            step = time.monotonic()
-            with Terraform(outdir / "stacks" / stack_id, mirror, env=aws_env) as terraform:
-                result = terraform.plan("replan.tfplan")
-                if result.returncode != 0:
-                    raise DeployError(f"re-plan of {stack_id} failed: {first_error(result)}")
-                replanned = terraform.show_json("replan.tfplan"), json.loads(terraform.run("output", "-json").stdout)
-            report.timings[f"replan {stack_id}"] = time.monotonic() - step
-            if not rehearse_now:
-                return (*replanned, None)
+        def rehearse(stack_id: str, replan_done: threading.Event, replan_ok: threading.Event) -> tuple[int, list[str]]:
+            """The stack's teardown rehearsal, begun beside its re-plan: init and the lift's
+            plan (from the state, no refresh) do not touch what the re-plan reads; the lift
+            itself, the one write to the emulator, waits for the re-plan to have read it."""
+            def after_replan() -> None:
+                replan_done.wait()
+                if not replan_ok.is_set():
+                    raise DeployError(f"the teardown rehearsal of {stack_id} stopped before the lift: its re-plan failed")
+
             teardown_ready.wait()
             _say(f"[{stacks.index(stack_id) + 1}/{len(stacks)}] {stack_id}: terraform plan -destroy (teardown rehearsal)",
                  started)
             step = time.monotonic()
-            outcome = _terraform_destroy(teardown_outdir / "stacks" / stack_id, mirror, aws_env, workdir, rehearse=True)
+            outcome = _terraform_destroy(teardown_outdir / "stacks" / stack_id, mirror, aws_env, workdir, rehearse=True,
+                                         before_lift=after_replan)
             report.timings[f"teardown rehearsal {stack_id}"] = time.monotonic() - step
-            return (*replanned, outcome)
+            return outcome
+
+        def after_deploy(stack_id: str) -> tuple[dict, dict, tuple[int, list[str]] | None]:
+            ready[stack_id].wait()
+            if deploy_failed.is_set():
+                return {}, {}, None
+            replan_done, replan_ok = threading.Event(), threading.Event()
+            rehearsal = rehearsals.submit(rehearse, stack_id, replan_done, replan_ok) if rehearse_now else None
+            _say(f"[{stacks.index(stack_id) + 1}/{len(stacks)}] {stack_id}: re-plan", started)
+            step = time.monotonic()
+            try:
+                with Terraform(outdir / "stacks" / stack_id, mirror, env=aws_env) as terraform:
+                    result = terraform.plan("replan.tfplan")
+                    if result.returncode != 0:
+                        raise DeployError(f"re-plan of {stack_id} failed: {first_error(result)}")
+                    replanned = terraform.show_json("replan.tfplan"), json.loads(terraform.run("output", "-json").stdout)
+                replan_ok.set()
+            finally:
+                replan_done.set()
+                if rehearsal is not None and not replan_ok.is_set():
+                    concurrent.futures.wait([rehearsal])  # it stops at the lift; the re-plan's error is the one raised
+            report.timings[f"replan {stack_id}"] = time.monotonic() - step
+            return (*replanned, rehearsal.result() if rehearsal is not None else None)
 
         def applied(stack_id: str) -> None:
             if stack_id != stacks[0]:
                 ready[stack_id].set()
 
         step = time.monotonic()
-        with ThreadPoolExecutor(max_workers=len(stacks)) as pool:
+        with ThreadPoolExecutor(max_workers=len(stacks)) as pool, ThreadPoolExecutor(max_workers=len(stacks)) as rehearsals:
             pipelines = {stack_id: pool.submit(after_deploy, stack_id) for stack_id in stacks}
             try:
                 _cdktf("deploy", stacks, outdir, cdktf_env, applied=applied)
