@@ -86,10 +86,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(group))
 
     def rank(item: pytest.Item) -> int:
+        # The named groups first (longest first), then every other group (a module's tests
+        # sharing a fixture: the Vault suite's are 15-60 s each), then the single tests,
+        # which are short and fill the workers' ends evenly, and the job's readers last.
         group = _group(item)
+        if group in FIRST_GROUPS:
+            return FIRST_GROUPS.index(group)
         if group in LAST_GROUPS:
-            return len(FIRST_GROUPS) + 1 + LAST_GROUPS.index(group)
-        return FIRST_GROUPS.index(group) if group in FIRST_GROUPS else len(FIRST_GROUPS)
+            return len(FIRST_GROUPS) + 2 + LAST_GROUPS.index(group)
+        return len(FIRST_GROUPS) + (0 if group else 1)
 
     items.sort(key=rank)  # stable: within a rank the collection order stays; without xdist nothing else changes
 
