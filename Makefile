@@ -46,8 +46,9 @@ IMAGE_TOOLS_STAMP := .tools/image/.installed
 # CPU first (tests/background.py run_below_jobs). docs/test-speed.md: 8 min 47 s on two
 # workers and 7 min 5 s on three within one hour; later, 6 min 38 s on four, 5 min 58 s to
 # 6 min 8 s on four with the round trip first; 5 min 13-20 s once the round trip ran per
-# stack (five workers then: 5 min 31 s). The quick tier on two: it hardly waits, and a third
-# worker only builds the shared fixtures a third time.
+# stack (five workers then: 5 min 31 s); 4 min 53-58 s with every group before the single
+# tests. The quick tier on two: it hardly waits, and a third worker only builds the shared
+# fixtures a third time.
 PYTEST := $(PYTHON) -m pytest
 QUICK_TIER := -m "not integration and not terraform and not slow and not image"
 CHECK_WORKERS := $(or $(WORKERS),2)
