@@ -17,18 +17,16 @@ from tests.helpers import assert_terraform_validates
 from tests.synth import StackJson
 from vault_platform.app import stack_order
 from vault_platform.config import load_environment
-from vault_platform.ops.terraform_cli import ProviderRequirement, TerraformUnavailable, find_mirror, missing_providers
+from vault_platform.ops.terraform_cli import ProviderRequirement, TerraformUnavailable, find_mirror, missing_providers_reason
 
 
 @pytest.mark.terraform
 @pytest.mark.parametrize("stack", stack_order(load_environment("default"), "default"))
 def test_terraform_validate(stack: str, default_stacks: dict[str, StackJson], tmp_path: Path) -> None:
     synthesized = default_stacks[stack]
-    missing = missing_providers(synthesized.data)
-    if missing:
-        names = ", ".join(f"{m.source} {m.version}" for m in missing)
-        pytest.skip(f"{stack}: provider(s) {names} not in any local mirror on this machine; "
-                    "checked at synth level only (validate runs where they can be installed)")
+    reason = missing_providers_reason(synthesized.data)
+    if reason:
+        pytest.skip(f"{stack}: {reason}; checked at synth level only (validate runs where they can be installed)")
     problems = assert_terraform_validates(synthesized, tmp_path / stack)
     assert not [p for p in problems if p.startswith("error")]
 

@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 import concurrent.futures
+import functools
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -61,7 +62,7 @@ from vault_platform.ops.terraform_cli import (
     Terraform,
     find_mirror,
     first_error,
-    missing_providers,
+    missing_providers_reason,
     planned_actions,
     required_providers,
 )
@@ -135,10 +136,9 @@ def deployable_stacks(outdir: Path, expected: list[str]) -> tuple[list[str], dic
         path = outdir / "stacks" / stack_id / "cdk.tf.json"
         if not path.is_file():
             raise DeployError(f"stack '{stack_id}' is missing from the synthesized output {outdir}/stacks/")
-        missing = missing_providers(json.loads(path.read_text()))
-        if missing:
-            skipped[stack_id] = "provider(s) " + ", ".join(f"{r.source} {r.version}" for r in missing) + \
-                " not in any local mirror on this machine"
+        reason = missing_providers_reason(json.loads(path.read_text()))
+        if reason:
+            skipped[stack_id] = reason
         else:
             deployable.append(stack_id)
     return deployable, skipped
@@ -390,9 +390,9 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
     # too, so it reads the same state) and, when it is a process, is made while cdktf
     # deploys: the deploy is mostly the provider waiting, the synth is CPU.
     teardown_outdir = workdir / "teardown.out"
+    synthesize_teardown = functools.partial(synth, teardown_outdir, allow_destroy=True, environment=environment, env=env)
     teardown_synth = ThreadPoolExecutor(max_workers=1)
-    teardown_synthesized = teardown_synth.submit(synth, teardown_outdir, allow_destroy=True, environment=environment,
-                                                 env=env) if destroy and env is None else None
+    teardown_synthesized = teardown_synth.submit(synthesize_teardown) if destroy and env is None else None
     with teardown_synth, Emulator(port) as emulator, Terraform(outdir / "stacks" / stacks[0], mirror) as mirror_config:
         # The cdktf CLI's process environment (not ``env``, the environment's configuration).
         cdktf_env = {**os.environ, **emulator.aws_env(region), "TF_CLI_CONFIG_FILE": str(mirror_config.cli_config),
@@ -403,9 +403,7 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
         # own stack, so each stack goes through it as soon as its re-plan is done; the real
         # destroy (and --keep) waits for every re-plan, and goes last deployed first.
         rehearse_now = destroy and rehearse_teardown and not pause
-        teardown_ready = _TeardownOutput(teardown_outdir, stacks, teardown_synthesized,
-                                         lambda: synth(teardown_outdir, allow_destroy=True, environment=environment,
-                                                       env=env))
+        teardown_ready = _TeardownOutput(teardown_outdir, stacks, teardown_synthesized, synthesize_teardown)
         # Every application stack writes into the first (its peering's routes in the tooling
         # VPC's tables), so the first is re-planned once the whole deploy has ended; each
         # other stack once its own apply has.

@@ -41,6 +41,7 @@ from vault_platform.ops.terraform_cli import (
     find_mirror,
     first_error,
     missing_providers,
+    missing_providers_reason,
     required_providers,
     terraform_binary,
 )
@@ -139,11 +140,8 @@ def _mirror_for(stack_json: dict) -> Path:
 
 def skip_reason(stack_json: dict) -> str | None:
     """Why this machine cannot plan the stack (its providers are in no local mirror), or None."""
-    missing = missing_providers(stack_json)
-    if not missing:
-        return None
-    names = ", ".join(f"{r.source} {r.version}" for r in missing)
-    return f"provider(s) {names} not in any local mirror on this machine (set TF_PROVIDER_MIRROR to one that has them)"
+    reason = missing_providers_reason(stack_json)
+    return None if reason is None else f"{reason} (set TF_PROVIDER_MIRROR to one that has them)"
 
 
 def plan_stack(stack: StackDir, env: dict[str, str], progress: Progress, index: int) -> tuple[StackPlan, Terraform | None]:

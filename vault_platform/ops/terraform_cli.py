@@ -97,6 +97,15 @@ def missing_providers(stack_json: dict) -> list[ProviderRequirement]:
     return missing
 
 
+def missing_providers_reason(stack_json: dict) -> str | None:
+    """Why this machine cannot run Terraform on the stack (providers no local mirror has), or None."""
+    missing = missing_providers(stack_json)
+    if not missing:
+        return None
+    names = ", ".join(f"{r.source} {r.version}" for r in missing)
+    return f"provider(s) {names} not in any local mirror on this machine"
+
+
 class Terraform:
     """Terraform commands in one stack directory, offline, against the local mirror."""
 
