@@ -37,9 +37,6 @@ LISTS = ("all", "clusters")
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    # The jsii runtime (node) warns about its own use of deprecated Node APIs on every run;
-    # that says nothing to a user of this app. Set NODE_OPTIONS yourself to see it.
-    os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
 
     parser = OneLineParser(prog="python main.py", description=__doc__.split("\n\n")[0])

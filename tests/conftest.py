@@ -1,16 +1,14 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-# The jsii runtime's own deprecation warnings are noise in test output. Set before anything
-# imports cdktf: the node process starts with the first import and reads this then.
-os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
+import pytest
 
-import pytest  # noqa: E402
-
-from typing import TYPE_CHECKING  # noqa: E402
-
-from tests import background  # noqa: E402
+# The package tests/ imports vault_platform first: the project's Node, NODE_OPTIONS
+# (--no-deprecation, the lazy provider exports) and the shallow provider loader, before
+# anything imports cdktf.
+from tests import background
 
 if TYPE_CHECKING:
     from tests.synth import StackJson

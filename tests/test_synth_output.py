@@ -18,7 +18,13 @@ from tests.synth import StackJson, read_tree
 from vault_platform import synth_cache
 from vault_platform.ops.bench import interpreter_flags
 from vault_platform.node_runtime import PROJECT_BIN, prefer_project_node
-from vault_platform.provider_imports import EAGER_IMPORT_ENV, ProviderLayoutChanged, _AssemblyLoads, strip_eager_imports
+from vault_platform.provider_imports import (
+    EAGER_IMPORT_ENV,
+    EAGER_NODE_EXPORTS_ENV,
+    ProviderLayoutChanged,
+    _AssemblyLoads,
+    strip_eager_imports,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,10 +95,20 @@ def test_output_names_no_machine_path(main_run: tuple[subprocess.CompletedProces
             assert needle not in text, f"{name} contains the machine path {needle}"
 
 
+def assert_same_output(eager_out: Path, shallow_out: Path, what: str) -> None:
+    # The synth cache's stamp is not output: its key names each run's own outdir.
+    eager, shallow = ({name: data for name, data in read_tree(out).items() if name != synth_cache.STAMP}
+                      for out in (eager_out, shallow_out))
+    assert sorted(eager) == sorted(shallow)
+    different = [name for name in eager if eager[name] != shallow[name]]
+    assert not different, f"{what} changed: {different}"
+
+
 @pytest.mark.slow
 def test_shallow_provider_loading_is_byte_identical_to_a_normal_import(
         main_run: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path) -> None:
-    """The proof behind provider_imports.py: every file of the synth, eager import vs shallow."""
+    """The proof behind provider_imports.py: every file of the synth, eager import (Python and
+    Node) vs shallow."""
     _, shallow_out = main_run
     eager_out = tmp_path / "eager"
     # Without -O: pip wrote the plain bytecode of all ~2,135 eagerly imported modules, but not
@@ -102,12 +118,18 @@ def test_shallow_provider_loading_is_byte_identical_to_a_normal_import(
     result = subprocess.run([sys.executable, "main.py", "--outdir", str(eager_out)], cwd=ROOT, capture_output=True,
                             text=True, env={**os.environ, EAGER_IMPORT_ENV: "1"}, timeout=300)
     assert result.returncode == 0, result.stderr
-    # The synth cache's stamp is not output: its key names each run's own outdir.
-    eager, shallow = ({name: data for name, data in read_tree(out).items() if name != synth_cache.STAMP}
-                      for out in (eager_out, shallow_out))
-    assert sorted(eager) == sorted(shallow)
-    different = [name for name in eager if eager[name] != shallow[name]]
-    assert not different, f"shallow loading changed: {different}"
+    assert_same_output(eager_out, shallow_out, "shallow loading")
+
+
+def test_lazy_node_exports_are_byte_identical_to_jsii_loading_every_module(
+        main_run: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path) -> None:
+    """The proof behind node_lazy_exports.cjs alone: the same -O synth with only its Node half
+    off (the Python bindings shallow in both)."""
+    _, lazy_out = main_run
+    eager_out = tmp_path / "eager-node"
+    result = run_main("--no-cache", "--outdir", str(eager_out), env={EAGER_NODE_EXPORTS_ENV: "1"})
+    assert result.returncode == 0, result.stderr
+    assert_same_output(eager_out, lazy_out, "loading the provider modules in Node at first use")
 
 
 def test_shallow_loader_skips_only_the_eager_submodule_imports() -> None:

@@ -5,6 +5,10 @@ cdktf. ``make`` and ``npx cdktf`` put ``node_modules/.bin`` first, but ``python 
 run directly would pick up the machine's Node (which may be an end-of-life version that
 jsii warns about in 15 lines of output). ``node_modules/.bin/node`` comes from the npm
 ``node`` package that package.json pins (Node 22).
+
+The jsii runtime also warns about its own use of deprecated Node APIs on every run; that says
+nothing to a user of this project, so NODE_OPTIONS defaults to ``--no-deprecation``. Set
+NODE_OPTIONS yourself (to anything) to see those warnings.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 from vault_platform.binaries import NODE_BIN, locate
 
 PROJECT_BIN = NODE_BIN
+NODE_OPTIONS = "NODE_OPTIONS"
+QUIET_NODE_OPTIONS = "--no-deprecation"
 
 
 def prefer_project_node(environ: MutableMapping[str, str] = os.environ, project_bin: Path = PROJECT_BIN) -> bool:
@@ -28,3 +34,9 @@ def prefer_project_node(environ: MutableMapping[str, str] = os.environ, project_
         return False
     environ["PATH"] = os.pathsep.join([str(project_bin), *(e for e in entries if e and e != str(project_bin))])
     return True
+
+
+def quiet_node_warnings(environ: MutableMapping[str, str] = os.environ) -> None:
+    """NODE_OPTIONS ``--no-deprecation`` unless the user set NODE_OPTIONS. Must run before
+    anything starts Node (``vault_platform/__init__.py`` calls it): jsii's Node reads it then."""
+    environ.setdefault(NODE_OPTIONS, QUIET_NODE_OPTIONS)

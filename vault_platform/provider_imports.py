@@ -21,6 +21,13 @@ the project's own modules (about 0.2 s of a synth). ``start_kernel`` (main.py) s
 that thread before any of it. Every other kernel call first waits for what was sent before
 it, so Node sees the same requests in the same order as without the thread, and a load that
 fails raises at that call. The eager-import switch above turns this off too.
+
+Node has the same eager lines: each provider's ``lib/index.js`` requires every one of its
+resource modules, and compiling them was most of the kernel's loads (3.3 s of a 4.3 s synth).
+``install()`` therefore also preloads ``node_lazy_exports.cjs`` into the jsii runtime's Node
+(NODE_OPTIONS ``--require``), which makes those requires happen at first use; see that file.
+The eager-import switch turns it off as well; ``VAULT_PLATFORM_EAGER_NODE_EXPORTS=1`` turns
+off only the Node half (the benchmark's floor: the provider modules loaded as jsii loads them).
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ import re
 import sys
 import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported when first used: logging comes with it, 6 ms of every process's import
@@ -50,6 +58,8 @@ PROVIDER_PACKAGES = (
 BACKGROUND_ASSEMBLY_PACKAGES = (*PROVIDER_PACKAGES, "constructs", "cdktf")
 
 EAGER_IMPORT_ENV = "VAULT_PLATFORM_EAGER_PROVIDER_IMPORT"
+EAGER_NODE_EXPORTS_ENV = "VAULT_PLATFORM_EAGER_NODE_EXPORTS"
+LAZY_NODE_EXPORTS = Path(__file__).with_name("node_lazy_exports.cjs")
 
 # The generated eager imports: a whole line, a relative import of one submodule.
 _EAGER_SUBMODULE_IMPORT = re.compile(r"^from \. import [A-Za-z_][A-Za-z0-9_]*\n", re.MULTILINE)
@@ -209,8 +219,35 @@ class _ShallowProviderFinder(importlib.abc.MetaPathFinder):
 _FINDER = _ShallowProviderFinder()
 
 
+def node_require_option(preload: Path = LAZY_NODE_EXPORTS) -> str:
+    """Node's ``--require`` of ``preload`` as NODE_OPTIONS spells a value: double-quoted, with
+    backslashes and quotes escaped (a checkout path may hold spaces)."""
+    escaped = str(preload).replace("\\", "\\\\").replace('"', '\\"')
+    return f'--require "{escaped}"'
+
+
+def with_lazy_node_exports(options: str, lazy: bool, preload: Path = LAZY_NODE_EXPORTS) -> str:
+    """NODE_OPTIONS ``options`` with the lazy-exports preload once (lazy) or not at all: a
+    child process inherits its parent's NODE_OPTIONS and decides again."""
+    require = node_require_option(preload)
+    others = " ".join(part.strip() for part in options.split(require) if part.strip())
+    return f"{others} {require}".strip() if lazy else others
+
+
+def lazy_node_exports(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Set NODE_OPTIONS for the jsii runtime's Node, which reads it when it starts: the
+    lazy-exports preload unless an eager switch is on."""
+    lazy = environ.get(EAGER_IMPORT_ENV) != "1" and environ.get(EAGER_NODE_EXPORTS_ENV) != "1"
+    current = environ.get("NODE_OPTIONS")
+    options = with_lazy_node_exports(current or "", lazy)
+    if options != (current or ""):
+        environ["NODE_OPTIONS"] = options
+
+
 def install() -> None:
-    """Put the shallow finder first on ``sys.meta_path``, once, unless told not to."""
+    """Put the shallow finder first on ``sys.meta_path``, once, and the lazy-exports preload
+    in NODE_OPTIONS, unless told not to."""
+    lazy_node_exports()
     if os.environ.get(EAGER_IMPORT_ENV) == "1":
         return
     if _FINDER not in sys.meta_path:

@@ -49,13 +49,15 @@ OUTPUT_VARIABLES = ("CDKTF_CONTEXT_JSON", "SYNTH_HCL_OUTPUT", "CDKTF_CONTINUE_SY
 # Read during a synth but without effect on its output, each with why (the completeness test
 # requires every variable the project reads to be in the key or here).
 NOT_OUTPUT_VARIABLES = {
-    "NODE_OPTIONS": "node's warnings only (main.py sets --no-deprecation)",
+    "NODE_OPTIONS": "node's warnings (node_runtime.py sets --no-deprecation) and the lazy provider exports "
+                    "(provider_imports.py), byte-identical output either way (tests/test_synth_output.py)",
     "TERRAFORM_BINARY_NAME": "cdktf's util.js reads it for its `terraform version` checks, which no stack of "
                              "this project triggers (constructs/addresses.py)",
     "PATH": "which node runs jsii: its version is in the key (node_version)",
     NO_CACHE_VARIABLE: "decides whether to use the cache, not what a synth writes",
     "CDKTF_TARGET_STACK_ID": "cdktf 0.20's App stores it and never uses it in synth (lib/app.js)",
     "VAULT_PLATFORM_EAGER_PROVIDER_IMPORT": "byte-identical output either way (tests/test_synth_output.py)",
+    "VAULT_PLATFORM_EAGER_NODE_EXPORTS": "the Node half of the switch above: byte-identical output either way",
 }
 
 

@@ -46,7 +46,6 @@ def report_for(environment: str, synth_dir: Path | None = None, env: Environment
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
     from vault_platform.config.load import DEFAULT_ENVIRONMENT
 
     parser = OneLineParser(prog="python -m vault_platform.flows", description=__doc__.split("\n\n")[0])

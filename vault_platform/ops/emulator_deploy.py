@@ -124,8 +124,7 @@ def synth(outdir: Path, *, allow_destroy: bool, environment: str = "default", en
     command = [sys.executable, *interpreter_flags(), "main.py", "--env", environment, "--outdir", str(outdir)]
     if allow_destroy:
         command.append("--allow-destroy")
-    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                            env={**os.environ, "NODE_OPTIONS": os.environ.get("NODE_OPTIONS", "--no-deprecation")})
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True)
     if result.returncode != 0:
         raise DeployError(f"synth failed: {(result.stderr or result.stdout).strip().splitlines()[-1:]}")
 

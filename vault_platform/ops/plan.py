@@ -113,7 +113,6 @@ def synthesized_stacks(source: Path, expected: list[str], workdir: Path) -> list
 
 def synthesize_into(environment: str, outdir: Path, *, allow_destroy: bool = False) -> list[str]:
     """Synthesize in this process; returns the stack ids in deploy order."""
-    os.environ.setdefault("NODE_OPTIONS", "--no-deprecation")
     from vault_platform.app import synthesize
     from vault_platform.config import load_environment
 
