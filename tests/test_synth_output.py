@@ -121,6 +121,7 @@ def test_shallow_provider_loading_is_byte_identical_to_a_normal_import(
     assert_same_output(eager_out, shallow_out, "shallow loading")
 
 
+@pytest.mark.slow  # a synth that loads every provider module (4-5 s); test_node_lazy_exports.py's quick tests guard the preload
 def test_lazy_node_exports_are_byte_identical_to_jsii_loading_every_module(
         main_run: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path) -> None:
     """The proof behind node_lazy_exports.cjs alone: the same -O synth with only its Node half
