@@ -37,7 +37,7 @@ LISTS = ("all", "clusters")
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    from vault_platform.config.load import DEFAULT_ENVIRONMENT
+    from vault_platform.config.names import DEFAULT_ENVIRONMENT
 
     parser = OneLineParser(prog="python main.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default=None,
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                              "'clusters' (each cluster's AWS stack: what CI's deploy job applies)")
     args = parser.parse_args(argv)
 
-    from vault_platform.config import environment_names, load_environment
+    from vault_platform.config.names import environment_names
     from vault_platform.errors import ConfigError
 
     if args.all_envs and args.env is not None:
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"drop it and name the environment: {ENVIRONMENT_VARIABLE}=<name> npx cdktf ..., or make deploy ENV=<name>")
     names = list(environment_names()) if args.all_envs else [args.env or os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_ENVIRONMENT]
     if args.list_stacks:
+        from vault_platform.config import load_environment
+
         # One id per line, for scripts: `cdktf deploy $(python main.py --list-stacks clusters)`.
         print("\n".join(sid for name in names for sid in _listed(args.list_stacks, name, load_environment(name))))
         return 0
@@ -91,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"(no input changed since {args.outdir}/ was written: reused it; --no-cache synthesizes anyway)")
             return 0
     # Every environment is validated in full before any construct exists.
+    from vault_platform.config import load_environment
+
     environments = [(name, load_environment(name)) for name in names]
     if args.bootstrap and not any(env.state for _, env in environments):
         name, env = environments[0]

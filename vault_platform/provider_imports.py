@@ -33,7 +33,6 @@ off only the Node half (the benchmark's floor: the provider modules loaded as js
 from __future__ import annotations
 
 import contextlib
-import importlib.abc
 import importlib.machinery
 import os
 import re
@@ -86,8 +85,10 @@ def strip_eager_imports(source: str, package: str) -> tuple[str, int]:
     return stripped, count
 
 
-class _ShallowPackageLoader(importlib.abc.Loader):
-    """Runs a provider package's own ``__init__`` minus its per-resource imports."""
+class _ShallowPackageLoader:
+    """Runs a provider package's own ``__init__`` minus its per-resource imports. (A loader is
+    what has ``create_module`` and ``exec_module``; not deriving from ``importlib.abc.Loader``
+    spares every process that imports the package ``importlib.abc`` and what it imports, 5 ms.)"""
 
     def __init__(self, package: str, origin: str) -> None:
         self._package = package
@@ -198,8 +199,9 @@ class _BackgroundAssemblyLoader(importlib.machinery.SourceFileLoader):
             super().exec_module(module)
 
 
-class _ShallowProviderFinder(importlib.abc.MetaPathFinder):
-    """Finds the provider packages as the path finder would, with the shallow loader.
+class _ShallowProviderFinder:
+    """Finds the provider packages as the path finder would, with the shallow loader (a meta
+    path finder is what has ``find_spec``: no ``importlib.abc`` base, as for the loader).
 
     Only a package that is actually imported is loaded, so a process that synthesizes
     AWS stacks never pays for the Kubernetes or Helm type assemblies.

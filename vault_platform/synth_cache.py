@@ -66,9 +66,11 @@ def input_files(root: Path = ROOT) -> list[Path]:
     directories except interpreter caches."""
     files = [root / name for name in INPUT_FILES if (root / name).is_file()]
     for directory in INPUT_DIRECTORIES:
-        for path in (root / directory).rglob("*"):
-            if path.is_file() and not IGNORED_PARTS.intersection(path.relative_to(root).parts) and path.suffix != ".pyc":
-                files.append(path)
+        # os.walk, not Path.rglob: a third of an unchanged synth's key went to rglob's Path objects.
+        for parent, directories, names in os.walk(root / directory, followlinks=True):
+            directories[:] = [name for name in directories if name not in IGNORED_PARTS]
+            files.extend(Path(parent, name) for name in names if name not in IGNORED_PARTS and not name.endswith(".pyc")
+                         and os.path.isfile(os.path.join(parent, name)))
     return sorted(files)
 
 

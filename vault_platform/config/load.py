@@ -20,19 +20,16 @@ from types import MappingProxyType
 import tomllib
 
 from vault_platform.config.model import EnvironmentConfig
+from vault_platform.config.names import DEFAULT_ENVIRONMENT, ENVIRONMENTS_DIR, environment_names
 from vault_platform.config.quotas import check_regional_quotas
 from vault_platform.config.validate import validate_environment
 from vault_platform.errors import ConfigError
 
-ENVIRONMENTS_DIR = Path(__file__).resolve().parents[2] / "environments"
-DEFAULT_ENVIRONMENT = "default"
+__all__ = ["DEFAULT_ENVIRONMENT", "ENVIRONMENTS_DIR", "environment_names", "environment_path", "load_environment",
+           "parse_environment"]
 
 # Fields the loader fills in itself; a file may not set them.
 _NOT_FROM_FILE = {"source"}
-
-
-def environment_names(directory: Path = ENVIRONMENTS_DIR) -> tuple[str, ...]:
-    return tuple(sorted(path.stem for path in directory.glob("*.toml")))
 
 
 # An environment's file name becomes part of its stack ids and state keys: keep it a name,
