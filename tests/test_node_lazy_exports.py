@@ -135,8 +135,10 @@ def test_node_options_get_the_preload_once_keep_the_users_options_and_lose_it_wh
         assert environ["NODE_OPTIONS"] == "--no-deprecation", switch
 
 
-def test_the_jsii_runtime_this_process_started_has_the_preload(default_stacks) -> None:  # noqa: ANN001 - a synth ran
-    """The synth fixtures started jsii's Node in this process: its environment is what counts."""
+def test_the_jsii_runtime_this_process_started_has_the_preload() -> None:
+    """jsii's Node in this process (importing cdktf starts it, as every synth does): its
+    environment is what counts."""
+    import cdktf  # noqa: F401 - starts the kernel and loads cdktf's assembly
     from jsii import kernel
 
     pid = kernel.provider._process._process.pid  # noqa: SLF001 - the Node process jsii started
