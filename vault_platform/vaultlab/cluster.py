@@ -405,8 +405,21 @@ class VaultLab:
         assert self.tls is not None
         return self.tls.ca_cert
 
-    def health(self) -> list[int | None]:
-        return [node.client.health() if node.running else None for node in self.nodes]
+    def health(self, patience: float = 30.0) -> list[int | None]:
+        """Each node's /v1/sys/health status: None for a node that is not running, or that
+        has not answered for ``patience`` seconds. A request that times out (3 s) says nothing
+        about Vault's state, only that the machine is busy (seen in CI with four test workers
+        beside the emulator round trip), so a running node is asked again."""
+        return [self._answer(node, patience) if node.running else None for node in self.nodes]
+
+    @staticmethod
+    def _answer(node: LabNode, patience: float) -> int | None:
+        deadline = time.monotonic() + patience
+        while True:
+            code = node.client.health()
+            if code is not None or not node.running or time.monotonic() > deadline:
+                return code
+            time.sleep(0.2)
 
     def wait_for_health(self, codes: set[int | None], *, nodes: list[LabNode] | None = None,
                         timeout: float = 60.0) -> list[int | None]:
