@@ -65,6 +65,13 @@ MOUNT_POD_SERVICE_ACCOUNT = (
 INIT_TIMEOUT_SECONDS = 120.0
 
 
+# free_port() finds a port free, and the node binds it a moment later: another process can take
+# it in between (the test workers, the emulator round trip's many connections), and the node
+# then exits with this. The lab starts again on other ports, at most this many times.
+PORT_TAKEN = "address already in use"
+PORT_ATTEMPTS = 3
+
+
 class LabError(ToolError):
     """The lab could not do what was asked; one line, with the node's last log line."""
 
@@ -231,8 +238,11 @@ class LabNode:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
     def last_log_line(self) -> str:
-        lines = self.log_path.read_text(errors="replace").strip().splitlines() if self.log_path.exists() else []
+        lines = self.log_text().strip().splitlines()
         return lines[-1] if lines else "(no output)"
 
 
@@ -270,17 +280,30 @@ class VaultLab:
 
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> VaultLab:
-        # Also stopped at interpreter exit: an interrupted run leaves no server behind (the
-        # emulator turns SIGTERM/SIGHUP into SystemExit, so this runs then too).
-        atexit.register(self.stop)
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            # Also stopped at interpreter exit: an interrupted run leaves no server behind (the
+            # emulator turns SIGTERM/SIGHUP into SystemExit, so this runs then too).
+            atexit.register(self.stop)
+            try:
+                self._start()
+                return self
+            except LabError:
+                taken = self._port_taken()
+                self.stop()
+                if taken is None or attempt == PORT_ATTEMPTS:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _port_taken(self) -> str | None:
+        """The name of a node that could not bind a port free_port() had found free: another
+        process (a test worker, the round trip's connections) took it first."""
+        return next((node.name for node in self.nodes if not node.running and PORT_TAKEN in node.log_text()), None)
 
     def _start(self) -> None:
+        self.nodes = []
         self.root = Path(tempfile.mkdtemp(prefix="vaultlab-"))
         if self.emulator is None:
             self.emulator = Emulator().start()
