@@ -1,5 +1,6 @@
-"""A port taken between free_port() and the node's bind: the real OpenBao fails to bind it,
-and the lab starts again on other ports instead of failing the tests that needed it."""
+"""A port taken between free_port() and the server's bind: the real OpenBao fails to bind it,
+and the lab (the raft cluster, or the single dev-style server of the database tests) starts
+again on other ports instead of failing the tests that needed it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import socket
 import pytest
 
 from vault_platform.ops.emulator import Emulator
-from vault_platform.vaultlab import VaultLab, cluster
+from vault_platform.vaultlab import VaultLab, cluster, single_node
 from vault_platform.vaultlab.cluster import LabError
 
 pytestmark = pytest.mark.integration
@@ -48,3 +49,14 @@ def test_a_port_taken_at_every_attempt_fails_with_the_nodes_own_line(
         lab.start()
     assert next(calls) == 6 * 2, "each attempt picked the ports of three nodes"
     assert lab.root is None and not any(node.running for node in lab.nodes), "nothing left running"
+
+
+def test_the_single_server_whose_port_was_taken_is_started_again_on_another(
+        taken_port: socket.socket, monkeypatch: pytest.MonkeyPatch) -> None:
+    port = taken_port.getsockname()[1]
+    picks = iter([port])
+    real_free_port = single_node.free_port
+    monkeypatch.setattr(single_node, "free_port", lambda: next(picks, None) or real_free_port())
+    with single_node.running_vault() as server:
+        assert not server.addr.endswith(f":{port}")
+        assert server.call("GET", "sys/health")["initialized"] is True

@@ -20,7 +20,7 @@ from typing import Any
 
 from vault_platform.errors import ToolError
 from vault_platform.ops.emulator import HOST, free_port, stop_process_group
-from vault_platform.vaultlab.cluster import VaultClient, bao_binary
+from vault_platform.vaultlab.cluster import PORT_ATTEMPTS, PORT_TAKEN, VaultClient, bao_binary
 from vault_platform.vaultlab.tls import write_lab_tls
 
 START_TIMEOUT_S = 30.0
@@ -70,12 +70,15 @@ def _wait_until_answering(addr: str, ca_cert: Path, process: subprocess.Popen[by
         if process.poll() is not None:
             raise VaultLabError(f"bao server exited with {process.returncode}: {log.read_text()[-800:]}")
         try:
-            vault_call(addr, ca_cert, "GET", "sys/init", None, None)
-            return
-        except (OSError, VaultLabError):
-            if time.monotonic() > deadline:
-                raise VaultLabError(f"bao server did not answer on {addr}: {log.read_text()[-800:]}") from None
-            time.sleep(0.1)
+            # A short timeout: what holds the port may be another process that accepts and never
+            # answers, while the server has already exited (checked above).
+            if VaultClient(addr, ca_cert).request("GET", "sys/init", timeout=2.0).status == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise VaultLabError(f"bao server did not answer on {addr}: {log.read_text()[-800:]}")
+        time.sleep(0.1)
 
 
 @contextlib.contextmanager
@@ -85,16 +88,24 @@ def running_vault() -> Iterator[VaultServer]:
     process: subprocess.Popen[bytes] | None = None
     try:
         tls = write_lab_tls(workdir / "tls")
-        port = free_port()
-        config = workdir / "server.hcl"
-        config.write_text(_server_config(port, tls.directory))
-        log = workdir / "server.log"
-        with log.open("wb") as log_file:
-            process = subprocess.Popen([str(bao_binary()), "server", f"-config={config}"], stdout=log_file,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                       env={"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)})
-        addr = f"https://{HOST}:{port}"
-        _wait_until_answering(addr, tls.ca_cert, process, log)
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            port = free_port()  # another process may take it before bao binds it (cluster.PORT_TAKEN)
+            config = workdir / "server.hcl"
+            config.write_text(_server_config(port, tls.directory))
+            log = workdir / f"server-{attempt}.log"
+            with log.open("wb") as log_file:
+                process = subprocess.Popen([str(bao_binary()), "server", f"-config={config}"], stdout=log_file,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                           env={"PATH": os.environ.get("PATH", ""), "HOME": str(workdir)})
+            addr = f"https://{HOST}:{port}"
+            try:
+                _wait_until_answering(addr, tls.ca_cert, process, log)
+                break
+            except VaultLabError:
+                if attempt == PORT_ATTEMPTS or PORT_TAKEN not in log.read_text(errors="replace"):
+                    raise
+                stop_process_group(process)
+                process = None
         init = vault_call(addr, tls.ca_cert, "PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1}, None)
         vault_call(addr, tls.ca_cert, "PUT", "sys/unseal", {"key": init["keys"][0]}, None)
         server = VaultServer(addr=addr, ca_cert=tls.ca_cert, root_token=init["root_token"])
