@@ -76,8 +76,10 @@ def test_service_registration_is_removed_and_the_openbao_settings_added(release)
     config = lab_server_config(release, 0, SITE)
     assert "service_registration" not in config
     assert "disable_unauthed_generate_root_endpoints = false" in config
-    assert config.rstrip().endswith("unsafe_allow_api_audit_creation = true")
-    assert "unsafe_allow_api_audit_creation" not in release.raft_config  # never in the HelmRelease
+    assert "\nunsafe_allow_api_audit_creation = true\n" in config
+    assert config.rstrip().endswith("disable_standby_reads = true")  # as HashiCorp Vault's standbys: no local reads
+    for setting in ("unsafe_allow_api_audit_creation", "disable_standby_reads"):
+        assert setting not in release.raft_config  # never in the HelmRelease
 
 
 def test_what_the_chart_sets_outside_the_hcl_is_in_the_environment():

@@ -19,7 +19,12 @@ HelmRelease that moves one of these settings fails loudly instead of running a s
 - two settings OpenBao needs where HashiCorp Vault allows the same by default (README,
   "OpenBao stands in for Vault"): ``unsafe_allow_api_audit_creation`` (the configure Job
   enables the audit device through the API) and, in the listener,
-  ``disable_unauthed_generate_root_endpoints = false`` (the recovery path's generate-root).
+  ``disable_unauthed_generate_root_endpoints = false`` (the recovery path's generate-root);
+- ``disable_standby_reads = true``: since 2.5, OpenBao's standbys answer reads from their own
+  copy of raft ("horizontal read scalability", on by default), a raft snapshot included,
+  where HashiCorp Vault 1.19 (what the pods run; performance standbys are Enterprise) forwards
+  every request to the active node and redirects a snapshot with a 307. Without it the lab's
+  standbys served snapshots and possibly stale reads that production's never do.
 
 What the chart adds outside the HCL (``VAULT_API_ADDR``, ``VAULT_CLUSTER_ADDR``,
 ``VAULT_RAFT_NODE_ID`` from ``setNodeId``) is set in the node's environment, as the chart does.
@@ -159,7 +164,10 @@ def lab_server_config(release: VaultRelease, node: int, site: LabSite) -> str:
                       r'\bservice_registration\s+"kubernetes"\s*\{[^}]*\}', "", count=1)
     hcl = _substitute(hcl, 'listener "tcp" block', r'(\blistener\s+"tcp"\s*\{)',
                       r"\g<1>\n  disable_unauthed_generate_root_endpoints = false", count=1)
-    return hcl + "\n# OpenBao only (HashiCorp Vault allows this by default):\nunsafe_allow_api_audit_creation = true\n"
+    return hcl + (
+        "\n# OpenBao only (HashiCorp Vault allows this by default):\nunsafe_allow_api_audit_creation = true\n"
+        "# OpenBao only (HashiCorp Vault has no standby reads: its standbys forward every request):\n"
+        "disable_standby_reads = true\n")
 
 
 def chart_environment(node: int, site: LabSite) -> dict[str, str]:
