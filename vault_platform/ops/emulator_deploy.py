@@ -30,16 +30,15 @@ Stacks whose providers are not installable on this machine are reported as skipp
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import time
-import concurrent.futures
-import functools
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable, Collection
@@ -445,7 +444,7 @@ def round_trip(workdir: Path, *, environment: str = "default", env: EnvironmentC
             finally:
                 replan_done.set()
                 if rehearsal is not None and not replan_ok.is_set():
-                    concurrent.futures.wait([rehearsal])  # it stops at the lift; the re-plan's error is the one raised
+                    wait([rehearsal])  # it stops at the lift; the re-plan's error is the one raised
             report.timings[f"replan {stack_id}"] = time.monotonic() - step
             return (*replanned, rehearsal.result() if rehearsal is not None else None)
 
